@@ -1,12 +1,4 @@
-// Package term holds plerl's Go representation of Erlang terms and the
-// external term format codec used on the wire and in the SQL/Lua mappings.
-//
-// Why not erlang_go's types alone: erlang_go's OtpErlangMap is a Go map, so a
-// map with binary keys (every Elixir map with string keys) cannot be decoded
-// ("map key not comparable"), and BinaryToTerm cannot report how many bytes
-// it consumed, which splitting a distribution message needs. The types below
-// are plain values that can represent every term we meet; erlang_go remains
-// the reference the codec is checked against.
+// Go representation of Erlang terms: one type per kind of term.
 package term
 
 import "math/big"
