@@ -21,12 +21,12 @@ import (
 )
 
 type decoder struct {
-	data       []byte
-	pos        int
-	items      int // remaining budget of terms
-	maxDepth   int
-	maxUnc     int
-	inflated   bool // decoding the inflated payload of a compressed term
+	data     []byte
+	pos      int
+	items    int // remaining budget of terms
+	maxDepth int
+	maxUnc   int
+	inflated bool // decoding the inflated payload of a compressed term
 }
 
 func (d *decoder) setLimits(lim *Limits) {
