@@ -1,0 +1,775 @@
+// Conn: one established distribution connection, its reader, writer, ticker, pending calls and mailboxes.
+package dist
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/plerl/plerl/runtime/term"
+)
+
+// DropPolicy says what a full mailbox does with a new message.
+type DropPolicy int
+
+const (
+	// DropOldest discards the oldest queued message to make room (the
+	// default: a slow receiver sees the most recent state).
+	DropOldest DropPolicy = iota
+	// DropNewest discards the arriving message (a slow receiver sees the
+	// earliest messages in order, and misses the rest).
+	DropNewest
+)
+
+// Config describes our side of every connection. The zero value of each
+// optional field selects the default in brackets.
+type Config struct {
+	// NodeName is our node name, e.g. from NodeName(): "plerl_c1_3@127.0.0.1".
+	NodeName string
+	// Cookie is the shared secret. It is never logged nor put into errors.
+	Cookie string
+	// Creation for our pids and refs [random non-zero per connection].
+	Creation uint32
+	// TickTime is the peer's net_ticktime [60s]: we write a tick after
+	// TickTime/4 of silence and declare the node down after TickTime
+	// without a byte from it.
+	TickTime time.Duration
+	// MaxMessageSize caps an incoming packet; a larger one closes the
+	// connection with a KindTooLarge error, without allocating it [64 MiB].
+	MaxMessageSize int
+	// MaxSendSize caps an outgoing message (KindTooLarge, nothing sent) [64 MiB].
+	MaxSendSize int
+	// MailboxSize bounds each pid's queue from NewPid [1024].
+	MailboxSize int
+	// MailboxDrop is what a full mailbox drops [DropOldest].
+	MailboxDrop DropPolicy
+	// ReplaceAlive answers handshake status "alive" (our name still has a
+	// connection on the peer) with "true", which makes the peer drop the old
+	// connection. false answers "false" and fails with KindHandshake.
+	ReplaceAlive bool
+	// EpmdPort [4369].
+	EpmdPort int
+	// WriteTimeout: a write blocked this long kills the connection (a
+	// partially written packet cannot be abandoned) [TickTime].
+	WriteTimeout time.Duration
+	// TLS, when set, dials the distribution port with TLS (epmd stays plain)
+	// and frames the handshake with 4-byte lengths (inet_tls_dist). If
+	// ServerName is empty the peer's host part is used.
+	TLS *tls.Config
+	// Dialer for epmd and the distribution port [a plain net.Dialer].
+	Dialer *net.Dialer
+	// Limits for decoding terms from the peer [term defaults].
+	Limits term.Limits
+}
+
+const (
+	defaultTickTime = 60 * time.Second
+	defaultMaxMsg   = 64 << 20
+	defaultMailbox  = 1024
+	frameHdr        = 4
+)
+
+func (cfg *Config) withDefaults() (Config, error) {
+	c := *cfg
+	if _, _, err := splitNode(c.NodeName); err != nil {
+		return c, newErr(KindConnect, "", "config", fmt.Errorf("our node name: %w", err))
+	}
+	if c.Cookie == "" {
+		return c, newErr(KindConnect, "", "config", errors.New("cookie is empty"))
+	}
+	if c.TickTime <= 0 {
+		c.TickTime = defaultTickTime
+	}
+	if c.MaxMessageSize <= 0 {
+		c.MaxMessageSize = defaultMaxMsg
+	}
+	if c.MaxSendSize <= 0 {
+		c.MaxSendSize = defaultMaxMsg
+	}
+	if c.MailboxSize <= 0 {
+		c.MailboxSize = defaultMailbox
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = c.TickTime
+	}
+	if c.Dialer == nil {
+		c.Dialer = &net.Dialer{}
+	}
+	return c, nil
+}
+
+// Conn is an established hidden-node connection to one Erlang node. All
+// methods are safe for concurrent use. One reader goroutine routes replies
+// and messages (it never blocks on anything but the socket); writes are
+// serialised by a combining writer (see writeFrame); a ticker goroutine
+// keeps the link alive and detects a silent peer.
+type Conn struct {
+	cfg          Config
+	node         string // peer node name
+	self         term.Atom
+	creation     uint32
+	peerCreation uint32
+	flags        uint64 // negotiated: ours & the peer's
+	nc           net.Conn
+	br           *bufio.Reader
+	rbytes       *atomic.Uint64 // bytes read from the socket (ticker watches it)
+	in           interner
+
+	// combining writer
+	wmu     sync.Mutex
+	wbuf    []byte
+	wspare  []byte
+	writing bool
+	wdl     time.Time // current write deadline
+	wframes atomic.Uint64
+
+	// control frames queued by the reader (tick answers, UNLINK_ID_ACK,
+	// kills): written by the ticker goroutine so the reader never blocks.
+	ctlMu  sync.Mutex
+	ctlQ   [][]byte
+	ctlSig chan struct{}
+
+	// pending calls by reference counter
+	pmu     sync.Mutex
+	pending map[uint64]*call
+	refSeq  uint64
+	refSalt uint32
+
+	// mailboxes by pid ID
+	mmu    sync.Mutex
+	boxes  map[uint32]*mailbox
+	pidSeq uint32
+
+	rpcPid term.Pid
+	rexHdr []byte // pre-encoded REG_SEND to rex up to the call ref (see rpc.go)
+
+	glMu sync.Mutex
+	gl   any // group leader for spawn_request (remote user pid), nil until looked up
+
+	done      chan struct{}
+	closeOnce sync.Once
+	err       error // why the connection ended; read only after done is closed
+
+	since   time.Time
+	calls   atomic.Uint64
+	errs    atomic.Uint64
+	lastRTT atomic.Int64
+	drops   atomic.Uint64 // mailbox drops + messages for unknown pids
+	late    atomic.Uint64 // replies nobody waited for
+}
+
+// countingReader counts bytes read so the ticker can tell a silent peer.
+type countingReader struct {
+	r io.Reader
+	n atomic.Uint64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(uint64(n))
+	return n, err
+}
+
+// Dial looks the node up in epmd, connects, runs the handshake and starts
+// the connection's goroutines. Every step runs under ctx.
+func Dial(ctx context.Context, cfg *Config, node string) (*Conn, error) {
+	conf, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	alive, host, err := splitNode(node)
+	if err != nil {
+		return nil, newErr(KindConnect, node, "connect", err)
+	}
+	pi, err := LookupPort(ctx, conf.Dialer, host, conf.EpmdPort, alive, node)
+	if err != nil {
+		return nil, err
+	}
+	return dialPort(ctx, &conf, node, host, int(pi.Port))
+}
+
+// dialPort connects to a known distribution port (used by Dial and tests).
+func dialPort(ctx context.Context, conf *Config, node, host string, port int) (*Conn, error) {
+	raw, err := conf.Dialer.DialContext(ctx, "tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+	if err != nil {
+		return nil, ctxErr(ctx, KindConnect, node, "connect", err)
+	}
+	if tc, ok := raw.(*net.TCPConn); ok {
+		tc.SetNoDelay(true)
+	}
+	nc := raw
+	lenSize := 2
+	if conf.TLS != nil {
+		tcfg := conf.TLS.Clone()
+		if tcfg.ServerName == "" {
+			tcfg.ServerName = host
+		}
+		tlc := tls.Client(raw, tcfg)
+		if err := tlc.HandshakeContext(ctx); err != nil {
+			raw.Close()
+			return nil, ctxErr(ctx, KindConnect, node, "connect: tls", err)
+		}
+		nc, lenSize = tlc, 4
+	}
+	stop := watchCtx(ctx, nc)
+	cr := &countingReader{r: nc}
+	c := &Conn{
+		cfg:      *conf,
+		node:     node,
+		self:     term.Atom(conf.NodeName),
+		nc:       nc,
+		br:       bufio.NewReaderSize(cr, 64<<10),
+		rbytes:   &cr.n,
+		creation: conf.Creation,
+		ctlSig:   make(chan struct{}, 1),
+		pending:  make(map[uint64]*call),
+		boxes:    make(map[uint32]*mailbox),
+		done:     make(chan struct{}),
+	}
+	var rnd [12]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		nc.Close()
+		return nil, newErr(KindHandshake, node, "handshake", err)
+	}
+	if c.creation == 0 {
+		c.creation = binary.BigEndian.Uint32(rnd[0:]) | 1 // non-zero, random per connection
+	}
+	c.refSalt = binary.BigEndian.Uint32(rnd[4:])
+	hs := handshake{
+		c:            hsConn{r: c.br, w: nc, lenSize: lenSize, buf: make([]byte, 0, 320)},
+		ourName:      conf.NodeName,
+		peerNode:     node,
+		cookie:       conf.Cookie,
+		flags:        OurFlags,
+		creation:     c.creation,
+		replaceAlive: conf.ReplaceAlive,
+		ourChallenge: binary.BigEndian.Uint32(rnd[8:]),
+	}
+	err = hs.run()
+	if ok := stop(); !ok || err != nil {
+		nc.Close()
+		if ctx.Err() != nil {
+			step := "handshake"
+			var e *Error
+			if errors.As(err, &e) {
+				step = e.Step
+			}
+			return nil, ctxErr(ctx, KindHandshake, node, step, err)
+		}
+		var e *Error
+		if errors.As(err, &e) && errors.Is(e.Err, os.ErrDeadlineExceeded) {
+			e.Kind = KindTimeout
+		}
+		return nil, err
+	}
+	c.flags = OurFlags & expandFlags(hs.peer.Flags)
+	c.peerCreation = hs.peer.Creation
+	c.in.names = []string{conf.NodeName, node}
+	c.since = time.Now()
+	c.rpcPid = c.newPidLocked()
+	c.rexHdr = c.buildRexHeader()
+	go c.readLoop()
+	go c.tickLoop()
+	return c, nil
+}
+
+// Node is the peer's node name.
+func (c *Conn) Node() string { return c.node }
+
+// Self is our node name on this connection.
+func (c *Conn) Self() term.Atom { return c.self }
+
+// Creation is the creation our pids and refs carry on this connection.
+func (c *Conn) Creation() uint32 { return c.creation }
+
+// Flags are the negotiated distribution flags (ours AND the peer's).
+func (c *Conn) Flags() uint64 { return c.flags }
+
+// Done is closed when the connection has ended; Err then says why.
+func (c *Conn) Done() <-chan struct{} { return c.done }
+
+// Err is nil while the connection is up, else why it ended (KindNodeDown,
+// KindClosed, KindProtocol, KindTooLarge).
+func (c *Conn) Err() error {
+	select {
+	case <-c.done:
+		return c.err
+	default:
+		return nil
+	}
+}
+
+// Close ends the connection; pending calls fail with KindClosed.
+func (c *Conn) Close() error {
+	c.fail(newErr(KindClosed, c.node, "close", errors.New("connection closed")))
+	return nil
+}
+
+// fail ends the connection once, recording why; every waiter selects on done.
+func (c *Conn) fail(err *Error) {
+	c.closeOnce.Do(func() {
+		c.err = err
+		close(c.done)
+		c.nc.Close()
+		c.mmu.Lock()
+		for _, mb := range c.boxes {
+			mb.wake()
+		}
+		c.mmu.Unlock()
+	})
+}
+
+func (c *Conn) downErr(step string, err error) *Error {
+	return newErr(KindNodeDown, c.node, step, err)
+}
+
+// ---- writer --------------------------------------------------------------
+
+// writeFrame writes one packet. b must start with frameHdr bytes of room
+// for the length, which writeFrame fills in. The combining writer: whoever
+// finds the writer idle writes its own packet straight from its buffer
+// (no copy, no goroutine hand-off); packets that arrive while a write is in
+// progress are appended to a shared buffer and written by that same writer
+// in one syscall when its write returns. Under contention (conc8) this
+// batches many packets per syscall; idle it is one write per packet.
+// On return b may be reused. A write error kills the connection.
+func (c *Conn) writeFrame(b []byte) error {
+	n := len(b) - frameHdr
+	if n > c.cfg.MaxSendSize {
+		return newErr(KindTooLarge, c.node, "send", fmt.Errorf("message of %d bytes exceeds the %d byte limit", n, c.cfg.MaxSendSize))
+	}
+	binary.BigEndian.PutUint32(b, uint32(n))
+	return c.writeRaw(b)
+}
+
+func (c *Conn) writeRaw(b []byte) error {
+	c.wmu.Lock()
+	if c.writing {
+		c.wbuf = append(c.wbuf, b...)
+		c.wmu.Unlock()
+		return nil
+	}
+	select {
+	case <-c.done:
+		c.wmu.Unlock()
+		return c.err
+	default:
+	}
+	c.writing = true
+	out := b
+	for {
+		c.refreshWriteDeadline()
+		c.wmu.Unlock()
+		_, err := c.nc.Write(out)
+		c.wframes.Add(1)
+		c.wmu.Lock()
+		if err != nil {
+			c.writing = false
+			c.wbuf = c.wbuf[:0]
+			c.wmu.Unlock()
+			e := c.downErr("write", err)
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				e = c.downErr("write", fmt.Errorf("write blocked for more than %v", c.cfg.WriteTimeout))
+			}
+			c.fail(e)
+			return c.Err()
+		}
+		if &out[0] != &b[0] {
+			c.wspare = out[:0]
+		}
+		if len(c.wbuf) == 0 {
+			break
+		}
+		// Swap the accumulated packets out and write them in one go.
+		out, c.wbuf = c.wbuf, c.wspare
+		c.wspare = nil
+	}
+	c.writing = false
+	c.wmu.Unlock()
+	return nil
+}
+
+// refreshWriteDeadline keeps a write deadline between 3/4 and 1 WriteTimeout
+// ahead without touching the socket's timer on every write. Called with wmu held.
+func (c *Conn) refreshWriteDeadline() {
+	now := time.Now()
+	if c.wdl.Sub(now) < c.cfg.WriteTimeout*3/4 {
+		c.wdl = now.Add(c.cfg.WriteTimeout)
+		c.nc.SetWriteDeadline(c.wdl)
+	}
+}
+
+// queueControl hands a packet to the ticker goroutine (for the reader,
+// which must never block on a write).
+func (c *Conn) queueControl(b []byte) {
+	c.ctlMu.Lock()
+	c.ctlQ = append(c.ctlQ, b)
+	c.ctlMu.Unlock()
+	select {
+	case c.ctlSig <- struct{}{}:
+	default:
+	}
+}
+
+var tickPacket = []byte{0, 0, 0, 0}
+
+// tickLoop: every TickTime/4 write a tick if we wrote nothing in the last
+// interval, and declare the node down after 4 intervals without a byte from
+// it (the same rule erts applies: net_kernel ticks every ticktime/4,
+// dist_util counts intervals without input). Also writes queued control
+// packets.
+func (c *Conn) tickLoop() {
+	iv := c.cfg.TickTime / 4
+	t := time.NewTicker(iv)
+	defer t.Stop()
+	lastR, lastW := c.rbytes.Load(), c.wframes.Load()
+	quiet := 0
+	for {
+		select {
+		case <-c.done:
+			return
+		case <-c.ctlSig:
+			c.ctlMu.Lock()
+			q := c.ctlQ
+			c.ctlQ = nil
+			c.ctlMu.Unlock()
+			for _, b := range q {
+				if c.writeRaw(b) != nil {
+					return
+				}
+			}
+		case <-t.C:
+			if r := c.rbytes.Load(); r == lastR {
+				quiet++
+				if quiet >= 4 {
+					c.fail(c.downErr("tick", fmt.Errorf("no data from the peer for more than %v (net_ticktime)", c.cfg.TickTime)))
+					return
+				}
+			} else {
+				quiet, lastR = 0, r
+			}
+			if c.wframes.Load() == lastW {
+				if c.writeRaw(tickPacket) != nil {
+					return
+				}
+			}
+			lastW = c.wframes.Load()
+		}
+	}
+}
+
+// ---- reader --------------------------------------------------------------
+
+func (c *Conn) readLoop() {
+	for {
+		frame, err := readFrame(c.br, c.cfg.MaxMessageSize)
+		if err != nil {
+			var tl errTooLarge
+			switch {
+			case errors.As(err, &tl):
+				c.fail(newErr(KindTooLarge, c.node, "read", err))
+			case c.Err() != nil:
+				// closed by us: keep the recorded reason
+			case err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF) || isConnReset(err):
+				c.fail(c.downErr("read", errors.New("connection closed by peer")))
+			default:
+				c.fail(c.downErr("read", err))
+			}
+			return
+		}
+		if frame == nil {
+			// A tick. The peer only needs *some* bytes from us; answering
+			// each tick (as libei does) keeps that true even if our own
+			// ticker is starved.
+			c.queueControl(tickPacket)
+			continue
+		}
+		if err := c.dispatch(frame); err != nil {
+			c.fail(err)
+			return
+		}
+	}
+}
+
+func isConnReset(err error) bool {
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed)
+}
+
+// dispatch routes one message. Only protocol violations return an error
+// (which closes the connection); unknown ops and messages for unknown pids
+// are dropped and counted.
+func (c *Conn) dispatch(frame []byte) *Error {
+	// Fast path: SEND {2, '', rpcPid} + {Ref, Result}, a rex reply.
+	if c.fastReply(frame) {
+		return nil
+	}
+	t, payload, err := splitMessage(frame, &c.cfg.Limits, &c.in)
+	if err != nil {
+		return newErr(KindProtocol, c.node, "read", err)
+	}
+	ctl, err := parseControl(t, payload, &c.cfg.Limits)
+	if err != nil {
+		return newErr(KindProtocol, c.node, "read", err)
+	}
+	switch ctl.Op {
+	case OpSend, OpSendSender:
+		c.deliverMsg(ctl.To, payload)
+	case OpExit, OpPayloadExit, OpExit2, OpPayloadExit2:
+		kind := "exit"
+		if ctl.Op == OpExit2 || ctl.Op == OpPayloadExit2 {
+			kind = "exit2"
+		}
+		c.deliverSignal(ctl.To, Exit{From: ctl.From, Reason: ctl.Reason, Kind: kind})
+	case OpMonitorPExit, OpPayloadMonitorPExit:
+		if r, ok := ctl.Ref.(term.Ref); ok {
+			if k, ok := c.ourRefKey(r); ok && c.routeSignal(k, ctl) {
+				return nil
+			}
+		}
+		c.deliverSignal(ctl.To, Down{Ref: ctl.Ref, Proc: ctl.From, Reason: ctl.Reason})
+	case OpSpawnReply:
+		if r, ok := ctl.Ref.(term.Ref); ok {
+			if k, ok := c.ourRefKey(r); ok && c.routeSignal(k, ctl) {
+				return nil
+			}
+		}
+		c.late.Add(1)
+	case OpUnlinkID:
+		// New link protocol (mandatory in OTP 26): acknowledge at once.
+		// UNLINK_ID_ACK {36, Id, FromPid, ToPid} comes from the unlinked side.
+		b, err := appendControl(make([]byte, frameHdr, 64), term.Tuple{int64(OpUnlinkIDAck), ctl.ID, ctl.To, ctl.From}, nil, false)
+		if err == nil {
+			binary.BigEndian.PutUint32(b, uint32(len(b)-frameHdr))
+			c.queueControl(b)
+		}
+	case OpMonitorP:
+		// Someone monitors one of our pids. If it does not exist, answer
+		// at once with DOWN noproc, as erts would.
+		if p, ok := ctl.To.(term.Pid); ok && !c.pidExists(p) {
+			b, err := appendControl(make([]byte, frameHdr, 128), term.Tuple{int64(OpMonitorPExit), ctl.To, ctl.From, ctl.Ref, term.Atom("noproc")}, nil, false)
+			if err == nil {
+				binary.BigEndian.PutUint32(b, uint32(len(b)-frameHdr))
+				c.queueControl(b)
+			}
+		}
+	default:
+		// REG_SEND to a name (we register none), LINK, GROUP_LEADER,
+		// DEMONITOR_P, UNLINK_ID_ACK, ALIAS_SEND, unknown future ops.
+		c.drops.Add(1)
+	}
+	return nil
+}
+
+// ---- pids, refs, mailboxes ------------------------------------------------
+
+// Exit is an exit signal delivered to one of our pids by Receive
+// (EXIT/PAYLOAD_EXIT after a link, Kind "exit"; EXIT2, Kind "exit2").
+type Exit struct {
+	From   any
+	Reason any
+	Kind   string
+}
+
+// Down is a monitor DOWN message delivered by Receive (MONITOR_P_EXIT).
+type Down struct {
+	Ref    any
+	Proc   any
+	Reason any
+}
+
+type mail struct {
+	payload []byte // raw message (decoded by Receive) ...
+	sig     any    // ... or an Exit / Down
+}
+
+// mailbox is a bounded ring of messages for one of our pids.
+type mailbox struct {
+	mu     sync.Mutex
+	q      []mail
+	head   int
+	n      int
+	drops  uint64
+	notify chan struct{}
+}
+
+func (mb *mailbox) wake() {
+	select {
+	case mb.notify <- struct{}{}:
+	default:
+	}
+}
+
+// put enqueues m, applying the drop policy; reports whether something was dropped.
+func (mb *mailbox) put(m mail, policy DropPolicy) bool {
+	mb.mu.Lock()
+	dropped := false
+	if mb.n == len(mb.q) {
+		dropped = true
+		mb.drops++
+		if policy == DropNewest {
+			mb.mu.Unlock()
+			return true
+		}
+		mb.head = (mb.head + 1) % len(mb.q)
+		mb.n--
+	}
+	mb.q[(mb.head+mb.n)%len(mb.q)] = m
+	mb.n++
+	mb.mu.Unlock()
+	mb.wake()
+	return dropped
+}
+
+func (mb *mailbox) take() (mail, bool) {
+	mb.mu.Lock()
+	defer mb.mu.Unlock()
+	if mb.n == 0 {
+		return mail{}, false
+	}
+	m := mb.q[mb.head]
+	mb.q[mb.head] = mail{}
+	mb.head = (mb.head + 1) % len(mb.q)
+	mb.n--
+	return m, true
+}
+
+// newPidLocked allocates a pid of our node. IDs stay within 15 bits and
+// serials within 13 (what pre-V4_NC peers accept); wrapping reuses numbers
+// only after 2^28 pids.
+func (c *Conn) newPidLocked() term.Pid {
+	n := c.pidSeq
+	c.pidSeq++
+	return term.Pid{Node: c.self, ID: n & 0x7fff, Serial: (n >> 15) & 0x1fff, Creation: c.creation}
+}
+
+// NewPid creates a pid of ours with a bounded mailbox (Config.MailboxSize,
+// Config.MailboxDrop). Messages sent to it are read with Receive; release
+// it with ClosePid.
+func (c *Conn) NewPid() term.Pid {
+	c.mmu.Lock()
+	p := c.newPidLocked()
+	c.boxes[pidKey(p)] = &mailbox{q: make([]mail, c.cfg.MailboxSize), notify: make(chan struct{}, 1)}
+	c.mmu.Unlock()
+	return p
+}
+
+// ClosePid drops p's mailbox; later messages to p are discarded.
+func (c *Conn) ClosePid(p term.Pid) {
+	c.mmu.Lock()
+	delete(c.boxes, pidKey(p))
+	c.mmu.Unlock()
+}
+
+// Drops returns how many messages p's mailbox dropped because it was full.
+func (c *Conn) Drops(p term.Pid) uint64 {
+	mb := c.box(p)
+	if mb == nil {
+		return 0
+	}
+	mb.mu.Lock()
+	defer mb.mu.Unlock()
+	return mb.drops
+}
+
+func pidKey(p term.Pid) uint32 { return p.ID | p.Serial<<15 }
+
+func (c *Conn) ours(p term.Pid) bool { return p.Node == c.self && p.Creation == c.creation }
+
+func (c *Conn) box(p term.Pid) *mailbox {
+	if !c.ours(p) {
+		return nil
+	}
+	c.mmu.Lock()
+	mb := c.boxes[pidKey(p)]
+	c.mmu.Unlock()
+	return mb
+}
+
+func (c *Conn) pidExists(p term.Pid) bool {
+	return c.ours(p) && (p == c.rpcPid || c.box(p) != nil)
+}
+
+func (c *Conn) deliverMsg(to any, payload []byte) {
+	p, ok := to.(term.Pid)
+	if !ok {
+		c.drops.Add(1)
+		return
+	}
+	if p == c.rpcPid && c.ours(p) {
+		c.rpcPidMessage(payload)
+		return
+	}
+	mb := c.box(p)
+	if mb == nil {
+		c.drops.Add(1)
+		return
+	}
+	if mb.put(mail{payload: payload}, c.cfg.MailboxDrop) {
+		c.drops.Add(1)
+	}
+}
+
+func (c *Conn) deliverSignal(to any, sig any) {
+	p, ok := to.(term.Pid)
+	if !ok {
+		c.drops.Add(1)
+		return
+	}
+	mb := c.box(p)
+	if mb == nil {
+		c.drops.Add(1)
+		return
+	}
+	if mb.put(mail{sig: sig}, c.cfg.MailboxDrop) {
+		c.drops.Add(1)
+	}
+}
+
+// Receive returns the next message for p (a decoded term, or an Exit or
+// Down value), waiting until ctx is done. Messages queued before the
+// connection ended are still returned; after that it fails with the
+// connection's error.
+func (c *Conn) Receive(ctx context.Context, p term.Pid) (any, error) {
+	mb := c.box(p)
+	if mb == nil {
+		return nil, newErr(KindProtocol, c.node, "receive", fmt.Errorf("pid <%d.%d> has no mailbox on this connection", p.ID, p.Serial))
+	}
+	dead := false
+	for {
+		if m, ok := mb.take(); ok {
+			if m.sig != nil {
+				return m.sig, nil
+			}
+			v, n, err := term.Decode(m.payload, &c.cfg.Limits)
+			if err != nil {
+				return nil, newErr(KindProtocol, c.node, "receive", err)
+			}
+			if n != len(m.payload) {
+				return nil, protoErr(c.node, "receive", "%d bytes after the message term", len(m.payload)-n)
+			}
+			return v, nil
+		}
+		if dead {
+			return nil, c.err
+		}
+		select {
+		case <-mb.notify:
+		case <-ctx.Done():
+			return nil, ctxErr(ctx, KindTimeout, c.node, "receive", ctx.Err())
+		case <-c.done:
+			dead = true // one more look: a last delivery may have raced
+		}
+	}
+}

@@ -1,0 +1,148 @@
+// Helpers that start a real Erlang node (and epmd if none runs) for the live tests.
+package dist
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	epmdOnce sync.Once
+	epmdCmd  *exec.Cmd // the epmd we started, if any (killed in TestMain)
+	epmdErr  error
+	nodeSeq  atomic.Int32
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if epmdCmd != nil && epmdCmd.Process != nil {
+		epmdCmd.Process.Kill()
+		epmdCmd.Wait()
+	}
+	os.Exit(code)
+}
+
+func needErl(t testing.TB) {
+	t.Helper()
+	if _, err := exec.LookPath("erl"); err != nil {
+		t.Skip("erl not installed")
+	}
+}
+
+// ensureEpmd starts `epmd -address 127.0.0.1` unless one already answers.
+func ensureEpmd(t testing.TB) {
+	t.Helper()
+	epmdOnce.Do(func() {
+		if exec.Command("epmd", "-names").Run() == nil {
+			return
+		}
+		cmd := exec.Command("epmd", "-address", "127.0.0.1")
+		if err := cmd.Start(); err != nil {
+			epmdErr = err
+			return
+		}
+		epmdCmd = cmd
+		for i := 0; i < 50; i++ {
+			if c, err := net.Dial("tcp", "127.0.0.1:4369"); err == nil {
+				c.Close()
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		epmdErr = fmt.Errorf("epmd did not start")
+	})
+	if epmdErr != nil {
+		t.Fatalf("epmd: %v", epmdErr)
+	}
+}
+
+type testNode struct {
+	Name   string
+	Cookie string
+	cmd    *exec.Cmd
+	out    *bytes.Buffer
+	args   []string
+}
+
+// Erlang code run on every test node: registers t_echo ({From, Tag, P} ->
+// From ! {Tag, P}) and defines nothing else.
+const nodeEval = `register(t_echo, spawn(fun Loop() -> receive {From, Tag, P} -> From ! {Tag, P}; _ -> ok end, Loop() end)).`
+
+// startNode starts erl -name <unique>@127.0.0.1 and waits until epmd knows it.
+func startNode(t testing.TB, extra ...string) *testNode {
+	t.Helper()
+	needErl(t)
+	ensureEpmd(t)
+	name := fmt.Sprintf("plerldt%d_%d@127.0.0.1", os.Getpid(), nodeSeq.Add(1))
+	n := &testNode{Name: name, Cookie: "distcookie" + fmt.Sprint(os.Getpid()), args: extra}
+	n.start(t)
+	t.Cleanup(n.Stop)
+	return n
+}
+
+func (n *testNode) start(t testing.TB) {
+	t.Helper()
+	args := []string{"-noshell", "-name", n.Name, "-setcookie", n.Cookie, "-start_epmd", "false",
+		"-kernel", "inet_dist_use_interface", "{127,0,0,1}", "-eval", nodeEval}
+	args = append(args, n.args...)
+	n.out = &bytes.Buffer{}
+	cmd := exec.Command("erl", args...)
+	cmd.Env = append(os.Environ(), "ERL_CRASH_DUMP_SECONDS=0")
+	cmd.Stdout, cmd.Stderr = n.out, n.out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start erl: %v", err)
+	}
+	n.cmd = cmd
+	alive := strings.SplitN(n.Name, "@", 2)[0]
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_, err := LookupPort(ctx, nil, "127.0.0.1", 0, alive, n.Name)
+		cancel()
+		if err == nil {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	n.Stop()
+	t.Fatalf("node %s did not register with epmd; output:\n%s", n.Name, n.out.String())
+}
+
+// Stop kills the node (SIGKILL to the erl process group we created) and waits.
+func (n *testNode) Stop() {
+	if n.cmd == nil || n.cmd.Process == nil {
+		return
+	}
+	syscall.Kill(-n.cmd.Process.Pid, syscall.SIGKILL)
+	n.cmd.Wait()
+	n.cmd = nil
+}
+
+// Restart starts the same node name again (after Stop).
+func (n *testNode) Restart(t testing.TB) {
+	t.Helper()
+	n.Stop()
+	// epmd drops the old registration when the node's socket closes.
+	time.Sleep(100 * time.Millisecond)
+	n.start(t)
+}
+
+var ourSeq atomic.Int32
+
+func testConfig(n *testNode) *Config {
+	return &Config{
+		NodeName: fmt.Sprintf("plerl_t%d_%d@127.0.0.1", os.Getpid(), ourSeq.Add(1)),
+		Cookie:   n.Cookie,
+	}
+}
