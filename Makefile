@@ -1,0 +1,38 @@
+# plerl: PGXS build of the pure-C library (plerl.so) plus the Go library
+# (plerl_go.so) that plerl.so loads lazily in each backend.
+MODULE_big = plerl
+OBJS = src/plerl.o
+EXTENSION = plerl
+DATA = plerl--1.0.sql
+REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
+REGRESS_OPTS = --dbname=plerl_regress
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+GO ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
+GO_LIB = plerl_go.so
+GO_SRC = $(shell find handler runtime -name '*.go' -not -name '*_test.go' -o -name '*.c' -o -name '*.h' | grep -v '^handler/plerl_go.h$$') go.mod go.sum
+PG_INCLUDEDIR_SERVER := $(shell $(PG_CONFIG) --includedir-server)
+
+# asyncpreemptoff=1 at link time: Go's preemption signal is SIGURG, which
+# PostgreSQL uses for latch wakeups (boundary.md, defect 1). GODEBUG from the
+# environment is invisible inside a backend, so it must be the built-in default.
+# The postgres symbols the C guards use are resolved when the backend loads us.
+GO_LDFLAGS = -X=runtime.godebugDefault=asyncpreemptoff=1
+export CGO_CFLAGS = -I$(PG_INCLUDEDIR_SERVER) -O2 -g -Wall -Wno-unused-function
+export CGO_LDFLAGS = -Wl,--unresolved-symbols=ignore-all
+
+all: $(GO_LIB)
+
+$(GO_LIB): $(GO_SRC)
+	$(GO) build -buildmode=c-shared -trimpath -ldflags='$(GO_LDFLAGS)' -o $@ ./handler
+
+install: install-go-lib
+install-go-lib: $(GO_LIB)
+	$(INSTALL_SHLIB) $(GO_LIB) '$(DESTDIR)$(pkglibdir)/$(GO_LIB)'
+
+EXTRA_CLEAN = $(GO_LIB) plerl_go.h
+
+.PHONY: install-go-lib

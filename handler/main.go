@@ -1,0 +1,155 @@
+// Package main is plerl_go.so: the Go half of plerl inside a backend. The
+// C entry points (entry.c) call the //export functions below; Go reaches
+// PostgreSQL only through the C guards (guard.c), from this goroutine.
+package main
+
+/*
+#include <stdlib.h>
+#include "plerl.h"
+*/
+import "C"
+
+import (
+	"fmt"
+	"runtime"
+	"runtime/debug"
+	"unsafe"
+
+	"github.com/plerl/plerl/runtime/pl"
+	lua "github.com/yuin/gopher-lua"
+)
+
+func main() {}
+
+var engine *pl.Engine
+
+//export plerlGoInit
+func plerlGoInit(maxProcs C.int) {
+	defer func() { recover() }()
+	// The environment is invisible to Go in a backend (PostgreSQL reuses
+	// it for the process title): set what matters in code.
+	runtime.GOMAXPROCS(int(maxProcs))
+	debug.SetGCPercent(100)
+	engine = pl.NewEngine(host{})
+	installModules(engine)
+	startPoller()
+}
+
+// setError fills a C error record from a Go error.
+func setError(cerr *C.PlerlError, err error) {
+	e, ok := err.(*pl.Error)
+	if !ok {
+		e = &pl.Error{Kind: pl.KindError, SQLState: pl.StateInternal, Message: err.Error()}
+	}
+	C.plerl_error_free(cerr)
+	switch e.Kind {
+	case pl.KindRethrow:
+		cerr.kind = C.PLERL_ERR_RETHROW
+		return
+	case pl.KindCancel:
+		cerr.kind = C.PLERL_ERR_CANCEL
+	default:
+		cerr.kind = C.PLERL_ERR
+	}
+	st := e.SQLState
+	if len(st) != 5 {
+		st = pl.StateInternal
+	}
+	for i := 0; i < 5; i++ {
+		cerr.sqlstate[i] = C.char(st[i])
+	}
+	cerr.sqlstate[5] = 0
+	cerr.message = cstr(e.Message)
+	cerr.detail = cstrOrNil(e.Detail)
+	cerr.hint = cstrOrNil(e.Hint)
+	cerr.context = cstrOrNil(e.Context)
+}
+
+func cstr(s string) *C.char { return C.CString(s) }
+
+func cstrOrNil(s string) *C.char {
+	if s == "" {
+		return nil
+	}
+	return C.CString(s)
+}
+
+// recoverInto turns a panic into an XX000 error record; every //export
+// defers it, so no panic ever unwinds into C.
+func recoverInto(cerr *C.PlerlError) {
+	if r := recover(); r != nil {
+		setError(cerr, &pl.Error{Kind: pl.KindError, SQLState: pl.StateInternal,
+			Message: fmt.Sprintf("internal error in plerl: %v", r)})
+	}
+}
+
+//export plerlGoCompile
+func plerlGoCompile(cc *C.PlerlCompile) {
+	defer recoverInto(&cc.err)
+	src := C.GoStringN(cc.src, C.int(cc.srclen))
+	name := C.GoString(cc.name)
+	var names []string
+	if cc.nargs > 0 {
+		cnames := unsafe.Slice(cc.argnames, int(cc.nargs))
+		names = make([]string, len(cnames))
+		for i, n := range cnames {
+			if n != nil {
+				names[i] = C.GoString(n)
+			}
+		}
+	}
+	id, err := engine.Compile(name, src, names,
+		cc.flags&C.PLERL_TRUSTED != 0, cc.flags&C.PLERL_VALIDATE_ONLY != 0)
+	if err != nil {
+		setError(&cc.err, err)
+		return
+	}
+	cc.fn_id = C.int64_t(id)
+}
+
+//export plerlGoForget
+func plerlGoForget(id C.int64_t) {
+	defer func() { recover() }()
+	engine.Forget(int64(id))
+}
+
+//export plerlGoCall
+func plerlGoCall(call *C.PlerlCall) {
+	defer recoverInto(&call.err)
+	outer := engine.Enter()
+	if outer {
+		callStarted()
+	}
+	defer func() {
+		engine.Leave()
+		if outer {
+			callFinished()
+		}
+	}()
+	trusted := call.flags&C.PLERL_TRUSTED != 0
+	s := engine.State(uint32(call.user_id), trusted)
+	var argbuf [8]lua.LValue
+	args := argbuf[:0]
+	if call.nargs > 0 {
+		for _, v := range unsafe.Slice(call.args, int(call.nargs)) {
+			lv, err := valueToLua(s, &v)
+			if err != nil {
+				setError(&call.err, err)
+				return
+			}
+			args = append(args, lv)
+		}
+	}
+	rets, err := engine.Call(int64(call.fn_id), uint32(call.user_id), trusted, args)
+	if err != nil {
+		setError(&call.err, err)
+		return
+	}
+	var ret lua.LValue = lua.LNil
+	if len(rets) > 0 {
+		ret = rets[0]
+	}
+	if err := luaToValue(s, ret, int(call.ret_kind), &call.ret); err != nil {
+		setError(&call.err, err)
+	}
+}

@@ -1,0 +1,249 @@
+// Engine: per-role Lua states, the compiled-function cache, and calls.
+package pl
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync/atomic"
+
+	lua "github.com/yuin/gopher-lua"
+	"github.com/yuin/gopher-lua/parse"
+)
+
+// Host is what the backend offers Lua. The cgo handler implements it with C
+// guards; every method returns an *Error on failure.
+type Host interface {
+	Elog(level int, msg, detail, hint string) error
+	SubxactBegin() error
+	SubxactCommit() error
+	SubxactAbort() error
+	// Poisoned reports that a PostgreSQL error is stashed for re-raise: no
+	// Lua code may catch anything any more in this call.
+	Poisoned() bool
+}
+
+// Elog levels (mirrored by the C guard).
+const (
+	LevelDebug = 1 + iota
+	LevelLog
+	LevelInfo
+	LevelNotice
+	LevelWarning
+)
+
+// Func is one compiled function body.
+type Func struct {
+	ID       int64
+	Name     string
+	Trusted  bool
+	proto    *lua.FunctionProto
+	argNames []string
+}
+
+// Engine holds everything Lua in one backend.
+type Engine struct {
+	host   Host
+	states map[stateKey]*State
+	funcs  map[int64]*Func
+	nextID int64
+
+	// ctx is shared by all states; replaced only after it was cancelled
+	// (gopher-lua checks it on every instruction).
+	ctx    context.Context
+	cancel context.CancelFunc
+	reason atomic.Int32 // why ctx was cancelled (cancel*)
+	depth  int          // nesting of Call
+
+	// Extra global modules installed in every new state (erlang, spi...).
+	Modules []Module
+}
+
+// Module installs globals into a fresh state.
+type Module func(s *State)
+
+// Why a call was stopped.
+const (
+	cancelNone int32 = iota
+	cancelInterrupt
+	cancelTimeLimit
+	cancelMemory
+)
+
+type stateKey struct {
+	user    uint32
+	trusted bool
+}
+
+// NewEngine makes an engine talking to host.
+func NewEngine(host Host) *Engine {
+	e := &Engine{host: host, states: map[stateKey]*State{}, funcs: map[int64]*Func{}}
+	e.ctx, e.cancel = context.WithCancel(context.Background())
+	return e
+}
+
+// Host returns the engine's host.
+func (e *Engine) Host() Host { return e.host }
+
+// Compile compiles a function body. The body is a Lua chunk: its arguments
+// arrive as `...` and, when named, as locals of those names.
+func (e *Engine) Compile(name, src string, argNames []string, trusted, validateOnly bool) (int64, error) {
+	var prefix strings.Builder
+	named := false
+	for _, n := range argNames {
+		if n != "" {
+			named = true
+		}
+	}
+	if named {
+		// Same line as the body's first line, so Lua line numbers match.
+		prefix.WriteString("local ")
+		for i, n := range argNames {
+			if i > 0 {
+				prefix.WriteString(", ")
+			}
+			if n == "" {
+				n = "_"
+			}
+			prefix.WriteString(n)
+		}
+		prefix.WriteString(" = ...; ")
+	}
+	chunk, err := parse.Parse(strings.NewReader(prefix.String()+src), name)
+	if err != nil {
+		return 0, &Error{Kind: KindError, SQLState: StateSyntax,
+			Message: fmt.Sprintf("syntax error in %s %s", describe(name), syntaxMessage(err, src, prefix.Len()))}
+	}
+	proto, err := lua.Compile(chunk, name)
+	if err != nil {
+		return 0, &Error{Kind: KindError, SQLState: StateSyntax,
+			Message: fmt.Sprintf("cannot compile %s: %s", describe(name), err)}
+	}
+	if validateOnly {
+		return 0, nil
+	}
+	e.nextID++
+	f := &Func{ID: e.nextID, Name: name, Trusted: trusted, proto: proto, argNames: argNames}
+	e.funcs[f.ID] = f
+	return f.ID, nil
+}
+
+func describe(name string) string {
+	if name == "DO block" {
+		return name
+	}
+	return fmt.Sprintf("function %q", name)
+}
+
+// syntaxMessage names the Lua line (and column) of a parse error, in the
+// user's source (the argument prefix shares line 1, so shift its columns).
+func syntaxMessage(err error, src string, prefixLen int) string {
+	pe, ok := err.(*parse.Error)
+	if !ok {
+		return ": " + strings.TrimSpace(err.Error())
+	}
+	if pe.Pos.Line == parse.EOF {
+		line := strings.Count(strings.TrimRight(src, " \t\r\n"), "\n") + 1
+		return fmt.Sprintf("at line %d: unexpected end of function body", line)
+	}
+	col := pe.Pos.Column
+	if pe.Pos.Line == 1 {
+		col -= prefixLen
+	}
+	return fmt.Sprintf("at line %d, column %d near '%s': %s", pe.Pos.Line, col, pe.Token, pe.Message)
+}
+
+// Forget drops a compiled function.
+func (e *Engine) Forget(id int64) {
+	delete(e.funcs, id)
+	for _, s := range e.states {
+		delete(s.instances, id)
+	}
+}
+
+// state returns the Lua state of a role (trusted) or the shared untrusted state.
+func (e *Engine) state(user uint32, trusted bool) *State {
+	k := stateKey{user: user, trusted: trusted}
+	if !trusted {
+		k.user = 0
+	}
+	s := e.states[k]
+	if s == nil {
+		s = newState(e, trusted)
+		e.states[k] = s
+	}
+	return s
+}
+
+// Enter marks the start of a call from the backend; the outermost one
+// arms cancellation. It returns false when called from inside Lua.
+func (e *Engine) Enter() bool {
+	e.depth++
+	if e.depth > 1 {
+		return false
+	}
+	if e.ctx.Err() != nil {
+		e.ctx, e.cancel = context.WithCancel(context.Background())
+		e.reason.Store(cancelNone)
+	}
+	return true
+}
+
+// Leave ends what Enter started.
+func (e *Engine) Leave() { e.depth-- }
+
+// Depth is the nesting of calls (0: none running).
+func (e *Engine) Depth() int { return e.depth }
+
+// Interrupt stops the running Lua code; safe from any goroutine.
+func (e *Engine) Interrupt(reason int32) {
+	if e.reason.CompareAndSwap(cancelNone, reason) {
+		e.cancel()
+	}
+}
+
+// InterruptForQueryCancel is Interrupt for a pending query cancel or die.
+func (e *Engine) InterruptForQueryCancel() { e.Interrupt(cancelInterrupt) }
+
+// InterruptForTimeLimit is Interrupt for plerl.lua_time_limit.
+func (e *Engine) InterruptForTimeLimit() { e.Interrupt(cancelTimeLimit) }
+
+// InterruptForMemory is Interrupt for plerl.lua_memory_limit.
+func (e *Engine) InterruptForMemory() { e.Interrupt(cancelMemory) }
+
+// Context is the cancellation context of the running call.
+func (e *Engine) Context() context.Context { return e.ctx }
+
+func (e *Engine) cancelled() bool { return e.ctx.Err() != nil }
+
+func (e *Engine) cancelMessage() string {
+	switch e.reason.Load() {
+	case cancelTimeLimit:
+		return "Lua code ran longer than plerl.lua_time_limit"
+	case cancelMemory:
+		return "Lua code used more memory than plerl.lua_memory_limit"
+	}
+	return "canceling statement due to user request"
+}
+
+// uncatchable reports whether an error must not be caught by Lua pcall.
+func (e *Engine) uncatchable() bool {
+	return e.cancelled() || e.host.Poisoned()
+}
+
+// Call runs a compiled function in the state of user with the given
+// arguments and returns its results.
+func (e *Engine) Call(id int64, user uint32, trusted bool, args []lua.LValue) ([]lua.LValue, error) {
+	f := e.funcs[id]
+	if f == nil {
+		return nil, Errorf(StateInternal, "plerl: function %d is not compiled", id)
+	}
+	if f.Trusted != trusted {
+		return nil, Errorf(StateInternal, "plerl: function %q called with the wrong trust level", f.Name)
+	}
+	s := e.state(user, trusted)
+	return s.call(f, args)
+}
+
+// State returns the state of user, creating it; for tests and built-ins.
+func (e *Engine) State(user uint32, trusted bool) *State { return e.state(user, trusted) }

@@ -1,0 +1,184 @@
+// Errors as Lua sees them (error objects) and as the backend sees them (*Error).
+package pl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	lua "github.com/yuin/gopher-lua"
+)
+
+// Kind says how the backend must raise an *Error.
+type Kind int
+
+const (
+	// KindError: raise with SQLState, Message, Detail, Hint, Context.
+	KindError Kind = iota
+	// KindRethrow: a PostgreSQL error a guard stashed; the backend re-raises it unchanged.
+	KindRethrow
+	// KindCancel: Lua was stopped (query cancel, statement_timeout or a plerl limit).
+	KindCancel
+)
+
+// Error is an error on its way to SQL.
+type Error struct {
+	Kind     Kind
+	SQLState string
+	Message  string
+	Detail   string
+	Hint     string
+	Context  string
+}
+
+func (e *Error) Error() string { return e.Message }
+
+// Errorf makes a KindError with the given SQLSTATE.
+func Errorf(sqlstate, format string, args ...any) *Error {
+	return &Error{Kind: KindError, SQLState: sqlstate, Message: fmt.Sprintf(format, args...)}
+}
+
+// SQLSTATEs used by the engine.
+const (
+	StateInternal       = "XX000"
+	StateSyntax         = "42601"
+	StateInvalidParam   = "22023"
+	StateOutOfRange     = "22003"
+	StateDatatype       = "42804"
+	StateProgramLimit   = "54000"
+	StateOutOfMemory    = "53200"
+	StateQueryCanceled  = "57014"
+	StateFeature        = "0A000"
+	StateRaiseException = "P0001"
+	StateInvalidText    = "22P02"
+	StateCharacter      = "22021"
+)
+
+const errorMetaName = "plerl.error"
+
+// newErrorObject makes the Lua error object for a backend error: a table
+// with sqlstate, message, detail, hint, and a __tostring.
+func newErrorObject(L *lua.LState, e *Error) *lua.LTable {
+	t := L.NewTable()
+	t.RawSetString("sqlstate", lua.LString(e.SQLState))
+	t.RawSetString("message", lua.LString(e.Message))
+	if e.Detail != "" {
+		t.RawSetString("detail", lua.LString(e.Detail))
+	}
+	if e.Hint != "" {
+		t.RawSetString("hint", lua.LString(e.Hint))
+	}
+	if e.Context != "" {
+		t.RawSetString("context", lua.LString(e.Context))
+	}
+	L.SetMetatable(t, L.GetTypeMetatable(errorMetaName))
+	return t
+}
+
+func registerErrorType(L *lua.LState) {
+	mt := L.NewTypeMetatable(errorMetaName)
+	mt.RawSetString("__tostring", L.NewFunction(func(L *lua.LState) int {
+		t := L.CheckTable(1)
+		msg := lua.LVAsString(t.RawGetString("message"))
+		if st := lua.LVAsString(t.RawGetString("sqlstate")); st != "" {
+			msg = st + ": " + msg
+		}
+		L.Push(lua.LString(msg))
+		return 1
+	}))
+	mt.RawSetString("__metatable", lua.LString("plerl.error"))
+}
+
+func validSQLState(s string) bool {
+	if len(s) != 5 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= '0' && c <= '9' || c >= 'A' && c <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+// fromLuaError turns what a protected call returned into an *Error.
+func (e *Engine) fromLuaError(err error) *Error {
+	if e.cancelled() {
+		return &Error{Kind: KindCancel, SQLState: StateQueryCanceled, Message: e.cancelMessage()}
+	}
+	var he *Error
+	if errors.As(err, &he) {
+		return he
+	}
+	var api *lua.ApiError
+	if !errors.As(err, &api) {
+		if errors.Is(err, context.Canceled) {
+			return &Error{Kind: KindCancel, SQLState: StateQueryCanceled, Message: e.cancelMessage()}
+		}
+		return &Error{Kind: KindError, SQLState: StateInternal, Message: err.Error()}
+	}
+	out := &Error{Kind: KindError, SQLState: StateInternal, Context: cleanTraceback(api.StackTrace)}
+	if api.Type == lua.ApiErrorPanic {
+		out.Message = "internal error in plerl: " + firstLine(api.Object.String())
+		return out
+	}
+	switch obj := api.Object.(type) {
+	case *lua.LTable:
+		if st := lua.LVAsString(obj.RawGetString("sqlstate")); validSQLState(st) {
+			out.SQLState = st
+		} else if st != "" {
+			out.Message = fmt.Sprintf("invalid sqlstate %q in error object", st)
+			return out
+		} else {
+			out.SQLState = StateRaiseException
+		}
+		m := obj.RawGetString("message")
+		if m == lua.LNil {
+			out.Message = "(error object without a message)"
+		} else {
+			out.Message = lua.LVAsString(m)
+			if _, ok := m.(lua.LString); !ok {
+				out.Message = m.String()
+			}
+		}
+		out.Detail = lua.LVAsString(obj.RawGetString("detail"))
+		out.Hint = lua.LVAsString(obj.RawGetString("hint"))
+	case lua.LString:
+		out.Message = string(obj)
+	default:
+		out.Message = fmt.Sprintf("(error object is a %s value)", api.Object.Type().String())
+		if api.Object != lua.LNil {
+			out.Message = fmt.Sprintf("(error object is a %s value: %s)", api.Object.Type().String(), api.Object.String())
+		}
+	}
+	return out
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// cleanTraceback keeps the Lua frames of a gopher-lua stack trace.
+func cleanTraceback(tb string) string {
+	tb = strings.TrimSpace(tb)
+	if tb == "" {
+		return ""
+	}
+	keep := []string{"Lua traceback:"}
+	for _, line := range strings.Split(tb, "\n") {
+		l := strings.TrimSpace(line)
+		if l == "" || l == "stack traceback:" || l == "[G]: ?" {
+			continue
+		}
+		l = strings.Replace(l, "in main chunk", "in function body", 1)
+		keep = append(keep, "  "+l)
+	}
+	if len(keep) == 1 {
+		return ""
+	}
+	return strings.Join(keep, "\n")
+}

@@ -1,0 +1,90 @@
+// Sandbox: which standard libraries each language opens (an allow-list).
+package pl
+
+import (
+	lua "github.com/yuin/gopher-lua"
+)
+
+// maxStringBytes bounds one string made by string.rep and friends, so a
+// single call cannot allocate gigabytes before any budget check runs.
+const maxStringBytes = 256 << 20
+
+// openLibs opens the allow-listed libraries. Trusted (plerl): base without
+// dofile, loadfile, require and collectgarbage's whole-process effects;
+// string, table, math, coroutine; os.time, os.clock, os.date, os.difftime.
+// Untrusted (plerlu) also gets io, os (never os.exit) and package.
+func openLibs(s *State) {
+	L := s.L
+	open := func(name string, fn lua.LGFunction) {
+		L.Push(L.NewFunction(fn))
+		L.Push(lua.LString(name))
+		L.Call(1, 0)
+	}
+	open(lua.BaseLibName, lua.OpenBase)
+	open(lua.TabLibName, lua.OpenTable)
+	open(lua.StringLibName, lua.OpenString)
+	open(lua.MathLibName, lua.OpenMath)
+	open(lua.CoroutineLibName, lua.OpenCoroutine)
+	open(lua.OsLibName, lua.OpenOs)
+	if !s.Trusted {
+		open(lua.LoadLibName, lua.OpenPackage)
+		open(lua.IoLibName, lua.OpenIo)
+	}
+
+	g := L.G.Global
+	for _, name := range []string{"dofile", "loadfile", "require", "module", "newproxy"} {
+		if s.Trusted || name == "newproxy" {
+			g.RawSetString(name, lua.LNil)
+		}
+	}
+	g.RawSetString("collectgarbage", L.NewFunction(luaCollectGarbage))
+	// load/loadstring take source text only (gopher-lua has no binary
+	// chunks); the loaded chunk runs in the caller's environment.
+
+	osTab := L.GetGlobal("os").(*lua.LTable)
+	if s.Trusted {
+		safe := L.NewTable()
+		for _, name := range []string{"time", "clock", "date", "difftime"} {
+			safe.RawSetString(name, osTab.RawGetString(name))
+		}
+		L.SetGlobal("os", safe)
+	} else {
+		osTab.RawSetString("exit", L.NewFunction(func(L *lua.LState) int {
+			L.RaiseError("os.exit is not allowed inside PostgreSQL")
+			return 0
+		}))
+	}
+
+	strTab := L.GetGlobal("string").(*lua.LTable)
+	rep := strTab.RawGetString("rep").(*lua.LFunction)
+	strTab.RawSetString("rep", L.NewFunction(func(L *lua.LState) int {
+		str := L.CheckString(1)
+		n := L.CheckInt64(2)
+		if n > 0 && int64(len(str))*n > maxStringBytes {
+			L.RaiseError("string.rep: result would be larger than %d bytes", maxStringBytes)
+		}
+		L.Push(rep)
+		L.Push(L.Get(1))
+		L.Push(L.Get(2))
+		L.Call(2, 1)
+		return 1
+	}))
+	// Scripts must not change the metatable every string shares.
+	if mt, ok := L.GetMetatable(lua.LString("")).(*lua.LTable); ok {
+		mt.RawSetString("__metatable", lua.LFalse)
+	}
+}
+
+// collectgarbage("count") reports an estimate; other options do nothing,
+// since a full collection here would stop the whole Go runtime.
+func luaCollectGarbage(L *lua.LState) int {
+	opt := L.OptString(1, "collect")
+	switch opt {
+	case "count":
+		L.Push(lua.LNumber(float64(heapBytes()) / 1024))
+		return 1
+	default:
+		L.Push(lua.LNumber(0))
+		return 1
+	}
+}

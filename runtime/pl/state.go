@@ -1,0 +1,236 @@
+// State: one sandboxed Lua state (per role in the trusted language).
+package pl
+
+import (
+	"strings"
+
+	lua "github.com/yuin/gopher-lua"
+)
+
+// State is one Lua interpreter and the function instances that live in it.
+type State struct {
+	L         *lua.LState
+	e         *Engine
+	Trusted   bool
+	instances map[int64]*lua.LFunction
+	one       [1]lua.LValue // reused for single results (no allocation per call)
+}
+
+func newState(e *Engine, trusted bool) *State {
+	L := lua.NewState(lua.Options{
+		SkipOpenLibs:        true,
+		CallStackSize:       200,
+		RegistrySize:        1024,
+		RegistryMaxSize:     1024 * 1024,
+		RegistryGrowStep:    64,
+		MinimizeStackMemory: true,
+	})
+	s := &State{L: L, e: e, Trusted: trusted, instances: map[int64]*lua.LFunction{}}
+	openLibs(s)
+	registerErrorType(L)
+	registerInt64(L)
+	s.installBuiltins()
+	for _, m := range e.Modules {
+		m(s)
+	}
+	L.SetContext(e.ctx)
+	return s
+}
+
+// Engine returns the engine the state belongs to.
+func (s *State) Engine() *Engine { return s.e }
+
+// instance returns the function's closure in this state, with its own
+// environment table (reads fall through to the globals; writes stay, so a
+// function can keep what it set up on its first call).
+func (s *State) instance(f *Func) *lua.LFunction {
+	fn := s.instances[f.ID]
+	if fn == nil {
+		fn = s.L.NewFunctionFromProto(f.proto)
+		env := s.L.NewTable()
+		mt := s.L.NewTable()
+		mt.RawSetString("__index", s.L.Get(lua.GlobalsIndex))
+		s.L.SetMetatable(env, mt)
+		fn.Env = env
+		s.instances[f.ID] = fn
+	}
+	return fn
+}
+
+func (s *State) call(f *Func, args []lua.LValue) ([]lua.LValue, error) {
+	L := s.L
+	if L.Context() != s.e.ctx {
+		L.SetContext(s.e.ctx)
+	}
+	fn := s.instance(f)
+	base := L.GetTop()
+	L.Push(fn)
+	for _, a := range args {
+		L.Push(a)
+	}
+	err := L.PCall(len(args), lua.MultRet, nil)
+	if err != nil {
+		L.SetTop(base)
+		return nil, s.e.fromLuaError(err)
+	}
+	n := L.GetTop() - base
+	var rets []lua.LValue
+	if n == 1 {
+		rets = s.one[:1]
+		rets[0] = L.Get(base + 1)
+	} else if n > 1 {
+		rets = make([]lua.LValue, n)
+		for i := 0; i < n; i++ {
+			rets[i] = L.Get(base + 1 + i)
+		}
+	}
+	L.SetTop(base)
+	return rets, nil
+}
+
+// raise raises err as a Lua error object (never returns).
+func (s *State) raise(err error) {
+	if he, ok := err.(*Error); ok {
+		s.L.Error(newErrorObject(s.L, he), 0)
+	}
+	s.L.RaiseError("%s", err.Error())
+}
+
+func (s *State) installBuiltins() {
+	L := s.L
+	L.SetGlobal("print", L.NewFunction(s.luaPrint))
+	L.SetGlobal("pcall", L.NewFunction(s.luaPcall))
+	L.SetGlobal("xpcall", L.NewFunction(s.luaXpcall))
+	elog := L.NewTable()
+	for name, level := range map[string]int{
+		"debug": LevelDebug, "log": LevelLog, "info": LevelInfo,
+		"notice": LevelNotice, "warning": LevelWarning,
+	} {
+		lv := level
+		elog.RawSetString(name, L.NewFunction(func(L *lua.LState) int { return s.luaElog(L, lv) }))
+	}
+	elog.RawSetString("error", L.NewFunction(s.luaElogError))
+	L.SetGlobal("elog", elog)
+}
+
+func (s *State) luaPrint(L *lua.LState) int {
+	n := L.GetTop()
+	var b strings.Builder
+	for i := 1; i <= n; i++ {
+		if i > 1 {
+			b.WriteByte('\t')
+		}
+		b.WriteString(s.tostring(L.Get(i)))
+	}
+	if err := s.e.host.Elog(LevelInfo, b.String(), "", ""); err != nil {
+		s.raise(err)
+	}
+	return 0
+}
+
+// tostring applies Lua's tostring (with __tostring).
+func (s *State) tostring(v lua.LValue) string {
+	if str, ok := v.(lua.LString); ok {
+		return string(str)
+	}
+	L := s.L
+	L.Push(L.GetGlobal("tostring"))
+	L.Push(v)
+	L.Call(1, 1)
+	r := L.Get(-1)
+	L.Pop(1)
+	return lua.LVAsString(r)
+}
+
+// elog.notice(msg [, {detail=..., hint=...}])
+func (s *State) luaElog(L *lua.LState, level int) int {
+	msg := s.tostring(L.CheckAny(1))
+	var detail, hint string
+	if opts, ok := L.Get(2).(*lua.LTable); ok {
+		detail = lua.LVAsString(opts.RawGetString("detail"))
+		hint = lua.LVAsString(opts.RawGetString("hint"))
+	}
+	if err := s.e.host.Elog(level, msg, detail, hint); err != nil {
+		s.raise(err)
+	}
+	return 0
+}
+
+// elog.error(msg [, {sqlstate=..., detail=..., hint=...}]) raises.
+func (s *State) luaElogError(L *lua.LState) int {
+	e := &Error{Kind: KindError, SQLState: StateRaiseException, Message: s.tostring(L.CheckAny(1))}
+	if opts, ok := L.Get(2).(*lua.LTable); ok {
+		if st := lua.LVAsString(opts.RawGetString("sqlstate")); st != "" {
+			if !validSQLState(st) {
+				L.ArgError(2, "sqlstate must be 5 characters of 0-9 and A-Z")
+			}
+			e.SQLState = st
+		}
+		e.Detail = lua.LVAsString(opts.RawGetString("detail"))
+		e.Hint = lua.LVAsString(opts.RawGetString("hint"))
+	}
+	L.Error(newErrorObject(L, e), 0)
+	return 0
+}
+
+// pcall runs the function inside a subtransaction, so a caught SQL error
+// leaves the transaction usable. Cancellation and stashed backend errors
+// are re-raised: Lua cannot swallow them.
+func (s *State) luaPcall(L *lua.LState) int {
+	L.CheckAny(1)
+	return s.protected(L, L.GetTop()-1, nil)
+}
+
+func (s *State) luaXpcall(L *lua.LState) int {
+	L.CheckAny(1)
+	handler := L.CheckFunction(2)
+	L.Remove(2)
+	return s.protected(L, L.GetTop()-1, handler)
+}
+
+func (s *State) protected(L *lua.LState, nargs int, handler *lua.LFunction) int {
+	host := s.e.host
+	if err := host.SubxactBegin(); err != nil {
+		s.raise(err)
+	}
+	base := L.GetTop() - nargs - 1 // below the function
+	err := L.PCall(nargs, lua.MultRet, nil)
+	if err != nil {
+		if abortErr := host.SubxactAbort(); abortErr != nil {
+			s.raise(abortErr)
+		}
+		if s.e.uncatchable() {
+			s.rethrow(err)
+		}
+		obj := errorValue(err)
+		L.SetTop(base)
+		L.Push(lua.LFalse)
+		if handler != nil {
+			L.Push(handler)
+			L.Push(obj)
+			if herr := L.PCall(1, 1, nil); herr != nil {
+				L.Push(errorValue(herr))
+			}
+			return 2
+		}
+		L.Push(obj)
+		return 2
+	}
+	if cerr := host.SubxactCommit(); cerr != nil {
+		s.raise(cerr)
+	}
+	n := L.GetTop() - base
+	L.Insert(lua.LTrue, base+1)
+	return n + 1
+}
+
+func errorValue(err error) lua.LValue {
+	if api, ok := err.(*lua.ApiError); ok {
+		return api.Object
+	}
+	return lua.LString(err.Error())
+}
+
+func (s *State) rethrow(err error) {
+	s.L.Error(errorValue(err), 0)
+}

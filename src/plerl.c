@@ -1,0 +1,186 @@
+/*
+ * plerl.c: the pure-C library PostgreSQL loads. It defines the GUCs and the
+ * SQL-visible entry points, and loads the Go library (plerl_go.so) lazily,
+ * inside each backend, on first use.
+ *
+ * Why two libraries (../shared/design/boundary.md): a Go runtime started in
+ * the postmaster does not survive fork(), so this file must never start Go;
+ * it is therefore safe in shared_preload_libraries. While the Go runtime
+ * starts, PostgreSQL's asynchronous signals are blocked so that every Go
+ * thread inherits the block and PostgreSQL's handlers only ever run on the
+ * backend's own thread.
+ */
+#include "postgres.h"
+
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/guc.h"
+
+#include "../handler/plerl_shared.h"
+
+PG_MODULE_MAGIC;
+
+static PlerlSettings settings = {
+	.call_timeout_ms = 5000,
+	.connect_timeout_ms = 5000,
+	.max_message_kb = 65536,
+	.max_connections = 8,
+	.max_atoms = 100,
+	.lua_memory_limit_kb = 262144,
+	.lua_time_limit_ms = 0,
+	.tick_time_s = 60,
+	.go_max_procs = 2,
+};
+
+static PlerlDispatchFn dispatch = NULL;
+
+/* Stack size for threads the Go runtime creates (glibc's default is 8 MB of
+ * commit charge per thread; Go's own threads need far less). */
+#define PLERL_GO_THREAD_STACK (512 * 1024)
+
+void		_PG_init(void);
+
+void
+_PG_init(void)
+{
+	DefineCustomIntVariable("plerl.call_timeout",
+							"Timeout for one Erlang call.",
+							"0 waits until the statement is cancelled.",
+							&settings.call_timeout_ms, 5000, 0, INT_MAX,
+							PGC_USERSET, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("plerl.connect_timeout",
+							"Timeout for connecting to an Erlang node (epmd and handshake).",
+							NULL, &settings.connect_timeout_ms, 5000, 1, INT_MAX,
+							PGC_USERSET, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("plerl.max_message_size",
+							"Largest distribution message sent or accepted.",
+							NULL, &settings.max_message_kb, 65536, 1, 1024 * 1024,
+							PGC_SUSET, GUC_UNIT_KB, NULL, NULL, NULL);
+	DefineCustomIntVariable("plerl.max_connections",
+							"Erlang connections one backend may hold open.",
+							NULL, &settings.max_connections, 8, 1, 1000,
+							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("plerl.max_atoms",
+							"Atoms one call may create from tagged arguments.",
+							NULL, &settings.max_atoms, 100, 0, 1000000,
+							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("plerl.lua_memory_limit",
+							"Memory one backend's Lua states may use.",
+							NULL, &settings.lua_memory_limit_kb, 262144, 1024, INT_MAX,
+							PGC_SUSET, GUC_UNIT_KB, NULL, NULL, NULL);
+	DefineCustomIntVariable("plerl.lua_time_limit",
+							"Longest time one outermost Lua call may run (0: no limit).",
+							NULL, &settings.lua_time_limit_ms, 0, 0, INT_MAX,
+							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("plerl.tick_time",
+							"net_ticktime assumed for Erlang peers.",
+							NULL, &settings.tick_time_s, 60, 1, 3600,
+							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("plerl.go_max_procs",
+							"GOMAXPROCS of the Go runtime in each backend.",
+							NULL, &settings.go_max_procs, 2, 1, 64,
+							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("plerl.node_prefix",
+							   "Prefix of this backend's Erlang node name.",
+							   NULL, &settings.node_prefix, "plerl",
+							   PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("plerl.node_host",
+							   "Host part of this backend's Erlang node name.",
+							   NULL, &settings.node_host, "127.0.0.1",
+							   PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("plerl.null_atom",
+							   "Atom that JSON null and Lua nil become (nil for Elixir, null or undefined for Erlang).",
+							   NULL, &settings.null_atom, "nil",
+							   PGC_USERSET, 0, NULL, NULL, NULL);
+	MarkGUCPrefixReserved("plerl");
+}
+
+/*
+ * Load plerl_go.so with PostgreSQL's asynchronous signals blocked, so the
+ * Go runtime's threads inherit the block (boundary.md, defect 2).
+ */
+static void
+plerl_load_go(void)
+{
+	sigset_t	block,
+				saved;
+	pthread_attr_t attr;
+	bool		stack_set = false;
+	void	   *bind;
+	void	   *fn;
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGQUIT);
+	sigaddset(&block, SIGALRM);
+	sigaddset(&block, SIGUSR1);
+	sigaddset(&block, SIGUSR2);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGURG);
+	sigaddset(&block, SIGCHLD);
+	sigaddset(&block, SIGPIPE);
+
+	if (pthread_attr_init(&attr) == 0)
+	{
+		if (pthread_attr_setstacksize(&attr, PLERL_GO_THREAD_STACK) == 0 &&
+			pthread_setattr_default_np(&attr) == 0)
+			stack_set = true;
+		pthread_attr_destroy(&attr);
+	}
+	(void) stack_set;
+
+	pthread_sigmask(SIG_BLOCK, &block, &saved);
+	PG_TRY();
+	{
+		fn = (void *) load_external_function("$libdir/plerl_go", "plerl_dispatch", true, NULL);
+		bind = (void *) load_external_function("$libdir/plerl_go", "plerl_bind", true, NULL);
+		((PlerlBindFn) bind) (&settings);
+	}
+	PG_FINALLY();
+	{
+		pthread_sigmask(SIG_SETMASK, &saved, NULL);
+	}
+	PG_END_TRY();
+	dispatch = (PlerlDispatchFn) fn;
+}
+
+static inline Datum
+plerl_forward(int entry, FunctionCallInfo fcinfo)
+{
+	if (unlikely(dispatch == NULL))
+		plerl_load_go();
+	return dispatch(entry, fcinfo);
+}
+
+#define PLERL_ENTRY_FN(name, entry) \
+	PG_FUNCTION_INFO_V1(name); \
+	Datum name(PG_FUNCTION_ARGS) { return plerl_forward(entry, fcinfo); }
+
+PLERL_ENTRY_FN(plerl_call_handler, PLERL_ENTRY_CALL)
+PLERL_ENTRY_FN(plerl_inline_handler, PLERL_ENTRY_INLINE)
+PLERL_ENTRY_FN(plerl_validator, PLERL_ENTRY_VALIDATOR)
+PLERL_ENTRY_FN(plerlu_call_handler, PLERL_ENTRY_CALL_U)
+PLERL_ENTRY_FN(plerlu_inline_handler, PLERL_ENTRY_INLINE_U)
+PLERL_ENTRY_FN(plerlu_validator, PLERL_ENTRY_VALIDATOR_U)
+
+/* erlang_* SQL functions; the number is PLERL_ENTRY_ERLANG + PlerlErlangFn. */
+PLERL_ENTRY_FN(plerl_erlang_connect, PLERL_ENTRY_ERLANG + 0)
+PLERL_ENTRY_FN(plerl_erlang_call, PLERL_ENTRY_ERLANG + 1)
+PLERL_ENTRY_FN(plerl_erlang_disconnect, PLERL_ENTRY_ERLANG + 2)
+PLERL_ENTRY_FN(plerl_erlang_send, PLERL_ENTRY_ERLANG + 3)
+PLERL_ENTRY_FN(plerl_erlang_ping, PLERL_ENTRY_ERLANG + 4)
+PLERL_ENTRY_FN(plerl_erlang_connections, PLERL_ENTRY_ERLANG + 5)
+PLERL_ENTRY_FN(plerl_fdw_validator, PLERL_ENTRY_ERLANG + 6)
+
+/* Diagnostics for the boundary tests: is the Go library loaded here? */
+PG_FUNCTION_INFO_V1(plerl_go_loaded);
+Datum
+plerl_go_loaded(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(dispatch != NULL);
+}
