@@ -11,25 +11,25 @@ import (
 
 // Control message operations (first element of the control tuple).
 const (
-	OpLink                 = 1  // {1, FromPid, ToPid}
-	OpSend                 = 2  // {2, Unused, ToPid} + Msg
-	OpExit                 = 3  // {3, FromPid, ToPid, Reason}
-	OpUnlink               = 4  // {4, FromPid, ToPid} (old protocol, never sent by OTP 26+)
-	OpRegSend              = 6  // {6, FromPid, Unused, ToName} + Msg
-	OpGroupLeader          = 7  // {7, FromPid, ToPid}
-	OpExit2                = 8  // {8, FromPid, ToPid, Reason}
-	OpMonitorP             = 19 // {19, FromPid, ToProc, Ref}
-	OpDemonitorP           = 20 // {20, FromPid, ToProc, Ref}
-	OpMonitorPExit         = 21 // {21, FromProc, ToPid, Ref, Reason}
-	OpSendSender           = 22 // {22, FromPid, ToPid} + Msg
-	OpPayloadExit          = 24 // {24, FromPid, ToPid} + Reason
-	OpPayloadExit2         = 26 // {26, FromPid, ToPid} + Reason
-	OpPayloadMonitorPExit  = 28 // {28, FromProc, ToPid, Ref} + Reason
-	OpSpawnRequest         = 29 // {29, ReqId, From, GroupLeader, {M, F, Arity}, OptList} + ArgList
-	OpSpawnReply           = 31 // {31, ReqId, To, Flags, Result}
-	OpAliasSend            = 33 // {33, FromPid, Alias} + Msg
-	OpUnlinkID             = 35 // {35, Id, FromPid, ToPid}
-	OpUnlinkIDAck          = 36 // {36, Id, FromPid, ToPid}
+	OpLink                = 1  // {1, FromPid, ToPid}
+	OpSend                = 2  // {2, Unused, ToPid} + Msg
+	OpExit                = 3  // {3, FromPid, ToPid, Reason}
+	OpUnlink              = 4  // {4, FromPid, ToPid} (old protocol, never sent by OTP 26+)
+	OpRegSend             = 6  // {6, FromPid, Unused, ToName} + Msg
+	OpGroupLeader         = 7  // {7, FromPid, ToPid}
+	OpExit2               = 8  // {8, FromPid, ToPid, Reason}
+	OpMonitorP            = 19 // {19, FromPid, ToProc, Ref}
+	OpDemonitorP          = 20 // {20, FromPid, ToProc, Ref}
+	OpMonitorPExit        = 21 // {21, FromProc, ToPid, Ref, Reason}
+	OpSendSender          = 22 // {22, FromPid, ToPid} + Msg
+	OpPayloadExit         = 24 // {24, FromPid, ToPid} + Reason
+	OpPayloadExit2        = 26 // {26, FromPid, ToPid} + Reason
+	OpPayloadMonitorPExit = 28 // {28, FromProc, ToPid, Ref} + Reason
+	OpSpawnRequest        = 29 // {29, ReqId, From, GroupLeader, {M, F, Arity}, OptList} + ArgList
+	OpSpawnReply          = 31 // {31, ReqId, To, Flags, Result}
+	OpAliasSend           = 33 // {33, FromPid, Alias} + Msg
+	OpUnlinkID            = 35 // {35, Id, FromPid, ToPid}
+	OpUnlinkIDAck         = 36 // {36, Id, FromPid, ToPid}
 )
 
 // ctrlArity is the tuple size of each op we interpret, and whether a

@@ -25,6 +25,12 @@ var (
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	for _, n := range allNodes {
+		n.Stop()
+	}
+	if helperDir != "" {
+		os.RemoveAll(helperDir)
+	}
 	if epmdCmd != nil && epmdCmd.Process != nil {
 		epmdCmd.Process.Kill()
 		epmdCmd.Wait()
@@ -66,34 +72,94 @@ func ensureEpmd(t testing.TB) {
 	}
 }
 
+// helperErl is compiled once per test run and loaded on every test node.
+const helperErl = `-module(plerl_t).
+-export([sleep_reg/2, raise/2, start_echo/0]).
+
+%% Registers the calling process as Name, then sleeps: lets a test see
+%% whether a CallKill worker is still alive.
+sleep_reg(Name, Ms) -> register(Name, self()), timer:sleep(Ms), done.
+
+raise(error, R) -> erlang:error(R);
+raise(exit, R) -> erlang:exit(R);
+raise(throw, R) -> erlang:throw(R).
+
+%% t_echo: {From, Tag, P} -> From ! {Tag, P}.
+start_echo() -> register(t_echo, spawn(fun loop/0)), ok.
+loop() -> receive {From, Tag, P} -> From ! {Tag, P}; _ -> ok end, loop().
+`
+
+var (
+	helperOnce sync.Once
+	helperDir  string
+	helperErr  error
+)
+
+func helperBeamDir(t testing.TB) string {
+	t.Helper()
+	helperOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "plerl-dist-test")
+		if err != nil {
+			helperErr = err
+			return
+		}
+		src := dir + "/plerl_t.erl"
+		if err := os.WriteFile(src, []byte(helperErl), 0o644); err != nil {
+			helperErr = err
+			return
+		}
+		if out, err := exec.Command("erlc", "-o", dir, src).CombinedOutput(); err != nil {
+			helperErr = fmt.Errorf("erlc: %v: %s", err, out)
+			return
+		}
+		helperDir = dir
+	})
+	if helperErr != nil {
+		t.Fatal(helperErr)
+	}
+	return helperDir
+}
+
 type testNode struct {
 	Name   string
 	Cookie string
 	cmd    *exec.Cmd
 	out    *bytes.Buffer
 	args   []string
+	dir    string
 }
 
-// Erlang code run on every test node: registers t_echo ({From, Tag, P} ->
-// From ! {Tag, P}) and defines nothing else.
-const nodeEval = `register(t_echo, spawn(fun Loop() -> receive {From, Tag, P} -> From ! {Tag, P}; _ -> ok end, Loop() end)).`
 
 // startNode starts erl -name <unique>@127.0.0.1 and waits until epmd knows it.
 func startNode(t testing.TB, extra ...string) *testNode {
 	t.Helper()
+	n := startNodeNoCleanup(t, extra...)
+	t.Cleanup(n.Stop)
+	return n
+}
+
+var (
+	allNodesMu sync.Mutex
+	allNodes   []*testNode // stopped in TestMain
+)
+
+func startNodeNoCleanup(t testing.TB, extra ...string) *testNode {
+	t.Helper()
 	needErl(t)
 	ensureEpmd(t)
 	name := fmt.Sprintf("plerldt%d_%d@127.0.0.1", os.Getpid(), nodeSeq.Add(1))
-	n := &testNode{Name: name, Cookie: "distcookie" + fmt.Sprint(os.Getpid()), args: extra}
+	n := &testNode{Name: name, Cookie: "distcookie" + fmt.Sprint(os.Getpid()), args: extra, dir: helperBeamDir(t)}
 	n.start(t)
-	t.Cleanup(n.Stop)
+	allNodesMu.Lock()
+	allNodes = append(allNodes, n)
+	allNodesMu.Unlock()
 	return n
 }
 
 func (n *testNode) start(t testing.TB) {
 	t.Helper()
 	args := []string{"-noshell", "-name", n.Name, "-setcookie", n.Cookie, "-start_epmd", "false",
-		"-kernel", "inet_dist_use_interface", "{127,0,0,1}", "-eval", nodeEval}
+		"-kernel", "inet_dist_use_interface", "{127,0,0,1}", "-pa", n.dir, "-s", "plerl_t", "start_echo"}
 	args = append(args, n.args...)
 	n.out = &bytes.Buffer{}
 	cmd := exec.Command("erl", args...)

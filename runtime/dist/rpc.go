@@ -168,7 +168,7 @@ func (c *Conn) buildRexHeader() []byte {
 }
 
 // fastReply recognises a rex/gen_call reply to our rpc pid without
-// allocating: SEND {2, '', RpcPid} + {Ref, Result}. It hands the caller
+// allocating: SEND {2, ”, RpcPid} + {Ref, Result}. It hands the caller
 // the Result bytes, overwriting the byte before them (the last byte of the
 // ref, already parsed; the frame is ours) with 131 so it decodes on its own.
 func (c *Conn) fastReply(f []byte) bool {
@@ -663,14 +663,14 @@ func (c *Conn) sendCtl(ctx context.Context, step string, ctrl term.Tuple, payloa
 	return err
 }
 
-// Send sends msg to a pid on the peer (SEND {2, '', To} + Msg). Like
+// Send sends msg to a pid on the peer (SEND {2, ”, To} + Msg). Like
 // Erlang's !, it does not wait for or confirm delivery.
 func (c *Conn) Send(ctx context.Context, to term.Pid, msg any) error {
 	return c.sendCtl(ctx, "send", term.Tuple{int64(OpSend), term.Atom(""), to}, msg, true)
 }
 
 // RegSend sends msg to the process registered as name on the peer
-// (REG_SEND {6, From, '', Name} + Msg); from is one of our pids (the
+// (REG_SEND {6, From, ”, Name} + Msg); from is one of our pids (the
 // sender a reply goes to). A name that is not registered drops the message
 // silently on the peer.
 func (c *Conn) RegSend(ctx context.Context, from term.Pid, name string, msg any) error {
