@@ -129,7 +129,6 @@ type testNode struct {
 	dir    string
 }
 
-
 // startNode starts erl -name <unique>@127.0.0.1 and waits until epmd knows it.
 func startNode(t testing.TB, extra ...string) *testNode {
 	t.Helper()
