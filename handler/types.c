@@ -222,6 +222,13 @@ plerl_value_to_datum(PlerlType *t, PlerlValue *v, bool *isnull)
 			return InputFunctionCall(&t->in, NULL, t->ioparam, t->typmod);
 		return (Datum) 0;
 	}
+	/* A string returned for a scalar type goes through its input function. */
+	if (v->kind == PLV_TEXT && t->kind != PLT_TEXT && t->kind != PLT_BYTEA)
+	{
+		s = take_string(v, &len);
+		pg_verifymbstr(s, len, false);
+		return InputFunctionCall(&t->in, s, t->ioparam, t->typmod);
+	}
 	switch (t->kind)
 	{
 		case PLT_BOOL:

@@ -53,6 +53,7 @@ const (
 	StateRaiseException = "P0001"
 	StateInvalidText    = "22P02"
 	StateCharacter      = "22021"
+	StateStackDepth     = "54001"
 )
 
 const errorMetaName = "plerl.error"
@@ -119,6 +120,11 @@ func (e *Engine) fromLuaError(err error) *Error {
 		return &Error{Kind: KindError, SQLState: StateInternal, Message: err.Error()}
 	}
 	out := &Error{Kind: KindError, SQLState: StateInternal, Context: cleanTraceback(api.StackTrace)}
+	if strings.Contains(api.Object.String(), "callstack overflow") || strings.Contains(api.Object.String(), "stack overflow") {
+		out.SQLState = StateStackDepth
+		out.Message = "Lua stack overflow (recursion too deep)"
+		return out
+	}
 	if api.Type == lua.ApiErrorPanic {
 		out.Message = "internal error in plerl: " + firstLine(api.Object.String())
 		return out

@@ -56,6 +56,7 @@ func openLibs(s *State) {
 	}
 
 	strTab := L.GetGlobal("string").(*lua.LTable)
+	strTab.RawSetString("dump", lua.LNil)
 	rep := strTab.RawGetString("rep").(*lua.LFunction)
 	strTab.RawSetString("rep", L.NewFunction(func(L *lua.LState) int {
 		str := L.CheckString(1)

@@ -1,0 +1,37 @@
+-- sandbox: the trusted language opens only allow-listed libraries.
+CREATE EXTENSION IF NOT EXISTS plerl;
+\set VERBOSITY terse
+
+CREATE FUNCTION probe(expr text) RETURNS text LANGUAGE plerl AS $$
+  local f, err = loadstring('return ' .. expr)
+  if not f then return 'compile error: ' .. err end
+  local ok, v = pcall(f)
+  if not ok then return 'error: ' .. tostring(v) end
+  return type(v)
+$$;
+SELECT e, probe(e) FROM unnest(ARRAY[
+  'io', 'os.exit', 'os.execute', 'os.getenv', 'os.remove', 'os.setenv', 'dofile', 'loadfile',
+  'require', 'module', 'package', 'debug', 'string.dump', 'newproxy', 'channel',
+  'os.time', 'os.clock', 'os.date', 'os.difftime', 'string.format', 'table.concat',
+  'math.floor', 'coroutine.wrap', 'load', 'loadstring', 'pcall', 'setmetatable'
+]) AS e;
+
+-- Binary chunks cannot be loaded.
+DO LANGUAGE plerl $$
+  local f, err = loadstring('\27Lua\81\0\1\4\8\4\8\0')
+  print(f == nil, err ~= nil)
+$$;
+-- The string metatable is protected.
+DO LANGUAGE plerl $$ print(getmetatable('')) $$;
+DO LANGUAGE plerl $$ print(pcall(setmetatable, getmetatable(''), {})) $$;
+-- string.rep bombs are refused before allocating.
+DO LANGUAGE plerl $$ local s = string.rep('x', 1e12) $$;
+-- Deep recursion is an error, not a crash.
+DO LANGUAGE plerl $$ local function f(n) return 1 + f(n + 1) end f(1) $$;
+-- collectgarbage does not stop the world.
+DO LANGUAGE plerl $$ print(collectgarbage('collect'), type(collectgarbage('count'))) $$;
+
+-- The untrusted language opens more, never os.exit.
+DO LANGUAGE plerlu $$ print(type(io), type(os.getenv), type(require)) $$;
+DO LANGUAGE plerlu $$ os.exit(3) $$;
+SELECT 1 AS still_alive;
