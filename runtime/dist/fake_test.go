@@ -1,0 +1,450 @@
+// Protocol tests against the scripted fake peer (internal/fakepeer).
+package dist
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/plerl/plerl/runtime/dist/internal/fakepeer"
+	"github.com/plerl/plerl/runtime/term"
+)
+
+const fakeCookie = "fake-cookie-XYZZY"
+
+func startFake(t *testing.T, b fakepeer.Behavior) (*fakepeer.Peer, *Config) {
+	t.Helper()
+	p, err := fakepeer.Start("fake", fakeCookie)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Set(b)
+	t.Cleanup(p.Close)
+	cfg := &Config{NodeName: "plerl_fake_1@127.0.0.1", Cookie: fakeCookie, EpmdPort: p.EpmdPort()}
+	return p, cfg
+}
+
+func noCookie(t *testing.T, err error) {
+	t.Helper()
+	if err != nil && strings.Contains(err.Error(), fakeCookie) {
+		t.Fatalf("error leaks the cookie: %v", err)
+	}
+}
+
+func TestFakeHandshakeOutcomes(t *testing.T) {
+	cases := []struct {
+		name  string
+		b     fakepeer.Behavior
+		alive bool // Config.ReplaceAlive
+		kind  Kind
+		msg   string
+	}{
+		{"ok", fakepeer.Behavior{}, false, 0, ""},
+		{"bad digest", fakepeer.Behavior{BadDigest: true}, false, KindCookieRefused, "handshake: recv_challenge_ack (fake@127.0.0.1): digest mismatch"},
+		{"cookie refused", fakepeer.Behavior{}, false, KindCookieRefused, "cookie refused"},
+		{"name refused", fakepeer.Behavior{CloseAfterName: true}, false, KindHandshake, "recv_status"},
+		{"nok", fakepeer.Behavior{Status: "nok"}, false, KindHandshake, "status nok"},
+		{"not_allowed", fakepeer.Behavior{Status: "not_allowed"}, false, KindHandshake, "not_allowed"},
+		{"alive false", fakepeer.Behavior{Status: "alive"}, false, KindHandshake, "status alive"},
+		{"alive true", fakepeer.Behavior{Status: "alive"}, true, 0, ""},
+		{"weird status", fakepeer.Behavior{Status: "bogus"}, false, KindHandshake, `unexpected status "bogus"`},
+		{"version 5", fakepeer.Behavior{Version5: true}, false, KindHandshake, "version 6 (OTP 23+) is required"},
+		{"epmd version 5", fakepeer.Behavior{EpmdHighest: 5}, false, KindEpmd, "version 6 (OTP 23+) is required"},
+		{"missing flags", fakepeer.Behavior{Flags: fakepeer.DefaultFlags &^ FlagMapTag}, false, KindHandshake, "mandatory distribution flags 0x20000"},
+		{"mandatory digest flag", fakepeer.Behavior{Flags: FlagMandatory25Digest | FlagSpawn}, false, 0, ""},
+		{"epmd refuses", fakepeer.Behavior{EpmdRefuse: true}, false, KindEpmd, "not registered"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p, cfg := startFake(t, tc.b)
+			cfg.ReplaceAlive = tc.alive
+			if tc.name == "cookie refused" {
+				cfg.Cookie = "another-secret"
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			defer cancel()
+			c, err := Dial(ctx, cfg, p.Name)
+			noCookie(t, err)
+			if tc.kind == 0 {
+				if err != nil {
+					t.Fatalf("Dial: %v", err)
+				}
+				defer c.Close()
+				if v, err := c.Call(ctx, "erlang", "node", nil); err != nil || v != term.Atom(p.Name) {
+					t.Fatalf("call: %v %v", v, err)
+				}
+				return
+			}
+			if KindOf(err) != tc.kind || !strings.Contains(err.Error(), tc.msg) {
+				t.Fatalf("got %v (kind %v), want kind %v containing %q", err, KindOf(err), tc.kind, tc.msg)
+			}
+		})
+	}
+}
+
+func TestFakeSendNameFlags(t *testing.T) {
+	p, cfg := startFake(t, fakepeer.Behavior{})
+	c, err := Dial(context.Background(), cfg, p.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ev := <-p.Received
+	if ev.Kind != "name" || ev.Name != cfg.NodeName || ev.Flags != 0x507074FBC {
+		t.Fatalf("send_name: %+v (flags %#x)", ev, ev.Flags)
+	}
+	if ev.Flags&FlagPublished != 0 || ev.Flags&FlagDistHdrAtomCache != 0 || ev.Flags&FlagFragments != 0 {
+		t.Fatal("forbidden flag set")
+	}
+}
+
+func TestFakeSlowHandshakeTimesOut(t *testing.T) {
+	p, cfg := startFake(t, fakepeer.Behavior{HandshakeDelay: 2 * time.Second})
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+	defer cancel()
+	t0 := time.Now()
+	_, err := Dial(ctx, cfg, p.Name)
+	if !IsTimeout(err) {
+		t.Fatalf("want Timeout, got %v", err)
+	}
+	if d := time.Since(t0); d > 400*time.Millisecond {
+		t.Fatalf("timeout took %v", d)
+	}
+	// Cancellation (not a deadline) is reported as such.
+	cctx, ccancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, ccancel)
+	if _, err := Dial(cctx, cfg, p.Name); !IsCancelled(err) {
+		t.Fatalf("want Cancelled, got %v", err)
+	}
+}
+
+func TestFakeSlowReplyTimesOut(t *testing.T) {
+	p, cfg := startFake(t, fakepeer.Behavior{ReplyDelay: 500 * time.Millisecond})
+	c, err := Dial(context.Background(), cfg, p.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	t0 := time.Now()
+	_, err = c.Call(ctx, "m", "f", nil)
+	if !IsTimeout(err) || time.Since(t0) > 300*time.Millisecond {
+		t.Fatalf("want Timeout in ~100ms, got %v after %v", err, time.Since(t0))
+	}
+	time.Sleep(600 * time.Millisecond)
+	if c.late.Load() != 1 || c.Err() != nil {
+		t.Fatalf("late=%d err=%v", c.late.Load(), c.Err())
+	}
+}
+
+func TestFakeGarbageIsProtocolError(t *testing.T) {
+	garbage := [][]byte{
+		{1, 2, 3},                               // not pass-through
+		{112},                                   // nothing after 112
+		{112, 131, 104, 3, 97},                  // truncated control tuple
+		{112, 131, 97, 2},                       // control is not a tuple
+		{112, 131, 104, 3, 97, 2, 106, 106},     // SEND without payload
+		{112, 131, 104, 2, 97, 2, 131, 106},     // SEND of wrong arity
+		{112, 131, 104, 1, 100, 0, 1, 'x'},      // op is an atom
+		{112, 131, 104, 3, 97, 1, 106, 106, 55}, // trailing bytes after LINK
+	}
+	for i, g := range garbage {
+		p, cfg := startFake(t, fakepeer.Behavior{GarbageOnCall: g})
+		c, err := Dial(context.Background(), cfg, p.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_, err = c.Call(ctx, "m", "f", nil)
+		cancel()
+		if !IsProtocol(err) {
+			t.Fatalf("garbage %d: want Protocol error, got %v", i, err)
+		}
+		<-c.Done()
+		if !IsProtocol(c.Err()) {
+			t.Fatalf("garbage %d: conn err %v", i, c.Err())
+		}
+	}
+}
+
+func TestFakeOversizeFrame(t *testing.T) {
+	p, cfg := startFake(t, fakepeer.Behavior{OversizeOnCall: 200 << 20})
+	cfg.MaxMessageSize = 1 << 20
+	c, err := Dial(context.Background(), cfg, p.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Call(context.Background(), "m", "f", nil)
+	if !IsTooLarge(err) {
+		t.Fatalf("want TooLarge, got %v", err)
+	}
+	// Outbound cap: nothing is sent, the connection stays up.
+	c2, err := Dial(context.Background(), &Config{NodeName: "plerl_fake_2@127.0.0.1", Cookie: fakeCookie, EpmdPort: cfg.EpmdPort, MaxSendSize: 1000}, p.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	p.Set(fakepeer.Behavior{})
+	_, err = c2.Call(context.Background(), "m", "f", []any{make([]byte, 2000)})
+	if !IsTooLarge(err) || c2.Err() != nil {
+		t.Fatalf("want TooLarge with the conn up, got %v / %v", err, c2.Err())
+	}
+	if _, err := c2.Call(context.Background(), "m", "f", nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestFakeCloseMidCall(t *testing.T) {
+	p, cfg := startFake(t, fakepeer.Behavior{ReplyDelay: 10 * time.Second})
+	c, err := Dial(context.Background(), cfg, p.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 5)
+	for i := 0; i < 5; i++ {
+		go func() { _, err := c.Call(context.Background(), "m", "f", nil); errc <- err }()
+	}
+	time.Sleep(100 * time.Millisecond)
+	t0 := time.Now()
+	p.KillConns()
+	for i := 0; i < 5; i++ {
+		if err := <-errc; !IsNodeDown(err) {
+			t.Fatalf("want NodeDown, got %v", err)
+		}
+	}
+	if d := time.Since(t0); d > 200*time.Millisecond {
+		t.Fatalf("NodeDown after %v", d)
+	}
+	// Later calls fail at once with the same kind.
+	if _, err := c.Call(context.Background(), "m", "f", nil); !IsNodeDown(err) {
+		t.Fatalf("after down: %v", err)
+	}
+	// And Close reports KindClosed for a fresh connection.
+	c2, err := Dial(context.Background(), cfg, p.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2.Close()
+	if _, err := c2.Call(context.Background(), "m", "f", nil); !IsClosed(err) {
+		t.Fatalf("after Close: %v", err)
+	}
+}
+
+func TestFakeEpmdDown(t *testing.T) {
+	p, cfg := startFake(t, fakepeer.Behavior{})
+	p.Close()
+	_, err := Dial(context.Background(), cfg, p.Name)
+	if !IsEpmd(err) {
+		t.Fatalf("want Epmd error, got %v", err)
+	}
+	// A node registered in epmd whose port refuses connections: Connect.
+	p2, cfg2 := startFake(t, fakepeer.Behavior{})
+	_ = p2
+	if _, err := dialPort(context.Background(), mustDefaults(t, cfg2), p2.Name, "127.0.0.1", 1); !IsConnect(err) {
+		t.Fatalf("want Connect error, got %v", err)
+	}
+}
+
+func mustDefaults(t *testing.T, cfg *Config) *Config {
+	c, err := cfg.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &c
+}
+
+func TestFakeSilentPeerIsNodeDown(t *testing.T) {
+	p, cfg := startFake(t, fakepeer.Behavior{NoTicks: true})
+	cfg.TickTime = 400 * time.Millisecond
+	c, err := Dial(context.Background(), cfg, p.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	select {
+	case <-c.Done():
+	case <-time.After(2 * time.Second):
+		t.Fatal("silent peer not detected")
+	}
+	d := time.Since(t0)
+	if !IsNodeDown(c.Err()) || d < 400*time.Millisecond || d > 800*time.Millisecond {
+		t.Fatalf("after %v: %v", d, c.Err())
+	}
+	// Meanwhile we wrote ticks every TickTime/4.
+	ticks := 0
+	for len(p.Received) > 0 {
+		if ev := <-p.Received; ev.Kind == "tick" {
+			ticks++
+		}
+	}
+	if ticks < 2 {
+		t.Fatalf("peer saw %d ticks from us", ticks)
+	}
+}
+
+func TestFakeTicksKeepIdleConnUp(t *testing.T) {
+	p, cfg := startFake(t, fakepeer.Behavior{TickEvery: 50 * time.Millisecond})
+	cfg.TickTime = 200 * time.Millisecond
+	c, err := Dial(context.Background(), cfg, p.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	time.Sleep(time.Second)
+	if c.Err() != nil {
+		t.Fatal(c.Err())
+	}
+	if _, err := c.Call(context.Background(), "erlang", "node", nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestFakePoolBackoffAndRestart(t *testing.T) {
+	p, cfg := startFake(t, fakepeer.Behavior{})
+	pool := NewPool(PoolConfig{Config: *cfg, BackoffMin: 100 * time.Millisecond, BackoffMax: 400 * time.Millisecond, MaxConns: 1})
+	defer pool.CloseAll()
+	ctx := context.Background()
+	if _, err := pool.Call(ctx, p.Name, "erlang", "node", nil); err != nil {
+		t.Fatal(err)
+	}
+	c1, _ := pool.Get(ctx, p.Name)
+	// MaxConns: a second node is refused.
+	if _, err := pool.Get(ctx, "other@127.0.0.1"); !IsConnect(err) || !strings.Contains(err.Error(), "MaxConns") {
+		t.Fatalf("MaxConns: %v", err)
+	}
+	p.Stop()
+	<-c1.Done()
+	_, err := pool.Call(ctx, p.Name, "erlang", "node", nil) // node gone: epmd says not registered
+	if !IsEpmd(err) {
+		t.Fatalf("want Epmd, got %v", err)
+	}
+	_, err = pool.Call(ctx, p.Name, "erlang", "node", nil)
+	if !IsEpmd(err) || !strings.Contains(err.Error(), "not retrying") {
+		t.Fatalf("within backoff: %v", err)
+	}
+	if st := pool.Stats(); st[0].State != "backoff" || st[0].LastError == "" {
+		t.Fatalf("stats: %+v", st)
+	}
+	if err := p.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(150 * time.Millisecond)
+	if _, err := pool.Call(ctx, p.Name, "erlang", "node", nil); err != nil {
+		t.Fatalf("after restart: %v", err)
+	}
+	if c2, _ := pool.Get(ctx, p.Name); c2 == c1 {
+		t.Fatal("pool kept the dead connection")
+	}
+	for _, ci := range pool.Stats() {
+		if strings.Contains(ci.LastError, fakeCookie) {
+			t.Fatal("stats leak the cookie")
+		}
+	}
+	pool.CloseAll()
+	if _, err := pool.Get(ctx, p.Name); !IsClosed(err) {
+		t.Fatalf("after CloseAll: %v", err)
+	}
+}
+
+// Signals from the peer: UNLINK_ID is acknowledged, MONITOR_P of a pid we
+// do not have gets DOWN noproc, EXIT and DOWN land in the mailbox, and a
+// full mailbox drops according to the policy.
+func TestFakeSignalsAndMailbox(t *testing.T) {
+	p, cfg := startFake(t, fakepeer.Behavior{NoTicks: true})
+	cfg.MailboxSize = 2
+	c, err := Dial(context.Background(), cfg, p.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	<-p.Received // name
+	me := c.NewPid()
+	them := term.Pid{Node: term.Atom(p.Name), ID: 40, Serial: 0, Creation: 7}
+	ref := term.Ref{Node: term.Atom(p.Name), Creation: 7, IDs: []uint32{1, 2, 3}}
+
+	p.SendTo(fakepeer.Control(term.Tuple{int64(OpUnlinkID), int64(99), them, me}, nil))
+	ghost := term.Pid{Node: c.Self(), ID: 999, Creation: c.Creation()}
+	p.SendTo(fakepeer.Control(term.Tuple{int64(OpMonitorP), them, ghost, ref}, nil))
+	want := []term.Tuple{
+		{int64(OpUnlinkIDAck), int64(99), me, them},
+		{int64(OpMonitorPExit), ghost, them, ref, term.Atom("noproc")},
+	}
+	for _, w := range want {
+		var ev fakepeer.Event
+		for ev = <-p.Received; ev.Kind != "msg"; ev = <-p.Received {
+		}
+		if !term.Equal(ev.Ctrl, w) {
+			t.Fatalf("peer got %v, want %v", ev.Ctrl, w)
+		}
+	}
+
+	ctx := ctx5(t)
+	p.SendTo(fakepeer.Control(term.Tuple{int64(OpExit), them, me, term.Atom("boom")}, nil))
+	if v, err := c.Receive(ctx, me); err != nil || !term.Equal(v.(Exit).Reason, term.Atom("boom")) || v.(Exit).Kind != "exit" {
+		t.Fatalf("exit: %#v %v", v, err)
+	}
+	p.SendTo(fakepeer.Control(term.Tuple{int64(OpPayloadExit2), them, me}, term.Tuple{term.Atom("big"), int64(1)}))
+	if v, err := c.Receive(ctx, me); err != nil || v.(Exit).Kind != "exit2" || !term.Equal(v.(Exit).Reason, term.Tuple{term.Atom("big"), int64(1)}) {
+		t.Fatalf("payload exit2: %#v %v", v, err)
+	}
+	p.SendTo(fakepeer.Control(term.Tuple{int64(OpPayloadMonitorPExit), them, me, ref}, term.Atom("normal")))
+	if v, err := c.Receive(ctx, me); err != nil || v.(Down).Reason != term.Atom("normal") || !term.Equal(v.(Down).Ref, ref) {
+		t.Fatalf("down: %#v %v", v, err)
+	}
+	// Drop oldest (default): 5 messages into a mailbox of 2 leave 3 and 4.
+	for i := 0; i < 5; i++ {
+		p.SendTo(fakepeer.Control(term.Tuple{int64(OpSend), term.Atom(""), me}, int64(i)))
+	}
+	waitFor(t, func() bool { return c.Drops(me) == 3 })
+	for _, w := range []int64{3, 4} {
+		if v, err := c.Receive(ctx, me); err != nil || v != w {
+			t.Fatalf("got %v %v, want %d", v, err, w)
+		}
+	}
+	// Messages to pids we do not know are counted and dropped.
+	before := c.drops.Load()
+	p.SendTo(fakepeer.Control(term.Tuple{int64(OpSend), term.Atom(""), ghost}, int64(1)))
+	waitFor(t, func() bool { return c.drops.Load() == before+1 })
+	// After the node goes away, Receive reports NodeDown.
+	p.KillConns()
+	if _, err := c.Receive(ctx, me); !IsNodeDown(err) {
+		t.Fatalf("want NodeDown, got %v", err)
+	}
+}
+
+func TestFakeDropNewest(t *testing.T) {
+	p, cfg := startFake(t, fakepeer.Behavior{})
+	cfg.MailboxSize = 2
+	cfg.MailboxDrop = DropNewest
+	c, err := Dial(context.Background(), cfg, p.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	me := c.NewPid()
+	for i := 0; i < 5; i++ {
+		p.SendTo(fakepeer.Control(term.Tuple{int64(OpSend), term.Atom(""), me}, int64(i)))
+	}
+	waitFor(t, func() bool { return c.Drops(me) == 3 })
+	for _, w := range []int64{0, 1} {
+		if v, err := c.Receive(ctx5(t), me); err != nil || v != w {
+			t.Fatalf("got %v %v, want %d", v, err, w)
+		}
+	}
+}
+
+func waitFor(t *testing.T, f func() bool) {
+	t.Helper()
+	for i := 0; i < 200; i++ {
+		if f() {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatal("condition not reached")
+}
+
+var _ = errors.Is

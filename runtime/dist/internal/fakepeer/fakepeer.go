@@ -1,0 +1,500 @@
+// Package fakepeer is a scripted Erlang node for tests: a tiny epmd plus a
+// distribution acceptor (handshake version 6, accepting side) that answers
+// rex calls and can be told to misbehave: refuse at epmd, send a bad
+// digest, close after the challenge reply, send garbage or oversized
+// frames, be slow, close mid-call, stay silent, or restart.
+//
+// It speaks just enough of the protocol (erl_dist_protocol.md) for the
+// dist package's tests; it is not an Erlang node.
+package fakepeer
+
+import (
+	"bufio"
+	"crypto/md5"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/plerl/plerl/runtime/term"
+)
+
+// DefaultFlags is what an OTP 25 node offers (enough for the dist client):
+// the OTP 25 mandatory set plus DIST_MONITOR, DIST_MONITOR_NAME, SPAWN,
+// UNLINK_ID, V4_NC.
+const DefaultFlags uint64 = 0x1070F94 | 0x8 | 0x20 | 1<<32 | 0x2000000 | 1<<34
+
+// Behavior scripts the peer. The zero value is a well-behaved node.
+type Behavior struct {
+	EpmdRefuse     bool          // PORT2_RESP result 1 (not registered)
+	EpmdHighest    uint16        // version reported by epmd (default 6)
+	Status         string        // handshake status (default "ok")
+	Version5       bool          // send a version 5 challenge ('n')
+	Flags          uint64        // flags in our challenge (default DefaultFlags)
+	BadDigest      bool          // send a wrong digest in the challenge ack
+	CloseAfterName bool          // close right after send_name (name refused)
+	IgnoreCookie   bool          // accept any challenge reply
+	HandshakeDelay time.Duration // sleep before answering send_name
+	ReplyDelay     time.Duration // sleep before answering each rex call
+	CloseOnCall    bool          // close the connection when a rex call arrives
+	GarbageOnCall  []byte        // send this packet (4-byte framed) instead of a reply
+	OversizeOnCall uint32        // send a packet header claiming this many bytes
+	NoTicks        bool          // never send ticks (default: tick every TickEvery)
+	TickEvery      time.Duration // default 200ms
+}
+
+// Peer is a running fake node.
+type Peer struct {
+	Name   string // alive@127.0.0.1
+	Cookie string
+
+	mu       sync.Mutex
+	b        Behavior
+	epmdLn   net.Listener
+	distLn   net.Listener
+	distPort int
+	conns    map[net.Conn]bool
+	closed   bool
+	wg       sync.WaitGroup
+
+	// Observations for tests.
+	Received chan Event
+}
+
+// Event is something the peer saw from the client.
+type Event struct {
+	Kind    string // "name", "tick", "msg", "closed"
+	Name    string // client node name (for "name")
+	Flags   uint64
+	Ctrl    term.Tuple
+	Payload any
+}
+
+// Start listens on 127.0.0.1 (random ports) as node alive@127.0.0.1.
+func Start(alive, cookie string) (*Peer, error) {
+	p := &Peer{Name: alive + "@127.0.0.1", Cookie: cookie, conns: map[net.Conn]bool{}, Received: make(chan Event, 1024)}
+	var err error
+	if p.epmdLn, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+		return nil, err
+	}
+	if err := p.listenDist(0); err != nil {
+		p.epmdLn.Close()
+		return nil, err
+	}
+	p.wg.Add(1)
+	go p.epmdLoop(p.epmdLn)
+	return p, nil
+}
+
+// EpmdPort is where the fake epmd listens (set Config.EpmdPort to it).
+func (p *Peer) EpmdPort() int { return p.epmdLn.Addr().(*net.TCPAddr).Port }
+
+// Set replaces the behaviour for new connections and calls.
+func (p *Peer) Set(b Behavior) {
+	p.mu.Lock()
+	p.b = b
+	p.mu.Unlock()
+}
+
+func (p *Peer) behavior() Behavior {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.b
+}
+
+func (p *Peer) listenDist(port int) error {
+	ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.distLn = ln
+	p.distPort = ln.Addr().(*net.TCPAddr).Port
+	p.mu.Unlock()
+	p.wg.Add(1)
+	go p.acceptLoop(ln)
+	return nil
+}
+
+// Stop closes the distribution listener and every connection (the node
+// "dies"); epmd then reports the name as not registered.
+func (p *Peer) Stop() {
+	p.mu.Lock()
+	ln := p.distLn
+	p.distLn = nil
+	cs := p.conns
+	p.conns = map[net.Conn]bool{}
+	p.mu.Unlock()
+	if ln != nil {
+		ln.Close()
+	}
+	for c := range cs {
+		c.Close()
+	}
+}
+
+// Restart stops the node and starts it again on a new port.
+func (p *Peer) Restart() error {
+	p.Stop()
+	return p.listenDist(0)
+}
+
+// KillConns closes every established connection but keeps listening.
+func (p *Peer) KillConns() {
+	p.mu.Lock()
+	cs := p.conns
+	p.conns = map[net.Conn]bool{}
+	p.mu.Unlock()
+	for c := range cs {
+		c.Close()
+	}
+}
+
+// Close stops everything and waits for the goroutines.
+func (p *Peer) Close() {
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
+	p.Stop()
+	p.epmdLn.Close()
+	p.wg.Wait()
+}
+
+func (p *Peer) epmdLoop(ln net.Listener) {
+	defer p.wg.Done()
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			var hdr [2]byte
+			if _, err := io.ReadFull(c, hdr[:]); err != nil {
+				return
+			}
+			req := make([]byte, binary.BigEndian.Uint16(hdr[:]))
+			if _, err := io.ReadFull(c, req); err != nil || len(req) == 0 || req[0] != 122 {
+				return
+			}
+			alive := string(req[1:])
+			b := p.behavior()
+			p.mu.Lock()
+			port, up := p.distPort, p.distLn != nil
+			p.mu.Unlock()
+			if b.EpmdRefuse || !up || alive+"@127.0.0.1" != p.Name {
+				c.Write([]byte{119, 1})
+				return
+			}
+			hi := b.EpmdHighest
+			if hi == 0 {
+				hi = 6
+			}
+			// <<119, 0, Port:16, 77, 0, Highest:16, Lowest:16, NLen:16, Name, ELen:16>>
+			r := []byte{119, 0}
+			r = binary.BigEndian.AppendUint16(r, uint16(port))
+			r = append(r, 77, 0)
+			r = binary.BigEndian.AppendUint16(r, hi)
+			r = binary.BigEndian.AppendUint16(r, 5)
+			r = binary.BigEndian.AppendUint16(r, uint16(len(alive)))
+			r = append(r, alive...)
+			r = append(r, 0, 0)
+			c.Write(r)
+		}()
+	}
+}
+
+func (p *Peer) acceptLoop(ln net.Listener) {
+	defer p.wg.Done()
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		if p.closed || p.distLn != ln {
+			p.mu.Unlock()
+			c.Close()
+			continue
+		}
+		p.conns[c] = true
+		p.mu.Unlock()
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			defer c.Close()
+			p.serve(c)
+			p.mu.Lock()
+			delete(p.conns, c)
+			p.mu.Unlock()
+		}()
+	}
+}
+
+func (p *Peer) event(e Event) {
+	select {
+	case p.Received <- e:
+	default:
+	}
+}
+
+func digest(challenge uint32, cookie string) [16]byte {
+	return md5.Sum([]byte(cookie + strconv.FormatUint(uint64(challenge), 10)))
+}
+
+func write16(w io.Writer, m []byte) error {
+	b := binary.BigEndian.AppendUint16(nil, uint16(len(m)))
+	_, err := w.Write(append(b, m...))
+	return err
+}
+
+func read16(r io.Reader) ([]byte, error) {
+	var h [2]byte
+	if _, err := io.ReadFull(r, h[:]); err != nil {
+		return nil, err
+	}
+	m := make([]byte, binary.BigEndian.Uint16(h[:]))
+	_, err := io.ReadFull(r, m)
+	return m, err
+}
+
+// serve runs the accepting handshake, then answers messages.
+func (p *Peer) serve(c net.Conn) {
+	b := p.behavior()
+	br := bufio.NewReader(c)
+	// recv_name: <<$N, Flags:64, Creation:32, NLen:16, Name>>
+	m, err := read16(br)
+	if err != nil || len(m) < 15 || m[0] != 'N' {
+		return
+	}
+	clientFlags := binary.BigEndian.Uint64(m[1:])
+	nlen := int(binary.BigEndian.Uint16(m[13:]))
+	if len(m) < 15+nlen {
+		return
+	}
+	clientName := string(m[15 : 15+nlen])
+	p.event(Event{Kind: "name", Name: clientName, Flags: clientFlags})
+	if b.CloseAfterName {
+		return
+	}
+	if b.HandshakeDelay > 0 {
+		time.Sleep(b.HandshakeDelay)
+	}
+	status := b.Status
+	if status == "" {
+		status = "ok"
+	}
+	if write16(c, append([]byte{'s'}, status...)) != nil {
+		return
+	}
+	switch status {
+	case "ok", "ok_simultaneous":
+	case "alive":
+		ans, err := read16(br)
+		if err != nil || string(ans) != "strue" {
+			return
+		}
+	default:
+		return
+	}
+	flags := b.Flags
+	if flags == 0 {
+		flags = DefaultFlags
+	}
+	const ourChallenge = 0xdeadbeef
+	if b.Version5 {
+		// <<$n, Version:16, Flags:32, Challenge:32, Name>>
+		ch := []byte{'n', 0, 5}
+		ch = binary.BigEndian.AppendUint32(ch, uint32(flags))
+		ch = binary.BigEndian.AppendUint32(ch, ourChallenge)
+		write16(c, append(ch, p.Name...))
+		return
+	}
+	// send_challenge: <<$N, Flags:64, Challenge:32, Creation:32, NLen:16, Name>>
+	ch := []byte{'N'}
+	ch = binary.BigEndian.AppendUint64(ch, flags)
+	ch = binary.BigEndian.AppendUint32(ch, ourChallenge)
+	ch = binary.BigEndian.AppendUint32(ch, 7)
+	ch = binary.BigEndian.AppendUint16(ch, uint16(len(p.Name)))
+	ch = append(ch, p.Name...)
+	if write16(c, ch) != nil {
+		return
+	}
+	// recv_challenge_reply: <<$r, Challenge:32, Digest:16>>
+	r, err := read16(br)
+	if err != nil || len(r) != 21 || r[0] != 'r' {
+		return
+	}
+	want := digest(ourChallenge, p.Cookie)
+	if !b.IgnoreCookie && string(r[5:]) != string(want[:]) {
+		return // like dist_util: close on a bad reply
+	}
+	ack := digest(binary.BigEndian.Uint32(r[1:]), p.Cookie)
+	if b.BadDigest {
+		ack[0] ^= 0xff
+	}
+	if write16(c, append([]byte{'a'}, ack[:]...)) != nil {
+		return
+	}
+	p.connected(c, br, clientName)
+}
+
+func (p *Peer) connected(c net.Conn, br *bufio.Reader, client string) {
+	var wmu sync.Mutex
+	write := func(pkt []byte) error {
+		wmu.Lock()
+		defer wmu.Unlock()
+		h := binary.BigEndian.AppendUint32(nil, uint32(len(pkt)))
+		_, err := c.Write(append(h, pkt...))
+		return err
+	}
+	done := make(chan struct{})
+	defer close(done)
+	if b := p.behavior(); !b.NoTicks {
+		every := b.TickEvery
+		if every == 0 {
+			every = 200 * time.Millisecond
+		}
+		go func() {
+			t := time.NewTicker(every)
+			defer t.Stop()
+			for {
+				select {
+				case <-done:
+					return
+				case <-t.C:
+					if write(nil) != nil {
+						return
+					}
+				}
+			}
+		}()
+	}
+	for {
+		var h [4]byte
+		if _, err := io.ReadFull(br, h[:]); err != nil {
+			p.event(Event{Kind: "closed"})
+			return
+		}
+		n := binary.BigEndian.Uint32(h[:])
+		if n == 0 {
+			p.event(Event{Kind: "tick"})
+			continue
+		}
+		if n > 256<<20 {
+			return
+		}
+		pkt := make([]byte, n)
+		if _, err := io.ReadFull(br, pkt); err != nil {
+			return
+		}
+		if pkt[0] != 112 {
+			return
+		}
+		ctl, k, err := term.Decode(pkt[1:], nil)
+		if err != nil {
+			return
+		}
+		t, _ := ctl.(term.Tuple)
+		var payload any
+		if rest := pkt[1+k:]; len(rest) > 0 {
+			payload, _, _ = term.Decode(rest, nil)
+		}
+		p.event(Event{Kind: "msg", Ctrl: t, Payload: payload})
+		if len(t) == 4 && t[0] == int64(6) && t[3] == term.Atom("rex") {
+			if !p.rexCall(c, write, payload) {
+				return
+			}
+		}
+	}
+}
+
+// rexCall answers {'$gen_call', {From, Ref}, {call, M, F, A, _}} with
+// {Ref, Result}: erlang:node() gives our name, anything else {M, F, A}.
+func (p *Peer) rexCall(c net.Conn, write func([]byte) error, payload any) bool {
+	b := p.behavior()
+	t, ok := payload.(term.Tuple)
+	if !ok || len(t) != 3 || t[0] != term.Atom("$gen_call") {
+		return true
+	}
+	from, _ := t[1].(term.Tuple)
+	req, _ := t[2].(term.Tuple)
+	if len(from) != 2 || len(req) != 5 {
+		return true
+	}
+	if b.CloseOnCall {
+		return false
+	}
+	if b.GarbageOnCall != nil {
+		write(b.GarbageOnCall)
+		return true
+	}
+	if b.OversizeOnCall > 0 {
+		h := binary.BigEndian.AppendUint32(nil, b.OversizeOnCall)
+		c.Write(append(h, 112, 131))
+		return true
+	}
+	var result any = term.Tuple{req[1], req[2], req[3]}
+	if req[1] == term.Atom("erlang") && req[2] == term.Atom("node") {
+		result = term.Atom(p.Name)
+	}
+	reply := func() {
+		pkt := []byte{112}
+		pkt, _ = term.Append(pkt, term.Tuple{int64(2), term.Atom(""), from[0]})
+		pkt, _ = term.Append(pkt, term.Tuple{from[1], result})
+		write(pkt)
+	}
+	if b.ReplyDelay > 0 {
+		go func() { time.Sleep(b.ReplyDelay); reply() }()
+	} else {
+		reply()
+	}
+	return true
+}
+
+// SendTo sends a raw packet body (e.g. <<112, Ctrl, Msg>>) to every
+// connected client.
+func (p *Peer) SendTo(pkt []byte) error {
+	p.mu.Lock()
+	cs := make([]net.Conn, 0, len(p.conns))
+	for c := range p.conns {
+		cs = append(cs, c)
+	}
+	p.mu.Unlock()
+	if len(cs) == 0 {
+		return errors.New("fakepeer: no connection")
+	}
+	for _, c := range cs {
+		h := binary.BigEndian.AppendUint32(nil, uint32(len(pkt)))
+		if _, err := c.Write(append(h, pkt...)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Control encodes <<112, Ctrl [, Msg]>> for SendTo.
+func Control(ctrl term.Tuple, msg any) []byte {
+	pkt := []byte{112}
+	pkt, err := term.Append(pkt, ctrl)
+	if err != nil {
+		panic(fmt.Sprint("fakepeer: ", err))
+	}
+	if msg != nil {
+		if pkt, err = term.Append(pkt, msg); err != nil {
+			panic(fmt.Sprint("fakepeer: ", err))
+		}
+	}
+	return pkt
+}
+
+// Alive returns the part of Name before '@'.
+func (p *Peer) Alive() string { return strings.SplitN(p.Name, "@", 2)[0] }
