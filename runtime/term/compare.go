@@ -16,7 +16,9 @@ import (
 // equal), bool is the atom true/false, string and []byte are binaries,
 // []any is a list; BitBinary with Bits 8 equals the Binary of its bytes and
 // the unused bits of its last byte are ignored. An integer never equals a
-// float (1 =/= 1.0), and floats compare by bits, so -0.0 differs from 0.0.
+// float (1 =/= 1.0), and floats compare by bits, so -0.0 differs from 0.0
+// (as in OTP 27; OTP 25 and 26 consider them exactly equal, and reject a map
+// that has both as keys).
 // Map order does not matter. Values that are not terms are never equal.
 func Equal(a, b any) bool {
 	switch x := a.(type) {
@@ -52,7 +54,7 @@ func Equal(a, b any) bool {
 		return ok && x.Node == y.Node && x.Creation == y.Creation && slices.Equal(x.IDs, y.IDs)
 	case Fun:
 		y, ok := b.(Fun)
-		return ok && bytes.Equal(x.Raw, y.Raw)
+		return ok && (bytes.Equal(x.Raw, y.Raw) || bytes.Equal(canonicalFun(x.Raw), canonicalFun(y.Raw)))
 	}
 	if xe, xt, ok := listParts(a); ok {
 		ye, yt, ok := listParts(b)
@@ -212,7 +214,7 @@ func Compare(a, b any) int {
 		}
 		return slices.Compare(x.IDs, y.IDs)
 	case rankFun:
-		return bytes.Compare(a.(Fun).Raw, b.(Fun).Raw)
+		return bytes.Compare(canonicalFun(a.(Fun).Raw), canonicalFun(b.(Fun).Raw))
 	case rankPort:
 		x, y := a.(Port), b.(Port)
 		if c := strings.Compare(string(x.Node), string(y.Node)); c != 0 {
@@ -492,4 +494,19 @@ func bitsCompare(x []byte, xn int, y []byte, yn int) int {
 		}
 	}
 	return cmpOrdered(xn, yn)
+}
+
+// canonicalFun returns the canonical encoding of a fun (what Decode puts in
+// Fun.Raw), or raw itself if it is not a valid fun encoding.
+func canonicalFun(raw []byte) []byte {
+	if len(raw) == 0 || (raw[0] != tagNewFun && raw[0] != tagExport) {
+		return raw
+	}
+	d := decoder{data: raw}
+	d.setLimits(nil)
+	t, err := d.term(0)
+	if err != nil || d.pos != len(raw) {
+		return raw
+	}
+	return t.(Fun).Raw
 }

@@ -12,11 +12,13 @@ import (
 	"bytes"
 	"compress/zlib"
 	"encoding/binary"
+	"hash/maphash"
 	"io"
 	"math"
 	"math/big"
 	"math/bits"
 	"strconv"
+	"sync/atomic"
 	"unicode/utf8"
 )
 
@@ -55,20 +57,43 @@ func (d *decoder) truncated() *DecodeError { return d.fail(KindMalformed, "trunc
 // left is the number of unread bytes.
 func (d *decoder) left() int { return len(d.data) - d.pos }
 
-// Atoms that occur in almost every message; looking them up with
-// m[string(b)] does not allocate, so decoding them does not either.
-var commonAtoms = func() map[string]Atom {
-	m := map[string]Atom{}
+// atomCache remembers recently decoded atoms (node names, map keys, record
+// tags repeat in every message), so decoding a known atom does not
+// allocate. It is a fixed-size table of slots indexed by a hash of the atom
+// text; a slot holds the last atom that hashed to it. Lock-free: a slot is
+// an atomic pointer to an immutable string, so a racing store only costs a
+// miss. Memory is bounded by atomCacheSize * atomCacheMaxLen.
+const (
+	atomCacheSize   = 1024 // slots, a power of two
+	atomCacheMaxLen = 64   // longer atoms are not cached
+)
+
+var (
+	atomCache     [atomCacheSize]atomic.Pointer[string]
+	atomCacheSeed = maphash.MakeSeed()
+)
+
+func init() {
 	for _, a := range []string{"", "true", "false", "nil", "undefined", "ok", "error",
 		"rex", "badrpc", "EXIT", "normal", "noproc", "noconnection", "badarg",
-		"nonode@nohost", "$gen_call", "call", "user", "infinity", "timeout",
-		"erlang", "node", "undef", "badfun", "badarith", "function_clause",
-		"case_clause", "killed", "shutdown", "__struct__", "__exception__",
-		"message", "reason"} {
-		m[a] = Atom(a)
+		"nonode@nohost", "$gen_call", "call", "user", "infinity", "timeout"} {
+		cachedAtom([]byte(a))
 	}
-	return m
-}()
+}
+
+// cachedAtom returns b as an Atom, from the cache when it is there.
+func cachedAtom(b []byte) Atom {
+	if len(b) > atomCacheMaxLen {
+		return Atom(b)
+	}
+	slot := &atomCache[maphash.Bytes(atomCacheSeed, b)&(atomCacheSize-1)]
+	if p := slot.Load(); p != nil && *p == string(b) {
+		return Atom(*p)
+	}
+	a := string(b)
+	slot.Store(&a)
+	return Atom(a)
+}
 
 // Shared results that need no allocation.
 var (
@@ -290,10 +315,10 @@ func (d *decoder) term(depth int) (any, error) {
 		if n > d.left()/2 {
 			return nil, d.truncated()
 		}
-		if depth >= d.maxDepth {
+		if n > 0 && depth >= d.maxDepth {
 			return nil, d.fail(KindTooLarge, "nesting deeper than MaxDepth")
 		}
-		if n > d.items {
+		if 2*n > d.items {
 			return nil, d.fail(KindTooLarge, "more terms than MaxItems")
 		}
 		m := make(Map, n)
@@ -416,11 +441,12 @@ func (d *decoder) term(depth int) (any, error) {
 		return d.newFun(depth)
 
 	case tagExport: // <<113, Module:atom, Function:atom, Arity:SMALL_INTEGER_EXT>>
-		start := d.pos - 1
-		if _, err := d.atom(); err != nil {
+		mod, err := d.atom()
+		if err != nil {
 			return nil, err
 		}
-		if _, err := d.atom(); err != nil {
+		fn, err := d.atom()
+		if err != nil {
 			return nil, err
 		}
 		if d.left() < 2 {
@@ -429,8 +455,14 @@ func (d *decoder) term(depth int) (any, error) {
 		if d.data[d.pos] != tagSmallInt {
 			return nil, d.malformed("EXPORT_EXT arity is not SMALL_INTEGER_EXT")
 		}
+		arity := d.data[d.pos+1]
 		d.pos += 2
-		return Fun{Raw: bytes.Clone(d.data[start:d.pos])}, nil
+		// Canonical form (UTF-8 atoms), so equal funs have equal Raw
+		// whichever atom tags the sender used.
+		raw := make([]byte, 0, 1+2+len(mod)+2+len(fn)+2)
+		raw, _ = appendAtom(append(raw, tagExport), string(mod))
+		raw, _ = appendAtom(raw, string(fn))
+		return Fun{Raw: append(raw, tagSmallInt, arity)}, nil
 
 	case tagCompressed:
 		return nil, d.malformed("compressed term not at top level")
@@ -547,10 +579,6 @@ func (d *decoder) atomBody(tag byte) (Atom, error) {
 		return "", d.truncated()
 	}
 	b := d.data[d.pos : d.pos+n]
-	if a, ok := commonAtoms[string(b)]; ok {
-		d.pos += n
-		return a, nil
-	}
 	latin1 := tag == tagAtom || tag == tagSmallAtom
 	if latin1 {
 		if n > maxAtomChars {
@@ -574,7 +602,7 @@ func (d *decoder) atomBody(tag byte) (Atom, error) {
 		}
 	}
 	d.pos += n
-	return Atom(b), nil
+	return cachedAtom(b), nil
 }
 
 // maxAtomChars is the VM's limit on the length of an atom, in characters.
@@ -589,13 +617,14 @@ func isASCII(b []byte) bool {
 	return true
 }
 
-// newFun decodes NEW_FUN_EXT (tag already read) into a Fun holding its raw
-// bytes, after checking its structure so that Size is trustworthy:
+// newFun decodes NEW_FUN_EXT (tag already read) into a Fun holding its
+// encoding, after checking its structure so that Size is trustworthy:
 // <<112, Size:32, Arity:8, Uniq:16/bytes, Index:32, NumFree:32,
 // Module:atom, OldIndex:int, OldUniq:int, Pid:pid, FreeVars:NumFree terms>>,
-// where Size counts from the Size field to the end.
+// where Size counts from the Size field to the end. Raw is re-encoded in
+// canonical form (UTF-8 atoms, smallest integers, NEW_PID_EXT, free
+// variables as Append writes them), so equal funs have equal Raw.
 func (d *decoder) newFun(depth int) (any, error) {
-	start := d.pos - 1
 	if d.left() < 4+1+16+4+4 {
 		return nil, d.truncated()
 	}
@@ -604,34 +633,54 @@ func (d *decoder) newFun(depth int) (any, error) {
 	if size < 29 || size > d.left() {
 		return nil, d.malformed("bad NEW_FUN_EXT size")
 	}
+	header := d.data[d.pos+4 : d.pos+29] // Arity, Uniq, Index, NumFree
 	end := d.pos + size
 	d.pos += 29
-	if _, err := d.atom(); err != nil {
+	mod, err := d.atom()
+	if err != nil {
 		return nil, err
 	}
-	for range 2 { // OldIndex, OldUniq
+	var old [2]int64 // OldIndex, OldUniq
+	for i := range old {
 		t, err := d.term(depth + 1)
 		if err != nil {
 			return nil, err
 		}
-		if _, ok := t.(int64); !ok {
+		v, ok := t.(int64)
+		if !ok {
 			return nil, d.malformed("NEW_FUN_EXT index is not an integer")
 		}
+		old[i] = v
 	}
 	t, err := d.term(depth + 1)
 	if err != nil {
 		return nil, err
 	}
-	if _, ok := t.(Pid); !ok {
+	pid, ok := t.(Pid)
+	if !ok {
 		return nil, d.malformed("NEW_FUN_EXT pid is not a pid")
 	}
-	if _, err := d.seq(numFree, depth); err != nil {
+	free, err := d.seq(numFree, depth)
+	if err != nil {
 		return nil, err
 	}
 	if d.pos != end {
 		return nil, d.malformed("NEW_FUN_EXT size does not match its contents")
 	}
-	return Fun{Raw: bytes.Clone(d.data[start:end])}, nil
+	raw := make([]byte, 0, size+1)
+	raw = append(raw, tagNewFun, 0, 0, 0, 0)
+	raw = append(raw, header...)
+	raw, _ = appendAtom(raw, string(mod))
+	raw = appendInt(raw, old[0])
+	raw = appendInt(raw, old[1])
+	if raw, err = appendTerm(raw, pid, depth+1); err != nil {
+		return nil, d.malformed("NEW_FUN_EXT pid: " + err.Error())
+	}
+	if raw, err = appendSeq(raw, free, depth); err != nil {
+		return nil, d.malformed("NEW_FUN_EXT free variables: " + err.Error())
+	}
+	binary.BigEndian.PutUint32(raw[1:], uint32(len(raw)-1))
+	return Fun{Raw: raw}, nil
 }
 
 // compressed decodes <<131, 80, UncompressedSize:32, Zlib>> (d.pos at 80).

@@ -43,7 +43,7 @@ func appendTerm(buf []byte, t any, depth int) ([]byte, error) {
 		}
 		return append(buf, tagSmallAtomUTF8, 5, 'f', 'a', 'l', 's', 'e'), nil
 	case Tuple:
-		if depth >= maxEncodeDepth {
+		if len(v) > 0 && depth >= maxEncodeDepth {
 			return buf, tooDeep()
 		}
 		// <<104, Arity:8, Elems>> or <<105, Arity:32, Elems>>
@@ -61,7 +61,7 @@ func appendTerm(buf []byte, t any, depth int) ([]byte, error) {
 	case []any:
 		return appendList(buf, v, nil, depth)
 	case Map:
-		if depth >= maxEncodeDepth {
+		if len(v) > 0 && depth >= maxEncodeDepth {
 			return buf, tooDeep()
 		}
 		// <<116, Arity:32, K1, V1, ...>>
