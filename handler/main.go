@@ -140,7 +140,7 @@ func plerlGoCall(call *C.PlerlCall) {
 			args = append(args, lv)
 		}
 	}
-	rets, err := engine.Call(int64(call.fn_id), uint32(call.user_id), trusted, args)
+	rets, err := engine.CallIn(s, int64(call.fn_id), args)
 	if err != nil {
 		setError(&call.err, err)
 		return

@@ -20,8 +20,7 @@ const pollInterval = 2 * time.Millisecond
 
 var (
 	inCall    atomic.Bool
-	callStart atomic.Int64 // unix nanos of the outermost call's start
-	calls     atomic.Uint64
+	calls     atomic.Uint64 // outermost calls started
 	parked    atomic.Bool
 	wake      = make(chan struct{}, 1)
 
@@ -31,8 +30,10 @@ var (
 )
 
 func callStarted() {
+	// Hot path (once per outermost call): no clock reads, no cgo calls.
+	// The time limit is measured by the poller from the first tick that
+	// sees this call (callSeen), which is within pollInterval of its start.
 	refreshLimits()
-	callStart.Store(time.Now().UnixNano())
 	calls.Add(1)
 	inCall.Store(true)
 	if parked.Load() && parked.CompareAndSwap(true, false) {
@@ -51,12 +52,16 @@ func startPoller() { go poll() }
 // for a while, so an idle backend costs nothing.
 func poll() {
 	idle := 0
-	var lastCalls uint64
+	var lastCalls, seenCall uint64
+	var seenAt time.Time
 	for {
 		time.Sleep(pollInterval)
 		if inCall.Load() {
 			idle = 0
-			checkCall()
+			if n := calls.Load(); n != seenCall {
+				seenCall, seenAt = n, time.Now()
+			}
+			checkCall(seenAt)
 			continue
 		}
 		if n := calls.Load(); n != lastCalls {
@@ -75,12 +80,12 @@ func poll() {
 	}
 }
 
-func checkCall() {
+func checkCall(start time.Time) {
 	if C.plerl_interrupt_pending() != 0 {
 		engine.InterruptForQueryCancel()
 		return
 	}
-	if lim := timeLimit.Load(); lim > 0 && time.Now().UnixNano()-callStart.Load() > lim {
+	if lim := timeLimit.Load(); lim > 0 && time.Since(start) > time.Duration(lim) {
 		engine.InterruptForTimeLimit()
 		return
 	}

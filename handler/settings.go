@@ -6,6 +6,7 @@ package main
 #include "fmgr.h"
 #include "plerl_shared.h"
 extern const PlerlSettings *plerl_get_settings(void);
+extern const PlerlSettings *plerl_settings;
 */
 import "C"
 
@@ -43,9 +44,15 @@ func readSettings() settingsSnapshot {
 	}
 }
 
-// refreshLimits copies the Lua limits for the poller (cheap: two loads).
+// refreshLimits copies the Lua limits for the poller: plain loads of C
+// memory, no cgo call (this runs once per outermost call).
 func refreshLimits() {
-	s := C.plerl_get_settings()
-	timeLimit.Store(int64(s.lua_time_limit_ms) * int64(time.Millisecond))
-	memoryLimit.Store(uint64(s.lua_memory_limit_kb) * 1024)
+	s := C.plerl_settings
+	// Loads are plain MOVs; store only on change (a store is a locked XCHG).
+	if t := int64(s.lua_time_limit_ms) * int64(time.Millisecond); timeLimit.Load() != t {
+		timeLimit.Store(t)
+	}
+	if m := uint64(s.lua_memory_limit_kb) * 1024; memoryLimit.Load() != m {
+		memoryLimit.Store(m)
+	}
 }

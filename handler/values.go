@@ -67,7 +67,12 @@ func luaToValue(s *pl.State, v lua.LValue, kind int, out *C.PlerlValue) error {
 		}
 		return nil
 	case C.PLT_INT2, C.PLT_INT4, C.PLT_INT8:
-		bits := map[int]int{C.PLT_INT2: 16, C.PLT_INT4: 32, C.PLT_INT8: 64}[kind]
+		bits := 64
+		if kind == C.PLT_INT2 {
+			bits = 16
+		} else if kind == C.PLT_INT4 {
+			bits = 32
+		}
 		i, err := s.ToInt(v, bits)
 		if err != nil {
 			return err

@@ -39,6 +39,9 @@ type Func struct {
 	Trusted  bool
 	proto    *lua.FunctionProto
 	argNames []string
+
+	lastState *State // the state lastFn lives in
+	lastFn    *lua.LFunction
 }
 
 // Engine holds everything Lua in one backend.
@@ -57,6 +60,11 @@ type Engine struct {
 
 	// Extra global modules installed in every new state (erlang, spi...).
 	Modules []Module
+
+	// One-entry caches for the common case of many calls of one function
+	// by one role (a function in a query over many rows).
+	lastFunc  *Func
+	lastState *State
 }
 
 // Module installs globals into a fresh state.
@@ -155,6 +163,9 @@ func syntaxMessage(err error, src string, prefixLen int) string {
 
 // Forget drops a compiled function.
 func (e *Engine) Forget(id int64) {
+	if e.lastFunc != nil && e.lastFunc.ID == id {
+		e.lastFunc = nil
+	}
 	delete(e.funcs, id)
 	for _, s := range e.states {
 		delete(s.instances, id)
@@ -167,11 +178,16 @@ func (e *Engine) state(user uint32, trusted bool) *State {
 	if !trusted {
 		k.user = 0
 	}
+	if s := e.lastState; s != nil && s.key == k {
+		return s
+	}
 	s := e.states[k]
 	if s == nil {
 		s = newState(e, trusted)
+		s.key = k
 		e.states[k] = s
 	}
+	e.lastState = s
 	return s
 }
 
@@ -234,14 +250,22 @@ func (e *Engine) uncatchable() bool {
 // Call runs a compiled function in the state of user with the given
 // arguments and returns its results.
 func (e *Engine) Call(id int64, user uint32, trusted bool, args []lua.LValue) ([]lua.LValue, error) {
-	f := e.funcs[id]
-	if f == nil {
-		return nil, Errorf(StateInternal, "plerl: function %d is not compiled", id)
+	return e.CallIn(e.state(user, trusted), id, args)
+}
+
+// CallIn runs a compiled function in state s.
+func (e *Engine) CallIn(s *State, id int64, args []lua.LValue) ([]lua.LValue, error) {
+	f := e.lastFunc
+	if f == nil || f.ID != id {
+		f = e.funcs[id]
+		if f == nil {
+			return nil, Errorf(StateInternal, "plerl: function %d is not compiled", id)
+		}
+		e.lastFunc = f
 	}
-	if f.Trusted != trusted {
+	if f.Trusted != s.Trusted {
 		return nil, Errorf(StateInternal, "plerl: function %q called with the wrong trust level", f.Name)
 	}
-	s := e.state(user, trusted)
 	return s.call(f, args)
 }
 

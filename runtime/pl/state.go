@@ -14,6 +14,7 @@ type State struct {
 	Trusted   bool
 	instances map[int64]*lua.LFunction
 	one       [1]lua.LValue // reused for single results (no allocation per call)
+	key       stateKey
 }
 
 func newState(e *Engine, trusted bool) *State {
@@ -44,6 +45,9 @@ func (s *State) Engine() *Engine { return s.e }
 // environment table (reads fall through to the globals; writes stay, so a
 // function can keep what it set up on its first call).
 func (s *State) instance(f *Func) *lua.LFunction {
+	if f.lastState == s {
+		return f.lastFn
+	}
 	fn := s.instances[f.ID]
 	if fn == nil {
 		fn = s.L.NewFunctionFromProto(f.proto)
@@ -54,6 +58,7 @@ func (s *State) instance(f *Func) *lua.LFunction {
 		fn.Env = env
 		s.instances[f.ID] = fn
 	}
+	f.lastState, f.lastFn = s, fn
 	return fn
 }
 
