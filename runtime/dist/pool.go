@@ -3,6 +3,7 @@ package dist
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"sort"
@@ -33,8 +34,16 @@ type ConnInfo struct {
 	LastError string
 }
 
+// NodeConfig is what may differ per node: the cookie and TLS settings.
+type NodeConfig struct {
+	Cookie string
+	TLS    *tls.Config
+	Ident  string // names Cookie+TLS for reuse decisions; never the cookie itself
+}
+
 type poolEntry struct {
 	mu       sync.Mutex // held while dialling: one dial per node at a time
+	ident    string     // NodeConfig.Ident of conn
 	conn     *Conn
 	dialing  bool
 	lastErr  error
@@ -88,6 +97,23 @@ func alive(c *Conn) bool {
 
 // Get returns a live connection to node, connecting if needed.
 func (p *Pool) Get(ctx context.Context, node string) (*Conn, error) {
+	return p.GetWith(ctx, node, nil)
+}
+
+// GetWith is Get with a per-node configuration (cookie, TLS) instead of
+// the pool's; ident names that configuration without revealing it (e.g. a
+// hash of the cookie): a live connection made under another ident is
+// closed and replaced, so a changed cookie never rides on an old session.
+// Our node name, limits and timeouts still come from the pool's Config.
+func (p *Pool) GetWith(ctx context.Context, node string, with *NodeConfig) (*Conn, error) {
+	cfg := &p.cfg.Config
+	ident := ""
+	if with != nil {
+		c := p.cfg.Config
+		c.Cookie = with.Cookie
+		c.TLS = with.TLS
+		cfg, ident = &c, with.Ident
+	}
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -106,8 +132,12 @@ func (p *Pool) Get(ctx context.Context, node string) (*Conn, error) {
 
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if alive(e.conn) {
+	if alive(e.conn) && e.ident == ident {
 		return e.conn, nil
+	}
+	if e.conn != nil && e.ident != ident {
+		e.conn.Close()
+		e.retryAt = time.Time{} // a new configuration deserves a try now
 	}
 	if e.conn != nil { // went down: keep its counters and why
 		e.calls += e.conn.calls.Load()
@@ -122,7 +152,7 @@ func (p *Pool) Get(ctx context.Context, node string) (*Conn, error) {
 				e.retryAt.Sub(now).Round(time.Millisecond), e.failures, e.lastErr)}
 	}
 	e.dialing = true
-	c, err := Dial(ctx, &p.cfg.Config, node)
+	c, err := Dial(ctx, cfg, node)
 	e.dialing = false
 	if err != nil {
 		// A cancelled or expired caller context says nothing about the node.
@@ -145,7 +175,7 @@ func (p *Pool) Get(ctx context.Context, node string) (*Conn, error) {
 		c.Close()
 		return nil, newErr(KindClosed, node, "pool", errors.New("pool is closed"))
 	}
-	e.conn, e.failures, e.retryAt, e.lastErr = c, 0, time.Time{}, nil
+	e.conn, e.failures, e.retryAt, e.lastErr, e.ident = c, 0, time.Time{}, nil, ident
 	e.since = c.since
 	return c, nil
 }
