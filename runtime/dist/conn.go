@@ -61,6 +61,10 @@ type Config struct {
 	ReplaceAlive bool
 	// EpmdPort [4369].
 	EpmdPort int
+	// Port, if non-zero, is the peer's distribution port: epmd is skipped
+	// (for nodes started with a fixed port, and for measuring the handshake
+	// alone).
+	Port int
 	// WriteTimeout: a write blocked this long kills the connection (a
 	// partially written packet cannot be abandoned) [TickTime].
 	WriteTimeout time.Duration
@@ -193,11 +197,15 @@ func Dial(ctx context.Context, cfg *Config, node string) (*Conn, error) {
 	if err != nil {
 		return nil, newErr(KindConnect, node, "connect", err)
 	}
-	pi, err := LookupPort(ctx, conf.Dialer, host, conf.EpmdPort, alive, node)
-	if err != nil {
-		return nil, err
+	port := conf.Port
+	if port == 0 {
+		pi, err := LookupPort(ctx, conf.Dialer, host, conf.EpmdPort, alive, node)
+		if err != nil {
+			return nil, err
+		}
+		port = int(pi.Port)
 	}
-	return dialPort(ctx, &conf, node, host, int(pi.Port))
+	return dialPort(ctx, &conf, node, host, port)
 }
 
 // dialPort connects to a known distribution port (used by Dial and tests).

@@ -1,0 +1,101 @@
+// Package dist is plerl's Erlang distribution client: each PostgreSQL
+// backend connects to Erlang/Elixir nodes as a hidden node (a "C-node"
+// written in Go), calls functions there and exchanges messages.
+//
+// The protocol facts it follows were verified against OTP 25 and are
+// written up in shared/design/erlang-dist.md; every wire layout in this
+// package cites the section of the Erlang distribution protocol
+// (erl_dist_protocol.md) or external term format (erl_ext_dist.md) it
+// implements.
+//
+// # Files, one per protocol stage
+//
+//	epmd.go       PORT_PLEASE2 lookup (no ALIVE2: we only connect out)
+//	handshake.go  handshake version 6, connecting side, as a state machine:
+//	              send_name -> recv_status -> recv_challenge ->
+//	              send_challenge_reply -> recv_challenge_ack; flags; digest
+//	frame.go      <<Len:32>> packets, ticks, splitting <<112, Ctrl, Msg>>
+//	control.go    control messages: encoding, a fast allocation-light
+//	              decoder for simple control tuples, interpretation
+//	conn.go       Conn: reader, combining writer, ticker, mailboxes
+//	rpc.go        Call (rex), CallKill (erpc via spawn_request), Send,
+//	              RegSend, Ping, links and monitors
+//	pool.go       Pool: one Conn per node, reconnect with backoff
+//	errors.go     *Error with a Kind per failure class, predicates
+//	names.go      NodeName: bounded-set node names for backends
+//
+// # What we negotiate
+//
+// Flags OurFlags = 0x507074FBC: libei's set (OTP 25 mandatory flags,
+// MANDATORY_25_DIGEST, V4_NC, UNLINK_ID, DIST_MONITOR) plus
+// DIST_MONITOR_NAME (without it the peer never sends DOWN) and SPAWN. Not
+// PUBLISHED (the connection is hidden: we appear in nodes(hidden) only),
+// not DIST_HDR_ATOM_CACHE and not FRAGMENTS, so every message is
+// <<Len:32, 112, Ctrl, Msg>> with ordinary 131-prefixed terms. A peer must
+// offer the OTP 25 mandatory set; epmd must report Highest >= 6 (OTP 23+).
+//
+// # Concurrency model
+//
+// Each Conn has exactly one reader goroutine. It never blocks on anything
+// but the socket: replies are routed by reference to the waiting call
+// (pending map, buffered channel per call); messages to our pids go to a
+// bounded mailbox per pid (Config.MailboxSize; when full, Config.MailboxDrop
+// drops the oldest queued message (default) or the arriving one, and the
+// drop is counted: Conn.Drops); anything the reader must write (tick
+// answers, UNLINK_ID_ACK, DOWN noproc, kills) is queued to the ticker
+// goroutine. A reader that stops reading would stall Erlang processes
+// sending to us once ~1 MB is queued on the peer, so this matters.
+//
+// Writes go through a combining writer (Conn.writeFrame): a goroutine that
+// finds the socket idle writes its packet itself, from its own buffer, in
+// one syscall; packets arriving during that write are appended to a shared
+// buffer and flushed by the same writer in one syscall. An idle connection
+// thus costs one write per call with no goroutine hand-off, and a busy one
+// batches. (Measured against a dedicated writer goroutine, see
+// bench/distbench/README.md.)
+//
+// Liveness: the ticker writes a tick (4 zero bytes) whenever we wrote
+// nothing for TickTime/4, and declares the node down when no byte arrived
+// for TickTime (4 intervals) — the same rule as erts. Socket close, read
+// error or that silence fail every pending call at once with a KindNodeDown
+// error (Conn.Done is closed; Conn.Err says why).
+//
+// Sizes: an incoming packet above Config.MaxMessageSize closes the
+// connection with KindTooLarge before anything is allocated for it; an
+// outgoing message above Config.MaxSendSize fails with KindTooLarge and
+// nothing is sent. Term decoding is bounded by Config.Limits.
+//
+// # RPC
+//
+// Call uses gen_server:call semantics on rex: REG_SEND to rex of
+// {'$gen_call', {RpcPid, Ref}, {call, M, F, A, user}}, reply {Ref, Result}.
+// Replies are tagged, so one pid serves many concurrent calls; a reply that
+// arrives after its caller gave up is dropped. The remote work continues
+// after a timeout. Failures come back as {badrpc, ...} and become a
+// *RemoteError (class error/exit; a throw is a normal return through rex).
+//
+// CallKill does what erpc:call does: SPAWN_REQUEST for
+// erpc:execute_call/4 with a monitor; the result is the DOWN reason, with
+// exact classes (error/exit/throw, stack). When ctx ends first the worker is
+// killed with EXIT2 kill. Its group leader is the peer's user process
+// (looked up once per Conn), so I/O goes to the peer's console as with rex.
+//
+// # Errors
+//
+// Every error is an *Error{Kind, Node, Step, Err}; use the predicates
+// (IsNodeDown, IsTimeout, IsCookieRefused, ...) or KindOf. Context deadline
+// → KindTimeout, cancellation → KindCancelled. The cookie never appears in
+// an error, a log line or Pool.Stats.
+//
+// # Node names
+//
+// Every node name that ever connects stays in the peer's atom table for
+// good; backends must use a bounded set of names: NodeName(prefix,
+// clusterID, slot, host) with the backend slot, never the pid.
+//
+// # TLS
+//
+// With Config.TLS set, epmd stays plain TCP; the distribution port is
+// dialled with TLS and the handshake is framed with 4-byte lengths inside
+// it, as inet_tls_dist does ({packet, 4}); afterwards nothing changes.
+package dist
