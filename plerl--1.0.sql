@@ -27,3 +27,85 @@ COMMENT ON LANGUAGE plerlu IS 'Lua (untrusted) with Erlang and Elixir built-ins'
 CREATE FUNCTION plerl_go_loaded() RETURNS boolean
   AS 'MODULE_PATHNAME' LANGUAGE C STRICT;
 REVOKE ALL ON FUNCTION plerl_go_loaded() FROM PUBLIC;
+
+-- ---------------------------------------------------------------------------
+-- Erlang from SQL. Default deny: nothing below is executable by PUBLIC.
+-- ---------------------------------------------------------------------------
+
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'plerl_caller') THEN
+    CREATE ROLE plerl_caller NOLOGIN;
+  END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'plerl_admin') THEN
+    CREATE ROLE plerl_admin NOLOGIN;
+  END IF;
+END $$;
+GRANT plerl_caller TO plerl_admin;
+COMMENT ON ROLE plerl_caller IS 'may call Erlang nodes through plerl foreign servers it has USAGE on';
+COMMENT ON ROLE plerl_admin IS 'may also connect to raw Erlang node names with a cookie (erlang_connect)';
+
+-- Nodes are foreign servers: CREATE SERVER app FOREIGN DATA WRAPPER plerl
+-- OPTIONS (node 'app@host'); CREATE USER MAPPING ... OPTIONS (cookie '...').
+CREATE FUNCTION plerl_fdw_validator(text[], oid) RETURNS void
+  AS 'MODULE_PATHNAME' LANGUAGE C STRICT;
+CREATE FOREIGN DATA WRAPPER plerl VALIDATOR plerl_fdw_validator;
+
+-- The allow-list: what a role may call on a server (NULL role: every role;
+-- NULL function or arity: any). Checked before anything is sent.
+CREATE SCHEMA plerl;
+REVOKE ALL ON SCHEMA plerl FROM PUBLIC;
+GRANT USAGE ON SCHEMA plerl TO plerl_admin;
+CREATE TABLE plerl.allow (
+  server   name NOT NULL,
+  role     name,
+  module   text NOT NULL,
+  function text,
+  arity    int CHECK (arity IS NULL OR arity BETWEEN 0 AND 255),
+  CONSTRAINT allow_module_nonempty CHECK (module <> '')
+);
+REVOKE ALL ON plerl.allow FROM PUBLIC;
+GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON plerl.allow TO plerl_admin;
+COMMENT ON TABLE plerl.allow IS 'which modules, functions and arities each role may call on each plerl server';
+CREATE FUNCTION plerl.allow_changed() RETURNS trigger
+  AS 'MODULE_PATHNAME', 'plerl_allow_changed' LANGUAGE C;
+CREATE TRIGGER allow_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+  ON plerl.allow FOR EACH STATEMENT EXECUTE FUNCTION plerl.allow_changed();
+
+CREATE FUNCTION erlang_connect(node text, cookie text) RETURNS boolean
+  AS 'MODULE_PATHNAME', 'plerl_erlang_connect' LANGUAGE C STRICT;
+COMMENT ON FUNCTION erlang_connect(text, text) IS
+  'connect to a raw node name with a cookie (admins; the cookie is in the query text: prefer foreign servers)';
+CREATE FUNCTION erlang_call(node text, module text, function text, args jsonb) RETURNS jsonb
+  AS 'MODULE_PATHNAME', 'plerl_erlang_call' LANGUAGE C;
+CREATE FUNCTION erlang_call(node text, module text, function text, args jsonb, timeout_ms int) RETURNS jsonb
+  AS 'MODULE_PATHNAME', 'plerl_erlang_call' LANGUAGE C;
+CREATE FUNCTION erlang_disconnect(node text) RETURNS boolean
+  AS 'MODULE_PATHNAME', 'plerl_erlang_disconnect' LANGUAGE C STRICT;
+CREATE FUNCTION erlang_send(node text, name text, message jsonb) RETURNS boolean
+  AS 'MODULE_PATHNAME', 'plerl_erlang_send' LANGUAGE C STRICT;
+CREATE FUNCTION erlang_cast(node text, name text, message jsonb) RETURNS boolean
+  AS 'MODULE_PATHNAME', 'plerl_erlang_cast' LANGUAGE C STRICT;
+CREATE FUNCTION erlang_ping(node text) RETURNS boolean
+  AS 'MODULE_PATHNAME', 'plerl_erlang_ping' LANGUAGE C STRICT;
+CREATE FUNCTION erlang_connections(OUT node text, OUT state text, OUT since timestamptz,
+    OUT calls bigint, OUT errors bigint, OUT last_rtt_ms float8, OUT last_error text)
+  RETURNS SETOF record
+  AS 'MODULE_PATHNAME', 'plerl_erlang_connections' LANGUAGE C STRICT;
+
+REVOKE ALL ON FUNCTION erlang_connect(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION erlang_call(text, text, text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION erlang_call(text, text, text, jsonb, int) FROM PUBLIC;
+REVOKE ALL ON FUNCTION erlang_disconnect(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION erlang_send(text, text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION erlang_cast(text, text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION erlang_ping(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION erlang_connections() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION erlang_connect(text, text) TO plerl_admin;
+GRANT EXECUTE ON FUNCTION erlang_call(text, text, text, jsonb) TO plerl_caller;
+GRANT EXECUTE ON FUNCTION erlang_call(text, text, text, jsonb, int) TO plerl_caller;
+GRANT EXECUTE ON FUNCTION erlang_disconnect(text) TO plerl_caller;
+GRANT EXECUTE ON FUNCTION erlang_send(text, text, jsonb) TO plerl_caller;
+GRANT EXECUTE ON FUNCTION erlang_cast(text, text, jsonb) TO plerl_caller;
+GRANT EXECUTE ON FUNCTION erlang_ping(text) TO plerl_caller;
+GRANT EXECUTE ON FUNCTION erlang_connections() TO plerl_caller;

@@ -17,6 +17,7 @@
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "storage/ipc.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
@@ -51,11 +52,19 @@ extern Datum plerl_dispatch(int entry, FunctionCallInfo fcinfo);
 extern void plerl_bind(const PlerlSettings *settings);
 extern Datum plerl_erlang_entry(int fn, FunctionCallInfo fcinfo);
 
+/* Close Erlang sessions politely when the backend exits. */
+static void
+plerl_on_exit(int code, Datum arg)
+{
+	plerlGoShutdown();
+}
+
 void
 plerl_bind(const PlerlSettings *settings)
 {
 	plerl_settings = settings;
 	plerlGoInit(settings->go_max_procs);
+	on_proc_exit(plerl_on_exit, (Datum) 0);
 }
 
 /*

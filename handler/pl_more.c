@@ -32,11 +32,3 @@ plerl_srf_call(FunctionCallInfo fcinfo, PlerlProc *proc)
 					errmsg("plerl set-returning functions are not supported yet")));
 	pg_unreachable();
 }
-
-Datum
-plerl_erlang_entry(int fn, FunctionCallInfo fcinfo)
-{
-	ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					errmsg("plerl Erlang SQL functions are not available yet")));
-	pg_unreachable();
-}

@@ -16,8 +16,10 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include "commands/trigger.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "utils/inval.h"
 #include "utils/guc.h"
 
 #include "../handler/plerl_shared.h"
@@ -176,6 +178,24 @@ PLERL_ENTRY_FN(plerl_erlang_send, PLERL_ENTRY_ERLANG + 3)
 PLERL_ENTRY_FN(plerl_erlang_ping, PLERL_ENTRY_ERLANG + 4)
 PLERL_ENTRY_FN(plerl_erlang_connections, PLERL_ENTRY_ERLANG + 5)
 PLERL_ENTRY_FN(plerl_fdw_validator, PLERL_ENTRY_ERLANG + 6)
+PLERL_ENTRY_FN(plerl_erlang_cast, PLERL_ENTRY_ERLANG + 7)
+
+/*
+ * Statement trigger on plerl_allow: tell every backend to reload its cached
+ * allow-list (a relcache invalidation is sent at commit). Pure C: changing
+ * the list must not start Go.
+ */
+PG_FUNCTION_INFO_V1(plerl_allow_changed);
+Datum
+plerl_allow_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "plerl_allow_changed: not called as a trigger");
+	CacheInvalidateRelcache(trigdata->tg_relation);
+	return PointerGetDatum(NULL);
+}
 
 /* Diagnostics for the boundary tests: is the Go library loaded here? */
 PG_FUNCTION_INFO_V1(plerl_go_loaded);

@@ -135,9 +135,14 @@ func (p *Pool) GetWith(ctx context.Context, node string, with *NodeConfig) (*Con
 	if alive(e.conn) && e.ident == ident {
 		return e.conn, nil
 	}
-	if e.conn != nil && e.ident != ident {
-		e.conn.Close()
-		e.retryAt = time.Time{} // a new configuration deserves a try now
+	if e.ident != ident {
+		// Another configuration (cookie, TLS) deserves its own try now: the
+		// old connection and the old failures say nothing about it.
+		if e.conn != nil {
+			e.conn.Close()
+		}
+		e.failures, e.retryAt = 0, time.Time{}
+		e.ident = ident
 	}
 	if e.conn != nil { // went down: keep its counters and why
 		e.calls += e.conn.calls.Load()

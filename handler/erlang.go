@@ -1,0 +1,409 @@
+// erlang: the backend's Erlang sessions (one dist.Pool per backend), the
+// erlang_* SQL functions' Go half, and the SQLSTATE table for their errors.
+package main
+
+/*
+#include <stdlib.h>
+#include "plerl.h"
+extern int plerl_backend_slot(void);
+extern int plerl_cluster_port(void);
+*/
+import "C"
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+	"unsafe"
+
+	"github.com/plerl/plerl/runtime/dist"
+	"github.com/plerl/plerl/runtime/pl"
+	"github.com/plerl/plerl/runtime/term"
+)
+
+// SQLSTATEs of Erlang errors (docs/sql-api.md has the table).
+const (
+	stateCannotConnect = "08001" // epmd, TCP connect
+	stateAuth          = "28000" // handshake or cookie refused
+	stateNodeDown      = "08006" // connection lost during a call
+	stateProtocol      = "08P01" // the peer broke the protocol
+	stateCallTimeout   = "PE001" // plerl.call_timeout (ours, not statement_timeout)
+	stateRemote        = "PE002" // remote error/exit/throw: class and reason in DETAIL
+	stateNoSession     = "08003" // raw node without erlang_connect in this session
+	stateUndefFunction = "42883" // undef on the remote node
+	stateBadArgs       = "22023" // malformed arguments
+	stateTooLarge      = "54000" // message or term limits
+	stateOutOfRange    = "22003"
+)
+
+type bridge struct {
+	pool      *dist.Pool
+	self      string
+	rawCookie map[string]string // node -> cookie, from erlang_connect (admins)
+}
+
+var erl *bridge
+
+func erlBridge() (*bridge, error) {
+	if erl != nil {
+		return erl, nil
+	}
+	s := readSettings()
+	name, err := dist.NodeName(s.NodePrefix, strconv.Itoa(int(C.plerl_cluster_port())),
+		int(C.plerl_backend_slot()), s.NodeHost)
+	if err != nil {
+		return nil, pl.Errorf(stateBadArgs, "plerl.node_prefix/plerl.node_host do not make a valid node name: %v", err)
+	}
+	cfg := dist.PoolConfig{
+		Config: dist.Config{
+			NodeName:       name,
+			Cookie:         "-", // every connection brings its own (GetWith)
+			TickTime:       s.TickTime,
+			MaxMessageSize: s.MaxMessage,
+			MaxSendSize:    s.MaxMessage,
+			ReplaceAlive:   true, // our name is our backend slot: an old session of it is stale
+		},
+		MaxConns: s.MaxConnections,
+	}
+	erl = &bridge{pool: dist.NewPool(cfg), self: name, rawCookie: map[string]string{}}
+	return erl, nil
+}
+
+// target is a resolved destination, copied out of C memory.
+type target struct {
+	node, cookie, server string
+	tls                  bool
+	tlsCA, tlsCert       string
+	tlsKey, tlsName      string
+}
+
+func targetFromC(t *C.PlerlErlTarget) target {
+	return target{
+		node: goStr(t.node), cookie: goStr(t.cookie), server: goStr(t.server),
+		tls: t.tls != 0, tlsCA: goStr(t.tls_ca), tlsCert: goStr(t.tls_cert),
+		tlsKey: goStr(t.tls_key), tlsName: goStr(t.tls_server_name),
+	}
+}
+
+// conn returns the session for a target, connecting if needed.
+func (b *bridge) conn(ctx context.Context, t target) (*dist.Conn, error) {
+	cookie := t.cookie
+	if t.server == "" {
+		c, ok := b.rawCookie[t.node]
+		if !ok {
+			return nil, pl.Errorf(stateNoSession, "no session with node %s: call erlang_connect(node, cookie) first, or name a plerl foreign server", t.node)
+		}
+		cookie = c
+	}
+	nc := &dist.NodeConfig{Cookie: cookie}
+	h := sha256.Sum256([]byte(cookie))
+	nc.Ident = hex.EncodeToString(h[:8])
+	if t.tls {
+		tc, err := tlsConfig(t)
+		if err != nil {
+			return nil, err
+		}
+		nc.TLS = tc
+		nc.Ident += "/tls/" + t.tlsCA + "/" + t.tlsCert
+	}
+	s := readSettings()
+	cctx, cancel := context.WithTimeout(ctx, s.ConnectTimeout)
+	defer cancel()
+	return b.pool.GetWith(cctx, t.node, nc)
+}
+
+func tlsConfig(t target) (*tls.Config, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.tlsName}
+	if t.tlsCA != "" {
+		pem, err := os.ReadFile(t.tlsCA)
+		if err != nil {
+			return nil, pl.Errorf("58P01", "cannot read tls_ca: %v", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, pl.Errorf(stateBadArgs, "tls_ca %s holds no PEM certificate", t.tlsCA)
+		}
+		tc.RootCAs = pool
+	}
+	if t.tlsCert != "" || t.tlsKey != "" {
+		cert, err := tls.LoadX509KeyPair(t.tlsCert, t.tlsKey)
+		if err != nil {
+			return nil, pl.Errorf("58P01", "cannot load tls_cert/tls_key: %v", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
+}
+
+// callContext bounds one request by the statement (query cancel through
+// the engine's context) and by timeout (0: none).
+func callContext(timeout time.Duration) (context.Context, context.CancelFunc) {
+	if timeout > 0 {
+		return context.WithTimeout(engine.Context(), timeout)
+	}
+	return context.WithCancel(engine.Context())
+}
+
+// sqlError maps an Erlang-side error to its SQLSTATE (one table).
+func sqlError(err error, what string) error {
+	if err == nil {
+		return nil
+	}
+	var pe *pl.Error
+	if errors.As(err, &pe) {
+		return pe
+	}
+	if engine.Context().Err() != nil {
+		return &pl.Error{Kind: pl.KindCancel, SQLState: pl.StateQueryCanceled, Message: "canceling statement due to user request"}
+	}
+	var re *dist.RemoteError
+	if errors.As(err, &re) {
+		e := &pl.Error{Kind: pl.KindError, SQLState: stateRemote,
+			Message: fmt.Sprintf("%s failed on the remote node: %s", re.MFA, re.Class),
+			Detail:  fmt.Sprintf("class: %s\nreason: %s", re.Class, termText(re.Reason))}
+		if re.Stack != nil {
+			e.Detail += "\nstacktrace: " + termText(re.Stack)
+		}
+		if re.IsUndef() {
+			e.SQLState = stateUndefFunction
+			e.Message = fmt.Sprintf("function %s is not defined on the remote node", re.MFA)
+		}
+		return e
+	}
+	if k := term.KindOf(err); k != 0 {
+		return &pl.Error{Kind: pl.KindError, SQLState: k.SQLState(), Message: what + ": " + err.Error()}
+	}
+	state := pl.StateInternal
+	switch dist.KindOf(err) {
+	case dist.KindEpmd, dist.KindConnect:
+		state = stateCannotConnect
+	case dist.KindHandshake, dist.KindCookieRefused:
+		state = stateAuth
+	case dist.KindNodeDown, dist.KindClosed:
+		state = stateNodeDown
+	case dist.KindTimeout:
+		return &pl.Error{Kind: pl.KindError, SQLState: stateCallTimeout,
+			Message: what + ": timed out",
+			Hint:    "The limit is plerl.call_timeout, or the timeout_ms argument (0: wait until the statement is cancelled)."}
+	case dist.KindCancelled:
+		return &pl.Error{Kind: pl.KindCancel, SQLState: pl.StateQueryCanceled, Message: "canceling statement due to user request"}
+	case dist.KindProtocol:
+		state = stateProtocol
+	case dist.KindTooLarge:
+		state = stateTooLarge
+	}
+	return &pl.Error{Kind: pl.KindError, SQLState: state, Message: what + ": " + err.Error()}
+}
+
+func termText(t any) string {
+	b, err := term.ToJSON(t, &term.JSONOptions{AtomKeys: term.AtomKeysTagged})
+	if err != nil {
+		return fmt.Sprint(t)
+	}
+	if len(b) > 2000 {
+		return string(b[:2000]) + "..."
+	}
+	return string(b)
+}
+
+func (b *bridge) jsonOptions() *term.JSONOptions {
+	s := readSettings()
+	max := s.MaxAtoms
+	if max == 0 {
+		max = -1
+	}
+	return &term.JSONOptions{NullAtom: term.Atom(s.NullAtom), MaxAtoms: max, MaxBytes: s.MaxMessage}
+}
+
+func timeoutOf(ms C.int32_t) time.Duration {
+	if ms < 0 {
+		return readSettings().CallTimeout
+	}
+	return time.Duration(ms) * time.Millisecond
+}
+
+// waiting marks the backend as waiting (pg_stat_activity wait_event) around f.
+func waiting(f func()) {
+	C.plerl_wait_start()
+	defer C.plerl_wait_end()
+	f()
+}
+
+//export plerlGoErlang
+func plerlGoErlang(req *C.PlerlErlReq) {
+	defer recoverInto(&req.err)
+	outer := engine.Enter()
+	if outer {
+		callStarted()
+	}
+	defer func() {
+		engine.Leave()
+		if outer {
+			callFinished()
+		}
+	}()
+	if err := erlRequest(req); err != nil {
+		setError(&req.err, err)
+	}
+}
+
+func erlRequest(req *C.PlerlErlReq) error {
+	b, err := erlBridge()
+	if err != nil {
+		return err
+	}
+	t := targetFromC(&req.target)
+	switch req.op {
+	case C.PLERL_ERL_CONNECT:
+		cookie := goStr(req.name)
+		if cookie == "" {
+			return pl.Errorf(stateAuth, "cookie must not be empty")
+		}
+		if t.server == "" {
+			b.rawCookie[t.node] = cookie
+		}
+		ctx, cancel := callContext(0)
+		defer cancel()
+		var cerr error
+		waiting(func() { _, cerr = b.conn(ctx, t) })
+		if cerr != nil {
+			if t.server == "" {
+				delete(b.rawCookie, t.node)
+			}
+			return sqlError(cerr, "connect to "+t.node)
+		}
+		setBool(&req.result, true)
+	case C.PLERL_ERL_DISCONNECT:
+		delete(b.rawCookie, t.node)
+		setBool(&req.result, b.pool.Disconnect(t.node))
+	case C.PLERL_ERL_PING:
+		ctx, cancel := callContext(timeoutOf(req.timeout_ms))
+		defer cancel()
+		var perr error
+		waiting(func() {
+			var c *dist.Conn
+			if c, perr = b.conn(ctx, t); perr == nil {
+				perr = c.Ping(ctx)
+			}
+		})
+		setBool(&req.result, perr == nil)
+		if perr != nil && engine.Context().Err() != nil {
+			return sqlError(perr, "ping")
+		}
+	case C.PLERL_ERL_CALL:
+		opts := b.jsonOptions()
+		args, err := term.ArgsFromJSON(C.GoBytes(unsafe.Pointer(req.json), C.int(req.jsonlen)), opts)
+		if err != nil {
+			return sqlError(err, "erlang_call arguments")
+		}
+		mod, fun := goStr(req.module), goStr(req.function)
+		ctx, cancel := callContext(timeoutOf(req.timeout_ms))
+		defer cancel()
+		var res any
+		var cerr error
+		waiting(func() {
+			var c *dist.Conn
+			if c, cerr = b.conn(ctx, t); cerr == nil {
+				res, cerr = c.Call(ctx, mod, fun, args)
+			}
+		})
+		if cerr != nil {
+			return sqlError(cerr, fmt.Sprintf("erlang_call %s:%s/%d on %s", mod, fun, len(args), t.node))
+		}
+		out, err := term.ToJSON(res, opts)
+		if err != nil {
+			return sqlError(err, "erlang_call result")
+		}
+		setBytes(&req.result, C.PLV_JSON, string(out))
+	case C.PLERL_ERL_SEND, C.PLERL_ERL_CAST:
+		opts := b.jsonOptions()
+		msg, err := term.FromJSON(C.GoBytes(unsafe.Pointer(req.json), C.int(req.jsonlen)), opts)
+		if err != nil {
+			return sqlError(err, "message")
+		}
+		if req.op == C.PLERL_ERL_CAST {
+			msg = term.Tuple{term.Atom("$gen_cast"), msg}
+		}
+		if err := b.send(t, goStr(req.name), msg); err != nil {
+			return err
+		}
+		setBool(&req.result, true)
+	default:
+		return pl.Errorf(pl.StateInternal, "plerl: unknown Erlang request %d", int(req.op))
+	}
+	return nil
+}
+
+// send delivers msg to a registered name (string) or a pid on t.
+func (b *bridge) send(t target, to any, msg any) error {
+	ctx, cancel := callContext(readSettings().CallTimeout)
+	defer cancel()
+	var err error
+	waiting(func() {
+		var c *dist.Conn
+		if c, err = b.conn(ctx, t); err != nil {
+			return
+		}
+		switch dst := to.(type) {
+		case string:
+			err = c.RegSend(ctx, c.NewPid(), dst, msg)
+		case term.Pid:
+			err = c.Send(ctx, dst, msg)
+		default:
+			err = pl.Errorf(stateBadArgs, "cannot send to a %T", to)
+		}
+	})
+	return sqlError(err, "send to "+t.node)
+}
+
+func setBool(v *C.PlerlValue, b bool) {
+	v.kind = C.PLV_BOOL
+	if b {
+		v.i = 1
+	}
+}
+
+//export plerlGoErlangConnections
+func plerlGoErlangConnections(rows **C.PlerlConnRow, n *C.int) {
+	defer func() { recover() }()
+	*rows, *n = nil, 0
+	if erl == nil {
+		return
+	}
+	stats := erl.pool.Stats()
+	if len(stats) == 0 {
+		return
+	}
+	size := C.size_t(unsafe.Sizeof(C.PlerlConnRow{})) * C.size_t(len(stats))
+	arr := (*C.PlerlConnRow)(C.calloc(1, size))
+	out := unsafe.Slice(arr, len(stats))
+	for i, s := range stats {
+		out[i].node = C.CString(s.Node)
+		out[i].state = C.CString(s.State)
+		if s.LastError != "" {
+			out[i].last_error = C.CString(s.LastError)
+		}
+		if !s.Since.IsZero() {
+			out[i].since_unix_us = C.int64_t(s.Since.UnixMicro())
+		}
+		out[i].calls = C.int64_t(s.Calls)
+		out[i].errors = C.int64_t(s.Errors)
+		out[i].last_rtt_ms = C.double(float64(s.LastRTT) / float64(time.Millisecond))
+	}
+	*rows, *n = arr, C.int(len(stats))
+}
+
+//export plerlGoShutdown
+func plerlGoShutdown() {
+	defer func() { recover() }()
+	if erl != nil {
+		erl.pool.CloseAll()
+	}
+}
