@@ -3,6 +3,7 @@ package term
 
 import (
 	"bytes"
+	"encoding/binary"
 	"math"
 	"math/big"
 	"slices"
@@ -88,34 +89,19 @@ func Equal(a, b any) bool {
 	return false
 }
 
+// mapEqual compares two maps through their canonical encodings: linear in
+// their size, where matching keys pairwise would be quadratic per level and
+// exponential for maps nested in keys.
 func mapEqual(x, y Map) bool {
 	if len(x) != len(y) {
 		return false
 	}
-	if len(x) <= 8 {
-		var used [8]bool
-	outer:
-		for _, p := range x {
-			for j, q := range y {
-				if !used[j] && Equal(p.Key, q.Key) {
-					if !Equal(p.Value, q.Value) {
-						return false
-					}
-					used[j] = true
-					continue outer
-				}
-			}
-			return false
-		}
-		return true
+	cx, err := appendCanonical(nil, x, 0)
+	if err != nil {
+		return false
 	}
-	xs, ys := sortedPairs(x), sortedPairs(y)
-	for i := range xs {
-		if !Equal(xs[i].Key, ys[i].Key) || !Equal(xs[i].Value, ys[i].Value) {
-			return false
-		}
-	}
-	return true
+	cy, err := appendCanonical(nil, y, 0)
+	return err == nil && bytes.Equal(cx, cy)
 }
 
 // sortedPairs returns a copy of m sorted by key in term order.
@@ -187,8 +173,9 @@ func rankOf(t any) int {
 // when Equal(a, b) for terms): where Erlang calls terms equal that are not
 // exactly equal (1 == 1.0, 0.0 == -0.0), the integer and then -0.0 come
 // first. Pids, ports, references and funs are ordered by their fields,
-// which may differ from the VM's order between nodes; maps by size, then
-// keys in order, then values. Non-terms sort after every term.
+// which may differ from the VM's order between nodes; maps by size, then by
+// their canonical encoding (not the VM's order, but cheap and total).
+// Non-terms sort after every term.
 func Compare(a, b any) int {
 	ra, rb := rankOf(a), rankOf(b)
 	if ra != rb {
@@ -252,18 +239,9 @@ func Compare(a, b any) int {
 		if c := cmpOrdered(len(x), len(y)); c != 0 {
 			return c
 		}
-		xs, ys := sortedPairs(x), sortedPairs(y)
-		for i := range xs {
-			if c := Compare(xs[i].Key, ys[i].Key); c != 0 {
-				return c
-			}
-		}
-		for i := range xs {
-			if c := Compare(xs[i].Value, ys[i].Value); c != 0 {
-				return c
-			}
-		}
-		return 0
+		cx, _ := appendCanonical(nil, x, 0)
+		cy, _ := appendCanonical(nil, y, 0)
+		return bytes.Compare(cx, cy)
 	case rankNil, rankInvalid:
 		return 0
 	case rankList:
@@ -509,4 +487,75 @@ func canonicalFun(raw []byte) []byte {
 		return raw
 	}
 	return t.(Fun).Raw
+}
+
+// appendCanonical appends the canonical encoding of t (no version byte):
+// what Append writes, except that map pairs are sorted by the canonical
+// encoding of their keys, improper lists with list tails are flattened and
+// funs re-encoded. Two terms are Equal exactly when their canonical
+// encodings are the same bytes. Each map sorts its own keys once, so the
+// cost is O(n log n) in the size of t whatever the nesting.
+func appendCanonical(buf []byte, t any, depth int) ([]byte, error) {
+	if depth >= maxEncodeDepth {
+		return buf, tooDeep()
+	}
+	switch v := t.(type) {
+	case Tuple:
+		if len(v) <= 255 {
+			buf = append(buf, tagSmallTuple, byte(len(v)))
+		} else {
+			buf = binary.BigEndian.AppendUint32(append(buf, tagLargeTuple), uint32(len(v)))
+		}
+		return appendCanonicalSeq(buf, v, depth)
+	case Map:
+		type kv struct{ k, v []byte }
+		pairs := make([]kv, len(v))
+		for i, p := range v {
+			k, err := appendCanonical(nil, p.Key, depth+1)
+			if err != nil {
+				return buf, err
+			}
+			val, err := appendCanonical(nil, p.Value, depth+1)
+			if err != nil {
+				return buf, err
+			}
+			pairs[i] = kv{k, val}
+		}
+		slices.SortFunc(pairs, func(a, b kv) int { return bytes.Compare(a.k, b.k) })
+		buf = binary.BigEndian.AppendUint32(append(buf, tagMap), uint32(len(v)))
+		for _, p := range pairs {
+			buf = append(append(buf, p.k...), p.v...)
+		}
+		return buf, nil
+	case Fun:
+		if err := checkFunRaw(v.Raw); err != nil {
+			return buf, err
+		}
+		return append(buf, canonicalFun(v.Raw)...), nil
+	case List, []any, ImproperList:
+		elems, tail, _ := listParts(t)
+		if len(elems) == 0 {
+			if tail != nil {
+				return buf, encodeErr("improper list without elements")
+			}
+			return append(buf, tagNil), nil
+		}
+		buf = binary.BigEndian.AppendUint32(append(buf, tagList), uint32(len(elems)))
+		buf, err := appendCanonicalSeq(buf, elems, depth)
+		if err != nil || tail == nil {
+			return append(buf, tagNil), err
+		}
+		return appendCanonical(buf, tail, depth+1)
+	}
+	return appendTerm(buf, t, depth)
+}
+
+func appendCanonicalSeq(buf []byte, elems []any, depth int) ([]byte, error) {
+	var err error
+	for _, e := range elems {
+		if buf, err = appendCanonical(buf, e, depth+1); err != nil {
+			return buf, err
+		}
+	}
+	return buf, nil
 }

@@ -29,6 +29,9 @@ type decoder struct {
 	maxDepth int
 	maxUnc   int
 	inflated bool // decoding the inflated payload of a compressed term
+	// onAtom, if set, sees every atom decoded (FromJSON counts atoms
+	// inside opaque $pid/$ref/$port/$fun encodings with it).
+	onAtom func(Atom)
 }
 
 func (d *decoder) setLimits(lim *Limits) {
@@ -579,6 +582,16 @@ func (d *decoder) atomBody(tag byte) (Atom, error) {
 		return "", d.truncated()
 	}
 	b := d.data[d.pos : d.pos+n]
+	a, err := d.atomText(tag, b)
+	if err == nil && d.onAtom != nil {
+		d.onAtom(a)
+	}
+	return a, err
+}
+
+// atomText converts the n bytes b of an atom (at d.pos) and moves past them.
+func (d *decoder) atomText(tag byte, b []byte) (Atom, error) {
+	n := len(b)
 	latin1 := tag == tagAtom || tag == tagSmallAtom
 	if latin1 {
 		if n > maxAtomChars {

@@ -191,3 +191,51 @@ func (vm *vmEcho) culprit(t any) any {
 	}
 	return t
 }
+
+// TestVMJSON: JSON text made by ToJSON (exact mode) becomes, through
+// FromJSON, a term the VM accepts and returns unchanged: ToJSON of the VM's
+// answer is the same text. And the VM's own pids, refs, port and funs
+// survive term -> JSON -> term.
+func TestVMJSON(t *testing.T) {
+	vm := startVM(t)
+	opt := &JSONOptions{AtomKeys: AtomKeysTagged, MaxAtoms: 1 << 20}
+	r := rand.New(rand.NewPCG(9, 10))
+	n := 1000
+	if testing.Short() {
+		n = 100
+	}
+	for i := range n {
+		js, err := ToJSON(genTerm(r, 0, genOpts{maxDepth: 4}), opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		term, err := FromJSON(js, opt)
+		if err != nil {
+			t.Fatalf("#%d FromJSON: %v", i, err)
+		}
+		back, err := ToJSON(vm.echo('E', term), opt)
+		if err != nil || string(back) != string(js) {
+			t.Fatalf("#%d through the VM %.2000s became %.2000s (%v)", i, js, back, err)
+		}
+	}
+
+	specials, _, err := Decode(vm.call([]byte("S")), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := ToJSON(specials, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	term, err := FromJSON(js, opt)
+	if err != nil {
+		t.Fatalf("FromJSON(%s): %v", js, err)
+	}
+	enc, err := Append([]byte("C"), term)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if same, _, err := Decode(vm.call(enc), nil); err != nil || !Equal(same, Atom("true")) {
+		t.Fatalf("specials via JSON %s are not =:= the VM's: %v %v", js, same, err)
+	}
+}
