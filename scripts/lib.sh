@@ -21,6 +21,9 @@ plerl_dev_dir() {
 	if [ ! -e "$PLERL_DEV" ]; then
 		mkdir -p "$PLERL_DEV"
 		chmod 755 "$PLERL_DEV"
+		if [ -n "${PLERL_DEV_REPO:-}" ] && [ "$PLERL_DEV" != "$REPO/.dev" ]; then
+			plerl_say "dev files go to $PLERL_DEV: user $PLERL_PG_OSUSER cannot reach $REPO/.dev (see scripts/env.sh)"
+		fi
 	fi
 	if [ -L "$PLERL_DEV" ] || [ ! -d "$PLERL_DEV" ] || [ ! -O "$PLERL_DEV" ]; then
 		plerl_die "$PLERL_DEV is not a directory owned by $(id -un); remove it or set PLERL_DEV"
