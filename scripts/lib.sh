@@ -64,11 +64,17 @@ plerl_as_root() {
 	fi
 }
 
-# make install into the server's directories: as root only if we cannot write there.
+# make install into the server's directories: as root only if we cannot write
+# there. PG_CONFIG on the command line: sudo drops the environment, and its
+# PATH may find another version's pg_config.
 plerl_make_install() {
 	local dir
 	dir=$("$PG_CONFIG" --pkglibdir)
-	if [ -w "$dir" ]; then make install; else plerl_as_root make install; fi
+	if [ -w "$dir" ]; then
+		make install PG_CONFIG="$PG_CONFIG"
+	else
+		plerl_as_root make install PG_CONFIG="$PG_CONFIG"
+	fi
 }
 
 # True if PID $1 is a live process (not a zombie).
