@@ -6,6 +6,9 @@ import (
 	"math"
 	"math/big"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -324,5 +327,43 @@ func TestJSONRoundTrip(t *testing.T) {
 		if err != nil || string(js2) != string(js) {
 			t.Fatalf("#%d not deterministic: %.2000s then %.2000s (%v)", i, js, js2, err)
 		}
+	}
+}
+
+// TestMappingDocExamples keeps docs/mapping.md honest: every row of its
+// Examples table reads (first column) and writes (last column) as shown.
+func TestMappingDocExamples(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "mapping.md"))
+	if err != nil {
+		t.Skipf("docs/mapping.md: %v", err)
+	}
+	_, examples, ok := strings.Cut(string(doc), "\n## Examples\n")
+	if !ok {
+		t.Fatal("no Examples section in docs/mapping.md")
+	}
+	rows := 0
+	for _, line := range strings.Split(examples, "\n") {
+		if !strings.HasPrefix(line, "| `") {
+			continue
+		}
+		cells := regexp.MustCompile(`[^\\]\|`).Split(line[1:], -1)
+		if len(cells) < 4 {
+			t.Fatalf("bad row %q", line)
+		}
+		in := strings.Trim(strings.TrimSpace(cells[0]), "`")
+		want := strings.Trim(strings.TrimSpace(cells[3]), "`")
+		term, err := FromJSON([]byte(in), nil)
+		if err != nil {
+			t.Errorf("FromJSON(%s): %v", in, err)
+			continue
+		}
+		out, err := ToJSON(term, nil)
+		if err != nil || string(out) != want {
+			t.Errorf("%s -> %s (%v), doc says %s", in, out, err, want)
+		}
+		rows++
+	}
+	if rows < 10 {
+		t.Fatalf("only %d example rows found", rows)
 	}
 }
