@@ -63,8 +63,10 @@ type Limits struct {
 // Decoded Go types: int64 (or *big.Int when the value does not fit), float64,
 // Atom (true, false and nil stay atoms), Binary, BitBinary, Tuple, List (also
 // for STRING_EXT, whose bytes become int64 elements), ImproperList, Map, Pid,
-// Ref, Port and Fun. Binaries and atoms are copied: the result never aliases
-// data. Errors are *DecodeError; no input makes Decode panic, and the memory
+// Ref, Port and Fun. Fun.Raw is re-encoded in a canonical form (UTF-8
+// atoms, smallest integers), which the VM reads as the same fun, so equal
+// funs have equal Raw. Binaries and atoms are copied: the result never
+// aliases data. Errors are *DecodeError; no input makes Decode panic, and the memory
 // it allocates is bounded by a small multiple of len(data) (or of
 // MaxUncompressed for a compressed term).
 func Decode(data []byte, lim *Limits) (any, int, error) {

@@ -3,9 +3,11 @@ package term
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"math"
 	"math/big"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -280,4 +282,26 @@ func TestDecodeErrors(t *testing.T) {
 	if _, _, err := Decode(ok, nil); err != nil {
 		t.Errorf("depth 1000: %v", err)
 	}
+}
+
+// TestDecodeConcurrentAtoms: the shared atom cache gives every goroutine
+// the atoms it decoded, whatever the others store (run with -race).
+func TestDecodeConcurrentAtoms(t *testing.T) {
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 2000 {
+				want := Tuple{Atom(fmt.Sprintf("atom_%d_%d", g, i%50)), Atom(fmt.Sprintf("k%d", i%3000))}
+				enc, _ := Append(nil, want)
+				got, _, err := Decode(enc, nil)
+				if err != nil || !Equal(got, want) {
+					t.Errorf("got %v, %v; want %v", got, err, want)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
