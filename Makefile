@@ -5,7 +5,7 @@ OBJS = src/plerl.o
 EXTENSION = plerl
 DATA = plerl--1.0.sql
 REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
-REGRESS_OPTS = --dbname=plerl_regress
+CONTRIB_TESTDB = plerl_regress
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)

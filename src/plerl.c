@@ -103,7 +103,9 @@ _PG_init(void)
 
 /*
  * Load plerl_go.so with PostgreSQL's asynchronous signals blocked, so the
- * Go runtime's threads inherit the block (boundary.md, defect 2).
+ * Go runtime's threads inherit the block (boundary.md, defect 2). Found
+ * through dynamic_library_path (default $libdir), so a developer can test a
+ * build of their own without installing it over everyone else's.
  */
 static void
 plerl_load_go(void)
@@ -139,8 +141,8 @@ plerl_load_go(void)
 	pthread_sigmask(SIG_BLOCK, &block, &saved);
 	PG_TRY();
 	{
-		fn = (void *) load_external_function("$libdir/plerl_go", "plerl_dispatch", true, NULL);
-		bind = (void *) load_external_function("$libdir/plerl_go", "plerl_bind", true, NULL);
+		fn = (void *) load_external_function("plerl_go", "plerl_dispatch", true, NULL);
+		bind = (void *) load_external_function("plerl_go", "plerl_bind", true, NULL);
 		((PlerlBindFn) bind) (&settings);
 	}
 	PG_FINALLY();
