@@ -8,6 +8,7 @@
 
 #include "access/genam.h"
 #include "access/heapam.h"
+#include "access/xact.h"
 #include "access/htup_details.h"
 #include "access/reloptions.h"
 #include "access/table.h"
@@ -587,4 +588,69 @@ plerl_erlang_entry(int fn, FunctionCallInfo fcinfo)
 	}
 	elog(ERROR, "plerl: unknown Erlang entry %d", fn);
 	pg_unreachable();
+}
+
+/* ---- deferred sends: checked before COMMIT, sent after, dropped on abort ---- */
+
+int
+plerl_nest_level(void)
+{
+	return GetCurrentTransactionNestLevel();
+}
+
+static void
+xact_callback(XactEvent event, void *arg)
+{
+	PlerlError	err;
+	int			ev;
+
+	switch (event)
+	{
+		case XACT_EVENT_PRE_COMMIT:
+		case XACT_EVENT_PARALLEL_PRE_COMMIT:
+			ev = 1;
+			break;
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+			ev = 2;
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			ev = 3;
+			break;
+		case XACT_EVENT_PRE_PREPARE:
+			ev = 4;
+			break;
+		default:
+			return;
+	}
+	memset(&err, 0, sizeof(err));
+	plerlGoXact(ev, 0, &err);
+	if (err.kind != PLERL_OK)
+	{
+		if (ev == 1 || ev == 4)
+			plerl_raise(&err);	/* before commit: the transaction fails */
+		plerl_error_free(&err);
+	}
+}
+
+static void
+subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+				 SubTransactionId parentSubid, void *arg)
+{
+	PlerlError	err;
+
+	memset(&err, 0, sizeof(err));
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		plerlGoXact(5, GetCurrentTransactionNestLevel(), &err);
+	else if (event == SUBXACT_EVENT_COMMIT_SUB)
+		plerlGoXact(6, GetCurrentTransactionNestLevel(), &err);
+	plerl_error_free(&err);
+}
+
+void
+plerl_erlang_init(void)
+{
+	RegisterXactCallback(xact_callback, NULL);
+	RegisterSubXactCallback(subxact_callback, NULL);
 }

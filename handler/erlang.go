@@ -203,7 +203,7 @@ func sqlError(err error, what string) error {
 }
 
 func termText(t any) string {
-	b, err := term.ToJSON(t, &term.JSONOptions{AtomKeys: term.AtomKeysTagged})
+	b, err := term.ToJSON(t, nil)
 	if err != nil {
 		return fmt.Sprint(t)
 	}

@@ -4,5 +4,5 @@ package main
 import "github.com/plerl/plerl/runtime/pl"
 
 func installModules(e *pl.Engine) {
-	_ = e
+	installErlang(e)
 }

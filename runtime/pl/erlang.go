@@ -1,0 +1,545 @@
+// The Lua module `erlang`: calls, sends (immediate or at COMMIT), receive,
+// and term constructors. The backend side (sessions, privilege checks) is
+// an ErlangHost the handler provides.
+package pl
+
+import (
+	"errors"
+	"math"
+	"math/big"
+	"strings"
+	"time"
+
+	lua "github.com/yuin/gopher-lua"
+
+	"github.com/plerl/plerl/runtime/term"
+)
+
+// Operations, for privilege checks (mirrors PLERL_ERL_* in handler/plerl.h).
+const (
+	OpConnect    = 0
+	OpCall       = 1
+	OpDisconnect = 2
+	OpSend       = 3
+	OpPing       = 4
+	OpCast       = 7
+)
+
+// Target is a resolved destination; only the host looks inside.
+type Target any
+
+// ErlangHost is what the erlang module needs from the backend. Every error
+// is an *Error (with SQLSTATE) or a *RemoteError.
+type ErlangHost interface {
+	// Resolve checks privileges and the allow-list for op on target
+	// (a plerl server name, or a raw node name for admins).
+	Resolve(target, module, function string, arity, op int) (Target, error)
+	Call(t Target, mod, fun string, args []any, timeout time.Duration, kill bool) (any, error)
+	Send(t Target, to any, msg any) error // to: registered name (string) or term.Pid
+	Connect(node, cookie string) error
+	Disconnect(target string) bool
+	Ping(t Target) error
+	Self(t Target) (term.Pid, error)
+	Receive(t Target, timeout time.Duration) (any, bool, error)
+	TermOptions() *TermOptions
+	CallTimeout() time.Duration
+	// NestLevel is the current (sub)transaction nesting level.
+	NestLevel() int
+}
+
+// RemoteError is an exception raised on the Erlang node.
+type RemoteError struct {
+	Err    *Error // message and SQLSTATE for SQL
+	Class  string
+	Reason any
+	Stack  any
+}
+
+func (e *RemoteError) Error() string { return e.Err.Message }
+
+// Unwrap lets errors.As find the *Error inside.
+func (e *RemoteError) Unwrap() error { return e.Err }
+
+// DeferredSend is a message queued until COMMIT.
+type DeferredSend struct {
+	Target   string // as the user named it: resolved again at commit
+	To       any    // registered name (string) or term.Pid
+	Msg      any
+	Cast     bool
+	Level    int // transaction nesting level when queued
+	resolved Target
+}
+
+// ErlangModule installs the erlang module, backed by host.
+func ErlangModule(host ErlangHost) Module {
+	return func(s *State) {
+		m := &erlMod{s: s, host: host}
+		m.install()
+	}
+}
+
+type erlMod struct {
+	s    *State
+	host ErlangHost
+}
+
+func (m *erlMod) install() {
+	L := m.s.L
+	t := L.NewTable()
+	fns := map[string]lua.LGFunction{
+		"call":       m.call,
+		"call_with":  m.callWith,
+		"send":       m.send,
+		"cast":       m.cast,
+		"connect":    m.connect,
+		"disconnect": m.disconnect,
+		"ping":       m.ping,
+		"self":       m.self,
+		"receive":    m.receive,
+		"atom":       m.atom,
+		"tuple":      m.tuple,
+		"list":       m.list,
+		"map":        m.mapCtor,
+		"binary":     m.binary,
+		"int":        m.integer,
+		"float":      m.float,
+		"charlist":   m.charlist,
+		"is_atom":    m.isAtom,
+		"is_tuple":   m.isTuple,
+		"term_type":  m.termType,
+	}
+	for name, fn := range fns {
+		t.RawSetString(name, L.NewFunction(fn))
+	}
+	t.RawSetString("null", m.s.null)
+	L.SetGlobal("erlang", t)
+}
+
+func (m *erlMod) raise(err error) {
+	var re *RemoteError
+	if errors.As(err, &re) {
+		obj := newErrorObject(m.s.L, re.Err)
+		obj.RawSetString("class", lua.LString(re.Class))
+		opt := m.host.TermOptions()
+		if v, e := m.s.fromTerm(re.Reason, opt, 0); e == nil {
+			obj.RawSetString("reason", v)
+		}
+		if re.Stack != nil {
+			if v, e := m.s.fromTerm(re.Stack, opt, 0); e == nil {
+				obj.RawSetString("stack", v)
+			}
+		}
+		m.s.L.Error(obj, 0)
+	}
+	m.s.raise(err)
+}
+
+func (m *erlMod) args(L *lua.LState, from int) []any {
+	opt := m.host.TermOptions()
+	n := L.GetTop()
+	args := make([]any, 0, max(n-from+1, 0))
+	atoms := map[term.Atom]struct{}{}
+	for i := from; i <= n; i++ {
+		t, err := m.s.toTerm(L.Get(i), opt, 0, atoms)
+		if err != nil {
+			L.ArgError(i, err.Error())
+		}
+		args = append(args, t)
+	}
+	return args
+}
+
+func (m *erlMod) result(L *lua.LState, res any) int {
+	v, err := m.s.FromTerm(res, m.host.TermOptions())
+	if err != nil {
+		m.raise(err)
+	}
+	L.Push(v)
+	return 1
+}
+
+// erlang.call(server, module, function, ...)
+func (m *erlMod) call(L *lua.LState) int {
+	target, mod, fun := L.CheckString(1), L.CheckString(2), L.CheckString(3)
+	args := m.args(L, 4)
+	return m.doCall(L, target, mod, fun, args, m.host.CallTimeout(), false)
+}
+
+// erlang.call_with({timeout = ms, kill = true}, server, module, function, ...)
+func (m *erlMod) callWith(L *lua.LState) int {
+	opts := L.CheckTable(1)
+	target, mod, fun := L.CheckString(2), L.CheckString(3), L.CheckString(4)
+	timeout := m.host.CallTimeout()
+	if v, ok := opts.RawGetString("timeout").(lua.LNumber); ok {
+		if v < 0 {
+			L.ArgError(1, "timeout must be zero (none) or a positive number of milliseconds")
+		}
+		timeout = time.Duration(float64(v) * float64(time.Millisecond))
+	}
+	kill := lua.LVAsBool(opts.RawGetString("kill"))
+	args := m.args(L, 5)
+	return m.doCall(L, target, mod, fun, args, timeout, kill)
+}
+
+func (m *erlMod) doCall(L *lua.LState, target, mod, fun string, args []any, timeout time.Duration, kill bool) int {
+	t, err := m.host.Resolve(target, mod, fun, len(args), OpCall)
+	if err != nil {
+		m.raise(err)
+	}
+	res, err := m.host.Call(t, mod, fun, args, timeout, kill)
+	if err != nil {
+		m.raise(err)
+	}
+	return m.result(L, res)
+}
+
+// destination: a registered name (string or atom) or a pid.
+func (m *erlMod) destination(L *lua.LState, i int) (any, string) {
+	switch v := L.Get(i).(type) {
+	case lua.LString:
+		return string(v), string(v)
+	case *lua.LUserData:
+		if m.s.isType(v, atomMetaName) {
+			return string(atomOf(v)), string(atomOf(v))
+		}
+		if p, ok := v.Value.(term.Pid); ok && m.s.isType(v, termMetaName) {
+			return p, "!"
+		}
+	}
+	L.ArgError(i, "expected a registered name or a pid")
+	return nil, ""
+}
+
+func (m *erlMod) message(L *lua.LState, target string, cast bool) int {
+	to, name := m.destination(L, 2)
+	opt := m.host.TermOptions()
+	msg, err := m.s.ToTerm(L.Get(3), opt)
+	if err != nil {
+		L.ArgError(3, err.Error())
+	}
+	if cast {
+		msg = term.Tuple{term.Atom("$gen_cast"), msg}
+	}
+	onCommit := false
+	if o, ok := L.Get(4).(*lua.LTable); ok {
+		onCommit = lua.LVAsBool(o.RawGetString("on_commit"))
+	}
+	op := OpSend
+	if cast {
+		op = OpCast
+	}
+	// Checked now (a clear error at the call site) and again at COMMIT.
+	t, err := m.host.Resolve(target, name, "!", 1, op)
+	if err != nil {
+		m.raise(err)
+	}
+	if onCommit {
+		m.s.e.deferSend(DeferredSend{Target: target, To: to, Msg: msg, Cast: cast, Level: m.host.NestLevel()})
+		L.Push(lua.LTrue)
+		return 1
+	}
+	if err := m.host.Send(t, to, msg); err != nil {
+		m.raise(err)
+	}
+	L.Push(lua.LTrue)
+	return 1
+}
+
+// erlang.send(server, name_or_pid, message [, {on_commit = true}])
+func (m *erlMod) send(L *lua.LState) int { return m.message(L, L.CheckString(1), false) }
+
+// erlang.cast(server, name, message [, {on_commit = true}]): GenServer.cast
+func (m *erlMod) cast(L *lua.LState) int { return m.message(L, L.CheckString(1), true) }
+
+func (m *erlMod) connect(L *lua.LState) int {
+	node, cookie := L.CheckString(1), L.CheckString(2)
+	if _, err := m.host.Resolve(node, "", "", 0, OpConnect); err != nil {
+		m.raise(err)
+	}
+	if err := m.host.Connect(node, cookie); err != nil {
+		m.raise(err)
+	}
+	L.Push(lua.LTrue)
+	return 1
+}
+
+func (m *erlMod) disconnect(L *lua.LState) int {
+	target := L.CheckString(1)
+	if _, err := m.host.Resolve(target, "", "", 0, OpDisconnect); err != nil {
+		m.raise(err)
+	}
+	L.Push(lua.LBool(m.host.Disconnect(target)))
+	return 1
+}
+
+func (m *erlMod) ping(L *lua.LState) int {
+	t, err := m.host.Resolve(L.CheckString(1), "", "", 0, OpPing)
+	if err != nil {
+		m.raise(err)
+	}
+	L.Push(lua.LBool(m.host.Ping(t) == nil))
+	return 1
+}
+
+// erlang.self(server): this backend's pid on that node's connection.
+func (m *erlMod) self(L *lua.LState) int {
+	t, err := m.host.Resolve(L.CheckString(1), "", "", 0, OpPing)
+	if err != nil {
+		m.raise(err)
+	}
+	p, err := m.host.Self(t)
+	if err != nil {
+		m.raise(err)
+	}
+	L.Push(m.s.wrapTerm(p))
+	return 1
+}
+
+// erlang.receive(server [, timeout_ms]): the next message to erlang.self(server), or nil.
+func (m *erlMod) receive(L *lua.LState) int {
+	t, err := m.host.Resolve(L.CheckString(1), "", "", 0, OpPing)
+	if err != nil {
+		m.raise(err)
+	}
+	ms := L.OptNumber(2, lua.LNumber(m.host.CallTimeout()/time.Millisecond))
+	if ms < 0 {
+		L.ArgError(2, "timeout must not be negative")
+	}
+	msg, ok, err := m.host.Receive(t, time.Duration(float64(ms)*float64(time.Millisecond)))
+	if err != nil {
+		m.raise(err)
+	}
+	if !ok {
+		L.Push(lua.LNil)
+		return 1
+	}
+	v, err := m.s.fromTerm(msg, m.host.TermOptions(), 0)
+	if err != nil {
+		m.raise(err)
+	}
+	L.Push(v)
+	return 1
+}
+
+func (m *erlMod) atom(L *lua.LState) int {
+	name := L.CheckString(1)
+	if len(name) > 255 || !validUTF8(name) {
+		L.ArgError(1, "an atom is at most 255 characters of UTF-8")
+	}
+	L.Push(m.s.Atom(term.Atom(name)))
+	return 1
+}
+
+func validUTF8(s string) bool { return strings.ToValidUTF8(s, "\uFFFD") == s }
+
+func (m *erlMod) tuple(L *lua.LState) int {
+	n := L.GetTop()
+	t := L.CreateTable(n, 0)
+	for i := 1; i <= n; i++ {
+		v := L.Get(i)
+		if v == lua.LNil {
+			v = m.s.null
+		}
+		t.RawSetInt(i, v)
+	}
+	L.SetMetatable(t, L.GetTypeMetatable(tupleMetaName))
+	L.Push(t)
+	return 1
+}
+
+// erlang.list(t): t as a list even when empty (a plain table already is one).
+func (m *erlMod) list(L *lua.LState) int {
+	t := L.OptTable(1, L.NewTable())
+	v, err := m.s.ToTerm(t, m.host.TermOptions())
+	if err != nil {
+		L.ArgError(1, err.Error())
+	}
+	if _, ok := v.(term.List); !ok {
+		L.ArgError(1, "not a sequence 1..n")
+	}
+	L.Push(m.s.wrapTerm(v))
+	return 1
+}
+
+// erlang.map(t): t as a map even when empty or array-like.
+func (m *erlMod) mapCtor(L *lua.LState) int {
+	t := L.OptTable(1, L.NewTable())
+	L.SetMetatable(t, L.GetTypeMetatable(mapMetaName))
+	L.Push(t)
+	return 1
+}
+
+func (m *erlMod) binary(L *lua.LState) int {
+	L.Push(lua.LString(L.CheckString(1)))
+	return 1
+}
+
+// erlang.int("123456789012345678901234567890"): an exact integer of any size.
+func (m *erlMod) integer(L *lua.LState) int {
+	switch v := L.Get(1).(type) {
+	case lua.LNumber:
+		f := float64(v)
+		if f != math.Trunc(f) || math.Abs(f) > maxExact {
+			L.ArgError(1, "not an exact integer: pass a string for integers beyond 2^53")
+		}
+		L.Push(v)
+		return 1
+	case lua.LString:
+		n, ok := new(big.Int).SetString(strings.TrimSpace(string(v)), 10)
+		if !ok {
+			L.ArgError(1, "not a decimal integer")
+		}
+		if n.IsInt64() {
+			L.Push(m.s.IntValue(n.Int64()))
+		} else {
+			L.Push(m.s.wrapTerm(n))
+		}
+		return 1
+	}
+	if ud, ok := L.Get(1).(*lua.LUserData); ok {
+		if _, ok := ud.Value.(int64); ok {
+			L.Push(ud)
+			return 1
+		}
+	}
+	L.ArgError(1, "expected a number or a string of digits")
+	return 0
+}
+
+// erlang.float(x): x as an Erlang float even when integral (1.0, not 1).
+func (m *erlMod) float(L *lua.LState) int {
+	L.Push(m.s.wrapTerm(float64(L.CheckNumber(1))))
+	return 1
+}
+
+func (m *erlMod) charlist(L *lua.LState) int {
+	str := L.CheckString(1)
+	l := make(term.List, 0, len(str))
+	for _, r := range str {
+		l = append(l, int64(r))
+	}
+	L.Push(m.s.wrapTerm(l))
+	return 1
+}
+
+func (m *erlMod) isAtom(L *lua.LState) int {
+	v := L.Get(1)
+	ok := m.s.isType(v, atomMetaName)
+	if ok && L.GetTop() >= 2 {
+		ok = string(atomOf(v.(*lua.LUserData))) == L.CheckString(2)
+	}
+	L.Push(lua.LBool(ok))
+	return 1
+}
+
+func (m *erlMod) isTuple(L *lua.LState) int {
+	L.Push(lua.LBool(m.s.isType(L.Get(1), tupleMetaName)))
+	return 1
+}
+
+// erlang.term_type(v): "atom", "tuple", "pid", "ref", "port", "fun", "bignum", ...
+func (m *erlMod) termType(L *lua.LState) int {
+	v := L.Get(1)
+	name := ""
+	switch {
+	case m.s.isType(v, atomMetaName):
+		name = "atom"
+	case m.s.isType(v, tupleMetaName):
+		name = "tuple"
+	case m.s.isType(v, termMetaName):
+		switch v.(*lua.LUserData).Value.(type) {
+		case term.Pid:
+			name = "pid"
+		case term.Ref:
+			name = "ref"
+		case term.Port:
+			name = "port"
+		case term.Fun:
+			name = "fun"
+		case *big.Int:
+			name = "bignum"
+		case float64:
+			name = "float"
+		case term.List:
+			name = "list"
+		case term.ImproperList:
+			name = "improper_list"
+		case term.BitBinary:
+			name = "bitstring"
+		default:
+			name = "term"
+		}
+	}
+	if name == "" {
+		L.Push(lua.LNil)
+	} else {
+		L.Push(lua.LString(name))
+	}
+	return 1
+}
+
+// ---- deferred sends ----
+
+func (e *Engine) deferSend(d DeferredSend) { e.sends = append(e.sends, d) }
+
+// PendingSends reports how many sends wait for COMMIT.
+func (e *Engine) PendingSends() int { return len(e.sends) }
+
+// DropSends forgets sends queued at nesting level >= level (a rolled-back
+// subtransaction drops its own; level 1 is the whole transaction).
+func (e *Engine) DropSends(level int) {
+	keep := e.sends[:0]
+	for _, d := range e.sends {
+		if d.Level < level {
+			keep = append(keep, d)
+		}
+	}
+	e.sends = keep
+}
+
+// ReparentSends moves sends of a committed subtransaction to its parent.
+func (e *Engine) ReparentSends(level int) {
+	for i := range e.sends {
+		if e.sends[i].Level >= level {
+			e.sends[i].Level = level - 1
+		}
+	}
+}
+
+// PrepareSends re-checks every queued send (privileges may have changed
+// since it was queued); called before COMMIT, when the catalog can still be read.
+func (e *Engine) PrepareSends(host ErlangHost) error {
+	for i := range e.sends {
+		d := &e.sends[i]
+		name := "!"
+		if s, ok := d.To.(string); ok {
+			name = s
+		}
+		op := OpSend
+		if d.Cast {
+			op = OpCast
+		}
+		t, err := host.Resolve(d.Target, name, "!", 1, op)
+		if err != nil {
+			return err
+		}
+		d.resolved = t
+	}
+	return nil
+}
+
+// FlushSends sends what PrepareSends checked (after COMMIT; errors are only
+// reported, the transaction is already committed) and empties the queue.
+func (e *Engine) FlushSends(host ErlangHost) []error {
+	var errs []error
+	for _, d := range e.sends {
+		if d.resolved == nil {
+			continue
+		}
+		if err := host.Send(d.resolved, d.To, d.Msg); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	e.sends = e.sends[:0]
+	return errs
+}
