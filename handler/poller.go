@@ -19,10 +19,10 @@ import (
 const pollInterval = 2 * time.Millisecond
 
 var (
-	inCall    atomic.Bool
-	calls     atomic.Uint64 // outermost calls started
-	parked    atomic.Bool
-	wake      = make(chan struct{}, 1)
+	inCall atomic.Bool
+	calls  atomic.Uint64 // outermost calls started
+	parked atomic.Bool
+	wake   = make(chan struct{}, 1)
 
 	// Limits, refreshed from the GUCs at each outermost call.
 	timeLimit   atomic.Int64 // ns, 0 = none
