@@ -86,9 +86,8 @@ SELECT boom();
 CREATE FUNCTION boom_obj() RETURNS int LANGUAGE plerl AS $$
   error{sqlstate = '22012', message = 'custom division', detail = 'the detail', hint = 'the hint'}
 $$;
-\set VERBOSITY verbose
 SELECT boom_obj();
-\set VERBOSITY default
+\echo :LAST_ERROR_SQLSTATE
 CREATE FUNCTION boom_nil() RETURNS int LANGUAGE plerl AS $$ error() $$;
 SELECT boom_nil();
 CREATE FUNCTION boom_badstate() RETURNS int LANGUAGE plerl AS $$ error{sqlstate='nope', message='x'} $$;
