@@ -13,6 +13,7 @@
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "commands/event_trigger.h"
+#include "executor/spi.h"
 #include "commands/trigger.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
@@ -29,6 +30,7 @@
 #include "plerl_int.h"
 #include "plerl_shared.h"
 #include "plerl_types.h"
+#include "plerl_frame.h"
 #include "_cgo_export.h"
 
 /* load_external_function insists on a magic block in every library. */
@@ -39,6 +41,9 @@ const PlerlSettings *plerl_settings = NULL;
 
 /* Depth of plerl calls on the stack (Lua -> SQL -> Lua nests). */
 int			plerl_call_depth = 0;
+
+/* The innermost running call (plerl_frame.h). */
+PlerlFrame *plerl_frame = NULL;
 
 typedef struct ProcEntry
 {
@@ -65,6 +70,7 @@ plerl_bind(const PlerlSettings *settings)
 	plerl_settings = settings;
 	plerlGoInit(settings->go_max_procs);
 	on_proc_exit(plerl_on_exit, (Datum) 0);
+	plerl_spi_init();
 }
 
 /*
@@ -127,6 +133,48 @@ plerl_check(PlerlError *err)
 	CHECK_FOR_INTERRUPTS();
 }
 
+void
+plerl_check_error(PlerlError *err)
+{
+	plerl_check(err);
+}
+
+/*
+ * Enter and leave a call (around the one cgo call of an entry point). The
+ * outermost call starts clean: nothing stashed by an earlier statement may
+ * linger. Leaving finishes SPI if the call connected it, except after an
+ * uncatchable error: then the transaction is in no state for more work,
+ * and the abort that follows the re-raise cleans SPI up.
+ */
+void
+plerl_enter(PlerlFrame *frame, int32_t flags, TriggerData *trigdata)
+{
+	if (plerl_call_depth == 0)
+	{
+		plerl_stash_reset();
+		plerl_subxact_depth = 0;
+	}
+	frame->outer = plerl_frame;
+	frame->readonly = (flags & PLERL_READONLY) != 0;
+	frame->nonatomic = (flags & PLERL_NONATOMIC) != 0;
+	frame->spi_connected = false;
+	frame->trigdata = trigdata;
+	plerl_frame = frame;
+	plerl_call_depth++;
+}
+
+void
+plerl_leave(PlerlFrame *frame)
+{
+	plerl_call_depth--;
+	plerl_frame = frame->outer;
+	if (frame->spi_connected && !plerl_has_stash())
+	{
+		frame->spi_connected = false;
+		SPI_finish();
+	}
+}
+
 static void
 proc_free(PlerlProc *proc)
 {
@@ -174,6 +222,7 @@ proc_build(HeapTuple tup, Oid fn_oid, bool trusted, bool validate_only)
 	char	   *src;
 	PlerlCompile cc;
 	const char **argnames;
+	int			nargs_lua = 0;
 
 	mcxt = AllocSetContextCreate(TopMemoryContext, "plerl function",
 								 ALLOCSET_SMALL_SIZES);
@@ -204,7 +253,24 @@ proc_build(HeapTuple tup, Oid fn_oid, bool trusted, bool validate_only)
 				argnames[proc->nargs] = names[i];
 			proc->nargs++;
 		}
-		plerl_proc_init_result(proc, tup, mcxt);
+		if (pp->prorettype == TRIGGEROID || pp->prorettype == EVENT_TRIGGEROID)
+		{
+			/* The trigger object is the one argument, named trigger. */
+			argnames[0] = "trigger";
+			nargs_lua = 1;
+		}
+		if (pp->proretset)
+		{
+			/*
+			 * Set-returning: the row type (composite, RECORD, polymorphic) is
+			 * resolved per call from the call site (srf.c).
+			 */
+			proc->readonly = pp->provolatile != PROVOLATILE_VOLATILE;
+			proc->ret.oid = pp->prorettype;
+			proc->ret.kind = PLT_VOID;
+		}
+		else
+			plerl_proc_init_result(proc, tup, mcxt);
 
 		srcdatum = SysCacheGetAttr(PROCOID, tup, Anum_pg_proc_prosrc, &isnull);
 		if (isnull)
@@ -215,7 +281,7 @@ proc_build(HeapTuple tup, Oid fn_oid, bool trusted, bool validate_only)
 		cc.src = src;
 		cc.srclen = strlen(src);
 		cc.name = proc->name;
-		cc.nargs = proc->nargs;
+		cc.nargs = Max(proc->nargs, nargs_lua);
 		cc.argnames = argnames;
 		cc.flags = (trusted ? PLERL_TRUSTED : 0) | (validate_only ? PLERL_VALIDATE_ONLY : 0);
 		plerlGoCompile(&cc);
@@ -234,8 +300,8 @@ proc_build(HeapTuple tup, Oid fn_oid, bool trusted, bool validate_only)
 	return proc;
 }
 
-static PlerlProc *
-proc_get(Oid fn_oid, bool trusted)
+PlerlProc *
+plerl_proc_get(Oid fn_oid, bool trusted)
 {
 	HeapTuple	tup;
 	ProcEntry  *entry;
@@ -288,15 +354,11 @@ proc_get(Oid fn_oid, bool trusted)
 static inline void
 go_call(PlerlCall *call)
 {
-	if (plerl_call_depth == 0)
-	{
-		/* Outermost call: nothing from an earlier statement may linger. */
-		plerl_stash_reset();
-		plerl_subxact_depth = 0;
-	}
-	plerl_call_depth++;
+	PlerlFrame	frame;
+
+	plerl_enter(&frame, call->flags, NULL);
 	plerlGoCall(call);
-	plerl_call_depth--;
+	plerl_leave(&frame);
 }
 
 static Datum
@@ -312,7 +374,7 @@ plerl_function_call(FunctionCallInfo fcinfo, bool trusted)
 	if (CALLED_AS_EVENT_TRIGGER(fcinfo))
 		return plerl_event_trigger_call(fcinfo, trusted);
 
-	proc = proc_get(fcinfo->flinfo->fn_oid, trusted);
+	proc = plerl_proc_get(fcinfo->flinfo->fn_oid, trusted);
 	if (proc->retset)
 		return plerl_srf_call(fcinfo, proc);
 

@@ -4,6 +4,7 @@ package main
 /*
 #include <stdlib.h>
 #include "plerl.h"
+#include "plerl_spi.h"
 extern _Bool plerl_has_stash(void);
 */
 import "C"
@@ -63,6 +64,11 @@ func (host) Elog(level int, msg, detail, hint string) error {
 
 func (host) SubxactBegin() error {
 	var cerr C.PlerlError
+	// SPI must belong to the call, not to the subtransaction, which would
+	// take it along when it ends (plerl_frame.h).
+	if C.plerl_spi_connect(&cerr) != 0 {
+		return guardError(&cerr)
+	}
 	if C.plerl_subxact_begin(&cerr) != 0 {
 		return guardError(&cerr)
 	}

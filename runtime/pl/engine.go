@@ -21,6 +21,8 @@ type Host interface {
 	// Poisoned reports that a PostgreSQL error is stashed for re-raise: no
 	// Lua code may catch anything any more in this call.
 	Poisoned() bool
+	// A host that can run SQL also implements SPI (spi.go); the spi
+	// module asks for it when Lua first uses it.
 }
 
 // Elog levels (mirrored by the C guard).
@@ -255,6 +257,15 @@ func (e *Engine) Call(id int64, user uint32, trusted bool, args []lua.LValue) ([
 
 // CallIn runs a compiled function in state s.
 func (e *Engine) CallIn(s *State, id int64, args []lua.LValue) ([]lua.LValue, error) {
+	f, err := e.lookup(s, id)
+	if err != nil {
+		return nil, err
+	}
+	return s.call(f, args)
+}
+
+// lookup finds compiled function id for a call in state s.
+func (e *Engine) lookup(s *State, id int64) (*Func, error) {
 	f := e.lastFunc
 	if f == nil || f.ID != id {
 		f = e.funcs[id]
@@ -266,7 +277,7 @@ func (e *Engine) CallIn(s *State, id int64, args []lua.LValue) ([]lua.LValue, er
 	if f.Trusted != s.Trusted {
 		return nil, Errorf(StateInternal, "plerl: function %q called with the wrong trust level", f.Name)
 	}
-	return s.call(f, args)
+	return f, nil
 }
 
 // State returns the state of user, creating it; for tests and built-ins.

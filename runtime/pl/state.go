@@ -15,6 +15,8 @@ type State struct {
 	instances map[int64]*lua.LFunction
 	one       [1]lua.LValue // reused for single results (no allocation per call)
 	key       stateKey
+
+	pcalls map[*lua.LState]int // open pcalls per thread (coroutine.go)
 }
 
 func newState(e *Engine, trusted bool) *State {
@@ -26,7 +28,8 @@ func newState(e *Engine, trusted bool) *State {
 		RegistryGrowStep:    64,
 		MinimizeStackMemory: true,
 	})
-	s := &State{L: L, e: e, Trusted: trusted, instances: map[int64]*lua.LFunction{}}
+	s := &State{L: L, e: e, Trusted: trusted, instances: map[int64]*lua.LFunction{},
+		pcalls: map[*lua.LState]int{}}
 	openLibs(s)
 	registerErrorType(L)
 	registerInt64(L)
@@ -95,10 +98,15 @@ func (s *State) call(f *Func, args []lua.LValue) ([]lua.LValue, error) {
 
 // raise raises err as a Lua error object (never returns).
 func (s *State) raise(err error) {
-	if he, ok := err.(*Error); ok {
-		s.L.Error(newErrorObject(s.L, he), 0)
+	// Raise in the running thread: built-ins also run inside coroutines.
+	L := s.L.G.CurrentThread
+	if L == nil {
+		L = s.L
 	}
-	s.L.RaiseError("%s", err.Error())
+	if he, ok := err.(*Error); ok {
+		L.Error(newErrorObject(L, he), 0)
+	}
+	L.RaiseError("%s", err.Error())
 }
 
 func (s *State) installBuiltins() {
@@ -116,6 +124,11 @@ func (s *State) installBuiltins() {
 	}
 	elog.RawSetString("error", L.NewFunction(s.luaElogError))
 	L.SetGlobal("elog", elog)
+	s.installCoroutine()
+	s.installSPI()
+	if !s.Trusted {
+		s.installInternal()
+	}
 }
 
 func (s *State) luaPrint(L *lua.LState) int {
@@ -195,6 +208,9 @@ func (s *State) luaXpcall(L *lua.LState) int {
 
 func (s *State) protected(L *lua.LState, nargs int, handler *lua.LFunction) int {
 	host := s.e.host
+	// coroutine.yield refuses to leave a pcall of its thread (coroutine.go).
+	s.pcalls[L]++
+	defer s.leavePcall(L)
 	if err := host.SubxactBegin(); err != nil {
 		s.raise(err)
 	}

@@ -1,0 +1,737 @@
+/*
+ * spi.c: the SPI guards behind Lua's spi module (execute, prepare, cursors,
+ * commit and rollback), the rows they hand to Go, the lazy SPI connection
+ * of a call, and the transaction-end hooks that drop Go-side state.
+ *
+ * Every function Go calls here is a guard (guard.c's pattern): refuse after
+ * a stashed error, do the work in PG_TRY, capture an error instead of
+ * letting it longjmp over Go frames. Parameters are always bound, never
+ * spliced into the query text: their types come from spi.prepare's list
+ * and, for the rest, from the query itself (PostgreSQL infers them the way
+ * it does for an extended-protocol Parse without types).
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "nodes/params.h"
+#include "parser/parse_param.h"
+#include "parser/parse_type.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/portal.h"
+
+#include "plerl.h"
+#include "plerl_int.h"
+#include "plerl_frame.h"
+#include "_cgo_export.h"
+
+/* What a PlerlPlan hides from Go. */
+typedef struct PlanPriv
+{
+	MemoryContext cxt;			/* this struct, the types, the parser state */
+	SPIPlanPtr	plan;
+	Oid		   *types;			/* the parser hook's array: grows, keeps its chunk */
+	int			ntypes;
+	PlerlRowDesc params;		/* converters of the parameters */
+	bool		kept;
+} PlanPriv;
+
+/* What a PlerlRows from SPI hides from Go. */
+typedef struct RowsPriv
+{
+	MemoryContext cxt;			/* converted values, descriptor */
+	SPITupleTable *tuptable;
+} RowsPriv;
+
+static int64 next_desc_id = 0;
+
+/*
+ * Connect SPI for the innermost call if it has not yet. nonatomic calls
+ * (CALL, DO outside a transaction block) connect non-atomic so that
+ * spi.commit() can work; a trigger registers its transition tables.
+ */
+static int
+spi_connect(PlerlError *err)
+{
+	PlerlFrame *f = plerl_frame;
+	MemoryContext cxt = CurrentMemoryContext;
+	volatile int rc = 0;
+
+	if (f == NULL)
+	{
+		plerl_error_set(err, ERRCODE_INTERNAL_ERROR, "plerl: SPI used outside of a function call");
+		return -1;
+	}
+	if (f->spi_connected)
+		return 0;
+	PG_TRY();
+	{
+		int			r = SPI_connect_ext(f->nonatomic ? SPI_OPT_NONATOMIC : 0);
+
+		if (r != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(r));
+		f->spi_connected = true;
+		if (f->trigdata && (f->trigdata->tg_oldtable || f->trigdata->tg_newtable))
+		{
+			r = SPI_register_trigger_data(f->trigdata);
+			if (r < 0)
+				elog(ERROR, "SPI_register_trigger_data failed: %s", SPI_result_code_string(r));
+		}
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		plerl_capture(err);
+		rc = -1;
+	}
+	PG_END_TRY();
+	return rc;
+}
+
+/* For Go: connect before a pcall subtransaction starts (plerl_frame.h). */
+int
+plerl_spi_connect(PlerlError *err)
+{
+	if (plerl_refuse_if_stashed(err))
+		return -1;
+	return spi_connect(err);
+}
+
+/*
+ * Converters for a column or parameter of any type. Pseudo-types (a void
+ * column, an anonymous record) read through their output function; void
+ * reads as nil. Domains keep their base type's kind, and
+ * plerl_values_to_datums checks the domain.
+ */
+void
+plerl_column_type_init(PlerlType *t, Oid oid, int32 typmod, MemoryContext mcxt)
+{
+	Oid			base = getBaseType(oid);
+
+	if (get_typtype(base) == TYPTYPE_PSEUDO)
+	{
+		Oid			infn,
+					outfn;
+		bool		isvarlena;
+
+		memset(t, 0, sizeof(*t));
+		t->oid = oid;
+		t->typmod = typmod;
+		t->kind = base == VOIDOID ? PLT_VOID : PLT_OTHER;
+		get_typlenbyval(oid, &t->len, &t->byval);
+		getTypeInputInfo(oid, &infn, &t->ioparam);
+		fmgr_info_cxt(infn, &t->in, mcxt);
+		getTypeOutputInfo(oid, &outfn, &isvarlena);
+		fmgr_info_cxt(outfn, &t->out, mcxt);
+		return;
+	}
+	plerl_type_init(t, oid, typmod, false, mcxt);
+}
+
+/* Names, kinds and converters of a tuple descriptor's columns. */
+void
+plerl_rowdesc_init(PlerlRowDesc *d, TupleDesc tupdesc, MemoryContext mcxt)
+{
+	MemoryContext old = MemoryContextSwitchTo(mcxt);
+	int			n = tupdesc->natts;
+
+	memset(d, 0, sizeof(*d));
+	d->tupdesc = tupdesc;
+	d->ncols = n;
+	d->mcxt = mcxt;
+	d->names = palloc0(sizeof(char *) * Max(n, 1));
+	d->kinds = palloc0(sizeof(int32_t) * Max(n, 1));
+	d->types = palloc0(sizeof(PlerlType) * Max(n, 1));
+	d->domain_extra = palloc0(sizeof(void *) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
+
+		if (att->attisdropped)
+		{
+			d->kinds[i] = PLT_VOID;
+			continue;
+		}
+		d->names[i] = pstrdup(NameStr(att->attname));
+		plerl_column_type_init(&d->types[i], att->atttypid, att->atttypmod, mcxt);
+		d->kinds[i] = d->types[i].kind;
+	}
+	d->id = ++next_desc_id;
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * Convert n tuples into out->values (in CurrentMemoryContext). Text values
+ * point into the tuples, which must live as long as the values.
+ */
+void
+plerl_rows_fill(PlerlRowDesc *d, PlerlRows *out, HeapTuple *tuples, uint64 n)
+{
+	int			ncols = d->ncols;
+	Datum	   *dv;
+	bool	   *dn;
+
+	out->ncols = ncols;
+	out->names = d->names;
+	out->kinds = d->kinds;
+	out->desc_id = d->id;
+	out->nrows = n;
+	out->values = NULL;
+	if (n == 0 || ncols == 0)
+		return;
+	out->values = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(PlerlValue) * n * ncols);
+	dv = palloc(sizeof(Datum) * ncols);
+	dn = palloc(sizeof(bool) * ncols);
+	for (uint64 r = 0; r < n; r++)
+	{
+		PlerlValue *row = &out->values[r * ncols];
+
+		heap_deform_tuple(tuples[r], d->tupdesc, dv, dn);
+		for (int c = 0; c < ncols; c++)
+		{
+			if (d->names[c] == NULL || d->kinds[c] == PLT_VOID)
+			{
+				memset(&row[c], 0, sizeof(PlerlValue));
+				row[c].kind = PLV_NULL;
+				continue;
+			}
+			plerl_datum_to_value(&d->types[c], dv[c], dn[c], &row[c]);
+		}
+	}
+	pfree(dv);
+	pfree(dn);
+}
+
+void
+plerl_values_to_datums(PlerlRowDesc *d, PlerlValue *values, const char *replace,
+					   Datum *datums, bool *nulls)
+{
+	volatile int c = 0;
+
+	PG_TRY();
+	{
+		for (c = 0; c < d->ncols; c++)
+		{
+			PlerlType  *t = &d->types[c];
+
+			if (replace && !replace[c])
+				continue;
+			if (d->names && d->names[c] == NULL)
+			{
+				plerl_value_free(&values[c]);
+				datums[c] = (Datum) 0;
+				nulls[c] = true;
+				continue;
+			}
+			datums[c] = plerl_value_to_datum(t, &values[c], &nulls[c]);
+			/* Domains over a kind with a direct conversion: check here. */
+			if (t->is_domain && t->kind != PLT_OTHER && !nulls[c])
+				domain_check(datums[c], false, t->oid, &d->domain_extra[c], d->mcxt);
+		}
+	}
+	PG_CATCH();
+	{
+		for (int i = c; i < d->ncols; i++)
+			plerl_value_free(&values[i]);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+}
+
+/* The parser hook of a prepared statement: $n types PostgreSQL infers. */
+static void
+varparams_setup(ParseState *pstate, void *arg)
+{
+	PlanPriv   *pp = (PlanPriv *) arg;
+
+	setup_parse_variable_parameters(pstate, &pp->types, &pp->ntypes);
+}
+
+int
+plerl_spi_prepare(const char *sql, int32_t ntypes, const char **typenames, int32_t flags,
+				  PlerlPlan **out, PlerlError *err)
+{
+	MemoryContext cxt;
+	volatile MemoryContext pcxt = NULL;
+	volatile int rc = 0;
+
+	*out = NULL;
+	if (plerl_refuse_if_stashed(err) || spi_connect(err) != 0)
+		return -1;
+	cxt = CurrentMemoryContext;
+	PG_TRY();
+	{
+		PlerlPlan  *p;
+		PlanPriv   *pp;
+		int			opts = 0;
+
+		/* A kept plan outlives the call; a one-shot plan dies with it. */
+		pcxt = AllocSetContextCreate((flags & PLERL_PLAN_KEEP) ? TopMemoryContext : cxt,
+									 "plerl SPI plan", ALLOCSET_SMALL_SIZES);
+		MemoryContextSwitchTo(pcxt);
+		p = palloc0(sizeof(PlerlPlan));
+		pp = palloc0(sizeof(PlanPriv));
+		p->priv = pp;
+		pp->cxt = pcxt;
+		/* Never NULL, so the hook repallocs it here rather than in SPI's memory. */
+		pp->types = palloc0(sizeof(Oid) * Max(ntypes, 1));
+		pp->ntypes = ntypes;
+		for (int i = 0; i < ntypes; i++)
+		{
+			int32		typmod;
+
+			parseTypeString(typenames[i], &pp->types[i], &typmod, false);
+		}
+		MemoryContextSwitchTo(cxt);
+
+		if (flags & PLERL_PLAN_SCROLL)
+			opts |= CURSOR_OPT_SCROLL;
+		if (flags & PLERL_PLAN_FAST_START)
+			opts |= CURSOR_OPT_FAST_PLAN;
+		if (flags & PLERL_PLAN_CUSTOM)
+			opts |= CURSOR_OPT_CUSTOM_PLAN;
+		if (flags & PLERL_PLAN_GENERIC)
+			opts |= CURSOR_OPT_GENERIC_PLAN;
+		pp->plan = SPI_prepare_params(sql, varparams_setup, pp, opts);
+		if (pp->plan == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+
+		MemoryContextSwitchTo(pcxt);
+		p->nparams = pp->ntypes;
+		p->kinds = palloc0(sizeof(int32_t) * Max(pp->ntypes, 1));
+		p->typenames = palloc0(sizeof(char *) * Max(pp->ntypes, 1));
+		pp->params.ncols = pp->ntypes;
+		pp->params.mcxt = pcxt;
+		pp->params.types = palloc0(sizeof(PlerlType) * Max(pp->ntypes, 1));
+		pp->params.domain_extra = palloc0(sizeof(void *) * Max(pp->ntypes, 1));
+		for (int i = 0; i < pp->ntypes; i++)
+		{
+			if (pp->types[i] == InvalidOid || pp->types[i] == UNKNOWNOID)
+				ereport(ERROR,
+						(errcode(ERRCODE_INDETERMINATE_DATATYPE),
+						 errmsg("could not determine data type of parameter $%d", i + 1),
+						 errhint("Cast the parameter in the query ($%d::text) or give its type to spi.prepare.",
+								 i + 1)));
+			plerl_column_type_init(&pp->params.types[i], pp->types[i], -1, pcxt);
+			p->kinds[i] = pp->params.types[i].kind;
+			p->typenames[i] = format_type_be(pp->types[i]);
+		}
+		MemoryContextSwitchTo(cxt);
+		if (flags & PLERL_PLAN_KEEP)
+		{
+			if (SPI_keepplan(pp->plan) != 0)
+				elog(ERROR, "SPI_keepplan failed");
+			pp->kept = true;
+		}
+		*out = p;
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		plerl_capture(err);
+		/* An unkept SPI plan lives in SPI's memory and goes with SPI_finish. */
+		if (pcxt)
+			MemoryContextDelete(pcxt);
+		rc = -1;
+	}
+	PG_END_TRY();
+	return rc;
+}
+
+int
+plerl_spi_plan_free(PlerlPlan *p, PlerlError *err)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	PlanPriv   *pp;
+	volatile int rc = 0;
+
+	if (p == NULL)
+		return 0;
+	pp = (PlanPriv *) p->priv;
+	PG_TRY();
+	{
+		if (pp->plan)
+			SPI_freeplan(pp->plan);
+		pp->plan = NULL;
+		MemoryContextDelete(pp->cxt);
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		plerl_capture(err);
+		rc = -1;
+	}
+	PG_END_TRY();
+	return rc;
+}
+
+/* Bind values Go converted for the plan's parameter types (consumes them). */
+static ParamListInfo
+params_make(PlerlPlan *p, PlerlValue *args, int32_t nargs)
+{
+	PlanPriv   *pp = (PlanPriv *) p->priv;
+	ParamListInfo li;
+	Datum	   *datums;
+	bool	   *nulls;
+
+	if (nargs != p->nparams)
+	{
+		for (int i = 0; i < nargs; i++)
+			plerl_value_free(&args[i]);
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("query has %d parameters but %d values were given", p->nparams, nargs)));
+	}
+	if (nargs == 0)
+		return NULL;
+	datums = palloc(sizeof(Datum) * nargs);
+	nulls = palloc(sizeof(bool) * nargs);
+	plerl_values_to_datums(&pp->params, args, NULL, datums, nulls);
+	li = makeParamList(nargs);
+	for (int i = 0; i < nargs; i++)
+	{
+		li->params[i].value = datums[i];
+		li->params[i].isnull = nulls[i];
+		li->params[i].pflags = PARAM_FLAG_CONST;
+		li->params[i].ptype = pp->types[i];
+	}
+	return li;
+}
+
+/* A context for one result, registered in out->priv before anything can fail. */
+static RowsPriv *
+rows_begin(PlerlRows *out, MemoryContext parent)
+{
+	MemoryContext rcxt = AllocSetContextCreate(parent, "plerl SPI result", ALLOCSET_DEFAULT_SIZES);
+	RowsPriv   *rp = MemoryContextAllocZero(rcxt, sizeof(RowsPriv));
+
+	rp->cxt = rcxt;
+	memset(out, 0, sizeof(*out));
+	out->priv = rp;
+	return rp;
+}
+
+static void
+rows_take_tuptable(RowsPriv *rp, PlerlRows *out)
+{
+	SPITupleTable *tt = SPI_tuptable;
+
+	rp->tuptable = tt;
+	out->processed = (int64_t) SPI_processed;
+	if (tt != NULL && tt->tupdesc != NULL)
+	{
+		PlerlRowDesc *d = palloc0(sizeof(PlerlRowDesc));
+
+		plerl_rowdesc_init(d, tt->tupdesc, rp->cxt);
+		plerl_rows_fill(d, out, tt->vals, SPI_processed);
+	}
+}
+
+int
+plerl_spi_execute(PlerlPlan *p, const char *sql, PlerlValue *args, int32_t nargs,
+				  int64_t limit, PlerlRows *out, PlerlError *err)
+{
+	MemoryContext cxt;
+	volatile int rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (plerl_refuse_if_stashed(err) || spi_connect(err) != 0)
+	{
+		for (int i = 0; i < nargs; i++)
+			plerl_value_free(&args[i]);
+		return -1;
+	}
+	cxt = CurrentMemoryContext;
+	PG_TRY();
+	{
+		RowsPriv   *rp = rows_begin(out, cxt);
+		SPIExecuteOptions opts;
+		int			r;
+
+		MemoryContextSwitchTo(rp->cxt);
+		memset(&opts, 0, sizeof(opts));
+		opts.read_only = plerl_frame->readonly;
+		opts.allow_nonatomic = plerl_frame->nonatomic;
+		opts.tcount = limit > 0 ? (uint64) limit : 0;
+		if (p != NULL)
+		{
+			opts.params = params_make(p, args, nargs);
+			r = SPI_execute_plan_extended(((PlanPriv *) p->priv)->plan, &opts);
+		}
+		else
+			r = SPI_execute_extended(sql, &opts);
+		if (r == SPI_ERROR_TRANSACTION)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
+					 errmsg("transaction control statements are not allowed in spi.execute"),
+					 errhint("Use spi.commit() and spi.rollback() in a procedure or DO block.")));
+		if (r < 0)
+			elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(r));
+		out->status = r;
+		rows_take_tuptable(rp, out);
+		MemoryContextSwitchTo(cxt);
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		plerl_capture(err);
+		/* The tuple table, if any, is SPI's: freed with the connection. */
+		if (out->priv)
+			MemoryContextDelete(((RowsPriv *) out->priv)->cxt);
+		memset(out, 0, sizeof(*out));
+		rc = -1;
+	}
+	PG_END_TRY();
+	return rc;
+}
+
+int
+plerl_spi_rows_free(PlerlRows *rows, PlerlError *err)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	RowsPriv   *rp = (RowsPriv *) rows->priv;
+	volatile int rc = 0;
+
+	if (rp == NULL)
+		return 0;
+	rows->priv = NULL;
+	rows->values = NULL;
+	PG_TRY();
+	{
+		if (rp->tuptable)
+			SPI_freetuptable(rp->tuptable);
+		MemoryContextDelete(rp->cxt);
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		plerl_capture(err);
+		rc = -1;
+	}
+	PG_END_TRY();
+	return rc;
+}
+
+int
+plerl_spi_cursor_open(PlerlPlan *p, PlerlValue *args, int32_t nargs, char **name, PlerlError *err)
+{
+	MemoryContext cxt;
+	volatile MemoryContext tmp = NULL;
+	volatile int rc = 0;
+
+	*name = NULL;
+	if (plerl_refuse_if_stashed(err) || spi_connect(err) != 0)
+	{
+		for (int i = 0; i < nargs; i++)
+			plerl_value_free(&args[i]);
+		return -1;
+	}
+	cxt = CurrentMemoryContext;
+	PG_TRY();
+	{
+		ParamListInfo li;
+		Portal		portal;
+
+		tmp = AllocSetContextCreate(cxt, "plerl SPI cursor params", ALLOCSET_SMALL_SIZES);
+		MemoryContextSwitchTo(tmp);
+		li = params_make(p, args, nargs);
+		/* The portal copies the parameters and, for an unkept plan, the plan. */
+		portal = SPI_cursor_open_with_paramlist(NULL, ((PlanPriv *) p->priv)->plan, li,
+												plerl_frame->readonly);
+		if (portal == NULL)
+			elog(ERROR, "SPI_cursor_open failed: %s", SPI_result_code_string(SPI_result));
+		*name = strdup(portal->name);
+		if (*name == NULL)
+			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+		MemoryContextSwitchTo(cxt);
+		MemoryContextDelete(tmp);
+		tmp = NULL;
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		plerl_capture(err);
+		if (tmp)
+			MemoryContextDelete(tmp);
+		rc = -1;
+	}
+	PG_END_TRY();
+	return rc;
+}
+
+static Portal
+cursor_find(const char *name)
+{
+	Portal		portal = SPI_cursor_find(name);
+
+	if (portal == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_CURSOR_NAME),
+				 errmsg("cursor \"%s\" does not exist", name),
+				 errhint("A cursor is closed at the end of the transaction that opened it.")));
+	return portal;
+}
+
+int
+plerl_spi_cursor_fetch(const char *name, int64_t count, PlerlRows *out, PlerlError *err)
+{
+	MemoryContext cxt;
+	volatile int rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (plerl_refuse_if_stashed(err) || spi_connect(err) != 0)
+		return -1;
+	cxt = CurrentMemoryContext;
+	PG_TRY();
+	{
+		Portal		portal = cursor_find(name);
+		RowsPriv   *rp = rows_begin(out, cxt);
+
+		MemoryContextSwitchTo(rp->cxt);
+		SPI_cursor_fetch(portal, true, count > 0 ? (long) count : 1);
+		out->status = SPI_OK_FETCH;
+		rows_take_tuptable(rp, out);
+		MemoryContextSwitchTo(cxt);
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		plerl_capture(err);
+		if (out->priv)
+			MemoryContextDelete(((RowsPriv *) out->priv)->cxt);
+		memset(out, 0, sizeof(*out));
+		rc = -1;
+	}
+	PG_END_TRY();
+	return rc;
+}
+
+/* Closing a cursor that is already gone (transaction end) is not an error. */
+int
+plerl_spi_cursor_close(const char *name, PlerlError *err)
+{
+	MemoryContext cxt;
+	volatile int rc = 0;
+
+	if (plerl_refuse_if_stashed(err) || spi_connect(err) != 0)
+		return -1;
+	cxt = CurrentMemoryContext;
+	PG_TRY();
+	{
+		Portal		portal = SPI_cursor_find(name);
+
+		if (portal != NULL)
+			SPI_cursor_close(portal);
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		plerl_capture(err);
+		rc = -1;
+	}
+	PG_END_TRY();
+	return rc;
+}
+
+int
+plerl_spi_is_atomic(void)
+{
+	return plerl_frame == NULL || !plerl_frame->nonatomic;
+}
+
+/*
+ * spi.commit() / spi.rollback(): only where PostgreSQL allows transaction
+ * control (a procedure called by CALL, a DO block, outside an explicit
+ * transaction block, with no subtransaction open). An error while
+ * committing has already aborted the transaction and started a new one
+ * (SPI's own handling); it is not catchable, since no subtransaction
+ * holds it.
+ */
+int
+plerl_spi_transaction(int32_t op, PlerlError *err)
+{
+	MemoryContext cxt;
+	volatile int rc = 0;
+
+	if (plerl_refuse_if_stashed(err))
+		return -1;
+	if (plerl_spi_is_atomic())
+	{
+		plerl_error_set(err, ERRCODE_INVALID_TRANSACTION_TERMINATION, "invalid transaction termination");
+		err->hint = strdup("spi.commit() and spi.rollback() work only in a procedure called by CALL, "
+						   "or in a DO block, outside an explicit transaction block.");
+		return -1;
+	}
+	if (spi_connect(err) != 0)
+		return -1;
+	cxt = CurrentMemoryContext;
+	PG_TRY();
+	{
+		bool		chain = (op & PLERL_TX_CHAIN) != 0;
+
+		if (op & PLERL_TX_COMMIT)
+		{
+			if (chain)
+				SPI_commit_and_chain();
+			else
+				SPI_commit();
+		}
+		else
+		{
+			if (chain)
+				SPI_rollback_and_chain();
+			else
+				SPI_rollback();
+		}
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		plerl_capture(err);
+		rc = -1;
+	}
+	PG_END_TRY();
+	return rc;
+}
+
+/*
+ * Transaction ends: Go drops the state of set-returning functions left
+ * unfinished (a query that failed, or stopped without ExecutorEnd). Go
+ * touches no PostgreSQL state here.
+ */
+static void
+plerl_xact_cb(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_PREPARE:
+			plerlGoXactEnd();
+			break;
+		default:
+			break;
+	}
+}
+
+static void
+plerl_subxact_cb(SubXactEvent event, SubTransactionId mySubid,
+				 SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		plerlGoSubxactAbort((uint32_t) mySubid);
+}
+
+void
+plerl_spi_init(void)
+{
+	RegisterXactCallback(plerl_xact_cb, NULL);
+	RegisterSubXactCallback(plerl_subxact_cb, NULL);
+}

@@ -1,0 +1,533 @@
+// spi: pl.SPI for the backend (the guards of spi.c), and rows crossing the
+// boundary in both directions (SPI results, trigger rows, set-returning
+// rows).
+package main
+
+/*
+#include <stdlib.h>
+#include "plerl_spi.h"
+extern void plerl_value_free(PlerlValue *v);
+*/
+import "C"
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/plerl/plerl/runtime/pl"
+	lua "github.com/yuin/gopher-lua"
+)
+
+// spiPlan is a prepared statement (a C PlerlPlan) Lua holds.
+type spiPlan struct {
+	p       *C.PlerlPlan
+	nparams int
+	kinds   []int
+	types   []string
+	fetch   int
+	cleanup runtime.Cleanup
+	kept    bool
+}
+
+func (p *spiPlan) NumParams() int         { return p.nparams }
+func (p *spiPlan) ParamType(i int) string { return p.types[i] }
+func (p *spiPlan) FetchCount() int        { return p.fetch }
+
+func (p *spiPlan) Free() error {
+	if p.p == nil {
+		return nil
+	}
+	if p.kept {
+		p.cleanup.Stop()
+	}
+	cp := p.p
+	p.p = nil
+	var cerr C.PlerlError
+	if C.plerl_spi_plan_free(cp, &cerr) != 0 {
+		return guardError(&cerr)
+	}
+	return nil
+}
+
+// spiCursor is an open portal, known by name: the portal may be gone
+// (closed at the end of its transaction) and a name cannot dangle.
+type spiCursor struct {
+	name    string
+	closed  bool
+	cleanup runtime.Cleanup
+}
+
+func (c *spiCursor) Name() string { return c.name }
+
+func (c *spiCursor) Fetch(s *pl.State, n int64) (*lua.LTable, error) {
+	drainPending()
+	cname := C.CString(c.name)
+	defer C.free(unsafe.Pointer(cname))
+	var rows C.PlerlRows
+	var cerr C.PlerlError
+	if C.plerl_spi_cursor_fetch(cname, C.int64_t(n), &rows, &cerr) != 0 {
+		return nil, guardError(&cerr)
+	}
+	return takeRows(s, &rows)
+}
+
+func (c *spiCursor) Close() error {
+	if c.closed {
+		return nil
+	}
+	c.closed = true
+	c.cleanup.Stop()
+	cname := C.CString(c.name)
+	defer C.free(unsafe.Pointer(cname))
+	var cerr C.PlerlError
+	if C.plerl_spi_cursor_close(cname, &cerr) != 0 {
+		return guardError(&cerr)
+	}
+	return nil
+}
+
+// Plans and cursors Lua dropped without freeing or closing them. Go's
+// cleanups run on another goroutine, which must not touch PostgreSQL:
+// they queue the work, and the next SPI call does it.
+var (
+	pendingMu      sync.Mutex
+	pendingAny     atomic.Bool
+	pendingPlans   []*C.PlerlPlan
+	pendingCursors []string
+)
+
+func queuePlan(p *C.PlerlPlan) {
+	pendingMu.Lock()
+	pendingPlans = append(pendingPlans, p)
+	pendingMu.Unlock()
+	pendingAny.Store(true)
+}
+
+func queueCursor(name string) {
+	pendingMu.Lock()
+	pendingCursors = append(pendingCursors, name)
+	pendingMu.Unlock()
+	pendingAny.Store(true)
+}
+
+func drainPending() {
+	if !pendingAny.Load() {
+		return
+	}
+	pendingMu.Lock()
+	plans, cursors := pendingPlans, pendingCursors
+	pendingPlans, pendingCursors = nil, nil
+	pendingAny.Store(false)
+	pendingMu.Unlock()
+	var cerr C.PlerlError
+	for _, p := range plans {
+		if C.plerl_spi_plan_free(p, &cerr) != 0 {
+			C.plerl_error_free(&cerr)
+		}
+	}
+	for _, name := range cursors {
+		cname := C.CString(name)
+		if C.plerl_spi_cursor_close(cname, &cerr) != 0 {
+			C.plerl_error_free(&cerr)
+		}
+		C.free(unsafe.Pointer(cname))
+	}
+}
+
+func (host) SPIAtomic() bool { return C.plerl_spi_is_atomic() != 0 }
+
+func (host) SPITransaction(op int) error {
+	var cerr C.PlerlError
+	if C.plerl_spi_transaction(C.int32_t(op), &cerr) != 0 {
+		return guardError(&cerr)
+	}
+	return nil
+}
+
+func (host) SPIPrepare(s *pl.State, sql string, types []string, opts pl.PlanOptions) (pl.Plan, error) {
+	drainPending()
+	flags := 0
+	if opts.Keep {
+		flags |= C.PLERL_PLAN_KEEP
+	}
+	if opts.Scroll {
+		flags |= C.PLERL_PLAN_SCROLL
+	}
+	if opts.FastStart {
+		flags |= C.PLERL_PLAN_FAST_START
+	}
+	if opts.CustomPlan {
+		flags |= C.PLERL_PLAN_CUSTOM
+	}
+	if opts.GenericPlan {
+		flags |= C.PLERL_PLAN_GENERIC
+	}
+	p, err := prepare(sql, types, flags)
+	if err != nil {
+		return nil, err
+	}
+	p.fetch = opts.FetchCount
+	if p.fetch <= 0 {
+		p.fetch = pl.DefaultFetchCount
+	}
+	return p, nil
+}
+
+func prepare(sql string, types []string, flags int) (*spiPlan, error) {
+	csql := C.CString(sql)
+	defer C.free(unsafe.Pointer(csql))
+	var ctypes **C.char
+	if len(types) > 0 {
+		arr := (*[1 << 20]*C.char)(C.malloc(C.size_t(len(types)) * C.size_t(unsafe.Sizeof(uintptr(0)))))[:len(types):len(types)]
+		for i, t := range types {
+			arr[i] = C.CString(t)
+		}
+		defer func() {
+			for _, p := range arr {
+				C.free(unsafe.Pointer(p))
+			}
+			C.free(unsafe.Pointer(&arr[0]))
+		}()
+		ctypes = &arr[0]
+	}
+	var cp *C.PlerlPlan
+	var cerr C.PlerlError
+	if C.plerl_spi_prepare(csql, C.int32_t(len(types)), ctypes, C.int32_t(flags), &cp, &cerr) != 0 {
+		return nil, guardError(&cerr)
+	}
+	p := &spiPlan{p: cp, nparams: int(cp.nparams), kept: flags&C.PLERL_PLAN_KEEP != 0}
+	if p.nparams > 0 {
+		kinds := unsafe.Slice(cp.kinds, p.nparams)
+		names := unsafe.Slice(cp.typenames, p.nparams)
+		p.kinds = make([]int, p.nparams)
+		p.types = make([]string, p.nparams)
+		for i := range kinds {
+			p.kinds[i] = int(kinds[i])
+			p.types[i] = C.GoString(names[i])
+		}
+	}
+	if p.kept {
+		p.cleanup = runtime.AddCleanup(p, queuePlan, cp)
+	}
+	return p, nil
+}
+
+// bind converts the arguments for the plan's parameter types. The values
+// hold malloc'd memory that the C guard consumes.
+func bind(s *pl.State, p *spiPlan, args []lua.LValue) ([]C.PlerlValue, error) {
+	if len(args) == 0 {
+		return nil, nil
+	}
+	vals := make([]C.PlerlValue, len(args))
+	for i, a := range args {
+		if err := luaToValue(s, a, p.kinds[i], &vals[i]); err != nil {
+			freeValues(vals[:i+1])
+			return nil, pl.Errorf(pl.StateDatatype, "argument %d of the query (%s): %s", i+1, p.types[i], err.Error())
+		}
+	}
+	return vals, nil
+}
+
+func freeValues(vals []C.PlerlValue) {
+	for i := range vals {
+		C.plerl_value_free(&vals[i])
+	}
+}
+
+// planFor returns q's plan, or prepares a one-shot plan for its SQL (to be
+// freed by the caller: its parameter types are inferred, its values bound).
+func planFor(q pl.Query) (*spiPlan, bool, error) {
+	if q.Plan != nil {
+		p := q.Plan.(*spiPlan)
+		if p.p == nil {
+			return nil, false, pl.Errorf(pl.StateInvalidParam, "the plan was freed")
+		}
+		return p, false, nil
+	}
+	p, err := prepare(q.SQL, nil, 0)
+	return p, true, err
+}
+
+func (host) SPIExecute(s *pl.State, q pl.Query, args []lua.LValue, limit int64) (*pl.Result, error) {
+	drainPending()
+	var rows C.PlerlRows
+	var cerr C.PlerlError
+	if q.Plan == nil && len(args) == 0 {
+		// No parameters: SPI_execute, which also runs several statements.
+		csql := C.CString(q.SQL)
+		rc := C.plerl_spi_execute(nil, csql, nil, 0, C.int64_t(limit), &rows, &cerr)
+		C.free(unsafe.Pointer(csql))
+		if rc != 0 {
+			return nil, guardError(&cerr)
+		}
+	} else {
+		p, oneshot, err := planFor(q)
+		if err != nil {
+			return nil, err
+		}
+		if len(args) != p.nparams {
+			if oneshot {
+				p.Free()
+			}
+			return nil, pl.Errorf(pl.StateInvalidParam, "the query has %d parameters, %d values given", p.nparams, len(args))
+		}
+		vals, err := bind(s, p, args)
+		if err != nil {
+			if oneshot {
+				p.Free()
+			}
+			return nil, err
+		}
+		var vp *C.PlerlValue
+		if len(vals) > 0 {
+			vp = &vals[0]
+		}
+		rc := C.plerl_spi_execute(p.p, nil, vp, C.int32_t(len(vals)), C.int64_t(limit), &rows, &cerr)
+		runtime.KeepAlive(vals)
+		if oneshot {
+			if ferr := p.Free(); ferr != nil && rc == 0 {
+				freeRows(&rows)
+				return nil, ferr
+			}
+		}
+		if rc != 0 {
+			return nil, guardError(&cerr)
+		}
+	}
+	processed := int64(rows.processed)
+	t, err := takeRows(s, &rows)
+	if err != nil {
+		return nil, err
+	}
+	return &pl.Result{Rows: t, Processed: processed}, nil
+}
+
+func (host) SPIOpen(s *pl.State, q pl.Query, args []lua.LValue) (pl.Cursor, error) {
+	drainPending()
+	p, oneshot, err := planFor(q)
+	if err != nil {
+		return nil, err
+	}
+	if oneshot {
+		// The portal keeps its own copy of an unkept plan.
+		defer p.Free()
+	}
+	if len(args) != p.nparams {
+		return nil, pl.Errorf(pl.StateInvalidParam, "the query has %d parameters, %d values given", p.nparams, len(args))
+	}
+	vals, err := bind(s, p, args)
+	if err != nil {
+		return nil, err
+	}
+	var vp *C.PlerlValue
+	if len(vals) > 0 {
+		vp = &vals[0]
+	}
+	var cname *C.char
+	var cerr C.PlerlError
+	rc := C.plerl_spi_cursor_open(p.p, vp, C.int32_t(len(vals)), &cname, &cerr)
+	runtime.KeepAlive(vals)
+	if rc != 0 {
+		return nil, guardError(&cerr)
+	}
+	c := &spiCursor{name: C.GoString(cname)}
+	C.free(unsafe.Pointer(cname))
+	c.cleanup = runtime.AddCleanup(c, queueCursor, c.name)
+	return c, nil
+}
+
+// takeRows converts SPI rows to a Lua table of row tables and frees them.
+func takeRows(s *pl.State, rows *C.PlerlRows) (*lua.LTable, error) {
+	t, err := rowsToLua(s, rows)
+	if ferr := freeRows(rows); ferr != nil && err == nil {
+		err = ferr
+	}
+	if err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+func freeRows(rows *C.PlerlRows) error {
+	var cerr C.PlerlError
+	if C.plerl_spi_rows_free(rows, &cerr) != 0 {
+		return guardError(&cerr)
+	}
+	return nil
+}
+
+// Column names by descriptor id: a trigger's table keeps its id across
+// calls, so its names are read from C once.
+var (
+	colNames   = map[int64][]string{}
+	colNamesMu sync.Mutex // only the backend's goroutine uses it; cheap insurance
+)
+
+func columnNames(r *C.PlerlRows) []string {
+	n := int(r.ncols)
+	id := int64(r.desc_id)
+	if id != 0 {
+		colNamesMu.Lock()
+		names, ok := colNames[id]
+		colNamesMu.Unlock()
+		if ok && len(names) == n {
+			return names
+		}
+	}
+	names := make([]string, n)
+	if n > 0 {
+		for i, p := range unsafe.Slice(r.names, n) {
+			if p != nil {
+				names[i] = C.GoString(p)
+			}
+		}
+	}
+	if id != 0 {
+		colNamesMu.Lock()
+		if len(colNames) > 512 {
+			clear(colNames)
+		}
+		colNames[id] = names
+		colNamesMu.Unlock()
+	}
+	return names
+}
+
+// rowsToLua makes a table of rows, each a table by column name (a NULL
+// column is absent).
+func rowsToLua(s *pl.State, r *C.PlerlRows) (*lua.LTable, error) {
+	n := int(r.nrows)
+	out := s.L.CreateTable(n, 0)
+	if n == 0 || r.ncols == 0 {
+		return out, nil
+	}
+	names := columnNames(r)
+	nc := len(names)
+	vals := unsafe.Slice(r.values, n*nc)
+	for i := 0; i < n; i++ {
+		row, err := rowToLua(s, names, vals[i*nc:(i+1)*nc], nil)
+		if err != nil {
+			return nil, err
+		}
+		out.RawSetInt(i+1, row)
+	}
+	return out, nil
+}
+
+// rowToLua makes one row table; orig, if not nil, receives each column's
+// Lua value.
+func rowToLua(s *pl.State, names []string, vals []C.PlerlValue, orig []lua.LValue) (*lua.LTable, error) {
+	row := s.L.CreateTable(0, len(names))
+	for c, name := range names {
+		if name == "" {
+			continue
+		}
+		v := &vals[c]
+		if v.kind == C.PLV_NULL {
+			if orig != nil {
+				orig[c] = lua.LNil
+			}
+			continue
+		}
+		lv, err := valueToLua(s, v)
+		if err != nil {
+			return nil, pl.Errorf(pl.StateDatatype, "column %q: %s", name, err.Error())
+		}
+		row.RawSetString(name, lv)
+		if orig != nil {
+			orig[c] = lv
+		}
+	}
+	return row, nil
+}
+
+// rowFromLua fills out[] (one value per column) from a row table by column
+// name. strict refuses fields that are no column (a typo in a trigger
+// would otherwise vanish silently). Only columns with want[c] (all when
+// nil) are converted.
+func rowFromLua(s *pl.State, t *lua.LTable, names []string, kinds []int, want []bool,
+	out []C.PlerlValue, strict bool, relname string) error {
+	L := s.L
+	plain := L.GetMetatable(t) == lua.LNil
+	for c, name := range names {
+		if name == "" || (want != nil && !want[c]) {
+			continue
+		}
+		var v lua.LValue
+		if plain {
+			v = t.RawGetString(name)
+		} else {
+			v = L.GetField(t, name)
+		}
+		if err := luaToValue(s, v, kinds[c], &out[c]); err != nil {
+			freeValues(out[:c+1])
+			return pl.Errorf(pl.StateDatatype, "column %q: %s", name, err.Error())
+		}
+	}
+	if strict {
+		var bad string
+		t.ForEach(func(k, _ lua.LValue) {
+			if bad != "" {
+				return
+			}
+			ks, ok := k.(lua.LString)
+			if !ok {
+				bad = k.String()
+				return
+			}
+			for _, name := range names {
+				if name != "" && name == string(ks) {
+					return
+				}
+			}
+			bad = string(ks)
+		})
+		if bad != "" {
+			freeValues(out)
+			return pl.Errorf("42703", "column %q of relation %q does not exist", bad, relname)
+		}
+	}
+	return nil
+}
+
+// rowFromValues fills out[] positionally (coroutine.yield(a, b, c)).
+func rowFromValues(s *pl.State, vals []lua.LValue, names []string, kinds []int, out []C.PlerlValue) error {
+	ncols := 0
+	for _, n := range names {
+		if n != "" {
+			ncols++
+		}
+	}
+	if len(vals) > ncols {
+		return pl.Errorf(pl.StateDatatype, "a row of %d values for a result of %d columns", len(vals), ncols)
+	}
+	i := 0
+	for c, name := range names {
+		if name == "" {
+			continue
+		}
+		var v lua.LValue = lua.LNil
+		if i < len(vals) {
+			v = vals[i]
+		}
+		i++
+		if err := luaToValue(s, v, kinds[c], &out[c]); err != nil {
+			freeValues(out[:c+1])
+			return pl.Errorf(pl.StateDatatype, "column %q: %s", name, err.Error())
+		}
+	}
+	return nil
+}
+
+func kindsOf(r *C.PlerlRows) []int {
+	n := int(r.ncols)
+	out := make([]int, n)
+	if n > 0 {
+		for i, k := range unsafe.Slice(r.kinds, n) {
+			out[i] = int(k)
+		}
+	}
+	return out
+}

@@ -1,0 +1,157 @@
+// srf: the Go side of set-returning functions (srf.c): one coroutine per
+// call of the function, resumed once per row.
+package main
+
+/*
+#include "plerl_spi.h"
+*/
+import "C"
+
+import (
+	"unsafe"
+
+	"github.com/plerl/plerl/runtime/pl"
+	lua "github.com/yuin/gopher-lua"
+)
+
+type srfEntry struct {
+	r       *pl.SRF
+	subxact uint32
+	names   []string
+	kinds   []int
+}
+
+// Running set-returning functions by handle. Closed when the function is
+// done, when the executor stops early (srf.c's shutdown callback), and at
+// the end of the (sub)transaction they started in, for queries that
+// failed or never ended.
+var (
+	srfs    = map[int64]*srfEntry{}
+	nextSRF int64
+)
+
+// beginCall and endCall bracket every entry from the backend.
+func beginCall() bool {
+	outer := engine.Enter()
+	if outer {
+		callStarted()
+	}
+	return outer
+}
+
+func endCall(outer bool) {
+	engine.Leave()
+	if outer {
+		callFinished()
+	}
+}
+
+//export plerlGoSrfNext
+func plerlGoSrfNext(call *C.PlerlCall, srf *C.PlerlSrf) {
+	defer recoverInto(&call.err)
+	outer := beginCall()
+	defer endCall(outer)
+
+	id := int64(srf.srf_id)
+	ent := srfs[id]
+	if id == 0 {
+		trusted := call.flags&C.PLERL_TRUSTED != 0
+		s := engine.State(uint32(call.user_id), trusted)
+		var args []lua.LValue
+		if call.nargs > 0 {
+			for _, v := range unsafe.Slice(call.args, int(call.nargs)) {
+				lv, err := valueToLua(s, &v)
+				if err != nil {
+					setError(&call.err, err)
+					return
+				}
+				args = append(args, lv)
+			}
+		}
+		r, err := engine.StartSRF(s, int64(call.fn_id), args)
+		if err != nil {
+			setError(&call.err, err)
+			return
+		}
+		ent = &srfEntry{r: r, subxact: uint32(srf.subxact)}
+		if srf.row.ncols > 0 {
+			ent.names = columnNames(&srf.row)
+			ent.kinds = kindsOf(&srf.row)
+		}
+		nextSRF++
+		id = nextSRF
+		srfs[id] = ent
+		srf.srf_id = C.int64_t(id)
+	} else if ent == nil {
+		srf.srf_id = 0
+		setError(&call.err, pl.Errorf(pl.StateInternal, "plerl: set-returning function state %d is gone", id))
+		return
+	}
+
+	vals, done, err := ent.r.Next()
+	if err != nil || done {
+		closeSRF(id)
+		srf.srf_id = 0
+		if err != nil {
+			setError(&call.err, err)
+		} else {
+			srf.done = 1
+		}
+		return
+	}
+	s := ent.r.State()
+	if ent.names == nil {
+		// SETOF a scalar type: the first value yielded.
+		var v lua.LValue = lua.LNil
+		if len(vals) > 0 {
+			v = vals[0]
+		}
+		err = luaToValue(s, v, int(call.ret_kind), &call.ret)
+	} else {
+		out := unsafe.Slice(srf.row.values, len(ent.names))
+		if t, ok := vals[0].(*lua.LTable); ok && len(vals) == 1 {
+			err = rowFromLua(s, t, ent.names, ent.kinds, nil, out, false, "")
+		} else {
+			err = rowFromValues(s, vals, ent.names, ent.kinds, out)
+		}
+	}
+	if err != nil {
+		closeSRF(id)
+		srf.srf_id = 0
+		setError(&call.err, err)
+	}
+}
+
+func closeSRF(id int64) {
+	if ent := srfs[id]; ent != nil {
+		ent.r.Close()
+		delete(srfs, id)
+	}
+}
+
+//export plerlGoSrfClose
+func plerlGoSrfClose(id C.int64_t) {
+	defer func() { recover() }()
+	closeSRF(int64(id))
+}
+
+//export plerlGoXactEnd
+func plerlGoXactEnd() {
+	defer func() { recover() }()
+	if len(srfs) == 0 {
+		return
+	}
+	for id := range srfs {
+		closeSRF(id)
+	}
+}
+
+//export plerlGoSubxactAbort
+func plerlGoSubxactAbort(subxact C.uint32_t) {
+	defer func() { recover() }()
+	for id, ent := range srfs {
+		if ent.subxact >= uint32(subxact) {
+			closeSRF(id)
+		}
+	}
+}

@@ -1,0 +1,103 @@
+// trigger: the Go side of triggers and event triggers (trigger.c).
+package main
+
+/*
+#include "plerl_spi.h"
+*/
+import "C"
+
+import (
+	"unsafe"
+
+	"github.com/plerl/plerl/runtime/pl"
+	lua "github.com/yuin/gopher-lua"
+)
+
+//export plerlGoTrigger
+func plerlGoTrigger(call *C.PlerlCall, tg *C.PlerlTrigger) {
+	defer recoverInto(&call.err)
+	outer := beginCall()
+	defer endCall(outer)
+
+	trusted := call.flags&C.PLERL_TRUSTED != 0
+	s := engine.State(uint32(call.user_id), trusted)
+	td := &pl.TriggerData{}
+	if tg.is_event != 0 {
+		td.IsEvent = true
+		td.Event = C.GoString(tg.event)
+		td.Tag = C.GoString(tg.tag)
+		_, err := engine.CallTrigger(s, int64(call.fn_id), td)
+		if err != nil {
+			setError(&call.err, err)
+		}
+		return
+	}
+	td.Name = C.GoString(tg.name)
+	td.Table = C.GoString(tg.table_name)
+	td.Schema = C.GoString(tg.table_schema)
+	td.Relid = uint32(tg.relid)
+	td.When = C.GoString(tg.when)
+	td.Level = C.GoString(tg.level)
+	td.Op = C.GoString(tg.op)
+	td.ReturnsRow = tg.returns_row != 0
+	if tg.nargs > 0 {
+		for _, a := range unsafe.Slice(tg.args, int(tg.nargs)) {
+			td.Args = append(td.Args, C.GoString(a))
+		}
+	}
+	var names []string
+	if td.Level == "ROW" {
+		names = columnNames(&tg.new_row)
+		ncols := len(names)
+		var err error
+		if tg.old_row.nrows > 0 {
+			td.Old, err = rowToLua(s, names, unsafe.Slice(tg.old_row.values, ncols), nil)
+			if err != nil {
+				setError(&call.err, err)
+				return
+			}
+		}
+		if tg.new_row.nrows > 0 {
+			td.NewValues = make([]lua.LValue, ncols)
+			td.New, err = rowToLua(s, names, unsafe.Slice(tg.new_row.values, ncols), td.NewValues)
+			if err != nil {
+				setError(&call.err, err)
+				return
+			}
+			td.Columns = make([]lua.LString, ncols)
+			for i, n := range names {
+				td.Columns[i] = lua.LString(n)
+			}
+		}
+	}
+	res, err := engine.CallTrigger(s, int64(call.fn_id), td)
+	if err != nil {
+		setError(&call.err, err)
+		return
+	}
+	switch res.Action {
+	case pl.TriggerSkip:
+		tg.action = C.PLERL_TRIG_SKIP
+	case pl.TriggerModify:
+		if tg.result == nil {
+			tg.action = C.PLERL_TRIG_KEEP
+			return
+		}
+		ncols := len(names)
+		out := unsafe.Slice(tg.result, ncols)
+		replace := unsafe.Slice((*byte)(unsafe.Pointer(tg.replace)), ncols)
+		for i, n := range names {
+			if n != "" && (res.Changed == nil || res.Changed[i]) {
+				replace[i] = 1
+			}
+		}
+		want := res.Changed
+		if err := rowFromLua(s, res.Row, names, kindsOf(&tg.new_row), want, out, true, td.Table); err != nil {
+			setError(&call.err, err)
+			return
+		}
+		tg.action = C.PLERL_TRIG_MODIFY
+	default:
+		tg.action = C.PLERL_TRIG_KEEP
+	}
+}

@@ -1,0 +1,467 @@
+// SPI: the spi module Lua sees: queries with bound parameters, prepared
+// statements kept across calls, cursors and row iterators, commit and
+// rollback.
+package pl
+
+import (
+	lua "github.com/yuin/gopher-lua"
+)
+
+// SPI is what the spi module needs from the backend. The handler implements
+// it with the C guards of handler/spi.c. Rows come back as Lua tables made
+// in the calling state, one table per row keyed by column name (a NULL
+// column is absent, so it reads as nil).
+type SPI interface {
+	// SPIExecute runs q once with args bound by the parameter types; a
+	// limit > 0 caps the rows.
+	SPIExecute(s *State, q Query, args []lua.LValue, limit int64) (*Result, error)
+	// SPIPrepare parses and plans sql. types gives the SQL types of the
+	// first parameters; PostgreSQL infers the others from the query.
+	SPIPrepare(s *State, sql string, types []string, opts PlanOptions) (Plan, error)
+	// SPIOpen opens a cursor for q with args bound.
+	SPIOpen(s *State, q Query, args []lua.LValue) (Cursor, error)
+	// SPITransaction commits or rolls back (TxCommit or TxRollback, | TxChain).
+	SPITransaction(op int) error
+	// SPIAtomic reports whether transaction control is impossible here.
+	SPIAtomic() bool
+}
+
+// Transaction operations for SPITransaction (mirrored by the C guard).
+const (
+	TxCommit   = 1
+	TxRollback = 2
+	TxChain    = 4
+)
+
+// Query is SQL text or a prepared plan.
+type Query struct {
+	SQL  string
+	Plan Plan
+}
+
+// Result is what one statement returned.
+type Result struct {
+	Rows      *lua.LTable // rows at 1..#Rows
+	Processed int64       // rows returned, or rows a DML statement affected
+}
+
+// Plan is a prepared statement.
+type Plan interface {
+	NumParams() int
+	ParamType(i int) string // SQL name of parameter i+1's type
+	FetchCount() int        // rows per fetch for rows() iterators
+	Free() error            // idempotent
+}
+
+// Cursor is an open portal.
+type Cursor interface {
+	Name() string
+	// Fetch returns up to n rows forward (an empty table at the end).
+	Fetch(s *State, n int64) (*lua.LTable, error)
+	Close() error // idempotent
+}
+
+// PlanOptions are spi.prepare's options.
+type PlanOptions struct {
+	Keep        bool // outlive the call (spi.prepare always keeps)
+	Scroll      bool
+	FastStart   bool
+	CustomPlan  bool
+	GenericPlan bool
+	FetchCount  int
+}
+
+// DefaultFetchCount is how many rows a rows() iterator fetches at a time.
+const DefaultFetchCount = 100
+
+const (
+	planMetaName   = "spi.plan"
+	cursorMetaName = "spi.cursor"
+)
+
+func (s *State) spi() SPI {
+	sp, ok := s.e.host.(SPI)
+	if !ok {
+		s.L.RaiseError("spi is not available here")
+	}
+	return sp
+}
+
+func (s *State) installSPI() {
+	L := s.L
+	mod := L.NewTable()
+	fns := map[string]lua.LGFunction{
+		"execute":       s.spiExecute,
+		"execute_count": s.spiExecuteCount,
+		"prepare":       s.spiPrepare,
+		"rows":          s.spiRows,
+		"cursor":        s.spiCursor,
+		"commit":        func(L *lua.LState) int { return s.spiTx(L, TxCommit) },
+		"rollback":      func(L *lua.LState) int { return s.spiTx(L, TxRollback) },
+		"commit_and_chain": func(L *lua.LState) int {
+			return s.spiTx(L, TxCommit|TxChain)
+		},
+		"rollback_and_chain": func(L *lua.LState) int {
+			return s.spiTx(L, TxRollback|TxChain)
+		},
+		"is_atomic": func(L *lua.LState) int {
+			L.Push(lua.LBool(s.spi().SPIAtomic()))
+			return 1
+		},
+	}
+	for name, fn := range fns {
+		mod.RawSetString(name, L.NewFunction(fn))
+	}
+	L.SetGlobal("spi", mod)
+
+	pmt := L.NewTypeMetatable(planMetaName)
+	pmethods := L.NewTable()
+	for name, fn := range map[string]lua.LGFunction{
+		"execute":       s.planExecute,
+		"execute_count": s.planExecuteCount,
+		"rows":          s.planRows,
+		"cursor":        s.planCursor,
+		"free":          s.planFree,
+		"numargs":       s.planNumArgs,
+		"argtype":       s.planArgType,
+	} {
+		pmethods.RawSetString(name, L.NewFunction(fn))
+	}
+	pmt.RawSetString("__index", pmethods)
+	pmt.RawSetString("__name", lua.LString(planMetaName))
+	pmt.RawSetString("__metatable", lua.LString(planMetaName))
+	pmt.RawSetString("__tostring", L.NewFunction(func(L *lua.LState) int {
+		L.Push(lua.LString(planMetaName))
+		return 1
+	}))
+
+	cmt := L.NewTypeMetatable(cursorMetaName)
+	cmethods := L.NewTable()
+	for name, fn := range map[string]lua.LGFunction{
+		"fetch": s.cursorFetch,
+		"close": s.cursorClose,
+		"name":  s.cursorName,
+	} {
+		cmethods.RawSetString(name, L.NewFunction(fn))
+	}
+	cmt.RawSetString("__index", cmethods)
+	cmt.RawSetString("__name", lua.LString(cursorMetaName))
+	cmt.RawSetString("__metatable", lua.LString(cursorMetaName))
+	cmt.RawSetString("__tostring", L.NewFunction(func(L *lua.LState) int {
+		c := s.checkCursor(L, 1)
+		L.Push(lua.LString(cursorMetaName + " " + c.c.Name()))
+		return 1
+	}))
+}
+
+type planBox struct {
+	p     Plan
+	freed bool
+}
+
+type cursorBox struct {
+	c      Cursor
+	closed bool
+}
+
+func (s *State) checkPlan(L *lua.LState, n int) *planBox {
+	ud := L.CheckUserData(n)
+	pb, ok := ud.Value.(*planBox)
+	if !ok {
+		L.ArgError(n, "spi.plan expected")
+	}
+	if pb.freed {
+		L.ArgError(n, "the plan was freed")
+	}
+	return pb
+}
+
+func (s *State) checkCursor(L *lua.LState, n int) *cursorBox {
+	ud := L.CheckUserData(n)
+	cb, ok := ud.Value.(*cursorBox)
+	if !ok {
+		L.ArgError(n, "spi.cursor expected")
+	}
+	return cb
+}
+
+// query reads argument n: SQL text or a plan.
+func (s *State) query(L *lua.LState, n int) Query {
+	switch v := L.Get(n).(type) {
+	case lua.LString:
+		return Query{SQL: string(v)}
+	case *lua.LUserData:
+		if pb, ok := v.Value.(*planBox); ok {
+			if pb.freed {
+				L.ArgError(n, "the plan was freed")
+			}
+			return Query{Plan: pb.p}
+		}
+	}
+	L.ArgError(n, "SQL text or spi.plan expected")
+	return Query{}
+}
+
+// args collects the values from index n to the top (nils included).
+func args(L *lua.LState, n int) []lua.LValue {
+	top := L.GetTop()
+	if top < n {
+		return nil
+	}
+	out := make([]lua.LValue, 0, top-n+1)
+	for i := n; i <= top; i++ {
+		out = append(out, L.Get(i))
+	}
+	return out
+}
+
+func (s *State) checkArgCount(L *lua.LState, q Query, got int) {
+	if q.Plan != nil && q.Plan.NumParams() != got {
+		L.RaiseError("the statement takes %d arguments, %d given", q.Plan.NumParams(), got)
+	}
+}
+
+// execute runs q and returns its rows table with n set.
+func (s *State) execute(L *lua.LState, q Query, a []lua.LValue, limit int64) int {
+	s.checkArgCount(L, q, len(a))
+	res, err := s.spi().SPIExecute(s, q, a, limit)
+	if err != nil {
+		s.raise(err)
+	}
+	rows := res.Rows
+	if rows == nil {
+		rows = L.NewTable()
+	}
+	rows.RawSetString("n", lua.LNumber(res.Processed))
+	L.Push(rows)
+	return 1
+}
+
+// spi.execute(sql_or_plan, args...) -> rows (rows[i] by column name, rows.n)
+func (s *State) spiExecute(L *lua.LState) int {
+	return s.execute(L, s.query(L, 1), args(L, 2), 0)
+}
+
+// spi.execute_count(sql_or_plan, maxrows, args...)
+func (s *State) spiExecuteCount(L *lua.LState) int {
+	q := s.query(L, 1)
+	n := L.CheckInt64(2)
+	if n < 0 {
+		L.ArgError(2, "maxrows must not be negative")
+	}
+	return s.execute(L, q, args(L, 3), n)
+}
+
+// spi.prepare(sql [, {types}] [, {options}]) -> plan
+func (s *State) spiPrepare(L *lua.LState) int {
+	sql := L.CheckString(1)
+	var types []string
+	if t, ok := L.Get(2).(*lua.LTable); ok {
+		n := t.Len()
+		for i := 1; i <= n; i++ {
+			v, ok := t.RawGetInt(i).(lua.LString)
+			if !ok {
+				L.ArgError(2, "type names must be strings")
+			}
+			types = append(types, string(v))
+		}
+	} else if L.Get(2) != lua.LNil {
+		L.ArgError(2, "a table of type names expected")
+	}
+	opts := PlanOptions{Keep: true, FetchCount: DefaultFetchCount}
+	if o, ok := L.Get(3).(*lua.LTable); ok {
+		opts.Scroll = lua.LVAsBool(o.RawGetString("scroll"))
+		opts.FastStart = lua.LVAsBool(o.RawGetString("fast_start"))
+		opts.CustomPlan = lua.LVAsBool(o.RawGetString("custom_plan"))
+		opts.GenericPlan = lua.LVAsBool(o.RawGetString("generic_plan"))
+		if fc, ok := o.RawGetString("fetch_count").(lua.LNumber); ok {
+			if fc < 1 {
+				L.ArgError(3, "fetch_count must be at least 1")
+			}
+			opts.FetchCount = int(fc)
+		}
+	} else if L.Get(3) != lua.LNil {
+		L.ArgError(3, "a table of options expected")
+	}
+	p, err := s.spi().SPIPrepare(s, sql, types, opts)
+	if err != nil {
+		s.raise(err)
+	}
+	ud := L.NewUserData()
+	ud.Value = &planBox{p: p}
+	L.SetMetatable(ud, L.GetTypeMetatable(planMetaName))
+	L.Push(ud)
+	return 1
+}
+
+func (s *State) planExecute(L *lua.LState) int {
+	pb := s.checkPlan(L, 1)
+	return s.execute(L, Query{Plan: pb.p}, args(L, 2), 0)
+}
+
+func (s *State) planExecuteCount(L *lua.LState) int {
+	pb := s.checkPlan(L, 1)
+	n := L.CheckInt64(2)
+	if n < 0 {
+		L.ArgError(2, "maxrows must not be negative")
+	}
+	return s.execute(L, Query{Plan: pb.p}, args(L, 3), n)
+}
+
+func (s *State) planFree(L *lua.LState) int {
+	ud := L.CheckUserData(1)
+	pb, ok := ud.Value.(*planBox)
+	if !ok {
+		L.ArgError(1, "spi.plan expected")
+	}
+	if !pb.freed {
+		pb.freed = true
+		if err := pb.p.Free(); err != nil {
+			s.raise(err)
+		}
+	}
+	return 0
+}
+
+func (s *State) planNumArgs(L *lua.LState) int {
+	L.Push(lua.LNumber(s.checkPlan(L, 1).p.NumParams()))
+	return 1
+}
+
+func (s *State) planArgType(L *lua.LState) int {
+	pb := s.checkPlan(L, 1)
+	i := L.CheckInt(2)
+	if i < 1 || i > pb.p.NumParams() {
+		L.ArgError(2, "no such argument")
+	}
+	L.Push(lua.LString(pb.p.ParamType(i - 1)))
+	return 1
+}
+
+func (s *State) open(L *lua.LState, q Query, a []lua.LValue) Cursor {
+	s.checkArgCount(L, q, len(a))
+	c, err := s.spi().SPIOpen(s, q, a)
+	if err != nil {
+		s.raise(err)
+	}
+	return c
+}
+
+func (s *State) pushCursor(L *lua.LState, c Cursor) int {
+	ud := L.NewUserData()
+	ud.Value = &cursorBox{c: c}
+	L.SetMetatable(ud, L.GetTypeMetatable(cursorMetaName))
+	L.Push(ud)
+	return 1
+}
+
+// spi.cursor(sql_or_plan, args...) -> cursor with fetch(n), close(), name()
+func (s *State) spiCursor(L *lua.LState) int {
+	q := s.query(L, 1)
+	return s.pushCursor(L, s.open(L, q, args(L, 2)))
+}
+
+func (s *State) planCursor(L *lua.LState) int {
+	pb := s.checkPlan(L, 1)
+	return s.pushCursor(L, s.open(L, Query{Plan: pb.p}, args(L, 2)))
+}
+
+func (s *State) cursorFetch(L *lua.LState) int {
+	cb := s.checkCursor(L, 1)
+	if cb.closed {
+		L.RaiseError("the cursor is closed")
+	}
+	n := L.OptInt64(2, 1)
+	if n < 1 {
+		L.ArgError(2, "count must be at least 1")
+	}
+	rows, err := cb.c.Fetch(s, n)
+	if err != nil {
+		s.raise(err)
+	}
+	L.Push(rows)
+	return 1
+}
+
+func (s *State) cursorClose(L *lua.LState) int {
+	cb := s.checkCursor(L, 1)
+	if !cb.closed {
+		cb.closed = true
+		if err := cb.c.Close(); err != nil {
+			s.raise(err)
+		}
+	}
+	return 0
+}
+
+func (s *State) cursorName(L *lua.LState) int {
+	L.Push(lua.LString(s.checkCursor(L, 1).c.Name()))
+	return 1
+}
+
+// rowIter feeds a generic for loop from a cursor, one batch at a time, so
+// a large result never sits in memory whole. The cursor closes when the
+// rows run out; a loop left early leaves it to the handler's cleanup (or
+// the end of the transaction).
+type rowIter struct {
+	c     Cursor
+	batch *lua.LTable
+	next  int
+	n     int
+	fetch int64
+	done  bool
+}
+
+func (s *State) iterate(L *lua.LState, c Cursor, fetch int) int {
+	it := &rowIter{c: c, fetch: int64(fetch)}
+	L.Push(L.NewFunction(func(L *lua.LState) int {
+		for {
+			if it.done {
+				L.Push(lua.LNil)
+				return 1
+			}
+			if it.next < it.n {
+				it.next++
+				L.Push(it.batch.RawGetInt(it.next))
+				return 1
+			}
+			rows, err := it.c.Fetch(s, it.fetch)
+			if err != nil {
+				it.done = true
+				s.raise(err)
+			}
+			it.batch, it.next, it.n = rows, 0, rows.Len()
+			if it.n == 0 {
+				it.done = true
+				it.batch = nil
+				if err := it.c.Close(); err != nil {
+					s.raise(err)
+				}
+			}
+		}
+	}))
+	return 1
+}
+
+// spi.rows(sql_or_plan, args...) -> iterator over rows
+func (s *State) spiRows(L *lua.LState) int {
+	q := s.query(L, 1)
+	fetch := DefaultFetchCount
+	if q.Plan != nil {
+		fetch = q.Plan.FetchCount()
+	}
+	return s.iterate(L, s.open(L, q, args(L, 2)), fetch)
+}
+
+func (s *State) planRows(L *lua.LState) int {
+	pb := s.checkPlan(L, 1)
+	c := s.open(L, Query{Plan: pb.p}, args(L, 2))
+	return s.iterate(L, c, pb.p.FetchCount())
+}
+
+func (s *State) spiTx(L *lua.LState, op int) int {
+	if err := s.spi().SPITransaction(op); err != nil {
+		s.raise(err)
+	}
+	return 0
+}

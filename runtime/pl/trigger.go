@@ -1,0 +1,168 @@
+// Trigger: the trigger object a trigger function receives, and what its
+// result means for the row.
+package pl
+
+import (
+	lua "github.com/yuin/gopher-lua"
+)
+
+// TriggerData is what the backend knows about one trigger firing.
+type TriggerData struct {
+	IsEvent bool
+	Event   string // event triggers: ddl_command_start, ...
+	Tag     string // event triggers: the command tag
+
+	Name       string
+	Table      string
+	Schema     string
+	Relid      uint32
+	When       string // BEFORE, AFTER, INSTEAD OF
+	Level      string // ROW, STATEMENT
+	Op         string // INSERT, UPDATE, DELETE, TRUNCATE
+	Args       []string
+	Old, New   *lua.LTable // nil when the operation has no such row
+	ReturnsRow bool        // BEFORE or INSTEAD OF, FOR EACH ROW
+
+	// Columns are the table's column names ("" for a dropped column) and
+	// NewValues what New held for each when the function started, to see
+	// which columns the function changed.
+	Columns   []lua.LString
+	NewValues []lua.LValue
+}
+
+// TriggerAction says what happens to the row.
+type TriggerAction int
+
+const (
+	TriggerKeep   TriggerAction = iota // go on with the row unchanged
+	TriggerSkip                        // skip the row
+	TriggerModify                      // go on with Row (Changed columns, or all when nil)
+)
+
+// TriggerResult is a trigger function's answer.
+type TriggerResult struct {
+	Action  TriggerAction
+	Row     *lua.LTable
+	Changed []bool
+}
+
+// CallTrigger runs trigger function id in state s with the trigger object
+// as its one argument (named trigger in the body).
+//
+// For BEFORE and INSTEAD OF row triggers, the result decides the row:
+// nothing, nil, "OK" or "MODIFY" goes on with trigger.new as the function
+// left it (changed fields and all; for DELETE, with the old row); "SKIP"
+// or false skips the row; a table goes on with that table as the new row.
+// Setting trigger.new to nil skips the row too. Other results are ignored.
+func (e *Engine) CallTrigger(s *State, id int64, td *TriggerData) (TriggerResult, error) {
+	L := s.L
+	t := L.CreateTable(0, 16)
+	if td.IsEvent {
+		t.RawSetString("event", lua.LString(td.Event))
+		t.RawSetString("tag", lua.LString(td.Tag))
+	} else {
+		t.RawSetString("name", lua.LString(td.Name))
+		t.RawSetString("table_name", lua.LString(td.Table))
+		t.RawSetString("table_schema", lua.LString(td.Schema))
+		t.RawSetString("relid", lua.LNumber(td.Relid))
+		t.RawSetString("when", lua.LString(td.When))
+		t.RawSetString("level", lua.LString(td.Level))
+		t.RawSetString("op", lua.LString(td.Op))
+		t.RawSetString("operation", lua.LString(td.Op))
+		args := L.CreateTable(len(td.Args), 0)
+		for _, a := range td.Args {
+			args.Append(lua.LString(a))
+		}
+		t.RawSetString("args", args)
+		if td.Old != nil {
+			t.RawSetString("old", td.Old)
+		}
+		if td.New != nil {
+			t.RawSetString("new", td.New)
+		}
+	}
+	rets, err := e.CallIn(s, id, []lua.LValue{t})
+	if err != nil || !td.ReturnsRow {
+		return TriggerResult{}, err
+	}
+	var ret lua.LValue = lua.LNil
+	if len(rets) > 0 {
+		ret = rets[0]
+	}
+	switch r := ret.(type) {
+	case lua.LString:
+		switch r {
+		case "SKIP":
+			return TriggerResult{Action: TriggerSkip}, nil
+		case "OK", "MODIFY":
+		default:
+			return TriggerResult{}, Errorf(StateInvalidParam,
+				"trigger function %q returned %q: return nil, a row table, \"SKIP\" or false", td.Name, string(r))
+		}
+	case lua.LBool:
+		if !r {
+			return TriggerResult{Action: TriggerSkip}, nil
+		}
+		return TriggerResult{}, Errorf(StateInvalidParam,
+			"trigger function %q returned true: return nil, a row table, \"SKIP\" or false", td.Name)
+	case *lua.LTable:
+		if r != td.New || td.Op == "DELETE" {
+			if td.Op == "DELETE" {
+				return TriggerResult{Action: TriggerKeep}, nil
+			}
+			return TriggerResult{Action: TriggerModify, Row: r}, nil
+		}
+	case *lua.LNilType:
+	default:
+		return TriggerResult{}, Errorf(StateInvalidParam,
+			"trigger function %q returned %s: return nil, a row table, \"SKIP\" or false", td.Name, s.typeName(ret))
+	}
+	if td.Op == "DELETE" {
+		return TriggerResult{Action: TriggerKeep}, nil
+	}
+	cur := t.RawGetString("new")
+	switch n := cur.(type) {
+	case *lua.LNilType:
+		return TriggerResult{Action: TriggerSkip}, nil
+	case *lua.LTable:
+		if n != td.New {
+			return TriggerResult{Action: TriggerModify, Row: n}, nil
+		}
+	default:
+		return TriggerResult{}, Errorf(StateDatatype, "trigger.new must be a table, not %s", s.typeName(cur))
+	}
+	changed, any := rowChanges(td.New, td.Columns, td.NewValues)
+	if !any {
+		return TriggerResult{Action: TriggerKeep}, nil
+	}
+	return TriggerResult{Action: TriggerModify, Row: td.New, Changed: changed}, nil
+}
+
+// rowChanges compares a row table with the values it started with. Tables
+// and userdata count as changed (their insides may have been), scalars are
+// compared by value; a column set to a value of another type is changed.
+func rowChanges(t *lua.LTable, cols []lua.LString, orig []lua.LValue) ([]bool, bool) {
+	changed := make([]bool, len(cols))
+	any := false
+	for i, name := range cols {
+		if name == "" {
+			continue
+		}
+		v := t.RawGetString(string(name))
+		o := orig[i]
+		same := false
+		switch x := v.(type) {
+		case lua.LString, lua.LBool, *lua.LNilType:
+			same = v == o
+		case lua.LNumber:
+			if y, ok := o.(lua.LNumber); ok {
+				same = x == y
+			}
+		}
+		if !same {
+			changed[i] = true
+			any = true
+		}
+	}
+	return changed, any
+}
