@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"unicode/utf8"
 
 	"github.com/plerl/plerl/runtime/term"
 )
@@ -440,12 +441,20 @@ func (w *wire) atomBytes() ([]byte, bool) {
 	}
 	w.i += n
 	a := w.b[w.i-n : w.i]
+	// Anything unusual (long atoms, latin-1 beyond ASCII) is left to the
+	// full decoder, which applies the same rules as the VM; invalid UTF-8
+	// is refused there too, so the two decoders always agree.
+	if n > 255 {
+		return nil, false
+	}
 	if tag == tagAtom || tag == tagSmallAtom {
 		for _, c := range a {
-			if c >= 0x80 { // latin-1 beyond ASCII: leave it to the full decoder
+			if c >= 0x80 {
 				return nil, false
 			}
 		}
+	} else if !utf8.Valid(a) {
+		return nil, false
 	}
 	return a, true
 }
