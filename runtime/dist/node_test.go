@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -14,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/plerl/plerl/runtime/term"
 )
 
 var (
@@ -74,7 +77,7 @@ func ensureEpmd(t testing.TB) {
 
 // helperErl is compiled once per test run and loaded on every test node.
 const helperErl = `-module(plerl_t).
--export([sleep_reg/2, raise/2, start_echo/0]).
+-export([sleep_reg/2, raise/2, start_echo/0, watch_stdin/0]).
 
 %% Registers the calling process as Name, then sleeps: lets a test see
 %% whether a CallKill worker is still alive.
@@ -83,6 +86,10 @@ sleep_reg(Name, Ms) -> register(Name, self()), timer:sleep(Ms), done.
 raise(error, R) -> erlang:error(R);
 raise(exit, R) -> erlang:exit(R);
 raise(throw, R) -> erlang:throw(R).
+
+%% Halt when stdin closes: the node dies with the test binary even if
+%% the test is killed before its cleanup runs.
+watch_stdin() -> spawn(fun() -> _ = io:get_line(""), erlang:halt() end), ok.
 
 %% t_echo: {From, Tag, P} -> From ! {Tag, P}.
 start_echo() -> register(t_echo, spawn(fun loop/0)), ok.
@@ -127,6 +134,7 @@ type testNode struct {
 	out    *bytes.Buffer
 	args   []string
 	dir    string
+	stdin  io.Closer
 }
 
 // startNode starts erl -name <unique>@127.0.0.1 and waits until epmd knows it.
@@ -158,13 +166,18 @@ func startNodeNoCleanup(t testing.TB, extra ...string) *testNode {
 func (n *testNode) start(t testing.TB) {
 	t.Helper()
 	args := []string{"-noshell", "-name", n.Name, "-setcookie", n.Cookie, "-start_epmd", "false",
-		"-kernel", "inet_dist_use_interface", "{127,0,0,1}", "-pa", n.dir, "-s", "plerl_t", "start_echo"}
+		"-kernel", "inet_dist_use_interface", "{127,0,0,1}", "-pa", n.dir, "-s", "plerl_t", "start_echo", "-s", "plerl_t", "watch_stdin"}
 	args = append(args, n.args...)
 	n.out = &bytes.Buffer{}
 	cmd := exec.Command("erl", args...)
 	cmd.Env = append(os.Environ(), "ERL_CRASH_DUMP_SECONDS=0")
 	cmd.Stdout, cmd.Stderr = n.out, n.out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	stdin, err := cmd.StdinPipe() // held open until the process exits; see watch_stdin
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.stdin = stdin
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start erl: %v", err)
 	}
@@ -175,13 +188,30 @@ func (n *testNode) start(t testing.TB) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		_, err := LookupPort(ctx, nil, "127.0.0.1", 0, alive, n.Name)
 		cancel()
-		if err == nil {
+		if err == nil && n.ready() {
 			return
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	n.Stop()
 	t.Fatalf("node %s did not register with epmd; output:\n%s", n.Name, n.out.String())
+}
+
+// ready reports whether the node has run its -s start_echo (epmd knows a
+// node before its -s functions have run; a REG_SEND to t_echo before that
+// is silently dropped).
+func (n *testNode) ready() bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	cfg := testConfig(n)
+	c, err := Dial(ctx, cfg, n.Name)
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	v, err := c.Call(ctx, "erlang", "whereis", []any{term.Atom("t_echo")})
+	_, ok := v.(term.Pid)
+	return err == nil && ok
 }
 
 // Stop kills the node (SIGKILL to the erl process group we created) and waits.
