@@ -18,11 +18,13 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "nodes/params.h"
+#include "nodes/parsenodes.h"
 #include "parser/parse_param.h"
 #include "parser/parse_type.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/plancache.h"
 #include "utils/portal.h"
 
 #include "plerl.h"
@@ -207,6 +209,26 @@ plerl_rows_fill(PlerlRowDesc *d, PlerlRows *out, HeapTuple *tuples, uint64 n)
 	pfree(dn);
 }
 
+/* Column c's Datum from v (consumed). */
+static Datum
+value_to_datum(PlerlRowDesc *d, int c, PlerlValue *v, bool *isnull)
+{
+	PlerlType  *t = &d->types[c];
+	Datum		datum;
+
+	if (d->names && d->names[c] == NULL)
+	{
+		plerl_value_free(v);
+		*isnull = true;
+		return (Datum) 0;
+	}
+	datum = plerl_value_to_datum(t, v, isnull);
+	/* Domains over a kind with a direct conversion: check here. */
+	if (t->is_domain && t->kind != PLT_OTHER && !*isnull)
+		domain_check(datum, false, t->oid, &d->domain_extra[c], d->mcxt);
+	return datum;
+}
+
 void
 plerl_values_to_datums(PlerlRowDesc *d, PlerlValue *values, const char *replace,
 					   Datum *datums, bool *nulls)
@@ -217,21 +239,9 @@ plerl_values_to_datums(PlerlRowDesc *d, PlerlValue *values, const char *replace,
 	{
 		for (c = 0; c < d->ncols; c++)
 		{
-			PlerlType  *t = &d->types[c];
-
 			if (replace && !replace[c])
 				continue;
-			if (d->names && d->names[c] == NULL)
-			{
-				plerl_value_free(&values[c]);
-				datums[c] = (Datum) 0;
-				nulls[c] = true;
-				continue;
-			}
-			datums[c] = plerl_value_to_datum(t, &values[c], &nulls[c]);
-			/* Domains over a kind with a direct conversion: check here. */
-			if (t->is_domain && t->kind != PLT_OTHER && !nulls[c])
-				domain_check(datums[c], false, t->oid, &d->domain_extra[c], d->mcxt);
+			datums[c] = value_to_datum(d, c, &values[c], &nulls[c]);
 		}
 	}
 	PG_CATCH();
@@ -370,6 +380,22 @@ plerl_spi_plan_free(PlerlPlan *p, PlerlError *err)
 	return rc;
 }
 
+/* Which parameter is being bound, for the error context. */
+typedef struct BindContext
+{
+	PlanPriv   *pp;
+	int			i;
+} BindContext;
+
+static void
+bind_context(void *arg)
+{
+	BindContext *bc = (BindContext *) arg;
+
+	errcontext("binding parameter $%d of type %s", bc->i + 1,
+			   format_type_be(bc->pp->types[bc->i]));
+}
+
 /* Bind values Go converted for the plan's parameter types (consumes them). */
 static ParamListInfo
 params_make(PlerlPlan *p, PlerlValue *args, int32_t nargs)
@@ -391,7 +417,31 @@ params_make(PlerlPlan *p, PlerlValue *args, int32_t nargs)
 		return NULL;
 	datums = palloc(sizeof(Datum) * nargs);
 	nulls = palloc(sizeof(bool) * nargs);
-	plerl_values_to_datums(&pp->params, args, NULL, datums, nulls);
+	{
+		BindContext bc;
+		ErrorContextCallback cb;
+
+		bc.pp = pp;
+		bc.i = 0;
+		cb.callback = bind_context;
+		cb.arg = &bc;
+		cb.previous = error_context_stack;
+		error_context_stack = &cb;
+		PG_TRY();
+		{
+			for (; bc.i < nargs; bc.i++)
+				datums[bc.i] = value_to_datum(&pp->params, bc.i, &args[bc.i], &nulls[bc.i]);
+		}
+		PG_CATCH();
+		{
+			error_context_stack = cb.previous;
+			for (int i = bc.i; i < nargs; i++)
+				plerl_value_free(&args[i]);
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
+		error_context_stack = cb.previous;
+	}
 	li = makeParamList(nargs);
 	for (int i = 0; i < nargs; i++)
 	{
@@ -401,6 +451,46 @@ params_make(PlerlPlan *p, PlerlValue *args, int32_t nargs)
 		li->params[i].ptype = pp->types[i];
 	}
 	return li;
+}
+
+/*
+ * Whether a plan is one CALL statement. Only a CALL runs non-atomic from a
+ * non-atomic call (so the procedure it calls may commit), as in PL/pgSQL;
+ * other statements run atomic, each with a fresh snapshot.
+ */
+static bool
+plan_is_call(SPIPlanPtr plan)
+{
+	List	   *sources = SPI_plan_get_plan_sources(plan);
+	CachedPlanSource *src;
+
+	if (list_length(sources) != 1)
+		return false;
+	src = (CachedPlanSource *) linitial(sources);
+	return src->raw_parse_tree != NULL && IsA(src->raw_parse_tree->stmt, CallStmt);
+}
+
+/* Might sql be a CALL? (Cheap test first; plan_is_call decides.) */
+static bool
+looks_like_call(const char *sql)
+{
+	const char *p = sql;
+
+	for (;;)
+	{
+		while (*p && isspace((unsigned char) *p))
+			p++;
+		if (p[0] == '-' && p[1] == '-')
+		{
+			while (*p && *p != '\n')
+				p++;
+			continue;
+		}
+		if (p[0] == '/' && p[1] == '*')
+			return true;		/* rare: let the parser decide */
+		break;
+	}
+	return pg_strncasecmp(p, "call", 4) == 0 && !isalnum((unsigned char) p[4]) && p[4] != '_';
 }
 
 /* A context for one result, registered in out->priv before anything can fail. */
@@ -456,12 +546,24 @@ plerl_spi_execute(PlerlPlan *p, const char *sql, PlerlValue *args, int32_t nargs
 		MemoryContextSwitchTo(rp->cxt);
 		memset(&opts, 0, sizeof(opts));
 		opts.read_only = plerl_frame->readonly;
-		opts.allow_nonatomic = plerl_frame->nonatomic;
 		opts.tcount = limit > 0 ? (uint64) limit : 0;
 		if (p != NULL)
 		{
+			SPIPlanPtr	plan = ((PlanPriv *) p->priv)->plan;
+
 			opts.params = params_make(p, args, nargs);
-			r = SPI_execute_plan_extended(((PlanPriv *) p->priv)->plan, &opts);
+			opts.allow_nonatomic = plerl_frame->nonatomic && plan_is_call(plan);
+			r = SPI_execute_plan_extended(plan, &opts);
+		}
+		else if (plerl_frame->nonatomic && looks_like_call(sql))
+		{
+			SPIPlanPtr	plan = SPI_prepare(sql, 0, NULL);
+
+			if (plan == NULL)
+				elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+			opts.allow_nonatomic = plan_is_call(plan);
+			r = SPI_execute_plan_extended(plan, &opts);
+			SPI_freeplan(plan);
 		}
 		else
 			r = SPI_execute_extended(sql, &opts);
@@ -572,8 +674,8 @@ cursor_find(const char *name)
 	if (portal == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_CURSOR_NAME),
-				 errmsg("cursor \"%s\" does not exist", name),
-				 errhint("A cursor is closed at the end of the transaction that opened it.")));
+				 errmsg("the cursor is closed"),
+				 errhint("A cursor closes at the end of the transaction that opened it.")));
 	return portal;
 }
 

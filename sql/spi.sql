@@ -1,0 +1,177 @@
+-- spi: SQL from Lua: rows and counts, parameters bound by type, prepared
+-- plans kept across calls, cursors and row iterators, read-only snapshots.
+CREATE EXTENSION IF NOT EXISTS plerl;
+\set VERBOSITY default
+
+CREATE TABLE spi_t (id int PRIMARY KEY, name text, score float8, born date);
+
+-- Rows are tables by column name (NULL columns are nil); rows.n counts
+-- the rows a statement returned or changed.
+DO LANGUAGE plerl $$
+  local r = spi.execute("INSERT INTO spi_t VALUES (1, 'one', 1.5, '2020-01-31'), (2, 'two', NULL, NULL)")
+  print('insert', r.n, #r)
+  r = spi.execute('SELECT * FROM spi_t ORDER BY id')
+  print('select', r.n, #r)
+  for _, row in ipairs(r) do print(row.id, row.name, row.score, row.born) end
+  r = spi.execute('UPDATE spi_t SET score = score * 2 WHERE id = $1 RETURNING id, score', 1)
+  print('update returning', r.n, r[1].id, r[1].score)
+  r = spi.execute('UPDATE spi_t SET name = upper(name)')
+  print('update', r.n, #r)
+  r = spi.execute('CREATE TEMP TABLE spi_tmp (a int); INSERT INTO spi_tmp VALUES (1), (2), (3)')
+  print('two statements', r.n)
+  r = spi.execute_count('SELECT a FROM spi_tmp ORDER BY a', 2)
+  print('execute_count', r.n, #r, r[1].a, r[2].a)
+  r = spi.execute('SELECT 1 AS a, NULL::text AS b, pg_sleep(0) AS v')
+  print('null and void', r[1].a, r[1].b, r[1].v)
+$$;
+
+-- Parameters are bound, never spliced into the text; their types come from
+-- the query (as for an extended-protocol Parse without types).
+DO LANGUAGE plerl $$
+  local evil = "'); DROP TABLE spi_t; --"
+  print(spi.execute('SELECT $1::text AS t', evil)[1].t)
+  print(spi.execute('SELECT count(*) AS n FROM spi_t WHERE name = $1', evil)[1].n)
+  local r = spi.execute('SELECT $1 + 1 AS x, $2 AS y, $3 || $4 AS z', 41, 'y', 'a', 7)
+  print(r[1].x, type(r[1].x), r[1].y, type(r[1].y), r[1].z)
+  r = spi.execute('SELECT $1::int IS NULL AS isnull, $2 AS d', nil, '2024-02-29')
+  print(r[1].isnull, r[1].d)
+  r = spi.execute('SELECT id FROM spi_t WHERE born = $1', '2020-01-31')
+  print('date param', r[1].id)
+  r = spi.execute('SELECT name FROM spi_t WHERE id = ANY($1::int[]) ORDER BY id', '{1,2}')
+  print('array param as text', r.n)
+$$;
+
+-- Binding errors name the parameter; a parameter with no type anywhere is
+-- an error with a hint.
+DO LANGUAGE plerl $$ spi.execute('SELECT $1 + 1', 'abc') $$;
+DO LANGUAGE plerl $$ spi.execute('SELECT $1::int', 1, 2) $$;
+DO LANGUAGE plerl $$ spi.execute('SELECT pg_typeof($1)', 1) $$;
+DO LANGUAGE plerl $$ spi.execute('SELECT $1 + $2', 1) $$;
+DO LANGUAGE plerl $$ spi.execute('COMMIT') $$;
+DO LANGUAGE plerl $$ spi.execute(42) $$;
+
+-- spi.prepare: explicit types for the first parameters, the rest inferred.
+DO LANGUAGE plerl $$
+  local p = spi.prepare('SELECT pg_typeof($1)::text AS t1, $2 + 1 AS t2', {'numeric'})
+  print(p:numargs(), p:argtype(1), p:argtype(2))
+  local r = p:execute('1.50', 2)
+  print(r[1].t1, r[1].t2)
+  print(p:execute_count(1, 3, 4).n)
+  p:free()
+  print(pcall(p.execute, p, 1, 2))
+  p = spi.prepare('SELECT $1::varchar(3) AS v', {'text'})
+  print(p:execute('abcdef')[1].v)
+$$;
+DO LANGUAGE plerl $$ spi.prepare('SELECT 1', {'no_such_type'}) $$;
+DO LANGUAGE plerl $$ spi.prepare('SELEC 1') $$;
+
+-- A plan kept in the function's own environment survives across calls:
+-- the first call prepares it, later calls reuse it.
+CREATE FUNCTION spi_name(i int) RETURNS text LANGUAGE plerl AS $$
+  if not plan then
+    print('preparing')
+    plan = spi.prepare('SELECT name FROM spi_t WHERE id = $1')
+  end
+  local r = plan:execute(i)
+  return r[1] and r[1].name
+$$;
+SELECT spi_name(1), spi_name(2), spi_name(3);
+SELECT spi_name(2);
+-- CREATE OR REPLACE starts afresh.
+CREATE OR REPLACE FUNCTION spi_name(i int) RETURNS text LANGUAGE plerl AS $$
+  plan = plan or spi.prepare('SELECT lower(name) AS name FROM spi_t WHERE id = $1')
+  return plan:execute(i)[1].name
+$$;
+SELECT spi_name(1);
+
+-- Row iterators read through a cursor in batches: 100k rows never sit in
+-- memory at once.
+CREATE FUNCTION spi_sum(n int) RETURNS bigint LANGUAGE plerl AS $$
+  local sum, count = 0, 0
+  for r in spi.rows('SELECT g FROM generate_series(1, $1) g', n) do
+    sum = sum + r.g
+    count = count + 1
+  end
+  assert(count == n)
+  return sum
+$$;
+SELECT spi_sum(100000);
+DO LANGUAGE plerl $$
+  -- A plan's rows() fetches fetch_count rows at a time.
+  local p = spi.prepare('SELECT g FROM generate_series(1, $1) g', {'int'}, {fetch_count = 7})
+  local n = 0
+  for r in p:rows(20) do n = n + 1 end
+  print('plan rows', n)
+  -- Leaving a loop early is fine: the cursor goes at the end of the transaction.
+  for r in spi.rows('SELECT g FROM generate_series(1, 1000000) g') do
+    if r.g == 3 then break end
+  end
+  -- Cursors by hand.
+  local c = spi.cursor('SELECT g FROM generate_series(1, 5) g')
+  local b = c:fetch(2)
+  print('fetch', #b, b[1].g, b[2].g)
+  b = c:fetch(10)
+  print('fetch', #b, b[1].g, b[3].g)
+  print('fetch at end', #c:fetch(10))
+  c:close()
+  print(pcall(c.fetch, c, 1))
+  c = p:cursor(3)
+  print('plan cursor', #c:fetch(5))
+  c:close()
+$$;
+-- An iterator kept into a later transaction finds its cursor closed.
+CREATE FUNCTION spi_keep_iter() RETURNS int LANGUAGE plerl AS $$
+  if not it then
+    local p = spi.prepare('SELECT g FROM generate_series(1, 3) g', nil, {fetch_count = 1})
+    it = p:rows()
+  end
+  return it().g
+$$;
+SELECT spi_keep_iter();
+SELECT spi_keep_iter();
+
+-- STABLE and IMMUTABLE functions run their SQL read-only, in the caller's
+-- snapshot: no writes.
+CREATE FUNCTION spi_stable_insert() RETURNS int STABLE LANGUAGE plerl AS $$
+  spi.execute('INSERT INTO spi_t VALUES (3, $1)', 'three')
+  return 1
+$$;
+CREATE FUNCTION spi_immutable_insert() RETURNS int IMMUTABLE LANGUAGE plerl AS $$
+  spi.execute('INSERT INTO spi_t VALUES (3, $1)', 'three')
+  return 1
+$$;
+CREATE FUNCTION spi_stable_count() RETURNS bigint STABLE LANGUAGE plerl AS $$
+  return spi.execute('SELECT count(*) AS n FROM spi_t')[1].n
+$$;
+CREATE FUNCTION spi_volatile_insert(i int) RETURNS int LANGUAGE plerl AS $$
+  spi.execute('INSERT INTO spi_t (id, name) VALUES ($1, $2)', i, 'v' .. i)
+  return i
+$$;
+SELECT spi_stable_insert();
+SELECT spi_immutable_insert();
+SELECT spi_stable_count();
+SELECT spi_volatile_insert(10);
+SELECT spi_stable_count();
+-- A STABLE function sees the statement's snapshot: rows the same statement
+-- inserted through a volatile function are not visible to it.
+SELECT spi_volatile_insert(11), spi_stable_count();
+
+-- Lua -> SQL -> Lua nests, each level with its own SPI connection.
+CREATE FUNCTION spi_inner(i int) RETURNS int LANGUAGE plerl AS $$
+  return spi.execute('SELECT count(*) AS n FROM spi_t WHERE id <= $1', i)[1].n
+$$;
+CREATE FUNCTION spi_outer() RETURNS text LANGUAGE plerl AS $$
+  local out = {}
+  for r in spi.rows('SELECT id, spi_inner(id) AS n FROM spi_t ORDER BY id') do
+    out[#out + 1] = r.id .. ':' .. r.n
+  end
+  return table.concat(out, ' ')
+$$;
+SELECT spi_outer();
+
+-- Errors from SQL are error objects Lua can catch (see subxact).
+DO LANGUAGE plerl $$
+  local ok, e = pcall(spi.execute, 'SELECT 1/0')
+  print(ok, e.sqlstate, e.message)
+$$;
+DROP TABLE spi_t;
