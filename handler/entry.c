@@ -367,6 +367,7 @@ plerl_function_call(FunctionCallInfo fcinfo, bool trusted)
 	PlerlProc  *proc;
 	PlerlCall	call;
 	PlerlValue	argbuf[8];
+	PlerlType  *rettype;
 	Datum		result;
 
 	if (CALLED_AS_TRIGGER(fcinfo))
@@ -386,12 +387,15 @@ plerl_function_call(FunctionCallInfo fcinfo, bool trusted)
 	call.user_id = trusted ? GetUserId() : 0;
 	call.flags = plerl_call_flags(proc, fcinfo);
 	call.nargs = proc->nargs;
-	call.ret_kind = proc->ret.kind;
+	/* Polymorphic and RECORD results are resolved per call site (types.c). */
+	rettype = plerl_result_type(proc, fcinfo);
+	call.ret_kind = rettype->kind;
+	call.ret_type = &rettype->info;
 	call.pg = fcinfo;
 
 	go_call(&call);
 	plerl_check(&call.err);
-	result = plerl_value_to_datum(&proc->ret, &call.ret, &fcinfo->isnull);
+	result = plerl_value_to_datum(rettype, &call.ret, &fcinfo->isnull);
 	return result;
 }
 

@@ -1,42 +1,102 @@
 /*
- * types.c: converters between Datums and PlerlValues, chosen once per
- * function (plerl_type_init) and applied per call. Called only from C entry
- * paths, never from Go, so they may raise.
+ * types.c: converters between Datums and PlerlValues for every type,
+ * chosen once per type (plerl_type_init) and applied per value. Called
+ * only from C paths, never from Go, so they may raise.
+ *
+ * Trees: arrays become PlerlArray (dims, lower bounds, row-major elements)
+ * and rows PlerlRecord (live fields with their names), recursively. A row
+ * type is looked up per value by its typcache identifier, so ALTER TYPE
+ * and anonymous records (one descriptor per typmod) just work; the
+ * descriptors seen stay cached in the type's memory context.
  */
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/tupdesc.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
+#include "funcapi.h"
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
-#include "funcapi.h"
+#include "utils/typcache.h"
 
 #include "plerl.h"
 #include "plerl_int.h"
 #include "plerl_types.h"
 
+/* A row type as seen once: its descriptor and its live fields' converters. */
+typedef struct PlerlRecDesc
+{
+	struct PlerlRecDesc *next;
+	uint64		ident;			/* typcache identifier (0: a fixed descriptor) */
+	TupleDesc	tupdesc;		/* a copy, dropped columns included */
+	int			nfields;		/* live (not dropped) attributes */
+	int		   *attnum;			/* field -> attribute index */
+	const char **names;
+	PlerlType  *fields;
+	const PlerlTypeInfo **infos;
+} PlerlRecDesc;
+
+/* Types resolved for the calls of a polymorphic or RECORD function. */
+typedef struct PlerlCallSet
+{
+	struct PlerlCallSet *next;
+	Oid		   *argtypes;		/* actual types of polymorphic args, else InvalidOid */
+	Oid			rettype;		/* resolved result type (RECORDOID for a row) */
+	int32		rettypmod;		/* RECORDOID: the blessed typmod */
+	PlerlType  *args;
+	PlerlType	ret;
+} PlerlCallSet;
+
+/* What a call site keeps in flinfo->fn_extra (non-SRF calls). */
+typedef struct PlerlCallSite
+{
+	PlerlProc  *proc;
+	int64_t		types_id;
+	PlerlCallSet *set;
+} PlerlCallSite;
+
+static int64_t next_types_id = 0;
+
+static Datum value_to_datum(PlerlType *t, PlerlValue *v, bool *isnull);
+
+/* ---------- type set-up ---------- */
+
 void
 plerl_type_init(PlerlType *t, Oid oid, int32 typmod, bool result, MemoryContext mcxt)
 {
-	Oid			base = getBaseType(oid);
+	int32		base_typmod = typmod;
+	Oid			base;
 	Oid			infn,
-				outfn;
+				outfn,
+				elem;
 	bool		isvarlena;
 
 	memset(t, 0, sizeof(*t));
 	t->oid = oid;
 	t->typmod = typmod;
+	t->mcxt = mcxt;
+	if (IsPolymorphicType(oid))
+	{
+		t->kind = PLT_POLY;
+		t->info.kind = PLT_OTHER;
+		return;
+	}
+	base = getBaseTypeAndTypmod(oid, &base_typmod);
+	t->base = base;
 	t->is_domain = base != oid;
-	get_typlenbyval(oid, &t->len, &t->byval);
+	t->info.name = MemoryContextStrdup(mcxt, format_type_be(oid));
+	get_typlenbyvalalign(oid, &t->len, &t->byval, &t->align);
 
 	switch (base)
 	{
 		case VOIDOID:
 			t->kind = PLT_VOID;
-			return;
+			break;
 		case BOOLOID:
 			t->kind = PLT_BOOL;
 			break;
@@ -72,37 +132,510 @@ plerl_type_init(PlerlType *t, Oid oid, int32 typmod, bool result, MemoryContext 
 		case JSONBOID:
 			t->kind = PLT_JSONB;
 			break;
-		default:
-			if (get_typtype(base) == TYPTYPE_PSEUDO)
-				ereport(ERROR,
-						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-						 errmsg("plerl functions cannot %s type %s",
-								result ? "return" : "take", format_type_be(oid))));
+		case RECORDOID:
+			t->kind = PLT_RECORD;
+			break;
+		case INT2VECTOROID:
+		case OIDVECTOROID:
+			/* Arrays in storage, but with their own I/O rules: text. */
 			t->kind = PLT_OTHER;
 			break;
+		default:
+			if (get_typtype(base) == TYPTYPE_COMPOSITE)
+				t->kind = PLT_RECORD;
+			else if ((elem = get_element_type(base)) != InvalidOid && t->len == -1)
+			{
+				t->kind = PLT_ARRAY;
+				t->elem = MemoryContextAllocZero(mcxt, sizeof(PlerlType));
+				/* An array's typmod applies to its elements (varchar(10)[]). */
+				plerl_type_init(t->elem, elem, base_typmod, result, mcxt);
+				t->info.elem = &t->elem->info;
+			}
+			else
+				t->kind = PLT_OTHER;
+			break;
 	}
-	/* A domain result goes through its input function, which checks it. */
-	if (result && t->is_domain)
-		t->kind = PLT_OTHER;
+	switch (base)
+	{
+		case DATEOID:
+		case TIMEOID:
+		case TIMETZOID:
+		case TIMESTAMPOID:
+		case TIMESTAMPTZOID:
+		case INTERVALOID:
+			t->iso_out = true;
+			break;
+		default:
+			/* Ranges of dates too (ranges print their bounds' output). */
+			if (t->kind == PLT_OTHER &&
+				(get_typtype(base) == TYPTYPE_RANGE || get_typtype(base) == TYPTYPE_MULTIRANGE))
+				t->iso_out = true;
+			break;
+	}
+	t->info.kind = t->kind;
 	getTypeInputInfo(oid, &infn, &t->ioparam);
 	fmgr_info_cxt(infn, &t->in, mcxt);
 	getTypeOutputInfo(oid, &outfn, &isvarlena);
 	fmgr_info_cxt(outfn, &t->out, mcxt);
 }
 
+/* Make rd the current row type of t (what Go sees in t->info). */
+static void
+rec_use(PlerlType *t, PlerlRecDesc *rd)
+{
+	t->rec = rd;
+	t->info.nfields = rd->nfields;
+	t->info.names = rd->names;
+	t->info.fields = rd->infos;
+}
+
+/* Converters for the live fields of tupdesc (copied into t->mcxt). */
+static PlerlRecDesc *
+rec_build(PlerlType *t, TupleDesc tupdesc, uint64 ident)
+{
+	MemoryContext old = MemoryContextSwitchTo(t->mcxt);
+	PlerlRecDesc *rd = palloc0(sizeof(PlerlRecDesc));
+	int			n = tupdesc->natts;
+	int			k = 0;
+
+	rd->ident = ident;
+	rd->tupdesc = CreateTupleDescCopy(tupdesc);
+	rd->attnum = palloc0(sizeof(int) * Max(n, 1));
+	rd->names = palloc0(sizeof(char *) * Max(n, 1));
+	rd->fields = palloc0(sizeof(PlerlType) * Max(n, 1));
+	rd->infos = palloc0(sizeof(PlerlTypeInfo *) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
+
+		if (att->attisdropped)
+			continue;
+		rd->attnum[k] = i;
+		rd->names[k] = pstrdup(NameStr(att->attname));
+		plerl_type_init(&rd->fields[k], att->atttypid, att->atttypmod, false, t->mcxt);
+		if (rd->fields[k].kind == PLT_POLY)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("row field \"%s\" has an unresolved polymorphic type", rd->names[k])));
+		rd->infos[k] = &rd->fields[k].info;
+		k++;
+	}
+	rd->nfields = k;
+	MemoryContextSwitchTo(old);
+	return rd;
+}
+
+/*
+ * The row type of a value of type (typid, typmod): the one cached under its
+ * typcache identifier, or a new one. Identifiers change when a named type
+ * is altered and differ between anonymous record types.
+ */
+static PlerlRecDesc *
+rec_for(PlerlType *t, Oid typid, int32 typmod)
+{
+	uint64		ident;
+	PlerlRecDesc *rd;
+	TupleDesc	td;
+
+	if (t->rec_fixed)
+		return t->rec;
+	ident = assign_record_type_identifier(typid, typmod);
+	if (t->rec != NULL && t->rec->ident == ident)
+		return t->rec;
+	for (rd = t->recs; rd != NULL; rd = rd->next)
+		if (rd->ident == ident)
+			break;
+	if (rd == NULL)
+	{
+		td = lookup_rowtype_tupdesc(typid, typmod);
+		PG_TRY();
+		{
+			rd = rec_build(t, td, ident);
+		}
+		PG_FINALLY();
+		{
+			ReleaseTupleDesc(td);
+		}
+		PG_END_TRY();
+		rd->next = t->recs;
+		t->recs = rd;
+	}
+	rec_use(t, rd);
+	return rd;
+}
+
+void
+plerl_type_init_tupdesc(PlerlType *t, TupleDesc tupdesc, MemoryContext mcxt)
+{
+	Oid			infn;
+
+	memset(t, 0, sizeof(*t));
+	t->oid = tupdesc->tdtypeid;
+	t->typmod = tupdesc->tdtypmod;
+	t->base = t->oid;
+	t->kind = PLT_RECORD;
+	t->info.kind = PLT_RECORD;
+	t->mcxt = mcxt;
+	t->len = -1;
+	t->align = TYPALIGN_DOUBLE;
+	t->info.name = MemoryContextStrdup(mcxt, format_type_be(t->oid));
+	getTypeInputInfo(t->oid, &infn, &t->ioparam);
+	fmgr_info_cxt(infn, &t->in, mcxt);
+	rec_use(t, rec_build(t, tupdesc, 0));
+	t->rec_fixed = true;
+}
+
+void
+plerl_type_prepare(PlerlType *t)
+{
+	switch (t->kind)
+	{
+		case PLT_ARRAY:
+			plerl_type_prepare(t->elem);
+			break;
+		case PLT_RECORD:
+			if (!t->rec_fixed)
+			{
+				if (t->base != RECORDOID)
+					rec_for(t, t->base, -1);
+				else if (t->typmod >= 0)
+					rec_for(t, RECORDOID, t->typmod);
+				else if (t->rec == NULL)
+					ereport(ERROR,
+							(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+							 errmsg("plerl cannot return a value of type %s here: its row type is not known",
+									t->info.name ? t->info.name : "record"),
+							 errhint("Use a named composite type.")));
+			}
+			for (int i = 0; i < t->rec->nfields; i++)
+				plerl_type_prepare(&t->rec->fields[i]);
+			break;
+		default:
+			break;
+	}
+}
+
+/* ---------- functions: argument and result types ---------- */
+
+static void
+check_declared_type(Oid oid, bool result)
+{
+	if (oid == RECORDOID || oid == VOIDOID || IsPolymorphicType(oid) ||
+		get_typtype(oid) != TYPTYPE_PSEUDO)
+		return;
+	if (result && (oid == TRIGGEROID || oid == EVENT_TRIGGEROID))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("plerl functions cannot %s type %s",
+					result ? "return" : "take", format_type_be(oid))));
+}
+
 void
 plerl_proc_init_result(PlerlProc *proc, HeapTuple tup, MemoryContext mcxt)
 {
 	Form_pg_proc pp = (Form_pg_proc) GETSTRUCT(tup);
+	Oid			rettype = pp->prorettype;
 
 	proc->readonly = pp->provolatile != PROVOLATILE_VOLATILE;
-	if (pp->prorettype == TRIGGEROID || pp->prorettype == EVENT_TRIGGEROID)
+	proc->types_id = ++next_types_id;
+	for (int i = 0; i < proc->nargs; i++)
 	{
-		proc->ret.oid = pp->prorettype;
+		if (proc->args[i].kind == PLT_POLY)
+			proc->poly_args = true;
+		else
+			check_declared_type(proc->args[i].oid, false);
+		if (proc->args[i].oid == VOIDOID)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("plerl functions cannot take type void")));
+	}
+	check_declared_type(rettype, true);
+	if (rettype == TRIGGEROID || rettype == EVENT_TRIGGEROID)
+	{
+		proc->ret.oid = rettype;
 		proc->ret.kind = PLT_VOID;
+		proc->ret.info.kind = PLT_VOID;
 		return;
 	}
-	plerl_type_init(&proc->ret, pp->prorettype, -1, true, mcxt);
+	if (rettype == RECORDOID)
+	{
+		/* OUT parameters of fixed types: the row type is known now. */
+		TupleDesc	td = build_function_result_tupdesc_t(tup);
+		bool		poly = td == NULL;
+
+		for (int i = 0; td != NULL && i < td->natts; i++)
+			if (IsPolymorphicType(TupleDescAttr(td, i)->atttypid))
+				poly = true;
+		if (!poly)
+		{
+			MemoryContext old = MemoryContextSwitchTo(mcxt);
+
+			td = BlessTupleDesc(td);
+			MemoryContextSwitchTo(old);
+			plerl_type_init_tupdesc(&proc->ret, td, mcxt);
+			return;
+		}
+		proc->ret_dynamic = true;
+	}
+	else if (IsPolymorphicType(rettype))
+		proc->ret_dynamic = true;
+	if (proc->ret_dynamic)
+	{
+		proc->ret.oid = rettype;
+		proc->ret.kind = PLT_POLY;
+		proc->ret.info.kind = PLT_OTHER;
+		return;
+	}
+	plerl_type_init(&proc->ret, rettype, -1, true, mcxt);
+}
+
+/* Resolve the types of this call; cached per distinct set in the proc. */
+static PlerlCallSet *
+callset_get(PlerlProc *proc, FunctionCallInfo fcinfo)
+{
+	Oid			argtypes[FUNC_MAX_ARGS];
+	Oid			rettype = InvalidOid;
+	int32		rettypmod = -1;
+	TupleDesc	td = NULL;
+	PlerlCallSet *set,
+			  **prev;
+	MemoryContext old;
+
+	for (int i = 0; i < proc->nargs; i++)
+	{
+		argtypes[i] = InvalidOid;
+		if (proc->args[i].kind != PLT_POLY)
+			continue;
+		argtypes[i] = get_fn_expr_argtype(fcinfo->flinfo, i);
+		if (!OidIsValid(argtypes[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("could not determine actual type of argument %d of polymorphic function %s",
+							i + 1, proc->name)));
+	}
+	if (proc->ret_dynamic)
+	{
+		switch (get_call_result_type(fcinfo, &rettype, &td))
+		{
+			case TYPEFUNC_SCALAR:
+			case TYPEFUNC_COMPOSITE_DOMAIN:
+				break;
+			case TYPEFUNC_COMPOSITE:
+				if (rettype == RECORDOID || !OidIsValid(rettype))
+				{
+					rettype = RECORDOID;
+					if (td->tdtypmod < 0)
+						td = BlessTupleDesc(CreateTupleDescCopy(td));
+					rettypmod = td->tdtypmod;
+				}
+				break;
+			case TYPEFUNC_RECORD:
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("function returning record called in context that cannot accept type record"),
+						 errhint("Give a column definition list (SELECT * FROM f() AS t(a int, b text)) or use OUT parameters.")));
+				break;
+			default:
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("could not determine the result type of polymorphic function %s", proc->name)));
+		}
+	}
+
+	for (prev = (PlerlCallSet **) &proc->callsets; (set = *prev) != NULL; prev = &set->next)
+	{
+		if (set->rettype != rettype || set->rettypmod != rettypmod)
+			continue;
+		if (proc->nargs > 0 && memcmp(set->argtypes, argtypes, sizeof(Oid) * proc->nargs) != 0)
+			continue;
+		/* Most recent first. */
+		*prev = set->next;
+		set->next = proc->callsets;
+		proc->callsets = set;
+		return set;
+	}
+
+	old = MemoryContextSwitchTo(proc->mcxt);
+	set = palloc0(sizeof(PlerlCallSet));
+	set->argtypes = palloc(sizeof(Oid) * Max(proc->nargs, 1));
+	memcpy(set->argtypes, argtypes, sizeof(Oid) * proc->nargs);
+	set->rettype = rettype;
+	set->rettypmod = rettypmod;
+	set->args = palloc0(sizeof(PlerlType) * Max(proc->nargs, 1));
+	for (int i = 0; i < proc->nargs; i++)
+	{
+		if (OidIsValid(argtypes[i]))
+			plerl_type_init(&set->args[i], argtypes[i], -1, false, proc->mcxt);
+		else
+			set->args[i] = proc->args[i];
+	}
+	if (!proc->ret_dynamic)
+		set->ret = proc->ret;
+	else if (rettype == RECORDOID)
+		plerl_type_init_tupdesc(&set->ret, td, proc->mcxt);
+	else
+	{
+		plerl_type_init(&set->ret, rettype, -1, true, proc->mcxt);
+		check_declared_type(set->ret.base, true);
+	}
+	MemoryContextSwitchTo(old);
+	set->next = proc->callsets;
+	proc->callsets = set;
+	return set;
+}
+
+/*
+ * The call site's types: flinfo->fn_extra remembers them (argument and
+ * result types cannot change at one call site). Set-returning functions
+ * keep their FuncCallContext in fn_extra, so they only use the proc's list.
+ */
+static PlerlCallSet *
+callset_for(PlerlProc *proc, FunctionCallInfo fcinfo)
+{
+	FmgrInfo   *fl = fcinfo->flinfo;
+	PlerlCallSite *site;
+
+	if (proc->retset || fl == NULL)
+		return callset_get(proc, fcinfo);
+	site = (PlerlCallSite *) fl->fn_extra;
+	if (site != NULL && site->proc == proc && site->types_id == proc->types_id)
+		return site->set;
+	if (site == NULL)
+	{
+		site = MemoryContextAllocZero(fl->fn_mcxt, sizeof(PlerlCallSite));
+		fl->fn_extra = site;
+	}
+	site->set = callset_get(proc, fcinfo);
+	site->proc = proc;
+	site->types_id = proc->types_id;
+	return site->set;
+}
+
+PlerlType *
+plerl_result_type(PlerlProc *proc, FunctionCallInfo fcinfo)
+{
+	PlerlType  *t = &proc->ret;
+
+	if (unlikely(proc->ret_dynamic))
+		t = &callset_for(proc, fcinfo)->ret;
+	if (t->kind >= PLT_RECORD)
+		plerl_type_prepare(t);
+	return t;
+}
+
+void
+plerl_args_from_fcinfo(PlerlProc *proc, FunctionCallInfo fcinfo, PlerlValue *args)
+{
+	PlerlType  *types = proc->args;
+
+	if (unlikely(proc->types_id == 0))
+	{
+		/* Built without plerl_proc_init_result (set-returning functions). */
+		proc->types_id = ++next_types_id;
+		for (int i = 0; i < proc->nargs; i++)
+			if (proc->args[i].kind == PLT_POLY)
+				proc->poly_args = true;
+	}
+	if (unlikely(proc->poly_args))
+		types = callset_for(proc, fcinfo)->args;
+	for (int i = 0; i < proc->nargs; i++)
+		plerl_datum_to_value(&types[i], fcinfo->args[i].value,
+							 fcinfo->args[i].isnull, &args[i]);
+}
+
+/* ---------- C -> Go ---------- */
+
+/*
+ * Date and time values reach Lua in one style whatever the session's
+ * DateStyle: ISO 8601 (2024-02-29 13:45:00+00), intervals in the postgres
+ * style (1 day 02:03:04). Every style reads back.
+ */
+static char *
+iso_output(PlerlType *t, Datum d)
+{
+	int			save_style = DateStyle;
+	int			save_istyle = IntervalStyle;
+	char	   *s;
+
+	DateStyle = USE_ISO_DATES;
+	IntervalStyle = INTSTYLE_POSTGRES;
+	PG_TRY();
+	{
+		s = OutputFunctionCall(&t->out, d);
+	}
+	PG_FINALLY();
+	{
+		DateStyle = save_style;
+		IntervalStyle = save_istyle;
+	}
+	PG_END_TRY();
+	return s;
+}
+
+static void
+record_from_tuple(PlerlRecDesc *rd, HeapTuple tuple, PlerlValue *v)
+{
+	int			natts = rd->tupdesc->natts;
+	Datum	   *vals = palloc(sizeof(Datum) * Max(natts, 1));
+	bool	   *nulls = palloc(sizeof(bool) * Max(natts, 1));
+	PlerlRecord *r = palloc(sizeof(PlerlRecord));
+
+	heap_deform_tuple(tuple, rd->tupdesc, vals, nulls);
+	r->names = rd->names;
+	r->fields = palloc(sizeof(PlerlValue) * Max(rd->nfields, 1));
+	for (int k = 0; k < rd->nfields; k++)
+	{
+		int			a = rd->attnum[k];
+
+		plerl_datum_to_value(&rd->fields[k], vals[a], nulls[a], &r->fields[k]);
+	}
+	pfree(vals);
+	pfree(nulls);
+	v->kind = PLV_RECORD;
+	v->p = (char *) r;
+	v->len = rd->nfields;
+}
+
+static void
+record_to_value(PlerlType *t, Datum d, PlerlValue *v)
+{
+	HeapTupleHeader th = DatumGetHeapTupleHeader(d);
+	HeapTupleData tuple;
+	PlerlRecDesc *rd = rec_for(t, HeapTupleHeaderGetTypeId(th), HeapTupleHeaderGetTypMod(th));
+
+	tuple.t_len = HeapTupleHeaderGetDatumLength(th);
+	ItemPointerSetInvalid(&tuple.t_self);
+	tuple.t_tableOid = InvalidOid;
+	tuple.t_data = th;
+	record_from_tuple(rd, &tuple, v);
+}
+
+static void
+array_to_value(PlerlType *t, Datum d, PlerlValue *v)
+{
+	ArrayType  *arr = DatumGetArrayTypeP(d);
+	PlerlType  *et = t->elem;
+	PlerlArray *a = palloc0(sizeof(PlerlArray));
+	int			ndims = ARR_NDIM(arr);
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+
+	deconstruct_array(arr, ARR_ELEMTYPE(arr), et->len, et->byval, et->align,
+					  &elems, &nulls, &n);
+	a->ndims = ndims;
+	for (int i = 0; i < ndims && i < PLERL_MAXDIM; i++)
+	{
+		a->dims[i] = ARR_DIMS(arr)[i];
+		a->lbounds[i] = ARR_LBOUND(arr)[i];
+	}
+	a->elems = palloc(sizeof(PlerlValue) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+		plerl_datum_to_value(et, elems[i], nulls[i], &a->elems[i]);
+	v->kind = PLV_ARRAY;
+	v->p = (char *) a;
+	v->len = n;
 }
 
 void
@@ -152,9 +685,21 @@ plerl_datum_to_value(PlerlType *t, Datum d, bool isnull, PlerlValue *v)
 				v->len = VARSIZE_ANY_EXHDR(txt);
 				break;
 			}
+		case PLT_ARRAY:
+			array_to_value(t, d, v);
+			break;
+		case PLT_RECORD:
+			record_to_value(t, d, v);
+			break;
+		case PLT_VOID:
+			v->kind = PLV_NULL;
+			break;
+		case PLT_POLY:
+			elog(ERROR, "plerl: polymorphic type %u was not resolved", t->oid);
+			break;
 		default:
 			{
-				char	   *s = OutputFunctionCall(&t->out, d);
+				char	   *s = t->iso_out ? iso_output(t, d) : OutputFunctionCall(&t->out, d);
 
 				v->kind = t->kind == PLT_NUMERIC ? PLV_NUMERIC :
 					t->kind == PLT_JSONB ? PLV_JSON : PLV_TEXT;
@@ -166,103 +711,237 @@ plerl_datum_to_value(PlerlType *t, Datum d, bool isnull, PlerlValue *v)
 }
 
 void
-plerl_args_from_fcinfo(PlerlProc *proc, FunctionCallInfo fcinfo, PlerlValue *args)
+plerl_tuple_to_value(PlerlType *t, HeapTuple tuple, PlerlValue *v)
 {
-	for (int i = 0; i < proc->nargs; i++)
-		plerl_datum_to_value(&proc->args[i], fcinfo->args[i].value,
-							 fcinfo->args[i].isnull, &args[i]);
+	memset(v, 0, sizeof(*v));
+	record_from_tuple(t->rec, tuple, v);
 }
+
+/* ---------- Go -> C ---------- */
 
 void
 plerl_value_free(PlerlValue *v)
 {
-	if (v->kind == PLV_ARRAY || v->kind == PLV_RECORD)
-	{
-		PlerlValue *elems = (PlerlValue *) v->p;
-
-		for (int64 i = 0; i < v->len && elems; i++)
-			plerl_value_free(&elems[i]);
-	}
 	free(v->p);
 	v->p = NULL;
 	v->kind = PLV_NULL;
 }
 
-/* Copy a Go-made string into palloc'd memory and free Go's malloc. */
-static char *
-take_string(PlerlValue *v, int *len)
+static void
+value_kind_error(PlerlType *t, PlerlValue *v)
 {
-	char	   *s = palloc(v->len + 1);
-
-	memcpy(s, v->p ? v->p : "", v->len);
-	s[v->len] = '\0';
-	*len = (int) v->len;
-	free(v->p);
-	v->p = NULL;
-	return s;
+	ereport(ERROR,
+			(errcode(ERRCODE_DATATYPE_MISMATCH),
+			 errmsg("plerl: cannot convert a value of kind %d to type %s",
+					(int) v->kind, t->info.name ? t->info.name : format_type_be(t->oid))));
 }
 
-Datum
-plerl_value_to_datum(PlerlType *t, PlerlValue *v, bool *isnull)
+static Datum
+array_from_value(PlerlType *t, PlerlValue *v)
 {
-	char	   *s;
-	int			len;
+	PlerlArray *a = (PlerlArray *) v->p;
+	PlerlType  *et = t->elem;
+	int			n = (int) v->len;
+	int			dims[MAXDIM],
+				lbs[MAXDIM];
+	int64		count = 1;
+	Datum	   *datums;
+	bool	   *nulls;
+
+	if (a == NULL || a->ndims == 0 || n == 0)
+		return PointerGetDatum(construct_empty_array(et->oid));
+	if (a->ndims < 0 || a->ndims > MAXDIM)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("number of array dimensions (%d) exceeds the maximum allowed (%d)",
+						a->ndims, MAXDIM)));
+	for (int i = 0; i < a->ndims; i++)
+	{
+		dims[i] = a->dims[i];
+		lbs[i] = a->lbounds[i];
+		count *= dims[i];
+	}
+	if (count != n)
+		elog(ERROR, "plerl: array of %d elements has dimensions for " INT64_FORMAT, n, count);
+	datums = palloc(sizeof(Datum) * n);
+	nulls = palloc(sizeof(bool) * n);
+	for (int i = 0; i < n; i++)
+		datums[i] = value_to_datum(et, &a->elems[i], &nulls[i]);
+	return PointerGetDatum(construct_md_array(datums, nulls, a->ndims, dims, lbs,
+											  et->oid, et->len, et->byval, et->align));
+}
+
+static HeapTuple
+tuple_from_value(PlerlType *t, PlerlValue *v)
+{
+	PlerlRecDesc *rd = t->rec;
+	PlerlRecord *r = (PlerlRecord *) v->p;
+	int			natts;
+	Datum	   *vals;
+	bool	   *nulls;
+
+	if (rd == NULL)
+		plerl_type_prepare(t);
+	rd = t->rec;
+	if (v->kind == PLV_RECORD && v->len != rd->nfields)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("row type %s changed during the call", t->info.name)));
+	natts = rd->tupdesc->natts;
+	vals = palloc0(sizeof(Datum) * Max(natts, 1));
+	nulls = palloc(sizeof(bool) * Max(natts, 1));
+	memset(nulls, true, sizeof(bool) * Max(natts, 1));
+	if (v->kind == PLV_RECORD)
+		for (int k = 0; k < rd->nfields; k++)
+		{
+			int			a = rd->attnum[k];
+
+			vals[a] = value_to_datum(&rd->fields[k], &r->fields[k], &nulls[a]);
+		}
+	return heap_form_tuple(rd->tupdesc, vals, nulls);
+}
+
+/* The typmod record_in needs for an anonymous row type. */
+static int32
+input_typmod(PlerlType *t)
+{
+	if (t->kind == PLT_RECORD && t->base == RECORDOID && t->rec != NULL)
+		return t->rec->tupdesc->tdtypmod;
+	return t->typmod;
+}
+
+/* Converts without freeing (Go's block is freed once, by the caller). */
+static Datum
+value_to_datum(PlerlType *t, PlerlValue *v, bool *isnull)
+{
+	Datum		d;
 
 	*isnull = false;
 	if (t->kind == PLT_VOID)
 	{
-		plerl_value_free(v);
+		*isnull = true;
 		return (Datum) 0;
 	}
 	if (v->kind == PLV_NULL)
 	{
 		*isnull = true;
-		/* A domain may refuse NULL: its input function decides. */
 		if (t->is_domain)
-			return InputFunctionCall(&t->in, NULL, t->ioparam, t->typmod);
+			domain_check((Datum) 0, true, t->oid, &t->domain_extra, t->mcxt);
 		return (Datum) 0;
 	}
-	/* A string returned for a scalar type goes through its input function. */
-	if (v->kind == PLV_TEXT && t->kind != PLT_TEXT && t->kind != PLT_BYTEA)
+	/* Text (a string, or what Go formatted) goes through the input function. */
+	if ((v->kind == PLV_TEXT || v->kind == PLV_NUMERIC || v->kind == PLV_JSON) &&
+		t->kind != PLT_BYTEA)
 	{
-		s = take_string(v, &len);
-		pg_verifymbstr(s, len, false);
-		return InputFunctionCall(&t->in, s, t->ioparam, t->typmod);
+		const char *s = v->p ? v->p : "";
+
+		pg_verifymbstr(s, (int) v->len, false);
+		if (t->kind == PLT_TEXT && t->oid == TEXTOID)
+			return PointerGetDatum(cstring_to_text_with_len(s, (int) v->len));
+		/* For a domain, this is domain_in: it checks the constraints. */
+		return InputFunctionCall(&t->in, (char *) s, t->ioparam, input_typmod(t));
 	}
 	switch (t->kind)
 	{
 		case PLT_BOOL:
-			return BoolGetDatum(v->i != 0);
+			if (v->kind != PLV_BOOL)
+				value_kind_error(t, v);
+			d = BoolGetDatum(v->i != 0);
+			break;
 		case PLT_INT2:
-			return Int16GetDatum((int16) v->i);
 		case PLT_INT4:
-			return Int32GetDatum((int32) v->i);
 		case PLT_INT8:
-			return Int64GetDatum(v->i);
+			if (v->kind != PLV_INT)
+				value_kind_error(t, v);
+			d = t->kind == PLT_INT2 ? Int16GetDatum((int16) v->i) :
+				t->kind == PLT_INT4 ? Int32GetDatum((int32) v->i) : Int64GetDatum(v->i);
+			break;
 		case PLT_FLOAT4:
-			return Float4GetDatum((float4) v->f);
 		case PLT_FLOAT8:
-			return Float8GetDatum(v->f);
+			if (v->kind != PLV_FLOAT)
+				value_kind_error(t, v);
+			d = t->kind == PLT_FLOAT4 ? Float4GetDatum((float4) v->f) : Float8GetDatum(v->f);
+			break;
 		case PLT_BYTEA:
 			{
+				/* Bytes as they are (a Lua string is a byte string). */
 				bytea	   *b;
 
-				s = take_string(v, &len);
-				b = palloc(VARHDRSZ + len);
-				SET_VARSIZE(b, VARHDRSZ + len);
-				memcpy(VARDATA(b), s, len);
-				pfree(s);
-				return PointerGetDatum(b);
+				if (v->kind != PLV_BYTES && v->kind != PLV_TEXT)
+					value_kind_error(t, v);
+				b = palloc(VARHDRSZ + v->len);
+				SET_VARSIZE(b, VARHDRSZ + v->len);
+				if (v->len > 0)
+					memcpy(VARDATA(b), v->p, v->len);
+				d = PointerGetDatum(b);
+				break;
 			}
-		case PLT_TEXT:
-			s = take_string(v, &len);
-			pg_verifymbstr(s, len, false);
-			if (t->oid == TEXTOID)
-				return PointerGetDatum(cstring_to_text_with_len(s, len));
-			return InputFunctionCall(&t->in, s, t->ioparam, t->typmod);
+		case PLT_ARRAY:
+			if (v->kind != PLV_ARRAY)
+				value_kind_error(t, v);
+			d = array_from_value(t, v);
+			break;
+		case PLT_RECORD:
+			if (v->kind != PLV_RECORD)
+				value_kind_error(t, v);
+			d = HeapTupleGetDatum(tuple_from_value(t, v));
+			break;
 		default:
-			s = take_string(v, &len);
-			pg_verifymbstr(s, len, false);
-			return InputFunctionCall(&t->in, s, t->ioparam, t->typmod);
+			value_kind_error(t, v);
+			pg_unreachable();
 	}
+	if (t->is_domain)
+		domain_check(d, false, t->oid, &t->domain_extra, t->mcxt);
+	return d;
+}
+
+Datum
+plerl_value_to_datum(PlerlType *t, PlerlValue *v, bool *isnull)
+{
+	Datum		d;
+
+	if (v->p == NULL)
+		return value_to_datum(t, v, isnull);
+	PG_TRY();
+	{
+		d = value_to_datum(t, v, isnull);
+	}
+	PG_FINALLY();
+	{
+		plerl_value_free(v);
+	}
+	PG_END_TRY();
+	return d;
+}
+
+HeapTuple
+plerl_value_to_tuple(PlerlType *t, PlerlValue *v)
+{
+	HeapTuple	tup;
+
+	PG_TRY();
+	{
+		if (v->kind == PLV_TEXT)
+		{
+			bool		isnull;
+			Datum		d = value_to_datum(t, v, &isnull);
+			HeapTupleHeader th = DatumGetHeapTupleHeader(d);
+
+			tup = palloc(HEAPTUPLESIZE);
+			tup->t_len = HeapTupleHeaderGetDatumLength(th);
+			ItemPointerSetInvalid(&tup->t_self);
+			tup->t_tableOid = InvalidOid;
+			tup->t_data = th;
+		}
+		else if (v->kind == PLV_RECORD || v->kind == PLV_NULL)
+			tup = tuple_from_value(t, v);
+		else
+			value_kind_error(t, v);
+	}
+	PG_FINALLY();
+	{
+		plerl_value_free(v);
+	}
+	PG_END_TRY();
+	return tup;
 }

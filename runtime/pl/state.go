@@ -15,6 +15,7 @@ type State struct {
 	instances map[int64]*lua.LFunction
 	one       [1]lua.LValue // reused for single results (no allocation per call)
 	key       stateKey
+	typeState // int64, numeric, arrays, json (values.go)
 
 	pcalls map[*lua.LState]int // open pcalls per thread (coroutine.go)
 }
@@ -32,7 +33,7 @@ func newState(e *Engine, trusted bool) *State {
 		pcalls: map[*lua.LState]int{}}
 	openLibs(s)
 	registerErrorType(L)
-	registerInt64(L)
+	s.registerTypes()
 	s.installBuiltins()
 	for _, m := range e.Modules {
 		m(s)

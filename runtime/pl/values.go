@@ -1,8 +1,8 @@
-// Values: what the backend passes in and expects back, as Lua values.
+// Values: what the backend passes in and expects back, as Lua values, and
+// the Lua types that carry SQL values exactly (null, int64, numeric, arrays).
 package pl
 
 import (
-	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -10,13 +10,73 @@ import (
 	lua "github.com/yuin/gopher-lua"
 )
 
-// maxExact is the largest integer a float64 (a Lua number) holds exactly.
+// maxExact bounds the integers a Lua number (float64) is trusted with:
+// every integer below 2^53 in magnitude is exact, and no float at or
+// beyond it can be told apart from a rounded result (2^53 + 1 becomes
+// 2^53). So integers from SQL are numbers only below it (int64 userdata
+// from there on), and a number at or beyond it is refused where an exact
+// integer or numeric is needed.
 const maxExact = 1 << 53
+
+// SQLSTATEs of value conversions (besides errors.go's).
+const (
+	StateDivisionByZero   = "22012"
+	StateArraySubscript   = "2202E"
+	StateUndefinedColumn  = "42703"
+	StateNullNotAllowed   = "22004"
+	StateInvalidJSON      = "22032" // invalid_json_text
+	StateUntranslatable   = "22P05"
+	StateDatatypeMismatch = "42804"
+)
+
+// typeState is what a State keeps for the value types (embedded in State).
+type typeState struct {
+	int64MT   *lua.LTable
+	numericMT *lua.LTable
+	arrayMT   *lua.LTable // shared marker of arrays (SQL and JSON)
+	objectMT  *lua.LTable // marker of tables that must encode as JSON objects
+	// null is the one sentinel for SQL NULL, JSON null and erlang.null.
+	null *lua.LUserData
+	// Shared by int64 and numeric: Lua compares userdata only when both
+	// have the same metamethod.
+	eqFn, ltFn, leFn, compareFn, concatFn *lua.LFunction
+}
+
+// registerTypes installs null, int64, numeric and json in a new state.
+func (s *State) registerTypes() {
+	L := s.L
+	nmt := L.NewTypeMetatable("null")
+	nmt.RawSetString("__name", lua.LString("null"))
+	nmt.RawSetString("__metatable", lua.LString("null"))
+	nmt.RawSetString("__tostring", L.NewFunction(func(L *lua.LState) int {
+		L.Push(lua.LString("null"))
+		return 1
+	}))
+	s.null = L.NewUserData()
+	s.null.Metatable = nmt
+	L.SetGlobal("null", s.null)
+
+	s.arrayMT = L.NewTable()
+	s.arrayMT.RawSetString("__array", lua.LTrue)
+	s.objectMT = L.NewTable()
+	s.objectMT.RawSetString("__object", lua.LTrue)
+
+	s.registerNumberHelpers()
+	s.registerInt64()
+	s.registerNumeric()
+	s.registerJSON()
+}
+
+// Null is the sentinel for SQL NULL (and JSON null) inside tables.
+func (s *State) Null() lua.LValue { return s.null }
+
+// IsNull reports whether v means NULL: nil or the null sentinel.
+func (s *State) IsNull(v lua.LValue) bool { return v == lua.LNil || v == lua.LValue(s.null) }
 
 // IntValue is an integer argument: a plain number when exact, else an
 // int64 userdata that keeps every digit.
 func (s *State) IntValue(i int64) lua.LValue {
-	if i >= -maxExact && i <= maxExact {
+	if i > -maxExact && i < maxExact {
 		return lua.LNumber(i)
 	}
 	return s.NewInt64(i)
@@ -26,7 +86,8 @@ func (s *State) IntValue(i int64) lua.LValue {
 func ToBool(v lua.LValue) bool { return lua.LVAsBool(v) }
 
 // ToInt converts a result to an integer of the given bit size, refusing
-// fractions and values out of range instead of rounding.
+// fractions and values out of range instead of rounding, and Lua numbers
+// beyond ±2^53 (they may already have been rounded).
 func (s *State) ToInt(v lua.LValue, bits int) (int64, error) {
 	var i int64
 	switch x := v.(type) {
@@ -38,12 +99,12 @@ func (s *State) ToInt(v lua.LValue, bits int) (int64, error) {
 		if f < -9223372036854775808.0 || f >= 9223372036854775808.0 {
 			return 0, Errorf(StateOutOfRange, "value %s out of range for type %s", fmtNumber(f), intTypeName(bits))
 		}
-		if math.Abs(f) > maxExact {
-			return 0, Errorf(StateOutOfRange, "Lua number %s is beyond 2^53 and may have been rounded: use an int64 value or a string for %s", fmtNumber(f), intTypeName(bits))
+		if math.Abs(f) >= maxExact {
+			return 0, errRounded(f, intTypeName(bits))
 		}
 		i = int64(f)
 	case lua.LString:
-		n, err := strconv.ParseInt(strings.TrimSpace(string(x)), 10, 64)
+		n, err := strconv.ParseInt(strings.TrimFunc(string(x), isPGSpace), 10, 64)
 		if err != nil {
 			if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
 				return 0, Errorf(StateOutOfRange, "value %q is out of range for type %s", string(x), intTypeName(bits))
@@ -52,9 +113,12 @@ func (s *State) ToInt(v lua.LValue, bits int) (int64, error) {
 		}
 		i = n
 	case *lua.LUserData:
-		n, ok := s.CheckInt64Value(x)
-		if !ok {
-			return 0, Errorf(StateDatatype, "cannot convert %s to %s", s.typeName(v), intTypeName(bits))
+		n, err := s.toInt64(x)
+		if err != nil {
+			if e, ok := err.(*Error); ok && e.SQLState == StateOutOfRange {
+				return 0, Errorf(StateOutOfRange, "%s out of range", intTypeName(bits))
+			}
+			return 0, err
 		}
 		i = n
 	default:
@@ -83,24 +147,45 @@ func intTypeName(bits int) string {
 	return "bigint"
 }
 
-// ToFloat converts a result to a float.
+// ToFloat converts a result to a float: numbers as they are, int64 and
+// numeric to the nearest float, strings as float8 reads them.
 func (s *State) ToFloat(v lua.LValue) (float64, error) {
 	switch x := v.(type) {
 	case lua.LNumber:
 		return float64(x), nil
 	case lua.LString:
-		f, err := strconv.ParseFloat(strings.TrimSpace(string(x)), 64)
+		str := strings.TrimFunc(string(x), isPGSpace)
+		switch strings.ToLower(str) {
+		case "infinity", "+infinity", "inf", "+inf":
+			return math.Inf(1), nil
+		case "-infinity", "-inf":
+			return math.Inf(-1), nil
+		case "nan":
+			return math.NaN(), nil
+		}
+		f, err := strconv.ParseFloat(str, 64)
 		if err != nil {
+			if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
+				return 0, Errorf(StateOutOfRange, "%q is out of range for type double precision", string(x))
+			}
 			return 0, Errorf(StateInvalidText, "invalid input syntax for type double precision: %q", string(x))
 		}
 		return f, nil
 	case *lua.LUserData:
-		if n, ok := s.CheckInt64Value(x); ok {
-			return float64(n), nil
+		switch u := x.Value.(type) {
+		case int64:
+			return float64(u), nil
+		case *Numeric:
+			return u.Float64(), nil
 		}
 	}
 	return 0, Errorf(StateDatatype, "cannot convert %s to a float", s.typeName(v))
 }
+
+// NumericText converts a result for a numeric column to numeric's input
+// syntax: numeric and int64 exactly, numbers in their shortest exact form
+// (refused beyond ±2^53, where they may have been rounded), strings as given.
+func (s *State) NumericText(v lua.LValue) (string, error) { return s.numericText(v) }
 
 // ToText converts a result to text: strings as they are, numbers in their
 // shortest exact form (integers without ".0"), booleans as true/false,
@@ -116,13 +201,26 @@ func (s *State) ToText(v lua.LValue) (string, error) {
 			return "true", nil
 		}
 		return "false", nil
-	case *lua.LUserData, *lua.LTable:
+	case *lua.LUserData:
+		switch u := x.Value.(type) {
+		case int64:
+			return strconv.FormatInt(u, 10), nil
+		case *Numeric:
+			return u.String(), nil
+		}
+		if s.L.GetMetaField(v, "__tostring") != lua.LNil {
+			return s.tostring(v), nil
+		}
+	case *lua.LTable:
 		if s.L.GetMetaField(v, "__tostring") != lua.LNil {
 			return s.tostring(v), nil
 		}
 	}
 	return "", Errorf(StateDatatype, "cannot convert %s to text", s.typeName(v))
 }
+
+// TypeName names a Lua value for messages ("int64", "a Lua table").
+func (s *State) TypeName(v lua.LValue) string { return s.typeName(v) }
 
 func (s *State) typeName(v lua.LValue) string {
 	if ud, ok := v.(*lua.LUserData); ok {
@@ -151,5 +249,3 @@ func fmtNumber(f float64) string {
 
 // FormatNumber is fmtNumber for other packages.
 func FormatNumber(f float64) string { return fmtNumber(f) }
-
-var _ = fmt.Sprint
