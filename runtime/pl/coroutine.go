@@ -101,9 +101,10 @@ func (s *State) leavePcall(L *lua.LState) {
 	}
 }
 
-// installInternal adds plerl.internal_panic(msg) to the untrusted language
-// only: a real Go panic inside a Go built-in, for the boundary tests (it
-// must become ERROR XX000 and leave the backend usable).
+// installInternal adds test hooks to the untrusted language only:
+// plerl.internal_panic(msg) is a real Go panic inside a Go built-in, for
+// the boundary tests (it must become ERROR XX000 and leave the backend
+// usable); plerl.internal_stats() counts what leak tests look at.
 func (s *State) installInternal() {
 	L := s.L
 	t, ok := L.GetGlobal("plerl").(*lua.LTable)
@@ -113,5 +114,14 @@ func (s *State) installInternal() {
 	}
 	t.RawSetString("internal_panic", L.NewFunction(func(L *lua.LState) int {
 		panic(fmt.Sprintf("plerl.internal_panic: %s", L.OptString(1, "test panic")))
+	}))
+	// plerl.internal_stats() -> {srfs = running set-returning functions,
+	// heap_kb = Go heap in use}: for leak tests.
+	t.RawSetString("internal_stats", L.NewFunction(func(L *lua.LState) int {
+		st := L.NewTable()
+		st.RawSetString("srfs", lua.LNumber(liveSRFs))
+		st.RawSetString("heap_kb", lua.LNumber(heapBytes()/1024))
+		L.Push(st)
+		return 1
 	}))
 }

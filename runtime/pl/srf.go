@@ -20,7 +20,12 @@ type SRF struct {
 	restNext int
 	restLen  int
 	one      [1]lua.LValue
+	live     bool // counted in liveSRFs
 }
+
+// liveSRFs counts coroutines of set-returning functions not yet finished
+// or closed (plerl.internal_stats, for leak tests).
+var liveSRFs int
 
 // StartSRF prepares the coroutine of function id in state s; nothing runs
 // until the first Next.
@@ -29,7 +34,8 @@ func (e *Engine) StartSRF(s *State, id int64, args []lua.LValue) (*SRF, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &SRF{s: s, fn: s.instance(f), th: s.newThread(s.L)}
+	r := &SRF{s: s, fn: s.instance(f), th: s.newThread(s.L), live: true}
+	liveSRFs++
 	if len(args) > 0 {
 		r.args = append([]lua.LValue(nil), args...)
 	}
@@ -101,6 +107,10 @@ func (r *SRF) Next() ([]lua.LValue, bool, error) {
 }
 
 func (r *SRF) finish() {
+	if r.live {
+		r.live = false
+		liveSRFs--
+	}
 	r.done = true
 	r.th = nil
 	r.fn = nil

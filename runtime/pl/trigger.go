@@ -131,7 +131,11 @@ func (e *Engine) CallTrigger(s *State, id int64, td *TriggerData) (TriggerResult
 	default:
 		return TriggerResult{}, Errorf(StateDatatype, "trigger.new must be a table, not %s", s.typeName(cur))
 	}
-	changed, any := rowChanges(td.New, td.Columns, td.NewValues)
+	changed, any, unknown := rowChanges(td.New, td.Columns, td.NewValues)
+	if unknown != "" {
+		return TriggerResult{}, Errorf("42703",
+			"column %q of relation %q does not exist", unknown, td.Table)
+	}
 	if !any {
 		return TriggerResult{Action: TriggerKeep}, nil
 	}
@@ -141,7 +145,25 @@ func (e *Engine) CallTrigger(s *State, id int64, td *TriggerData) (TriggerResult
 // rowChanges compares a row table with the values it started with. Tables
 // and userdata count as changed (their insides may have been), scalars are
 // compared by value; a column set to a value of another type is changed.
-func rowChanges(t *lua.LTable, cols []lua.LString, orig []lua.LValue) ([]bool, bool) {
+// A field that is no column is reported (a typo would otherwise vanish).
+func rowChanges(t *lua.LTable, cols []lua.LString, orig []lua.LValue) ([]bool, bool, string) {
+	unknown := ""
+	t.ForEach(func(k, _ lua.LValue) {
+		if unknown != "" {
+			return
+		}
+		if ks, ok := k.(lua.LString); ok && ks != "" {
+			for _, c := range cols {
+				if c == ks {
+					return
+				}
+			}
+		}
+		unknown = k.String()
+	})
+	if unknown != "" {
+		return nil, false, unknown
+	}
 	changed := make([]bool, len(cols))
 	any := false
 	for i, name := range cols {
@@ -164,5 +186,5 @@ func rowChanges(t *lua.LTable, cols []lua.LString, orig []lua.LValue) ([]bool, b
 			any = true
 		}
 	}
-	return changed, any
+	return changed, any, ""
 }

@@ -1,0 +1,158 @@
+-- triggers: row and statement level; BEFORE, AFTER, INSTEAD OF; INSERT,
+-- UPDATE, DELETE, TRUNCATE; the trigger object and the return conventions.
+CREATE EXTENSION IF NOT EXISTS plerl;
+\set VERBOSITY default
+
+CREATE TABLE trg_t (id int, name text, qty int, note text);
+
+-- The trigger object: what fired, where, and the rows.
+CREATE FUNCTION trg_show() RETURNS trigger LANGUAGE plerl AS $$
+  local function row(r)
+    if r == nil then return '-' end
+    return string.format('(%s,%s,%s,%s)', tostring(r.id), tostring(r.name), tostring(r.qty), tostring(r.note))
+  end
+  print(trigger.when, trigger.level, trigger.op, trigger.name, trigger.table_schema .. '.' .. trigger.table_name,
+        'args=' .. table.concat(trigger.args, ','), 'old=' .. row(trigger.old), 'new=' .. row(trigger.new))
+  assert(trigger.operation == trigger.op)
+  assert(spi.execute('SELECT $1::oid::regclass::text AS t', trigger.relid)[1].t == 'trg_t')
+$$;
+CREATE TRIGGER a_before_row BEFORE INSERT OR UPDATE OR DELETE ON trg_t
+  FOR EACH ROW EXECUTE FUNCTION trg_show('x', 'y z');
+CREATE TRIGGER b_after_row AFTER INSERT OR UPDATE OR DELETE ON trg_t
+  FOR EACH ROW EXECUTE FUNCTION trg_show();
+CREATE TRIGGER c_before_stmt BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON trg_t
+  FOR EACH STATEMENT EXECUTE FUNCTION trg_show('stmt');
+CREATE TRIGGER d_after_stmt AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON trg_t
+  FOR EACH STATEMENT EXECUTE FUNCTION trg_show();
+INSERT INTO trg_t VALUES (1, 'one', 10, NULL);
+UPDATE trg_t SET qty = 11;
+DELETE FROM trg_t;
+TRUNCATE trg_t;
+DROP TRIGGER a_before_row ON trg_t;
+DROP TRIGGER b_after_row ON trg_t;
+DROP TRIGGER c_before_stmt ON trg_t;
+DROP TRIGGER d_after_stmt ON trg_t;
+
+-- BEFORE row triggers change or skip the row:
+--   nothing / nil / "OK" / "MODIFY"  go on with trigger.new as it is now
+--   "SKIP" or false                  skip the row
+--   a table                          go on with that row instead
+--   trigger.new = nil                skip the row
+CREATE FUNCTION trg_before() RETURNS trigger LANGUAGE plerl AS $$
+  local new = trigger.new
+  if trigger.op == 'DELETE' then
+    if trigger.old.note == 'keep!' then return 'SKIP' end
+    return
+  end
+  if new.name == 'skip' then return 'SKIP' end
+  if new.name == 'false' then return false end
+  if new.name == 'drop' then trigger.new = nil return end
+  if new.name == 'upper' then new.name = string.upper(new.name) end
+  if new.name == 'modify' then new.qty = new.qty * 100 return 'MODIFY' end
+  if new.name == 'replace' then return {id = new.id, name = 'replaced', qty = -1} end
+  if new.name == 'nullify' then new.note = nil end
+  new.note = new.note and new.note .. '!'
+$$;
+CREATE TRIGGER trg_before BEFORE INSERT OR UPDATE OR DELETE ON trg_t
+  FOR EACH ROW EXECUTE FUNCTION trg_before();
+INSERT INTO trg_t VALUES
+  (1, 'plain', 1, 'n'), (2, 'skip', 2, 'n'), (3, 'false', 3, 'n'), (4, 'drop', 4, 'n'),
+  (5, 'upper', 5, 'n'), (6, 'modify', 6, 'n'), (7, 'replace', 7, 'n'), (8, 'nullify', 8, 'n'),
+  (9, 'keepnull', 9, NULL);
+SELECT * FROM trg_t ORDER BY id;
+UPDATE trg_t SET name = 'upper', note = 'keep' WHERE id IN (1, 8);
+SELECT * FROM trg_t ORDER BY id;
+DELETE FROM trg_t;
+SELECT * FROM trg_t ORDER BY id;
+
+-- Unknown fields, wrong results and bad values are errors.
+CREATE OR REPLACE FUNCTION trg_before() RETURNS trigger LANGUAGE plerl AS $$
+  local n = trigger.new.name
+  if n == 'typo' then trigger.new.nmae = 'x' end
+  if n == 'number' then return 42 end
+  if n == 'string' then return 'SKIPPED' end
+  if n == 'badqty' then trigger.new.qty = 'lots' end
+  if n == 'notable' then trigger.new = 'x' end
+$$;
+INSERT INTO trg_t VALUES (1, 'typo');
+\echo :LAST_ERROR_SQLSTATE
+INSERT INTO trg_t VALUES (1, 'number');
+INSERT INTO trg_t VALUES (1, 'string');
+INSERT INTO trg_t VALUES (1, 'badqty');
+INSERT INTO trg_t VALUES (1, 'notable');
+DROP TRIGGER trg_before ON trg_t;
+
+-- Unchanged columns keep their exact value: only changed ones are rebuilt.
+CREATE TABLE trg_exact (id int, f float8, n numeric, t timestamptz, note text);
+CREATE FUNCTION trg_note() RETURNS trigger LANGUAGE plerl AS $$
+  trigger.new.note = 'seen'
+$$;
+CREATE TRIGGER trg_note BEFORE INSERT ON trg_exact FOR EACH ROW EXECUTE FUNCTION trg_note();
+INSERT INTO trg_exact VALUES (1, 0.1::float8 + 0.2::float8, 123456789012345678901234567890.123456789, '2024-01-02 03:04:05.678901+00');
+SELECT id, f = 0.1::float8 + 0.2::float8 AS f_exact, n, t, note FROM trg_exact;
+
+-- Dropped columns and NOT NULL / CHECK / domain constraints.
+CREATE DOMAIN trg_pos AS int CHECK (VALUE > 0);
+CREATE TABLE trg_c (a int, gone text, b trg_pos, c text NOT NULL DEFAULT 'c');
+ALTER TABLE trg_c DROP COLUMN gone;
+CREATE FUNCTION trg_c() RETURNS trigger LANGUAGE plerl AS $$
+  local keys = {}
+  for k in pairs(trigger.new) do keys[#keys + 1] = k end
+  table.sort(keys)
+  print(table.concat(keys, ','))
+  trigger.new.b = trigger.new.a
+$$;
+CREATE TRIGGER trg_c BEFORE INSERT ON trg_c FOR EACH ROW EXECUTE FUNCTION trg_c();
+INSERT INTO trg_c (a, b) VALUES (5, 1);
+INSERT INTO trg_c (a, b) VALUES (-5, 1);
+SELECT * FROM trg_c;
+
+-- INSTEAD OF triggers make a view writable.
+CREATE TABLE trg_base (id int PRIMARY KEY, val text);
+CREATE VIEW trg_view AS SELECT id, val FROM trg_base;
+CREATE FUNCTION trg_instead() RETURNS trigger LANGUAGE plerl AS $$
+  print(trigger.when, trigger.level, trigger.op)
+  if trigger.op == 'INSERT' then
+    if trigger.new.val == 'skip' then return 'SKIP' end
+    spi.execute('INSERT INTO trg_base VALUES ($1, $2)', trigger.new.id, trigger.new.val)
+  elseif trigger.op == 'UPDATE' then
+    spi.execute('UPDATE trg_base SET val = $2 WHERE id = $1', trigger.old.id, trigger.new.val)
+  else
+    spi.execute('DELETE FROM trg_base WHERE id = $1', trigger.old.id)
+  end
+$$;
+CREATE TRIGGER trg_instead INSTEAD OF INSERT OR UPDATE OR DELETE ON trg_view
+  FOR EACH ROW EXECUTE FUNCTION trg_instead();
+INSERT INTO trg_view VALUES (1, 'a'), (2, 'skip'), (3, 'c') RETURNING *;
+UPDATE trg_view SET val = val || '2' WHERE id = 3;
+DELETE FROM trg_view WHERE id = 1;
+SELECT * FROM trg_base ORDER BY id;
+
+-- Transition tables are visible to SPI in AFTER statement triggers.
+CREATE FUNCTION trg_transition() RETURNS trigger LANGUAGE plerl AS $$
+  local r = spi.execute('SELECT count(*) AS n, sum(qty) AS s FROM newrows')
+  print(trigger.op, 'rows', r[1].n, 'sum', r[1].s)
+$$;
+CREATE TRIGGER trg_transition AFTER INSERT ON trg_t REFERENCING NEW TABLE AS newrows
+  FOR EACH STATEMENT EXECUTE FUNCTION trg_transition();
+INSERT INTO trg_t (id, qty) SELECT g, g FROM generate_series(1, 100) g;
+DROP TRIGGER trg_transition ON trg_t;
+
+-- A row trigger firing for many rows, and an error from inside it.
+CREATE FUNCTION trg_count() RETURNS trigger LANGUAGE plerl AS $$
+  trigger.new.qty = trigger.new.qty + 1
+  if trigger.new.id == 5000 then trigger.new.note = 'five thousand' end
+$$;
+CREATE TRIGGER trg_count BEFORE INSERT ON trg_t FOR EACH ROW EXECUTE FUNCTION trg_count();
+TRUNCATE trg_t;
+INSERT INTO trg_t (id, qty) SELECT g, g FROM generate_series(1, 10000) g;
+SELECT count(*), sum(qty), max(note) FROM trg_t;
+CREATE OR REPLACE FUNCTION trg_count() RETURNS trigger LANGUAGE plerl AS $$
+  if trigger.new.id == 10003 then error{sqlstate = '23514', message = 'no 10003', detail = 'id 10003'} end
+$$;
+INSERT INTO trg_t (id) VALUES (10001), (10002), (10003);
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) FROM trg_t WHERE id > 10000;
+
+DROP TABLE trg_t, trg_exact, trg_c, trg_base CASCADE;
+DROP DOMAIN trg_pos;
