@@ -79,6 +79,7 @@ func stopLoop(victim, canceller *Conn, fn string) (string, error) {
 	query := "SELECT " + fn + "()"
 	for i := 0; i < cancelStops && len(bad) < 5; i++ {
 		t0 := time.Now()
+		start := t0
 		var err error
 		if err = victim.Send(query); err != nil {
 			return "", err
@@ -102,7 +103,12 @@ func stopLoop(victim, canceller *Conn, fn string) (string, error) {
 		case r.Err == nil:
 			bad = append(bad, fmt.Sprintf("#%d: not stopped", i))
 		case r.Err.Code != "57014" || !strings.Contains(r.Err.Message, wantMsg):
-			bad = append(bad, fmt.Sprintf("#%d: %v", i, r.Err))
+			hint := ""
+			if canceller == nil && r.Err.Code == "57014" && r.Done.Sub(start) < cancelTimeout {
+				// Nobody sent a cancel and the timeout had not expired.
+				hint = " (spurious cancel: an interrupt left from the previous statement?)"
+			}
+			bad = append(bad, fmt.Sprintf("#%d: %v, %s after the start%s", i, r.Err, r.Done.Sub(start).Round(100*time.Microsecond), hint))
 		case lat > cancelMaxLat:
 			bad = append(bad, fmt.Sprintf("#%d: stopped after %s", i, lat.Round(time.Millisecond)))
 		default:

@@ -89,7 +89,8 @@ synchronous_commit = off
 full_page_writes = off
 deadlock_timeout = 100ms
 log_line_prefix = '%%m [%%p] '
-log_min_messages = warning
+# ERRORs of the 10,000-iteration tests would bury the LOG lines that matter
+log_min_messages = log
 `, c.Port, c.Dir)
 	f, err := os.OpenFile(filepath.Join(c.DataDir(), "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {

@@ -138,7 +138,7 @@ func (s *Suite) all() int {
 	}
 	s.run("1", "signal masks", s.testSignalMasks)
 	s.run("2", "lost wakeup", s.testLostWakeup)
-	s.testCatchPath() // 4a..4f
+	s.testCatchPath() // 4a..4g
 	s.testCancel()    // 5a..5f
 	s.run("6", "sandbox", s.testSandbox)
 	s.testExit()    // 7a..7d
@@ -247,6 +247,11 @@ func (s *Suite) setup() error {
 		`CREATE FUNCTION b_catch_pg() RETURNS int LANGUAGE plerl AS $$ ` + pgCatch + ` $$`,
 		`CREATE TABLE b_lock (id int PRIMARY KEY, v int NOT NULL)`,
 		`INSERT INTO b_lock VALUES (1, 0)`,
+	}
+	if s.hasSPI {
+		defs = append(defs,
+			`CREATE FUNCTION b_spi_fail() RETURNS int LANGUAGE plerl AS $$
+				spi.execute('select 1/0') return 1 $$`)
 	}
 	if s.hasPanic {
 		defs = append(defs,

@@ -79,7 +79,9 @@ func sandboxProbes(marker string) []probe {
 			local bad = {exit = 1, execute = 1, popen = 1, getenv = 1, setenv = 1, remove = 1, rename = 1,
 				loadlib = 1, dofile = 1, loadfile = 1, require = 1, open = 1, lines = 1, output = 1, input = 1,
 				getregistry = 1, dump = 1, tmpname = 1}
-			local allowed = {['_G.table.remove'] = true} -- table.remove, not os.remove
+			-- Legitimate namesakes: table.remove is not os.remove, spi.execute runs SQL.
+			-- A new module with a dangerous-looking name must be added here on purpose.
+			local allowed = {['_G.table.remove'] = true, ['_G.spi.execute'] = true}
 			local seen, found = {}, {}
 			local function walk(v, path, depth)
 				if depth > 8 or seen[v] then return end

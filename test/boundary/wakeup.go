@@ -71,10 +71,11 @@ func (s *Suite) wakeTrial(holder *Conn, i int) (time.Duration, error) {
 			return 0, err
 		}
 	}
-	// Any ERROR after Go has started: a Lua error, or a plain SQL one.
-	failing := "SELECT b_fail()"
-	if i%2 == 1 {
-		failing = "SELECT 1/0"
+	// Any ERROR after Go has started: a Lua error, a plain SQL one, or
+	// (with spi) a PostgreSQL error re-raised from inside Lua.
+	failing := []string{"SELECT b_fail()", "SELECT 1/0", "SELECT b_spi_fail()"}[i%3]
+	if !s.hasSPI && i%3 == 2 {
+		failing = "SELECT b_fail()"
 	}
 	r, err := waiter.Exec(failing)
 	if err != nil {
