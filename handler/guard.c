@@ -255,9 +255,18 @@ subxact_end(bool commit, PlerlError *err)
 		return -1;
 	}
 	f = subxacts[plerl_subxact_depth - 1];
-	/* An abort must go ahead even after a stashed error: it is the cleanup. */
-	if (commit && plerl_refuse_if_stashed(err))
+	/*
+	 * An abort must go ahead even after a stashed error: it is the cleanup.
+	 * A commit must not, and the subtransaction must not stay open either
+	 * (an error reaching the top with one open leaves the session in an
+	 * aborted transaction block): roll it back and report the refusal.
+	 */
+	if (commit && plerl_has_stash())
+	{
+		(void) subxact_end(false, err);
+		plerl_refuse_if_stashed(err);
 		return -1;
+	}
 	PG_TRY();
 	{
 		plerl_subxact_depth--;

@@ -1,6 +1,8 @@
 -- event_triggers: RETURNS event_trigger functions see trigger.event and
 -- trigger.tag; an error stops the command.
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS plerl;
+RESET client_min_messages;
 \set VERBOSITY default
 
 CREATE FUNCTION evt_show() RETURNS event_trigger LANGUAGE plerl AS $$

@@ -1,6 +1,8 @@
 -- spi: SQL from Lua: rows and counts, parameters bound by type, prepared
 -- plans kept across calls, cursors and row iterators, read-only snapshots.
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS plerl;
+RESET client_min_messages;
 \set VERBOSITY default
 
 CREATE TABLE spi_t (id int PRIMARY KEY, name text, score float8, born date);

@@ -1,7 +1,9 @@
 -- srf: set-returning functions. The body runs as a coroutine: one row per
 -- coroutine.yield; returning a table of rows also works. Rows are produced
 -- on demand, so LIMIT stops the coroutine early and leaks nothing.
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS plerl;
+RESET client_min_messages;
 \set VERBOSITY default
 
 -- SETOF a scalar type: yield one value per row (nil is a NULL row).

@@ -1,6 +1,8 @@
 -- triggers: row and statement level; BEFORE, AFTER, INSTEAD OF; INSERT,
 -- UPDATE, DELETE, TRUNCATE; the trigger object and the return conventions.
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS plerl;
+RESET client_min_messages;
 \set VERBOSITY default
 
 CREATE TABLE trg_t (id int, name text, qty int, note text);

@@ -254,5 +254,11 @@ func errorValue(err error) lua.LValue {
 }
 
 func (s *State) rethrow(err error) {
-	s.L.Error(errorValue(err), 0)
+	// In the running thread (pcall also runs inside coroutines): raising
+	// on another thread would push onto its stack.
+	L := s.L.G.CurrentThread
+	if L == nil {
+		L = s.L
+	}
+	L.Error(errorValue(err), 0)
 }
