@@ -56,6 +56,7 @@ static HTAB *proc_cache = NULL;
 extern Datum plerl_dispatch(int entry, FunctionCallInfo fcinfo);
 extern void plerl_bind(const PlerlSettings *settings);
 extern Datum plerl_erlang_entry(int fn, FunctionCallInfo fcinfo);
+extern void plerl_erlang_init(void);
 
 /* Close Erlang sessions politely when the backend exits. */
 static void
@@ -71,6 +72,7 @@ plerl_bind(const PlerlSettings *settings)
 	plerlGoInit(settings->go_max_procs);
 	on_proc_exit(plerl_on_exit, (Datum) 0);
 	plerl_spi_init();
+	plerl_erlang_init();
 }
 
 /*

@@ -67,6 +67,8 @@ type Engine struct {
 	// by one role (a function in a query over many rows).
 	lastFunc  *Func
 	lastState *State
+
+	sends []DeferredSend // erlang sends waiting for COMMIT
 }
 
 // Module installs globals into a fresh state.

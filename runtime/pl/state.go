@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	lua "github.com/yuin/gopher-lua"
+
+	"github.com/plerl/plerl/runtime/term"
 )
 
 // State is one Lua interpreter and the function instances that live in it.
@@ -16,6 +18,9 @@ type State struct {
 	one       [1]lua.LValue // reused for single results (no allocation per call)
 	key       stateKey
 	typeState // int64, numeric, arrays, json (values.go)
+
+	null  *lua.LUserData               // erlang.null
+	atoms map[term.Atom]*lua.LUserData // interned atoms
 
 	pcalls map[*lua.LState]int // open pcalls per thread (coroutine.go)
 }
@@ -34,6 +39,7 @@ func newState(e *Engine, trusted bool) *State {
 	openLibs(s)
 	registerErrorType(L)
 	s.registerTypes()
+	registerErlangTypes(s)
 	s.installBuiltins()
 	for _, m := range e.Modules {
 		m(s)
