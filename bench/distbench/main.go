@@ -20,6 +20,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"sync"
@@ -37,6 +38,7 @@ var (
 	nThreads = flag.Int("t", 8, "goroutines for conc")
 	kPer     = flag.Int("k", 5000, "calls per goroutine for conc")
 	impl     = flag.String("impl", "go", "label printed first on each line")
+	cpuProf  = flag.String("cpuprofile", "", "write a CPU profile to this file")
 	killMode = flag.Bool("erpc", false, "use CallKill (spawn_request) instead of rex for node/seq/bin10k (printed as erpc_<test>)")
 )
 
@@ -61,6 +63,14 @@ func config(alive string) *dist.Config {
 
 func main() {
 	flag.Parse()
+	if *cpuProf != "" {
+		f, err := os.Create(*cpuProf)
+		if err != nil {
+			die("cpuprofile", err)
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
 	tests := flag.Args()
 	if len(tests) == 0 {
 		tests = []string{"setup", "node", "seq", "bin10k", "echo", "conc"}

@@ -76,6 +76,10 @@ type Config struct {
 	Dialer *net.Dialer
 	// Limits for decoding terms from the peer [term defaults].
 	Limits term.Limits
+
+	// writerGoroutine selects the writer-goroutine design (tests and
+	// benchmarks only, see useWriterGoroutine).
+	writerGoroutine bool
 }
 
 const (
@@ -138,6 +142,10 @@ type Conn struct {
 	writing bool
 	wdl     time.Time // current write deadline
 	wframes atomic.Uint64
+	// wq, when set (tests and benchmarks only: useWriterGoroutine), sends
+	// every packet through a dedicated writer goroutine instead; kept to
+	// measure the combining writer against it (bench/distbench/README.md).
+	wq chan []byte
 
 	// control frames queued by the reader (tick answers, UNLINK_ID_ACK,
 	// kills): written by the ticker goroutine so the reader never blocks.
@@ -288,6 +296,9 @@ func dialPort(ctx context.Context, conf *Config, node, host string, port int) (*
 	c.since = time.Now()
 	c.rpcPid = c.newPidLocked()
 	c.rexHdr = c.buildRexHeader()
+	if conf.writerGoroutine {
+		c.useWriterGoroutine()
+	}
 	go c.readLoop()
 	go c.tickLoop()
 	return c, nil
@@ -363,6 +374,9 @@ func (c *Conn) writeFrame(b []byte) error {
 }
 
 func (c *Conn) writeRaw(b []byte) error {
+	if c.wq != nil {
+		return c.writeViaGoroutine(b)
+	}
 	c.wmu.Lock()
 	if c.writing {
 		c.wbuf = append(c.wbuf, b...)
@@ -394,7 +408,7 @@ func (c *Conn) writeRaw(b []byte) error {
 			c.fail(e)
 			return c.Err()
 		}
-		if &out[0] != &b[0] {
+		if &out[0] != &b[0] && cap(out) <= 1<<20 { // keep a modest batch buffer
 			c.wspare = out[:0]
 		}
 		if len(c.wbuf) == 0 {
@@ -407,6 +421,50 @@ func (c *Conn) writeRaw(b []byte) error {
 	c.writing = false
 	c.wmu.Unlock()
 	return nil
+}
+
+// useWriterGoroutine switches c to the writer-goroutine design (for
+// measurement only).
+func (c *Conn) useWriterGoroutine() {
+	c.wq = make(chan []byte, 256)
+	go func() {
+		var bufs net.Buffers
+		for {
+			select {
+			case <-c.done:
+				return
+			case b := <-c.wq:
+				bufs = append(bufs[:0], b)
+			more:
+				for len(bufs) < 64 {
+					select {
+					case b := <-c.wq:
+						bufs = append(bufs, b)
+					default:
+						break more
+					}
+				}
+				c.wmu.Lock()
+				c.refreshWriteDeadline()
+				c.wmu.Unlock()
+				if _, err := bufs.WriteTo(c.nc); err != nil {
+					c.fail(c.downErr("write", err))
+					return
+				}
+				c.wframes.Add(1)
+			}
+		}
+	}()
+}
+
+func (c *Conn) writeViaGoroutine(b []byte) error {
+	cp := append([]byte(nil), b...) // the caller reuses b
+	select {
+	case c.wq <- cp:
+		return nil
+	case <-c.done:
+		return c.err
+	}
 }
 
 // refreshWriteDeadline keeps a write deadline between 3/4 and 1 WriteTimeout

@@ -4,6 +4,7 @@ package dist
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -135,6 +136,7 @@ type testNode struct {
 	args   []string
 	dir    string
 	stdin  io.Closer
+	tls    *tls.Config
 }
 
 // startNode starts erl -name <unique>@127.0.0.1 and waits until epmd knows it.
@@ -156,6 +158,11 @@ func startNodeNoCleanup(t testing.TB, extra ...string) *testNode {
 	ensureEpmd(t)
 	name := fmt.Sprintf("plerldt%d_%d@127.0.0.1", os.Getpid(), nodeSeq.Add(1))
 	n := &testNode{Name: name, Cookie: "distcookie" + fmt.Sprint(os.Getpid()), args: extra, dir: helperBeamDir(t)}
+	for _, a := range extra {
+		if a == "inet_tls" { // TLS distribution: dial it with TLS (throw-away certificate)
+			n.tls = &tls.Config{InsecureSkipVerify: true}
+		}
+	}
 	n.start(t)
 	allNodesMu.Lock()
 	allNodes = append(allNodes, n)
@@ -239,5 +246,6 @@ func testConfig(n *testNode) *Config {
 	return &Config{
 		NodeName: fmt.Sprintf("plerl_t%d_%d@127.0.0.1", os.Getpid(), ourSeq.Add(1)),
 		Cookie:   n.Cookie,
+		TLS:      n.tls,
 	}
 }

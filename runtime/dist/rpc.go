@@ -666,7 +666,13 @@ func (c *Conn) sendCtl(ctx context.Context, step string, ctrl term.Tuple, payloa
 // Send sends msg to a pid on the peer (SEND {2, ”, To} + Msg). Like
 // Erlang's !, it does not wait for or confirm delivery.
 func (c *Conn) Send(ctx context.Context, to term.Pid, msg any) error {
-	return c.sendCtl(ctx, "send", term.Tuple{int64(OpSend), term.Atom(""), to}, msg, true)
+	if err := ctx.Err(); err != nil {
+		return ctxErr(ctx, KindTimeout, c.node, "send", err)
+	}
+	bp := getBuf()
+	b := append((*bp)[:0], 0, 0, 0, 0, passThrough, versionMagic, tagSmallTuple, 3, tagSmallInt, OpSend, tagSmallAtomUTF8, 0)
+	b = appendPid(b, to)
+	return c.sendBuilt(bp, b, msg, "send")
 }
 
 // RegSend sends msg to the process registered as name on the peer
@@ -674,7 +680,30 @@ func (c *Conn) Send(ctx context.Context, to term.Pid, msg any) error {
 // sender a reply goes to). A name that is not registered drops the message
 // silently on the peer.
 func (c *Conn) RegSend(ctx context.Context, from term.Pid, name string, msg any) error {
-	return c.sendCtl(ctx, "reg_send", term.Tuple{int64(OpRegSend), from, term.Atom(""), term.Atom(name)}, msg, true)
+	if err := ctx.Err(); err != nil {
+		return ctxErr(ctx, KindTimeout, c.node, "reg_send", err)
+	}
+	if len(name) > 255 {
+		return newErr(KindProtocol, c.node, "reg_send", errors.New("registered name longer than 255 bytes"))
+	}
+	bp := getBuf()
+	b := append((*bp)[:0], 0, 0, 0, 0, passThrough, versionMagic, tagSmallTuple, 4, tagSmallInt, OpRegSend)
+	b = appendPid(b, from)
+	b = append(b, tagSmallAtomUTF8, 0)
+	b = appendAtom(b, name)
+	return c.sendBuilt(bp, b, msg, "reg_send")
+}
+
+// sendBuilt appends the payload to a built control message and writes it.
+func (c *Conn) sendBuilt(bp *[]byte, b []byte, msg any, step string) error {
+	b, err := appendVersioned(b, msg)
+	if err != nil {
+		putBuf(bp, b)
+		return newErr(KindProtocol, c.node, step, fmt.Errorf("encode: %w", err))
+	}
+	err = c.writeFrame(b)
+	putBuf(bp, b)
+	return err
 }
 
 // Link links our pid from with the remote pid to (LINK {1, From, To});

@@ -47,6 +47,7 @@ func TestLiveTLS(t *testing.T) {
 	}
 	// Plain TCP against the TLS port fails (the peer closes at once).
 	plain := testConfig(n)
+	plain.TLS = nil
 	if _, err := Dial(ctx, plain, n.Name); err == nil {
 		t.Fatal("plain handshake against a TLS node succeeded")
 	}
