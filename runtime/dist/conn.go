@@ -246,7 +246,7 @@ func dialPort(ctx context.Context, conf *Config, node, host string, port int) (*
 		node:     node,
 		self:     term.Atom(conf.NodeName),
 		nc:       nc,
-		br:       bufio.NewReaderSize(cr, 64<<10),
+		br:       bufio.NewReaderSize(cr, 16<<10), // bigger packets are read straight into their buffer
 		rbytes:   &cr.n,
 		creation: conf.Creation,
 		ctlSig:   make(chan struct{}, 1),

@@ -422,3 +422,77 @@ func TestLiveIdlePastTicktime(t *testing.T) {
 		t.Fatalf("nodes(hidden) = %v %v", v, err)
 	}
 }
+
+// Links, monitors and exit signals with real processes.
+func TestLiveLinksMonitors(t *testing.T) {
+	n := shared(t)
+	c := dialNode(t, n, nil)
+	ctx := ctx5(t)
+	me := c.NewPid()
+	spawn := func() term.Pid {
+		v, err := c.Call(ctx, "erlang", "spawn", []any{term.Atom("timer"), term.Atom("sleep"), term.List{term.Atom("infinity")}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v.(term.Pid)
+	}
+	recv := func() any {
+		v, err := c.Receive(ctx, me)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	// LINK, then the process is killed: EXIT arrives.
+	p1 := spawn()
+	if err := c.Link(ctx, me, p1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Call(ctx, "erlang", "exit", []any{p1, term.Atom("kill")}); err != nil {
+		t.Fatal(err)
+	}
+	if e, ok := recv().(Exit); !ok || e.From != p1 || e.Reason != term.Atom("killed") {
+		t.Fatalf("want Exit killed from %v, got %#v", p1, e)
+	}
+	// MONITOR_P on a pid, then EXIT2 from us kills it: DOWN with our ref.
+	p2 := spawn()
+	ref, err := c.Monitor(ctx, me, p2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Exit(ctx, me, p2, term.Atom("kill")); err != nil {
+		t.Fatal(err)
+	}
+	if d, ok := recv().(Down); !ok || !term.Equal(d.Ref, ref) || d.Reason != term.Atom("killed") {
+		t.Fatalf("want Down killed, got %#v", d)
+	}
+	// DEMONITOR_P and UNLINK: no signal arrives afterwards.
+	p3 := spawn()
+	ref3, _ := c.Monitor(ctx, me, p3)
+	c.Link(ctx, me, p3)
+	if err := c.Demonitor(ctx, me, p3, ref3); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Unlink(ctx, me, p3); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := c.Call(ctx, "erlang", "process_info", []any{p3, term.Atom("links")}); err != nil || !term.Equal(v, term.Tuple{term.Atom("links"), term.List{}}) {
+		t.Fatalf("links after unlink: %v %v", v, err)
+	}
+	c.Call(ctx, "erlang", "exit", []any{p3, term.Atom("kill")})
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	if v, err := c.Receive(short, me); !IsTimeout(err) {
+		t.Fatalf("signal after demonitor/unlink: %#v %v", v, err)
+	}
+	// A remote process links to our pid and unlinks: the peer sends LINK
+	// then UNLINK_ID, which we acknowledge (UNLINK_ID_ACK); then it links
+	// again and is killed: the EXIT reaches us, so the link state is right.
+	before := c.drops.Load()
+	if v, err := c.Call(ctx, "plerl_t", "link_unlink", []any{me}); err != nil || v != term.Atom("ok") {
+		t.Fatalf("link_unlink: %v %v", v, err)
+	}
+	if c.Err() != nil || c.drops.Load() != before+1 { // the LINK itself is dropped (counted)
+		t.Fatalf("after UNLINK_ID: err %v, drops %d -> %d", c.Err(), before, c.drops.Load())
+	}
+}

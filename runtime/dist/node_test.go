@@ -78,11 +78,14 @@ func ensureEpmd(t testing.TB) {
 
 // helperErl is compiled once per test run and loaded on every test node.
 const helperErl = `-module(plerl_t).
--export([sleep_reg/2, raise/2, start_echo/0, watch_stdin/0]).
+-export([sleep_reg/2, raise/2, start_echo/0, watch_stdin/0, link_unlink/1]).
 
 %% Registers the calling process as Name, then sleeps: lets a test see
 %% whether a CallKill worker is still alive.
 sleep_reg(Name, Ms) -> register(Name, self()), timer:sleep(Ms), done.
+
+%% Link to a pid of the client and unlink again (UNLINK_ID protocol).
+link_unlink(Pid) -> true = link(Pid), true = unlink(Pid), ok.
 
 raise(error, R) -> erlang:error(R);
 raise(exit, R) -> erlang:exit(R);
