@@ -28,6 +28,7 @@
 #include "utils/builtins.h"
 #include "utils/inval.h"
 #include "utils/jsonb.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -64,9 +65,8 @@ allow_invalidate(Datum arg, Oid relid)
 }
 
 static void
-allow_load(void)
+allow_scan(Oid relid)
 {
-	RangeVar   *rv = makeRangeVar("plerl", "allow", -1);
 	Relation	rel;
 	TableScanDesc scan;
 	HeapTuple	tup;
@@ -87,7 +87,7 @@ allow_load(void)
 	allow_valid = true;
 
 	/* Read directly, not through SQL: the caller has no privilege on it. */
-	rel = table_openrv(rv, AccessShareLock);
+	rel = table_open(relid, AccessShareLock);
 	scan = table_beginscan(rel, GetActiveSnapshot() ? GetActiveSnapshot() : GetTransactionSnapshot(), 0, NULL);
 	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
 	{
@@ -115,6 +115,34 @@ allow_load(void)
 	}
 	table_endscan(scan);
 	table_close(rel, AccessShareLock);
+}
+
+static void
+allow_load(void)
+{
+	/*
+	 * By OID, not by name: a name lookup checks USAGE on the schema plerl,
+	 * which the roles being checked do not have.
+	 */
+	Oid			nsp = get_namespace_oid("plerl", true);
+	Oid			relid = OidIsValid(nsp) ? get_relname_relid("allow", nsp) : InvalidOid;
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("the allow-list table plerl.allow does not exist"),
+				 errhint("It belongs to the extension plerl: recreate the extension.")));
+	PG_TRY();
+	{
+		allow_scan(relid);
+	}
+	PG_CATCH();
+	{
+		/* A half-read list must not pass for the whole one. */
+		allow_valid = false;
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
 }
 
 static void
