@@ -70,6 +70,7 @@ allow_scan(Oid relid)
 	Relation	rel;
 	TableScanDesc scan;
 	HeapTuple	tup;
+	Snapshot	snap;
 	int			cap = 16;
 
 	if (!allow_callback_set)
@@ -88,7 +89,9 @@ allow_scan(Oid relid)
 
 	/* Read directly, not through SQL: the caller has no privilege on it. */
 	rel = table_open(relid, AccessShareLock);
-	scan = table_beginscan(rel, GetActiveSnapshot() ? GetActiveSnapshot() : GetTransactionSnapshot(), 0, NULL);
+	/* No active snapshot before COMMIT, where deferred sends are checked. */
+	snap = RegisterSnapshot(ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot());
+	scan = table_beginscan(rel, snap, 0, NULL);
 	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
 	{
 		Datum		values[5];
@@ -114,6 +117,7 @@ allow_scan(Oid relid)
 		MemoryContextSwitchTo(old);
 	}
 	table_endscan(scan);
+	UnregisterSnapshot(snap);
 	table_close(rel, AccessShareLock);
 }
 
