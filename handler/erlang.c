@@ -271,17 +271,25 @@ static MemoryContext resolve_cxt = NULL;
 
 /*
  * The guard Lua's erlang.* calls. lua_op names the SQL function whose
- * EXECUTE privilege the Lua call requires (same rule as from SQL).
+ * EXECUTE privilege the Lua call requires (same rule as from SQL). as_user,
+ * when valid, is the role to check as instead of the current one: a send
+ * deferred to COMMIT is checked again as the role that queued it (which a
+ * SECURITY DEFINER function may have made differ from the role at COMMIT).
  */
 int
-plerl_erl_resolve_guarded(const char *target, const char *module, const char *function,
-						  int arity, int lua_op, PlerlErlTarget *out, PlerlError *err)
+plerl_erl_resolve_as_guarded(uint32_t as_user, const char *target, const char *module,
+							 const char *function, int arity, int lua_op,
+							 PlerlErlTarget *out, PlerlError *err)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	volatile int rc = 0;
+	Oid			save_user;
+	int			save_sec;
+	volatile bool switched = false;
 
 	if (plerl_refuse_if_stashed(err))
 		return -1;
+	GetUserIdAndSecContext(&save_user, &save_sec);
 	PG_TRY();
 	{
 		const char *fname;
@@ -289,6 +297,11 @@ plerl_erl_resolve_guarded(const char *target, const char *module, const char *fu
 		Oid			argtypes[4] = {TEXTOID, TEXTOID, TEXTOID, JSONBOID};
 		Oid			fn;
 
+		if (OidIsValid((Oid) as_user) && (Oid) as_user != save_user)
+		{
+			SetUserIdAndSecContext((Oid) as_user, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+			switched = true;
+		}
 		if (resolve_cxt == NULL)
 			resolve_cxt = AllocSetContextCreate(TopMemoryContext, "plerl resolve",
 												ALLOCSET_SMALL_SIZES);
@@ -326,16 +339,28 @@ plerl_erl_resolve_guarded(const char *target, const char *module, const char *fu
 					 errhint("Grant the role plerl_caller.")));
 		if (lua_op != PLERL_ERL_CONNECT)
 			erl_resolve(target, module, function, arity, out);
+		if (switched)
+			SetUserIdAndSecContext(save_user, save_sec);
 		MemoryContextSwitchTo(cxt);
 	}
 	PG_CATCH();
 	{
+		if (switched)
+			SetUserIdAndSecContext(save_user, save_sec);
 		MemoryContextSwitchTo(cxt);
 		plerl_capture(err);
 		rc = -1;
 	}
 	PG_END_TRY();
 	return rc;
+}
+
+int
+plerl_erl_resolve_guarded(const char *target, const char *module, const char *function,
+						  int arity, int lua_op, PlerlErlTarget *out, PlerlError *err)
+{
+	return plerl_erl_resolve_as_guarded(InvalidOid, target, module, function, arity,
+										lua_op, out, err);
 }
 
 void

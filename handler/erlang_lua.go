@@ -6,6 +6,8 @@ package main
 #include <stdlib.h>
 #include "plerl.h"
 extern int plerl_nest_level(void);
+extern int plerl_erl_resolve_as_guarded(uint32_t as_user, const char *target, const char *module,
+	const char *function, int arity, int lua_op, PlerlErlTarget *out, PlerlError *err);
 */
 import "C"
 
@@ -21,7 +23,15 @@ import (
 
 type erlangHost struct{}
 
-func (erlangHost) Resolve(targetName, module, function string, arity, op int) (pl.Target, error) {
+func (h erlangHost) Resolve(targetName, module, function string, arity, op int) (pl.Target, error) {
+	return h.ResolveAs(0, targetName, module, function, arity, op)
+}
+
+// User is the role the running code acts as (GetUserId).
+func (erlangHost) User() uint32 { return uint32(C.plerl_current_user()) }
+
+// ResolveAs is Resolve checked as role user (0: the current role).
+func (erlangHost) ResolveAs(user uint32, targetName, module, function string, arity, op int) (pl.Target, error) {
 	var ct C.PlerlErlTarget
 	var cerr C.PlerlError
 	ctarget := C.CString(targetName)
@@ -34,7 +44,7 @@ func (erlangHost) Resolve(targetName, module, function string, arity, op int) (p
 	if module == "" {
 		mod = nil // no allow-list check (ping, self, receive, disconnect)
 	}
-	if C.plerl_erl_resolve_guarded(ctarget, mod, cfun, C.int(arity), C.int(op), &ct, &cerr) != 0 {
+	if C.plerl_erl_resolve_as_guarded(C.uint32_t(user), ctarget, mod, cfun, C.int(arity), C.int(op), &ct, &cerr) != 0 {
 		return nil, guardError(&cerr)
 	}
 	if op == pl.OpConnect {

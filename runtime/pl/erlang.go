@@ -34,6 +34,11 @@ type ErlangHost interface {
 	// Resolve checks privileges and the allow-list for op on target
 	// (a plerl server name, or a raw node name for admins).
 	Resolve(target, module, function string, arity, op int) (Target, error)
+	// User is the role the running code acts as.
+	User() uint32
+	// ResolveAs is Resolve checked as role user instead of the current
+	// role: a deferred send is checked at COMMIT as the role that queued it.
+	ResolveAs(user uint32, target, module, function string, arity, op int) (Target, error)
 	Call(t Target, mod, fun string, args []any, timeout time.Duration, kill bool) (any, error)
 	Send(t Target, to any, msg any) error // to: registered name (string) or term.Pid
 	Connect(node, cookie string) error
@@ -66,7 +71,8 @@ type DeferredSend struct {
 	To       any    // registered name (string) or term.Pid
 	Msg      any
 	Cast     bool
-	Level    int // transaction nesting level when queued
+	Level    int    // transaction nesting level when queued
+	User     uint32 // the role that queued it: checked again as that role
 	resolved Target
 }
 
@@ -234,7 +240,8 @@ func (m *erlMod) message(L *lua.LState, target string, cast bool) int {
 		m.raise(err)
 	}
 	if onCommit {
-		m.s.e.deferSend(DeferredSend{Target: target, To: to, Msg: msg, Cast: cast, Level: m.host.NestLevel()})
+		m.s.e.deferSend(DeferredSend{Target: target, To: to, Msg: msg, Cast: cast,
+			Level: m.host.NestLevel(), User: m.host.User()})
 		L.Push(lua.LTrue)
 		return 1
 	}
@@ -507,7 +514,8 @@ func (e *Engine) ReparentSends(level int) {
 }
 
 // PrepareSends re-checks every queued send (privileges may have changed
-// since it was queued); called before COMMIT, when the catalog can still be read.
+// since it was queued) as the role that queued it; called before COMMIT,
+// when the catalog can still be read.
 func (e *Engine) PrepareSends(host ErlangHost) error {
 	for i := range e.sends {
 		d := &e.sends[i]
@@ -519,7 +527,7 @@ func (e *Engine) PrepareSends(host ErlangHost) error {
 		if d.Cast {
 			op = OpCast
 		}
-		t, err := host.Resolve(d.Target, name, "!", 1, op)
+		t, err := host.ResolveAs(d.User, d.Target, name, "!", 1, op)
 		if err != nil {
 			return err
 		}
