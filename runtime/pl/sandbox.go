@@ -61,8 +61,9 @@ func openLibs(s *State) {
 	strTab.RawSetString("rep", L.NewFunction(func(L *lua.LState) int {
 		str := L.CheckString(1)
 		n := L.CheckInt64(2)
-		if n > 0 && int64(len(str))*n > maxStringBytes {
-			L.RaiseError("string.rep: result would be larger than %d bytes", maxStringBytes)
+		// Divide rather than multiply: a product can overflow int64.
+		if n > 0 && len(str) > 0 && n > maxStringBytes/int64(len(str)) {
+			s.raise(Errorf(StateProgramLimit, "%sstring.rep: result would be larger than %d bytes", where(L), maxStringBytes))
 		}
 		L.Push(rep)
 		L.Push(L.Get(1))
@@ -88,4 +89,12 @@ func luaCollectGarbage(L *lua.LState) int {
 		L.Push(lua.LNumber(0))
 		return 1
 	}
+}
+
+// where is the Lua caller's "chunk:line: " prefix, as RaiseError makes it.
+func where(L *lua.LState) string {
+	if w := L.Where(1); w != "" {
+		return w + " "
+	}
+	return ""
 }
