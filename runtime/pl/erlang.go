@@ -5,6 +5,7 @@ package pl
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"math/big"
 	"strings"
@@ -140,7 +141,24 @@ func (m *erlMod) raise(err error) {
 	m.s.raise(err)
 }
 
-func (m *erlMod) args(L *lua.LState, from int) []any {
+// badArg raises "bad argument #i to erlang.fn (why)" with err's SQLSTATE
+// (22023 unless err carries one, e.g. 54000 for a limit).
+func (m *erlMod) badArg(i int, fn string, err error) {
+	state := StateInvalidParam
+	var e *Error
+	if errors.As(err, &e) && e.SQLState != "" {
+		state = e.SQLState
+		err = errors.New(e.Message)
+	}
+	L := m.s.L.G.CurrentThread // built-ins also run inside coroutines
+	if L == nil {
+		L = m.s.L
+	}
+	m.s.raise(&Error{Kind: KindError, SQLState: state,
+		Message: fmt.Sprintf("%sbad argument #%d to erlang.%s (%v)", where(L), i, fn, err)})
+}
+
+func (m *erlMod) args(L *lua.LState, from int, fn string) []any {
 	opt := m.host.TermOptions()
 	n := L.GetTop()
 	args := make([]any, 0, max(n-from+1, 0))
@@ -148,7 +166,7 @@ func (m *erlMod) args(L *lua.LState, from int) []any {
 	for i := from; i <= n; i++ {
 		t, err := m.s.toTerm(L.Get(i), opt, 0, atoms)
 		if err != nil {
-			L.ArgError(i, err.Error())
+			m.badArg(i, fn, err)
 		}
 		args = append(args, t)
 	}
@@ -167,7 +185,7 @@ func (m *erlMod) result(L *lua.LState, res any) int {
 // erlang.call(server, module, function, ...)
 func (m *erlMod) call(L *lua.LState) int {
 	target, mod, fun := L.CheckString(1), L.CheckString(2), L.CheckString(3)
-	args := m.args(L, 4)
+	args := m.args(L, 4, "call")
 	return m.doCall(L, target, mod, fun, args, m.host.CallTimeout(), false)
 }
 
@@ -178,12 +196,12 @@ func (m *erlMod) callWith(L *lua.LState) int {
 	timeout := m.host.CallTimeout()
 	if v, ok := opts.RawGetString("timeout").(lua.LNumber); ok {
 		if v < 0 {
-			L.ArgError(1, "timeout must be zero (none) or a positive number of milliseconds")
+			m.badArg(1, "call_with", errors.New("timeout must be zero (none) or a positive number of milliseconds"))
 		}
 		timeout = time.Duration(float64(v) * float64(time.Millisecond))
 	}
 	kill := lua.LVAsBool(opts.RawGetString("kill"))
-	args := m.args(L, 5)
+	args := m.args(L, 5, "call_with")
 	return m.doCall(L, target, mod, fun, args, timeout, kill)
 }
 
@@ -200,7 +218,7 @@ func (m *erlMod) doCall(L *lua.LState, target, mod, fun string, args []any, time
 }
 
 // destination: a registered name (string or atom) or a pid.
-func (m *erlMod) destination(L *lua.LState, i int) (any, string) {
+func (m *erlMod) destination(L *lua.LState, i int, fn string) (any, string) {
 	switch v := L.Get(i).(type) {
 	case lua.LString:
 		return string(v), string(v)
@@ -212,16 +230,20 @@ func (m *erlMod) destination(L *lua.LState, i int) (any, string) {
 			return p, "!"
 		}
 	}
-	L.ArgError(i, "expected a registered name or a pid")
+	m.badArg(i, fn, errors.New("expected a registered name or a pid"))
 	return nil, ""
 }
 
 func (m *erlMod) message(L *lua.LState, target string, cast bool) int {
-	to, name := m.destination(L, 2)
+	fn := "send"
+	if cast {
+		fn = "cast"
+	}
+	to, name := m.destination(L, 2, fn)
 	opt := m.host.TermOptions()
 	msg, err := m.s.ToTerm(L.Get(3), opt)
 	if err != nil {
-		L.ArgError(3, err.Error())
+		m.badArg(3, fn, err)
 	}
 	if cast {
 		msg = term.Tuple{term.Atom("$gen_cast"), msg}
@@ -310,7 +332,7 @@ func (m *erlMod) receive(L *lua.LState) int {
 	}
 	ms := L.OptNumber(2, lua.LNumber(m.host.CallTimeout()/time.Millisecond))
 	if ms < 0 {
-		L.ArgError(2, "timeout must not be negative")
+		m.badArg(2, "receive", errors.New("timeout must not be negative"))
 	}
 	msg, ok, err := m.host.Receive(t, time.Duration(float64(ms)*float64(time.Millisecond)))
 	if err != nil {
@@ -331,7 +353,7 @@ func (m *erlMod) receive(L *lua.LState) int {
 func (m *erlMod) atom(L *lua.LState) int {
 	name := L.CheckString(1)
 	if len(name) > 255 || !validUTF8(name) {
-		L.ArgError(1, "an atom is at most 255 characters of UTF-8")
+		m.badArg(1, "atom", errors.New("an atom is at most 255 characters of UTF-8"))
 	}
 	L.Push(m.s.Atom(term.Atom(name)))
 	return 1
@@ -359,10 +381,10 @@ func (m *erlMod) list(L *lua.LState) int {
 	t := L.OptTable(1, L.NewTable())
 	v, err := m.s.ToTerm(t, m.host.TermOptions())
 	if err != nil {
-		L.ArgError(1, err.Error())
+		m.badArg(1, "list", err)
 	}
 	if _, ok := v.(term.List); !ok {
-		L.ArgError(1, "not a sequence 1..n")
+		m.badArg(1, "list", errors.New("not a sequence 1..n"))
 	}
 	L.Push(m.s.wrapTerm(v))
 	return 1
@@ -387,14 +409,14 @@ func (m *erlMod) integer(L *lua.LState) int {
 	case lua.LNumber:
 		f := float64(v)
 		if f != math.Trunc(f) || math.Abs(f) > maxExact {
-			L.ArgError(1, "not an exact integer: pass a string for integers beyond 2^53")
+			m.badArg(1, "int", errors.New("not an exact integer: pass a string for integers beyond 2^53"))
 		}
 		L.Push(v)
 		return 1
 	case lua.LString:
 		n, ok := new(big.Int).SetString(strings.TrimSpace(string(v)), 10)
 		if !ok {
-			L.ArgError(1, "not a decimal integer")
+			m.badArg(1, "int", errors.New("not a decimal integer"))
 		}
 		if n.IsInt64() {
 			L.Push(m.s.IntValue(n.Int64()))
@@ -409,7 +431,7 @@ func (m *erlMod) integer(L *lua.LState) int {
 			return 1
 		}
 	}
-	L.ArgError(1, "expected a number or a string of digits")
+	m.badArg(1, "int", errors.New("expected a number or a string of digits"))
 	return 0
 }
 
