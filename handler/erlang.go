@@ -161,7 +161,7 @@ func sqlError(err error, what string) error {
 		return pe
 	}
 	if engine.Context().Err() != nil {
-		return &pl.Error{Kind: pl.KindCancel, SQLState: pl.StateQueryCanceled, Message: "canceling statement due to user request"}
+		return engine.CancelError() // a cancel, statement_timeout or a plerl limit
 	}
 	var re *dist.RemoteError
 	if errors.As(err, &re) {

@@ -103,10 +103,22 @@ func validSQLState(s string) bool {
 	return true
 }
 
+// CancelError is the error of a call that was stopped: 57014 through the
+// cancel path for a query cancel, statement_timeout or plerl.lua_time_limit;
+// 53200 (out_of_memory), an ordinary error, for plerl.lua_memory_limit.
+// Either way Lua's pcall cannot catch it (the context stays cancelled).
+func (e *Engine) CancelError() *Error {
+	if e.reason.Load() == cancelMemory {
+		return &Error{Kind: KindError, SQLState: StateOutOfMemory, Message: e.cancelMessage(),
+			Hint: "The limit is plerl.lua_memory_limit (the Go heap of this backend)."}
+	}
+	return &Error{Kind: KindCancel, SQLState: StateQueryCanceled, Message: e.cancelMessage()}
+}
+
 // fromLuaError turns what a protected call returned into an *Error.
 func (e *Engine) fromLuaError(err error) *Error {
 	if e.cancelled() {
-		return &Error{Kind: KindCancel, SQLState: StateQueryCanceled, Message: e.cancelMessage()}
+		return e.CancelError()
 	}
 	var he *Error
 	if errors.As(err, &he) {
@@ -115,7 +127,7 @@ func (e *Engine) fromLuaError(err error) *Error {
 	var api *lua.ApiError
 	if !errors.As(err, &api) {
 		if errors.Is(err, context.Canceled) {
-			return &Error{Kind: KindCancel, SQLState: StateQueryCanceled, Message: e.cancelMessage()}
+			return e.CancelError()
 		}
 		return &Error{Kind: KindError, SQLState: StateInternal, Message: err.Error()}
 	}
