@@ -10,6 +10,7 @@ package main
 import "C"
 
 import (
+	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -61,7 +62,7 @@ func poll() {
 			if n := calls.Load(); n != seenCall {
 				seenCall, seenAt = n, time.Now()
 			}
-			checkCall(seenAt)
+			checkCall(seenCall, seenAt)
 			continue
 		}
 		if n := calls.Load(); n != lastCalls {
@@ -80,7 +81,13 @@ func poll() {
 	}
 }
 
-func checkCall(start time.Time) {
+// Forced collections before a memory verdict (poller goroutine only).
+var (
+	gcForCall uint64
+	gcAt      time.Time
+)
+
+func checkCall(call uint64, start time.Time) {
 	if C.plerl_interrupt_pending() != 0 {
 		engine.InterruptForQueryCancel()
 		return
@@ -90,6 +97,19 @@ func checkCall(start time.Time) {
 		return
 	}
 	if lim := memoryLimit.Load(); lim > 0 && pl.HeapBytes() > lim {
+		// The heap counts garbage not yet collected (with GC percent 400 it
+		// can be most of it, and a call stopped by this limit leaves its
+		// garbage behind for the next call): collect before judging, once
+		// per call and then at most every 50ms, so the verdict is about
+		// live memory.
+		if call != gcForCall || time.Since(gcAt) > 50*time.Millisecond {
+			gcForCall = call
+			runtime.GC()
+			gcAt = time.Now()
+			if pl.HeapBytes() <= lim {
+				return
+			}
+		}
 		engine.InterruptForMemory()
 	}
 }
