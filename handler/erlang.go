@@ -3,10 +3,14 @@
 package main
 
 /*
+#include "postgres.h"
+#include "fmgr.h"
 #include <stdlib.h>
 #include "plerl.h"
+#include "plerl_shared.h"
 extern int plerl_backend_slot(void);
 extern int plerl_cluster_port(void);
+extern const PlerlSettings *plerl_settings;
 */
 import "C"
 
@@ -45,14 +49,33 @@ const (
 
 type bridge struct {
 	pool      *dist.Pool
+	limits    poolLimits // what pool was made with
 	self      string
 	rawCookie map[string]string // node -> cookie, from erlang_connect (admins)
 }
 
 var erl *bridge
 
+// poolLimits are the settings a pool's connections are made with.
+type poolLimits struct {
+	maxMessageKB, maxConns, tickS C.int
+}
+
+// currentPoolLimits reads them from the GUCs: plain loads, no cgo call.
+func currentPoolLimits() poolLimits {
+	s := C.plerl_settings
+	return poolLimits{s.max_message_kb, s.max_connections, s.tick_time_s}
+}
+
 func erlBridge() (*bridge, error) {
 	if erl != nil {
+		if l := currentPoolLimits(); l != erl.limits {
+			// A superuser changed plerl.max_message_size, max_connections
+			// or tick_time in this session: connections made under the old
+			// limits must not outlive them (they reconnect on next use).
+			erl.pool.CloseAll()
+			erl.pool, erl.limits = newPool(erl.self, l), l
+		}
 		return erl, nil
 	}
 	s := readSettings()
@@ -61,19 +84,23 @@ func erlBridge() (*bridge, error) {
 	if err != nil {
 		return nil, pl.Errorf(stateBadArgs, "plerl.node_prefix/plerl.node_host do not make a valid node name: %v", err)
 	}
-	cfg := dist.PoolConfig{
+	l := currentPoolLimits()
+	erl = &bridge{pool: newPool(name, l), limits: l, self: name, rawCookie: map[string]string{}}
+	return erl, nil
+}
+
+func newPool(name string, l poolLimits) *dist.Pool {
+	return dist.NewPool(dist.PoolConfig{
 		Config: dist.Config{
 			NodeName:       name,
 			Cookie:         "-", // every connection brings its own (GetWith)
-			TickTime:       s.TickTime,
-			MaxMessageSize: s.MaxMessage,
-			MaxSendSize:    s.MaxMessage,
+			TickTime:       time.Duration(l.tickS) * time.Second,
+			MaxMessageSize: int(l.maxMessageKB) * 1024,
+			MaxSendSize:    int(l.maxMessageKB) * 1024,
 			ReplaceAlive:   true, // our name is our backend slot: an old session of it is stale
 		},
-		MaxConns: s.MaxConnections,
-	}
-	erl = &bridge{pool: dist.NewPool(cfg), self: name, rawCookie: map[string]string{}}
-	return erl, nil
+		MaxConns: int(l.maxConns),
+	})
 }
 
 // target is a resolved destination, copied out of C memory.
