@@ -121,10 +121,16 @@ func (e *Engine) Compile(name, src string, argNames []string, trusted, validateO
 		}
 		prefix.WriteString(" = ...; ")
 	}
+	if err := checkSource(src); err != nil {
+		return 0, sourceError(describe(name), err)
+	}
 	chunk, err := parse.Parse(strings.NewReader(prefix.String()+src), name)
 	if err != nil {
 		return 0, &Error{Kind: KindError, SQLState: StateSyntax,
 			Message: fmt.Sprintf("syntax error in %s %s", describe(name), syntaxMessage(err, src, prefix.Len()))}
+	}
+	if err := checkNesting(chunk); err != nil {
+		return 0, sourceError(describe(name), err)
 	}
 	proto, err := lua.Compile(chunk, name)
 	if err != nil {

@@ -2,7 +2,11 @@
 package pl
 
 import (
+	"strings"
+
 	lua "github.com/yuin/gopher-lua"
+	"github.com/yuin/gopher-lua/ast"
+	"github.com/yuin/gopher-lua/parse"
 )
 
 // maxStringBytes bounds one string made by string.rep and friends, so a
@@ -39,7 +43,12 @@ func openLibs(s *State) {
 	}
 	g.RawSetString("collectgarbage", L.NewFunction(luaCollectGarbage))
 	// load/loadstring take source text only (gopher-lua has no binary
-	// chunks); the loaded chunk runs in the caller's environment.
+	// chunks); the loaded chunk runs in the caller's environment. Ours
+	// refuse source nested too deep to compile safely (nesting.go).
+	g.RawSetString("loadstring", L.NewFunction(func(L *lua.LState) int {
+		return loadChunk(L, L.CheckString(1), L.OptString(2, "<string>"))
+	}))
+	g.RawSetString("load", L.NewFunction(luaLoad))
 
 	osTab := L.GetGlobal("os").(*lua.LTable)
 	if s.Trusted {
@@ -89,6 +98,64 @@ func luaCollectGarbage(L *lua.LState) int {
 		L.Push(lua.LNumber(0))
 		return 1
 	}
+}
+
+// loadChunk compiles src like gopher-lua's loadstring (nil and a message on
+// failure), refusing source nested deeper than maxSourceDepth.
+func loadChunk(L *lua.LState, src, name string) int {
+	var chunk []ast.Stmt
+	err := checkSource(src)
+	if err == nil {
+		chunk, err = parse.Parse(strings.NewReader(src), name)
+	}
+	if err == nil {
+		err = checkNesting(chunk)
+	}
+	var proto *lua.FunctionProto
+	if err == nil {
+		proto, err = lua.Compile(chunk, name)
+	}
+	if err != nil {
+		L.Push(lua.LNil)
+		L.Push(lua.LString(err.Error()))
+		return 2
+	}
+	L.Push(L.NewFunctionFromProto(proto))
+	return 1
+}
+
+// luaLoad is load(reader [, chunkname]): the pieces reader returns, joined.
+func luaLoad(L *lua.LState) int {
+	fn := L.CheckFunction(1)
+	name := L.OptString(2, "?")
+	top := L.GetTop()
+	var buf strings.Builder
+	for {
+		L.SetTop(top)
+		L.Push(fn)
+		L.Call(0, 1)
+		ret := L.Get(-1)
+		if ret == lua.LNil {
+			break
+		}
+		if !lua.LVCanConvToString(ret) {
+			L.Push(lua.LNil)
+			L.Push(lua.LString("reader function must return a string"))
+			return 2
+		}
+		piece := ret.String()
+		if piece == "" {
+			break
+		}
+		if buf.Len()+len(piece) > maxSourceBytes {
+			L.Push(lua.LNil)
+			L.Push(lua.LString(errSourceTooLarge{buf.Len() + len(piece)}.Error()))
+			return 2
+		}
+		buf.WriteString(piece)
+	}
+	L.SetTop(top)
+	return loadChunk(L, buf.String(), name)
 }
 
 // where is the Lua caller's "chunk:line: " prefix, as RaiseError makes it.
