@@ -324,7 +324,8 @@ func (m *erlMod) self(L *lua.LState) int {
 	return 1
 }
 
-// erlang.receive(server [, timeout_ms]): the next message to erlang.self(server), or nil.
+// erlang.receive(server [, timeout_ms]): the next message to erlang.self(server),
+// or nil after timeout_ms (default plerl.call_timeout; 0: no wait at all).
 func (m *erlMod) receive(L *lua.LState) int {
 	t, err := m.host.Resolve(L.CheckString(1), "", "", 0, OpPing)
 	if err != nil {
@@ -334,7 +335,13 @@ func (m *erlMod) receive(L *lua.LState) int {
 	if ms < 0 {
 		m.badArg(2, "receive", errors.New("timeout must not be negative"))
 	}
-	msg, ok, err := m.host.Receive(t, time.Duration(float64(ms)*float64(time.Millisecond)))
+	d := time.Duration(float64(ms) * float64(time.Millisecond))
+	if ms == 0 && L.Get(2) != lua.LNil {
+		// An explicit 0 looks without waiting (Erlang's `after 0`); only
+		// the default (plerl.call_timeout = 0) waits until cancelled.
+		d = time.Nanosecond
+	}
+	msg, ok, err := m.host.Receive(t, d)
 	if err != nil {
 		m.raise(err)
 	}
