@@ -119,6 +119,14 @@ func targetFromC(t *C.PlerlErlTarget) target {
 	}
 }
 
+// name is how messages name the target: the server the user named, or the raw node.
+func (t target) name() string {
+	if t.server != "" {
+		return "server " + t.server
+	}
+	return t.node
+}
+
 // conn returns the session for a target, connecting if needed.
 func (b *bridge) conn(ctx context.Context, t target) (*dist.Conn, error) {
 	cookie := t.cookie
@@ -342,7 +350,7 @@ func erlRequest(req *C.PlerlErlReq) error {
 			}
 		})
 		if cerr != nil {
-			return sqlError(cerr, fmt.Sprintf("erlang_call %s:%s/%d on %s", mod, fun, len(args), t.node))
+			return sqlError(cerr, fmt.Sprintf("erlang_call %s:%s/%d on %s", mod, fun, len(args), t.name()))
 		}
 		out, err := term.ToJSON(res, opts)
 		if err != nil {
@@ -387,7 +395,7 @@ func (b *bridge) send(t target, to any, msg any) error {
 			err = pl.Errorf(stateBadArgs, "cannot send to a %T", to)
 		}
 	})
-	return sqlError(err, "send to "+t.node)
+	return sqlError(err, "send to "+t.name())
 }
 
 func setBool(v *C.PlerlValue, b bool) {

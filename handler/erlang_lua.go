@@ -74,7 +74,7 @@ func (erlangHost) Call(t pl.Target, mod, fun string, args []any, timeout time.Du
 		}
 	})
 	if err != nil {
-		return nil, luaError(err, "erlang.call "+mod+":"+fun+" on "+tg.node)
+		return nil, luaError(err, "erlang.call "+mod+":"+fun+" on "+tg.name())
 	}
 	return res, nil
 }
