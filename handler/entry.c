@@ -22,6 +22,7 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
@@ -57,6 +58,7 @@ extern Datum plerl_dispatch(int entry, FunctionCallInfo fcinfo);
 extern void plerl_bind(const PlerlSettings *settings);
 extern Datum plerl_erlang_entry(int fn, FunctionCallInfo fcinfo);
 extern void plerl_erlang_init(void);
+extern void plerl_proc_cache_init(void);
 
 /* Close Erlang sessions politely when the backend exits. */
 static void
@@ -73,6 +75,7 @@ plerl_bind(const PlerlSettings *settings)
 	on_proc_exit(plerl_on_exit, (Datum) 0);
 	plerl_spi_init();
 	plerl_erlang_init();
+	plerl_proc_cache_init();
 }
 
 /*
@@ -302,6 +305,30 @@ proc_build(HeapTuple tup, Oid fn_oid, bool trusted, bool validate_only)
 	return proc;
 }
 
+/*
+ * A one-entry memo in front of the cache: a query calling one function for
+ * many rows skips the pg_proc lookup. Any pg_proc invalidation (CREATE OR
+ * REPLACE here or in another session, once we process it) bumps the
+ * generation, which sends the next call through the full check below, just
+ * as soon as a syscache lookup would have seen the new row.
+ */
+static uint64 proc_generation = 1;
+static Oid	memo_oid = InvalidOid;
+static PlerlProc *memo_proc = NULL;
+static uint64 memo_generation = 0;
+
+static void
+proc_invalidate(Datum arg, int cacheid, uint32 hashvalue)
+{
+	proc_generation++;
+}
+
+void
+plerl_proc_cache_init(void)
+{
+	CacheRegisterSyscacheCallback(PROCOID, proc_invalidate, (Datum) 0);
+}
+
 PlerlProc *
 plerl_proc_get(Oid fn_oid, bool trusted)
 {
@@ -309,6 +336,11 @@ plerl_proc_get(Oid fn_oid, bool trusted)
 	ProcEntry  *entry;
 	bool		found;
 	PlerlProc  *proc;
+
+	if (fn_oid == memo_oid && memo_generation == proc_generation &&
+		memo_proc->trusted == trusted)
+		return memo_proc;
+	memo_oid = InvalidOid;
 
 	if (proc_cache == NULL)
 	{
@@ -332,6 +364,7 @@ plerl_proc_get(Oid fn_oid, bool trusted)
 		ItemPointerEquals(&proc->fn_tid, &tup->t_self))
 	{
 		ReleaseSysCache(tup);
+		memo_oid = fn_oid, memo_proc = proc, memo_generation = proc_generation;
 		return proc;
 	}
 	if (proc != NULL)
@@ -349,6 +382,7 @@ plerl_proc_get(Oid fn_oid, bool trusted)
 	}
 	PG_END_TRY();
 	entry->proc = proc;
+	memo_oid = fn_oid, memo_proc = proc, memo_generation = proc_generation;
 	return proc;
 }
 
