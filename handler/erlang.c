@@ -14,6 +14,7 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_extension.h"
 #include "catalog/pg_foreign_server.h"
 #include "catalog/pg_user_mapping.h"
 #include "commands/defrem.h"
@@ -26,6 +27,7 @@
 #include "storage/backendid.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/inval.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
@@ -266,6 +268,33 @@ erl_resolve(const char *target, const char *module, const char *function, int ar
 	out->node = pstrdup(target);
 }
 
+/*
+ * The schema plerl was created in (InvalidOid if it is not). The functions
+ * whose EXECUTE privilege Lua's erlang.* calls require are looked up there,
+ * never through search_path, where anyone could put a function of the same
+ * name and signature that they may execute.
+ */
+static Oid
+plerl_extension_schema(void)
+{
+	Relation	rel;
+	SysScanDesc scan;
+	ScanKeyData key;
+	HeapTuple	tup;
+	Oid			nsp = InvalidOid;
+
+	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber, F_NAMEEQ,
+				CStringGetDatum("plerl"));
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+		nsp = ((Form_pg_extension) GETSTRUCT(tup))->extnamespace;
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return nsp;
+}
+
 /* Short-lived strings for the guarded resolve: reset on each call; Go copies them at once. */
 static MemoryContext resolve_cxt = NULL;
 
@@ -296,6 +325,7 @@ plerl_erl_resolve_as_guarded(uint32_t as_user, const char *target, const char *m
 		int			nargs;
 		Oid			argtypes[4] = {TEXTOID, TEXTOID, TEXTOID, JSONBOID};
 		Oid			fn;
+		Oid			nsp;
 
 		if (OidIsValid((Oid) as_user) && (Oid) as_user != save_user)
 		{
@@ -330,7 +360,10 @@ plerl_erl_resolve_as_guarded(uint32_t as_user, const char *target, const char *m
 				fname = "erlang_call", nargs = 4;
 				break;
 		}
-		fn = LookupFuncName(list_make1(makeString(pstrdup(fname))), nargs, argtypes, true);
+		nsp = plerl_extension_schema();
+		fn = !OidIsValid(nsp) ? InvalidOid :
+			LookupFuncName(list_make2(makeString(get_namespace_name(nsp)), makeString(pstrdup(fname))),
+						   nargs, argtypes, true);
 		if (!OidIsValid(fn) || pg_proc_aclcheck(fn, GetUserId(), ACL_EXECUTE) != ACLCHECK_OK)
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
