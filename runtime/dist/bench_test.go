@@ -144,3 +144,66 @@ func TestMeasureWriterDesigns(t *testing.T) {
 		}
 	}
 }
+
+// TestMeasureReaderHandoff compares a Call (reply routed by the reader
+// goroutine) with the same call done synchronously by the calling
+// goroutine (write, then read and dispatch the reply itself): the
+// difference is the cost of the reader hand-off.
+func TestMeasureReaderHandoff(t *testing.T) {
+	if os.Getenv("PLERL_DIST_MEASURE") != "1" {
+		t.Skip("set PLERL_DIST_MEASURE=1")
+	}
+	n := startNode(t)
+	const calls = 5000
+	run := func(direct bool) time.Duration {
+		cfg := testConfig(n)
+		cfg.noGoroutines = direct
+		c, err := Dial(context.Background(), cfg, n.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		lat := make([]time.Duration, calls)
+		for i := -500; i < calls; i++ {
+			t0 := time.Now()
+			if direct {
+				k := c.newRefKey()
+				b := append([]byte(nil), c.rexHdr...)
+				b = c.appendOurRef(b, k)
+				b = append(b, tagSmallTuple, 5, tagSmallAtomUTF8, 4, 'c', 'a', 'l', 'l')
+				b = appendAtom(appendAtom(b, "erlang"), "node")
+				b = append(b, tagNil, tagSmallAtomUTF8, 4, 'u', 's', 'e', 'r')
+				cl := c.register(k, false)
+				if err := c.writeFrame(b); err != nil {
+					t.Fatal(err)
+				}
+				for len(cl.ch) == 0 {
+					f, err := readFrame(c.br, 1<<20)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if f != nil {
+						c.dispatch(f)
+					}
+				}
+				r := <-cl.ch
+				if _, _, err := term.Decode(r.buf, nil); err != nil {
+					t.Fatal(err)
+				}
+			} else if _, err := c.Call(context.Background(), "erlang", "node", nil); err != nil {
+				t.Fatal(err)
+			}
+			if i >= 0 {
+				lat[i] = time.Since(t0)
+			}
+		}
+		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+		if !direct {
+			t.Logf("waits: direct %d parked %d", c.directWaits.Load(), c.parkedWaits.Load())
+		}
+		return lat[calls/2]
+	}
+	for round := 0; round < 5; round++ {
+		t.Logf("reader goroutine %v   direct read %v", run(false), run(true))
+	}
+}

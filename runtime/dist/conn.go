@@ -80,6 +80,9 @@ type Config struct {
 	// writerGoroutine selects the writer-goroutine design (tests and
 	// benchmarks only, see useWriterGoroutine).
 	writerGoroutine bool
+	// noGoroutines leaves the reader and ticker unstarted (measurement of
+	// the reader hand-off only: TestMeasureReaderHandoff).
+	noGoroutines bool
 }
 
 const (
@@ -133,7 +136,17 @@ type Conn struct {
 	nc           net.Conn
 	br           *bufio.Reader
 	rbytes       *atomic.Uint64 // bytes read from the socket (ticker watches it)
-	in           interner
+	fr           frameReader    // used only by the holder of the read duty (duty.go)
+
+	// read duty (duty.go)
+	rmu        sync.Mutex
+	duty       int
+	receivers  int // goroutines parked in Receive
+	dutyCh     chan struct{}
+	dutyTimer  *time.Timer
+	timerArmed bool
+	releasedAt time.Time
+	in         interner
 
 	// combining writer
 	wmu     sync.Mutex
@@ -180,6 +193,8 @@ type Conn struct {
 	lastRTT atomic.Int64
 	drops   atomic.Uint64 // mailbox drops + messages for unknown pids
 	late    atomic.Uint64 // replies nobody waited for
+	// how waits were served (duty.go): reading directly, or parked
+	directWaits, parkedWaits atomic.Uint64
 }
 
 // countingReader counts bytes read so the ticker can tell a silent peer.
@@ -299,8 +314,18 @@ func dialPort(ctx context.Context, conf *Config, node, host string, port int) (*
 	if conf.writerGoroutine {
 		c.useWriterGoroutine()
 	}
-	go c.readLoop()
-	go c.tickLoop()
+	c.fr = frameReader{r: c.br, max: conf.MaxMessageSize}
+	c.dutyCh = make(chan struct{}, 1)
+	c.dutyTimer = time.AfterFunc(time.Hour, c.dutyTimeout)
+	c.dutyTimer.Stop()
+	if !conf.noGoroutines {
+		c.duty = dutyReader
+		c.wakeReader()
+		go c.readLoop()
+		go c.tickLoop()
+	} else {
+		c.duty = dutyCaller // the test reads itself
+	}
 	return c, nil
 }
 
@@ -342,6 +367,9 @@ func (c *Conn) fail(err *Error) {
 		c.err = err
 		close(c.done)
 		c.nc.Close()
+		if c.dutyTimer != nil {
+			c.dutyTimer.Stop()
+		}
 		c.mmu.Lock()
 		for _, mb := range c.boxes {
 			mb.wake()
@@ -537,37 +565,6 @@ func (c *Conn) tickLoop() {
 }
 
 // ---- reader --------------------------------------------------------------
-
-func (c *Conn) readLoop() {
-	for {
-		frame, err := readFrame(c.br, c.cfg.MaxMessageSize)
-		if err != nil {
-			var tl errTooLarge
-			switch {
-			case errors.As(err, &tl):
-				c.fail(newErr(KindTooLarge, c.node, "read", err))
-			case c.Err() != nil:
-				// closed by us: keep the recorded reason
-			case err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF) || isConnReset(err):
-				c.fail(c.downErr("read", errors.New("connection closed by peer")))
-			default:
-				c.fail(c.downErr("read", err))
-			}
-			return
-		}
-		if frame == nil {
-			// A tick. The peer only needs *some* bytes from us; answering
-			// each tick (as libei does) keeps that true even if our own
-			// ticker is starved.
-			c.queueControl(tickPacket)
-			continue
-		}
-		if err := c.dispatch(frame); err != nil {
-			c.fail(err)
-			return
-		}
-	}
-}
 
 func isConnReset(err error) bool {
 	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed)
@@ -830,12 +827,23 @@ func (c *Conn) Receive(ctx context.Context, p term.Pid) (any, error) {
 		if dead {
 			return nil, c.err
 		}
+		c.rmu.Lock()
+		c.receivers++
+		c.rmu.Unlock()
+		c.ensureReader()
+		var err error
 		select {
 		case <-mb.notify:
 		case <-ctx.Done():
-			return nil, ctxErr(ctx, KindTimeout, c.node, "receive", ctx.Err())
+			err = ctxErr(ctx, KindTimeout, c.node, "receive", ctx.Err())
 		case <-c.done:
 			dead = true // one more look: a last delivery may have raced
+		}
+		c.rmu.Lock()
+		c.receivers--
+		c.rmu.Unlock()
+		if err != nil {
+			return nil, err
 		}
 	}
 }

@@ -448,3 +448,43 @@ func waitFor(t *testing.T, f func() bool) {
 }
 
 var _ = errors.Is
+
+// A caller reading the socket itself (read duty) whose context ends in
+// the middle of a packet: the half-read packet is kept, the next reader
+// finishes it (a late reply, dropped) and the stream stays in sync.
+func TestFakeDeadlineMidPacket(t *testing.T) {
+	p, cfg := startFake(t, fakepeer.Behavior{})
+	c, err := Dial(context.Background(), cfg, p.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for i := 0; i < 3; i++ {
+		p.Set(fakepeer.Behavior{})
+		if _, err := c.Call(ctx5(t), "erlang", "node", nil); err != nil { // the duty is now free
+			t.Fatal(err)
+		}
+		p.Set(fakepeer.Behavior{SplitReply: 300 * time.Millisecond})
+		direct := c.directWaits.Load()
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		_, err := c.Call(ctx, "m", "f", []any{i})
+		cancel()
+		if !IsTimeout(err) {
+			t.Fatalf("want Timeout, got %v", err)
+		}
+		if c.directWaits.Load() != direct+1 {
+			t.Fatal("the call did not read the socket itself")
+		}
+		time.Sleep(400 * time.Millisecond) // the reader goroutine finishes the packet
+	}
+	p.Set(fakepeer.Behavior{})
+	for i := 0; i < 20; i++ {
+		v, err := c.Call(ctx5(t), "erlang", "node", nil)
+		if err != nil || v != term.Atom(p.Name) {
+			t.Fatalf("after mid-packet timeouts: %v %v", v, err)
+		}
+	}
+	if c.late.Load() != 3 || c.Err() != nil {
+		t.Fatalf("late %d, err %v", c.late.Load(), c.Err())
+	}
+}

@@ -31,24 +31,57 @@ func (e errTooLarge) Error() string {
 // readFrame reads one <<Len:32, Data:Len>> packet. A tick (Len = 0) returns
 // (nil, nil). The length is checked against max before anything is allocated.
 func readFrame(r *bufio.Reader, max int) ([]byte, error) {
-	var hdr [4]byte
-	if _, err := io.ReadFull(r, hdr[:]); err != nil {
-		return nil, err
-	}
-	n := binary.BigEndian.Uint32(hdr[:])
-	if n == 0 {
-		return nil, nil
-	}
-	if uint64(n) > uint64(max) {
-		return nil, errTooLarge{int(n), max}
-	}
-	b := make([]byte, n)
-	if _, err := io.ReadFull(r, b); err != nil {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
+	fr := frameReader{r: r, max: max}
+	return fr.next()
+}
+
+// frameReader reads packets and keeps its progress across errors: a read
+// interrupted by a deadline (a direct reader whose context expired, see
+// duty.go) resumes where it stopped when the next holder of the read duty
+// calls next again, so the stream never loses its framing.
+type frameReader struct {
+	r    *bufio.Reader
+	max  int
+	hdr  [4]byte
+	hn   int    // header bytes read so far
+	body []byte // packet being read (nil between packets)
+	bn   int    // body bytes read so far
+}
+
+func (f *frameReader) next() ([]byte, error) {
+	for f.hn < 4 {
+		n, err := f.r.Read(f.hdr[f.hn:])
+		f.hn += n
+		if f.hn < 4 && err != nil {
+			if err == io.EOF && f.hn > 0 {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
 		}
-		return nil, err
 	}
+	if f.body == nil {
+		n := binary.BigEndian.Uint32(f.hdr[:])
+		if n == 0 {
+			f.hn = 0
+			return nil, nil
+		}
+		if uint64(n) > uint64(f.max) {
+			return nil, errTooLarge{int(n), f.max}
+		}
+		f.body, f.bn = make([]byte, n), 0
+	}
+	for f.bn < len(f.body) {
+		n, err := f.r.Read(f.body[f.bn:])
+		f.bn += n
+		if f.bn < len(f.body) && err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+	}
+	b := f.body
+	f.body, f.hn = nil, 0
 	return b, nil
 }
 

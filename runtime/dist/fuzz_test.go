@@ -4,6 +4,7 @@ package dist
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"io"
 	"testing"
 
@@ -188,6 +189,82 @@ func FuzzDispatch(f *testing.F) {
 		c.register(k, len(frame)%2 == 0)
 		if err := c.dispatch(append([]byte(nil), frame...)); err != nil && err.Kind != KindProtocol {
 			t.Fatalf("kind %v: %v", err.Kind, err)
+		}
+	})
+}
+
+// flakyReader returns an error (like a read deadline) before every read
+// whose index is in cuts, and reads at most step bytes at a time.
+type flakyReader struct {
+	data []byte
+	cuts map[int]bool
+	n    int
+	step int
+}
+
+var errFlaky = errors.New("interrupted")
+
+func (r *flakyReader) Read(p []byte) (int, error) {
+	r.n++
+	if r.cuts[r.n] {
+		return 0, errFlaky
+	}
+	if len(r.data) == 0 {
+		return 0, io.EOF
+	}
+	k := min(len(p), r.step, len(r.data))
+	copy(p, r.data[:k])
+	r.data = r.data[k:]
+	return k, nil
+}
+
+// FuzzFrameReaderResume: reading a stream with interruptions at arbitrary
+// points yields exactly the packets of an uninterrupted read (the read
+// duty can change hands mid-packet).
+func FuzzFrameReaderResume(f *testing.F) {
+	f.Add([]byte{0, 0, 0, 0, 0, 0, 0, 2, 112, 1, 0, 0, 0, 3, 1, 2, 3}, []byte{1, 3, 4}, uint8(1))
+	f.Add([]byte{0, 0, 0, 5, 1, 2}, []byte{2}, uint8(3))
+	f.Fuzz(func(t *testing.T, data, cuts []byte, step uint8) {
+		want := [][]byte{}
+		r := bufio.NewReaderSize(bytes.NewReader(data), 16)
+		var wantErr error
+		for {
+			fr, err := readFrame(r, 64)
+			if err != nil {
+				wantErr = err
+				break
+			}
+			want = append(want, fr)
+		}
+		cm := map[int]bool{}
+		for _, c := range cuts {
+			cm[int(c)] = true
+		}
+		fl := &flakyReader{data: data, cuts: cm, step: int(step)%7 + 1}
+		fr := frameReader{r: bufio.NewReaderSize(fl, 16), max: 64}
+		var got [][]byte
+		var gotErr error
+		for tries := 0; tries < 10000; tries++ {
+			p, err := fr.next()
+			if err == errFlaky {
+				continue
+			}
+			if err != nil {
+				gotErr = err
+				break
+			}
+			got = append(got, p)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("got %d packets, want %d", len(got), len(want))
+		}
+		for i := range got {
+			if !bytes.Equal(got[i], want[i]) {
+				t.Fatalf("packet %d differs", i)
+			}
+		}
+		if (gotErr == io.EOF) != (wantErr == io.EOF) {
+			t.Fatalf("end: got %v, want %v", gotErr, wantErr)
 		}
 	})
 }

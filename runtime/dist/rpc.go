@@ -392,8 +392,9 @@ func (c *Conn) stepErr(err error, what, mod, fun string, arity int) error {
 }
 
 func (c *Conn) awaitReply(ctx context.Context, k uint64, cl *call, t0 time.Time, mod, fun string, arity int, rex bool) (any, error) {
-	select {
-	case r := <-cl.ch:
+	r, err := c.wait(ctx, cl)
+	switch {
+	case err == nil:
 		callPool.Put(cl)
 		c.lastRTT.Store(int64(time.Since(t0)))
 		v, n, err := term.Decode(r.buf, &c.cfg.Limits)
@@ -409,10 +410,10 @@ func (c *Conn) awaitReply(ctx context.Context, k uint64, cl *call, t0 time.Time,
 			}
 		}
 		return v, nil
-	case <-ctx.Done():
+	case ctx.Err() != nil:
 		c.abandon(k, cl)
 		return nil, c.countErr(ctxErr(ctx, KindTimeout, c.node, "rpc "+mfaString(mod, fun, arity), ctx.Err()))
-	case <-c.done:
+	default:
 		c.abandon(k, cl)
 		return nil, c.countErr(c.stepErr(c.err, "rpc", mod, fun, arity))
 	}
@@ -555,8 +556,9 @@ func (c *Conn) CallKill(ctx context.Context, mod, fun string, args []any) (any, 
 	}
 	mfa := mfaString(mod, fun, len(args))
 	for {
-		select {
-		case r := <-cl.ch:
+		r, err := c.wait(ctx, cl)
+		switch {
+		case err == nil:
 			ctl := r.ctl
 			if ctl.Op == OpSpawnReply {
 				if _, ok := ctl.Reason.(term.Pid); ok {
@@ -570,7 +572,7 @@ func (c *Conn) CallKill(ctx context.Context, mod, fun string, args []any) (any, 
 				return nil, c.countErr(newErr(KindRemote, c.node, step, re))
 			}
 			return v, nil
-		case <-ctx.Done():
+		case ctx.Err() != nil:
 			c.pmu.Lock()
 			var kill *term.Pid
 			if c.pending[k] == cl {
@@ -587,7 +589,7 @@ func (c *Conn) CallKill(ctx context.Context, mod, fun string, args []any) (any, 
 				c.writeRaw(c.exit2Frame(*kill, "kill"))
 			}
 			return nil, c.countErr(ctxErr(ctx, KindTimeout, c.node, step, ctx.Err()))
-		case <-c.done:
+		default:
 			c.abandon(k, cl)
 			return nil, c.countErr(c.stepErr(c.err, "erpc", mod, fun, len(args)))
 		}

@@ -41,6 +41,7 @@ type Behavior struct {
 	IgnoreCookie   bool          // accept any challenge reply
 	HandshakeDelay time.Duration // sleep before answering send_name
 	ReplyDelay     time.Duration // sleep before answering each rex call
+	SplitReply     time.Duration // write each reply in two parts, this far apart
 	CloseOnCall    bool          // close the connection when a rex call arrives
 	GarbageOnCall  []byte        // send this packet (4-byte framed) instead of a reply
 	OversizeOnCall uint32        // send a packet header claiming this many bytes
@@ -353,6 +354,17 @@ func (p *Peer) connected(c net.Conn, br *bufio.Reader, client string) {
 		wmu.Lock()
 		defer wmu.Unlock()
 		h := binary.BigEndian.AppendUint32(nil, uint32(len(pkt)))
+		if b := p.behavior(); b.SplitReply > 0 && len(pkt) > 0 {
+			// Header and half the packet, a pause, then the rest (ticks
+			// wait: they must not land inside the packet).
+			full := append(h, pkt...)
+			if _, err := c.Write(full[:len(full)/2]); err != nil {
+				return err
+			}
+			time.Sleep(b.SplitReply)
+			_, err := c.Write(full[len(full)/2:])
+			return err
+		}
 		_, err := c.Write(append(h, pkt...))
 		return err
 	}
