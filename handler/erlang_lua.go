@@ -234,7 +234,13 @@ func plerlGoXact(event C.int, level C.int, cerr *C.PlerlError) {
 			setError(cerr, err)
 		}
 	case xactCommit:
-		for _, err := range engine.FlushSends(h) {
+		// As a call of its own: the context of the last Lua call may be
+		// cancelled (a statement cancelled in a savepoint rolled back
+		// since), and that says nothing about these sends.
+		engine.Enter()
+		errs := engine.FlushSends(h)
+		engine.Leave()
+		for _, err := range errs {
 			_ = h.warn(err)
 		}
 	case xactAbort:
