@@ -488,3 +488,39 @@ func TestFakeDeadlineMidPacket(t *testing.T) {
 		t.Fatalf("late %d, err %v", c.late.Load(), c.Err())
 	}
 }
+
+// GetWith: a per-node cookie; a changed configuration (ident) is tried at
+// once despite the backoff of the old one, and replaces a live connection.
+func TestFakePoolGetWith(t *testing.T) {
+	p, cfg := startFake(t, fakepeer.Behavior{})
+	cfg.Cookie = "pool-default-cookie"
+	pool := NewPool(PoolConfig{Config: *cfg, BackoffMin: time.Minute, BackoffMax: time.Minute})
+	defer pool.CloseAll()
+	ctx := ctx5(t)
+	if _, err := pool.GetWith(ctx, p.Name, &NodeConfig{Cookie: "wrong", Ident: "a"}); !IsCookieRefused(err) {
+		t.Fatalf("want CookieRefused, got %v", err)
+	}
+	if _, err := pool.GetWith(ctx, p.Name, &NodeConfig{Cookie: "wrong", Ident: "a"}); !strings.Contains(err.Error(), "not retrying") {
+		t.Fatalf("same ident within backoff: %v", err)
+	}
+	c1, err := pool.GetWith(ctx, p.Name, &NodeConfig{Cookie: fakeCookie, Ident: "b"})
+	if err != nil {
+		t.Fatalf("new ident must be tried at once: %v", err)
+	}
+	if c2, _ := pool.GetWith(ctx, p.Name, &NodeConfig{Cookie: fakeCookie, Ident: "b"}); c2 != c1 {
+		t.Fatal("same ident did not reuse the connection")
+	}
+	c3, err := pool.GetWith(ctx, p.Name, &NodeConfig{Cookie: fakeCookie, Ident: "c"})
+	if err != nil || c3 == c1 {
+		t.Fatalf("changed ident: %v (same conn %v)", err, c3 == c1)
+	}
+	<-c1.Done()
+	if !IsClosed(c1.Err()) {
+		t.Fatalf("old connection: %v", c1.Err())
+	}
+	for _, ci := range pool.Stats() {
+		if strings.Contains(ci.LastError, fakeCookie) || strings.Contains(ci.LastError, "wrong") {
+			t.Fatal("stats leak a cookie")
+		}
+	}
+}

@@ -42,16 +42,17 @@ type NodeConfig struct {
 }
 
 type poolEntry struct {
-	mu       sync.Mutex // held while dialling: one dial per node at a time
-	ident    string     // NodeConfig.Ident of conn
-	conn     *Conn
-	dialing  bool
-	lastErr  error
-	failures int
-	retryAt  time.Time
-	since    time.Time
-	calls    uint64 // totals of earlier connections
-	errs     uint64
+	mu        sync.Mutex // held while dialling: one dial per node at a time
+	ident     string     // NodeConfig.Ident of conn
+	failIdent string     // NodeConfig.Ident of the last failed connect (backoff applies to it only)
+	conn      *Conn
+	dialing   bool
+	lastErr   error
+	failures  int
+	retryAt   time.Time
+	since     time.Time
+	calls     uint64 // totals of earlier connections
+	errs      uint64
 }
 
 // Pool keeps one multiplexed Conn per node. Get connects on first use and
@@ -151,6 +152,9 @@ func (p *Pool) GetWith(ctx context.Context, node string, with *NodeConfig) (*Con
 		e.since = time.Now()
 		e.conn = nil
 	}
+	if e.failIdent != ident {
+		e.retryAt = time.Time{} // the backoff was earned by another configuration
+	}
 	if now := time.Now(); now.Before(e.retryAt) {
 		return nil, &Error{Kind: KindOf(e.lastErr), Node: node, Step: "pool",
 			Err: fmt.Errorf("not retrying for another %v after %d failed connect(s): %w",
@@ -170,6 +174,7 @@ func (p *Pool) GetWith(ctx context.Context, node string, with *NodeConfig) (*Con
 			e.retryAt = time.Now().Add(back)
 		}
 		e.lastErr = err
+		e.failIdent = ident
 		e.since = time.Now()
 		return nil, err
 	}
