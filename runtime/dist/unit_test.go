@@ -534,3 +534,32 @@ func TestFastReplyRouting(t *testing.T) {
 		t.Fatal(tup, err)
 	}
 }
+
+// CallKill cancelled before SPAWN_REPLY: the reader kills the worker as
+// soon as the reply brings its pid.
+func TestCancelledSpawnIsKilledOnReply(t *testing.T) {
+	c := testConn()
+	k := c.newRefKey()
+	cl := c.register(k, true)
+	cl.cancelled = true
+	worker := term.Pid{Node: "peer@h", ID: 77, Creation: 3}
+	body, _ := EncodeControl(Control{Op: OpSpawnReply, Ref: c.refOf(k), To: c.rpcPid, Flags: 2, Reason: worker}, nil)
+	if err := c.dispatch(body); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.pending) != 0 {
+		t.Fatal("cancelled spawn still pending")
+	}
+	if len(c.ctlQ) != 1 {
+		t.Fatalf("queued %d control packets, want the kill", len(c.ctlQ))
+	}
+	tup, _, err := splitMessage(c.ctlQ[0][frameHdr:], nil, nil)
+	if err != nil || !term.Equal(tup, term.Tuple{int64(OpExit2), c.rpcPid, worker, term.Atom("kill")}) {
+		t.Fatalf("queued %v %v", tup, err)
+	}
+	// The DOWN that follows finds no pending call and is dropped.
+	down, _ := EncodeControl(Control{Op: OpMonitorPExit, From: worker, To: c.rpcPid, Ref: c.refOf(k), Reason: term.Atom("killed")}, nil)
+	if err := c.dispatch(down); err != nil || len(cl.ch) != 0 {
+		t.Fatal("DOWN after kill delivered")
+	}
+}
