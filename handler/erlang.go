@@ -388,7 +388,9 @@ func (b *bridge) send(t target, to any, msg any) error {
 		}
 		switch dst := to.(type) {
 		case string:
-			err = c.RegSend(ctx, c.NewPid(), dst, msg)
+			// From our one pid on c: a new pid per send would keep a
+			// mailbox (MailboxSize slots) for the connection's life.
+			err = c.RegSend(ctx, selfPid(c), dst, msg)
 		case term.Pid:
 			err = c.Send(ctx, dst, msg)
 		default:

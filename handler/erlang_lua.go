@@ -158,6 +158,12 @@ func (erlangHost) Self(t pl.Target) (term.Pid, error) {
 	if err != nil {
 		return term.Pid{}, sqlError(err, "connect")
 	}
+	return selfPid(c), nil
+}
+
+// selfPid is this backend's pid on connection c (made on first use): the
+// mailbox of erlang.receive, and the sender of every send on c.
+func selfPid(c *dist.Conn) term.Pid {
 	p, ok := selfPids[c]
 	if !ok {
 		for old := range selfPids { // connections that went away
@@ -170,7 +176,7 @@ func (erlangHost) Self(t pl.Target) (term.Pid, error) {
 		p = c.NewPid()
 		selfPids[c] = p
 	}
-	return p, nil
+	return p
 }
 
 func (h erlangHost) Receive(t pl.Target, timeout time.Duration) (any, bool, error) {
