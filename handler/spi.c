@@ -766,7 +766,8 @@ plerl_spi_transaction(int32_t op, PlerlError *err)
 	{
 		plerl_error_set(err, ERRCODE_INVALID_TRANSACTION_TERMINATION, "invalid transaction termination");
 		err->hint = strdup("spi.commit() and spi.rollback() work only in a procedure called by CALL, "
-						   "or in a DO block, outside an explicit transaction block.");
+						   "or in a DO block, outside an explicit transaction block; a procedure "
+						   "with SET options or SECURITY DEFINER always runs atomic.");
 		return -1;
 	}
 	if (spi_connect(err) != 0)

@@ -1,0 +1,104 @@
+-- procedures: spi.commit() and spi.rollback() in a non-atomic context (a
+-- procedure called by CALL, a DO block, outside an explicit transaction
+-- block); an error anywhere else.
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS plerl;
+RESET client_min_messages;
+\set VERBOSITY default
+
+CREATE TABLE proc_t (i int);
+
+CREATE PROCEDURE proc_commit(n int) LANGUAGE plerl AS $$
+  for i = 1, n do
+    spi.execute('INSERT INTO proc_t VALUES ($1)', i)
+    if i % 2 == 0 then spi.commit() else spi.rollback() end
+  end
+$$;
+CALL proc_commit(6);
+SELECT * FROM proc_t ORDER BY i;
+
+-- DO blocks outside a transaction block may commit too.
+DO LANGUAGE plerl $$
+  spi.execute('INSERT INTO proc_t VALUES (100)')
+  spi.commit()
+  spi.execute('INSERT INTO proc_t VALUES (101)')
+  spi.rollback()
+$$;
+SELECT * FROM proc_t WHERE i >= 100;
+
+-- What was committed stays when a later error aborts the rest.
+CREATE PROCEDURE proc_fail() LANGUAGE plerl AS $$
+  spi.execute('INSERT INTO proc_t VALUES (200)')
+  spi.commit()
+  spi.execute('INSERT INTO proc_t VALUES (201)')
+  error('failed after a commit')
+$$;
+CALL proc_fail();
+SELECT * FROM proc_t WHERE i >= 200;
+
+-- spi.is_atomic() tells which context this is.
+CREATE PROCEDURE proc_atomic() LANGUAGE plerl AS $$ print('atomic:', spi.is_atomic()) $$;
+CALL proc_atomic();
+BEGIN;
+CALL proc_atomic();
+DO LANGUAGE plerl $$ print('DO in a block, atomic:', spi.is_atomic()) $$;
+COMMIT;
+DO LANGUAGE plerl $$ print('DO, atomic:', spi.is_atomic()) $$;
+CREATE FUNCTION proc_fn_atomic() RETURNS boolean LANGUAGE plerl AS $$ return spi.is_atomic() $$;
+SELECT proc_fn_atomic();
+
+-- Atomic contexts refuse: inside BEGIN, from a function, with SET clauses.
+BEGIN;
+CALL proc_commit(2);
+ROLLBACK;
+CREATE FUNCTION proc_from_function() RETURNS void LANGUAGE plerl AS $$
+  spi.execute('CALL proc_commit(2)')
+$$;
+SELECT proc_from_function();
+CREATE FUNCTION proc_fn_commit() RETURNS void LANGUAGE plerl AS $$ spi.commit() $$;
+SELECT proc_fn_commit();
+\echo :LAST_ERROR_SQLSTATE
+CREATE PROCEDURE proc_with_set() LANGUAGE plerl SET work_mem = '4MB' AS $$ spi.commit() $$;
+CALL proc_with_set();
+
+-- Not inside a pcall either: its subtransaction is open. The error is
+-- raised before anything happens, so pcall catches it.
+DO LANGUAGE plerl $$
+  local ok, e = pcall(spi.commit)
+  print(ok, e.sqlstate, e.message)
+  spi.commit()
+  print('committed outside the pcall')
+$$;
+
+-- A CALL through SPI from a procedure stays non-atomic: the inner
+-- procedure may commit.
+CREATE PROCEDURE proc_outer() LANGUAGE plerl AS $$
+  spi.execute('CALL proc_commit(2)')
+  spi.execute('INSERT INTO proc_t VALUES (300)')
+  spi.rollback()
+  spi.execute('-- comment first\n CALL proc_commit($1)', 4)
+$$;
+TRUNCATE proc_t;
+CALL proc_outer();
+SELECT * FROM proc_t ORDER BY i;
+
+-- ... AND CHAIN variants.
+DO LANGUAGE plerl $$
+  spi.execute('INSERT INTO proc_t VALUES (400)')
+  spi.commit_and_chain()
+  spi.execute('INSERT INTO proc_t VALUES (401)')
+  spi.rollback_and_chain()
+$$;
+SELECT * FROM proc_t WHERE i >= 400;
+
+-- A cursor does not survive a commit; plans do.
+DO LANGUAGE plerl $$
+  local plan = spi.prepare('SELECT count(*) AS n FROM proc_t')
+  local c = spi.cursor('SELECT i FROM proc_t ORDER BY i')
+  print('first', c:fetch(1)[1].i)
+  spi.commit()
+  print(pcall(c.fetch, c, 1))
+  print('plan after commit', plan:execute()[1].n)
+$$;
+
+DROP TABLE proc_t;
