@@ -151,7 +151,15 @@ func (b *bridge) conn(ctx context.Context, t target) (*dist.Conn, error) {
 	s := readSettings()
 	cctx, cancel := context.WithTimeout(ctx, s.ConnectTimeout)
 	defer cancel()
-	return b.pool.GetWith(cctx, t.node, nc)
+	c, err := b.pool.GetWith(cctx, t.node, nc)
+	if err != nil && dist.IsTimeout(err) && ctx.Err() == nil {
+		// plerl.connect_timeout ran out (now, or at the failed connect
+		// the pool is backing off from), not the call's own timeout.
+		return nil, &pl.Error{Kind: pl.KindError, SQLState: stateCannotConnect,
+			Message: fmt.Sprintf("cannot connect to %s: %v", t.name(), err),
+			Hint:    "The limit of connecting (epmd lookup, TCP connect, handshake) is plerl.connect_timeout."}
+	}
+	return c, err
 }
 
 func tlsConfig(t target) (*tls.Config, error) {
