@@ -90,6 +90,8 @@ func main() {
 	s.run("6", "round trip through SQL: generated jsonb values come back from Plerl.Test.echo identical", s.testRoundTripSQL)
 	s.run("7", "round trip through Lua: generated Lua values come back from erlang.call deep-equal", s.testRoundTripLua)
 	s.run("8", "ticks: an idle session outlives the peer's net_ticktime (4 s)", s.testTicktime)
+	s.run("9", "connecting waits too: cancel ends it at once, plerl.connect_timeout gives 08001", s.testConnectHang)
+	s.run("10", "sends keep no per-send state: 20000 from SQL and 20000 from Lua, small Go heap", s.testManySends)
 	s.teardown()
 	if s.skipped > 0 {
 		fmt.Printf("(%d skipped)\n", s.skipped)
