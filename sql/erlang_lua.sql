@@ -236,6 +236,22 @@ SELECT lua($$ return erlang.send('lua_tn', 'plerl_echo', erlang.tuple(erlang.sel
 RELEASE SAVEPOINT s2;
 COMMIT;
 SELECT lua($$ return {erlang.receive('lua_tn', 2000), erlang.receive('lua_tn', 2000), erlang.receive('lua_tn', 2000), erlang.receive('lua_tn', 300)} $$);
+-- A statement cancelled in a savepoint that is rolled back does not stop
+-- the sends at COMMIT.
+BEGIN;
+SELECT lua($$ return erlang.send('lua_tn', 'plerl_echo', erlang.tuple(erlang.self('lua_tn'), 'after a cancel'), {on_commit = true}) $$);
+SAVEPOINT s3;
+SET LOCAL statement_timeout = 100;
+SELECT lua($$ return erlang.call_with({timeout = 0}, 'lua_tn', 'Elixir.Plerl.Test', 'sleep', 5000) $$);
+ROLLBACK TO SAVEPOINT s3;
+COMMIT;
+SELECT lua($$ return erlang.receive('lua_tn', 2000) $$);
+-- PREPARE TRANSACTION cannot carry sends waiting for COMMIT.
+BEGIN;
+SELECT lua($$ return erlang.send('lua_tn', 'plerl_echo', erlang.tuple(erlang.self('lua_tn'), 'prepared'), {on_commit = true}) $$);
+PREPARE TRANSACTION 'regress_lua_erl';
+\echo :LAST_ERROR_SQLSTATE
+SELECT lua($$ return erlang.receive('lua_tn', 300) $$);
 -- A GenServer cast at COMMIT: OrderDesk records {:order_committed, order}.
 SELECT lua($$ return erlang.call('lua_tn', 'Elixir.OrderDesk', 'reset') $$);
 BEGIN;
@@ -246,6 +262,30 @@ SELECT lua($$ return erlang.cast('lua_tn', 'Elixir.OrderDesk', erlang.tuple(erla
 SELECT lua($$ return erlang.call('lua_tn', 'Elixir.OrderDesk', 'committed') $$);
 COMMIT;
 SELECT lua($$ return erlang.call('lua_tn', 'Elixir.OrderDesk', 'committed') $$);
+-- From a trigger: Elixir hears only of rows that were committed.
+CREATE TABLE lua_orders (id int);
+CREATE FUNCTION lua_orders_notify() RETURNS trigger LANGUAGE plerl AS $$
+  erlang.cast('lua_tn', 'Elixir.OrderDesk',
+              erlang.tuple(erlang.atom('order_committed'), {id = trigger.new.id}),
+              {on_commit = true})
+$$;
+CREATE TRIGGER lua_orders_notify AFTER INSERT ON lua_orders
+  FOR EACH ROW EXECUTE FUNCTION lua_orders_notify();
+SELECT lua($$ return erlang.call('lua_tn', 'Elixir.OrderDesk', 'reset') $$);
+BEGIN;
+INSERT INTO lua_orders VALUES (1);
+ROLLBACK;
+INSERT INTO lua_orders VALUES (2);
+BEGIN;
+INSERT INTO lua_orders VALUES (3);
+SAVEPOINT s4;
+INSERT INTO lua_orders VALUES (4);
+ROLLBACK TO SAVEPOINT s4;
+INSERT INTO lua_orders VALUES (5), (6);
+COMMIT;
+SELECT lua($$ return erlang.call('lua_tn', 'Elixir.OrderDesk', 'committed') $$);
+DROP TABLE lua_orders;
+DROP FUNCTION lua_orders_notify();
 -- Checked when queued (a clear error at the call site) and again at COMMIT.
 SELECT lua($$ return erlang.cast('lua_tn', 'Elixir.Pricing', 'x', {on_commit = true}) $$);
 BEGIN;
