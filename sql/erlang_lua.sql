@@ -252,6 +252,18 @@ SELECT lua($$ return erlang.send('lua_tn', 'plerl_echo', erlang.tuple(erlang.sel
 PREPARE TRANSACTION 'regress_lua_erl';
 \echo :LAST_ERROR_SQLSTATE
 SELECT lua($$ return erlang.receive('lua_tn', 300) $$);
+-- Transaction control in a DO block: spi.commit sends, spi.rollback drops.
+DO LANGUAGE plerl $$
+  local me = erlang.self('lua_tn')
+  erlang.send('lua_tn', 'plerl_echo', erlang.tuple(me, 'spi.commit'), {on_commit = true})
+  spi.commit()
+  assert(erlang.receive('lua_tn', 2000) == 'spi.commit')
+  erlang.send('lua_tn', 'plerl_echo', erlang.tuple(me, 'spi.rollback'), {on_commit = true})
+  spi.rollback()
+  assert(erlang.receive('lua_tn', 300) == nil)
+  erlang.send('lua_tn', 'plerl_echo', erlang.tuple(me, 'end of the DO block'), {on_commit = true})
+$$;
+SELECT lua($$ return {erlang.receive('lua_tn', 2000), erlang.receive('lua_tn', 0)} $$);
 -- A GenServer cast at COMMIT: OrderDesk records {:order_committed, order}.
 SELECT lua($$ return erlang.call('lua_tn', 'Elixir.OrderDesk', 'reset') $$);
 BEGIN;
