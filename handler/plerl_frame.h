@@ -39,9 +39,6 @@ extern void plerl_check_error(PlerlError *err);
 /* The cached, compiled function (entry.c). Raises. */
 extern PlerlProc *plerl_proc_get(Oid fn_oid, bool trusted);
 
-/* Converters for a column or parameter of any type, pseudo-types included. */
-extern void plerl_column_type_init(PlerlType *t, Oid oid, int32 typmod, MemoryContext mcxt);
-
 /*
  * Rows of a tuple descriptor as PlerlRows (spi.c): column names, kinds and
  * converters once per descriptor, values per tuple.
@@ -50,15 +47,17 @@ typedef struct PlerlRowDesc
 {
 	TupleDesc	tupdesc;
 	int			ncols;
-	const char **names;
+	const char **names;			/* NULL for dropped columns (and for parameters) */
 	int32_t    *kinds;
 	PlerlType  *types;
-	void	  **domain_extra;	/* domain_check's cache, per column */
+	const PlerlTypeInfo **infos;	/* &types[i].info, for Go's luaToType */
 	MemoryContext mcxt;
 	int64_t		id;
 } PlerlRowDesc;
 
 extern void plerl_rowdesc_init(PlerlRowDesc *d, TupleDesc tupdesc, MemoryContext mcxt);
+/* Before Go converts values for the columns: row types up to date. */
+extern void plerl_rowdesc_prepare(PlerlRowDesc *d);
 extern void plerl_rows_fill(PlerlRowDesc *d, PlerlRows *out, HeapTuple *tuples, uint64 n);
 
 /*

@@ -20,6 +20,7 @@ typedef struct PlerlRows
 	int64_t		desc_id;		/* same id, same names and kinds (0: no id) */
 	const char **names;			/* ncols; NULL for a dropped column */
 	int32_t    *kinds;			/* ncols; PLT_* of each column */
+	const PlerlTypeInfo *const *types;	/* ncols; for luaToType (Go -> C) */
 	PlerlValue *values;			/* nrows * ncols, row-major */
 	int64_t		processed;		/* SPI: rows processed (SPI_processed) */
 	int32_t		status;			/* SPI: SPI_OK_* of the statement */
@@ -31,6 +32,7 @@ typedef struct PlerlPlan
 {
 	int32_t		nparams;
 	int32_t    *kinds;			/* nparams; PLT_* of each parameter */
+	const PlerlTypeInfo *const *types;	/* nparams; for luaToType */
 	const char **typenames;		/* nparams; SQL names of the parameter types */
 	void	   *priv;
 } PlerlPlan;
@@ -84,13 +86,16 @@ enum
 	PLERL_TRIG_MODIFY = 2,		/* go on with result[] in the replaced columns */
 };
 
-/* One call of a value-per-call set-returning function. */
+/*
+ * One call of a value-per-call set-returning function. Each row comes back
+ * in PlerlCall.ret, converted for PlerlCall.ret_type (a scalar, an array,
+ * or a row: PLT_RECORD).
+ */
 typedef struct PlerlSrf
 {
 	int64_t		srf_id;			/* Go's handle: 0 before the first row and after the last */
 	uint32_t	subxact;		/* subtransaction the function started in */
 	int32_t		done;			/* out: no more rows */
-	PlerlRows	row;			/* ncols 0: a scalar result in PlerlCall.ret; else values[ncols] out */
 } PlerlSrf;
 
 /* SPI guards (spi.c). Each returns 0, or fills err and returns -1. */

@@ -104,37 +104,6 @@ plerl_spi_connect(PlerlError *err)
 	return spi_connect(err);
 }
 
-/*
- * Converters for a column or parameter of any type. Pseudo-types (a void
- * column, an anonymous record) read through their output function; void
- * reads as nil. Domains keep their base type's kind, and
- * plerl_values_to_datums checks the domain.
- */
-void
-plerl_column_type_init(PlerlType *t, Oid oid, int32 typmod, MemoryContext mcxt)
-{
-	Oid			base = getBaseType(oid);
-
-	if (get_typtype(base) == TYPTYPE_PSEUDO)
-	{
-		Oid			infn,
-					outfn;
-		bool		isvarlena;
-
-		memset(t, 0, sizeof(*t));
-		t->oid = oid;
-		t->typmod = typmod;
-		t->kind = base == VOIDOID ? PLT_VOID : PLT_OTHER;
-		get_typlenbyval(oid, &t->len, &t->byval);
-		getTypeInputInfo(oid, &infn, &t->ioparam);
-		fmgr_info_cxt(infn, &t->in, mcxt);
-		getTypeOutputInfo(oid, &outfn, &isvarlena);
-		fmgr_info_cxt(outfn, &t->out, mcxt);
-		return;
-	}
-	plerl_type_init(t, oid, typmod, false, mcxt);
-}
-
 /* Names, kinds and converters of a tuple descriptor's columns. */
 void
 plerl_rowdesc_init(PlerlRowDesc *d, TupleDesc tupdesc, MemoryContext mcxt)
@@ -149,7 +118,7 @@ plerl_rowdesc_init(PlerlRowDesc *d, TupleDesc tupdesc, MemoryContext mcxt)
 	d->names = palloc0(sizeof(char *) * Max(n, 1));
 	d->kinds = palloc0(sizeof(int32_t) * Max(n, 1));
 	d->types = palloc0(sizeof(PlerlType) * Max(n, 1));
-	d->domain_extra = palloc0(sizeof(void *) * Max(n, 1));
+	d->infos = palloc0(sizeof(PlerlTypeInfo *) * Max(n, 1));
 	for (int i = 0; i < n; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
@@ -160,11 +129,20 @@ plerl_rowdesc_init(PlerlRowDesc *d, TupleDesc tupdesc, MemoryContext mcxt)
 			continue;
 		}
 		d->names[i] = pstrdup(NameStr(att->attname));
-		plerl_column_type_init(&d->types[i], att->atttypid, att->atttypmod, mcxt);
+		plerl_type_init(&d->types[i], att->atttypid, att->atttypmod, false, mcxt);
 		d->kinds[i] = d->types[i].kind;
+		d->infos[i] = &d->types[i].info;
 	}
 	d->id = ++next_desc_id;
 	MemoryContextSwitchTo(old);
+}
+
+void
+plerl_rowdesc_prepare(PlerlRowDesc *d)
+{
+	for (int i = 0; i < d->ncols; i++)
+		if (d->infos[i] != NULL && d->types[i].kind >= PLT_RECORD)
+			plerl_type_prepare(&d->types[i]);
 }
 
 /*
@@ -181,6 +159,7 @@ plerl_rows_fill(PlerlRowDesc *d, PlerlRows *out, HeapTuple *tuples, uint64 n)
 	out->ncols = ncols;
 	out->names = d->names;
 	out->kinds = d->kinds;
+	out->types = d->infos;
 	out->desc_id = d->id;
 	out->nrows = n;
 	out->values = NULL;
@@ -209,24 +188,17 @@ plerl_rows_fill(PlerlRowDesc *d, PlerlRows *out, HeapTuple *tuples, uint64 n)
 	pfree(dn);
 }
 
-/* Column c's Datum from v (consumed). */
+/* Column c's Datum from v (consumed; domains are checked). */
 static Datum
 value_to_datum(PlerlRowDesc *d, int c, PlerlValue *v, bool *isnull)
 {
-	PlerlType  *t = &d->types[c];
-	Datum		datum;
-
 	if (d->names && d->names[c] == NULL)
 	{
 		plerl_value_free(v);
 		*isnull = true;
 		return (Datum) 0;
 	}
-	datum = plerl_value_to_datum(t, v, isnull);
-	/* Domains over a kind with a direct conversion: check here. */
-	if (t->is_domain && t->kind != PLT_OTHER && !*isnull)
-		domain_check(datum, false, t->oid, &d->domain_extra[c], d->mcxt);
-	return datum;
+	return plerl_value_to_datum(&d->types[c], v, isnull);
 }
 
 void
@@ -318,7 +290,8 @@ plerl_spi_prepare(const char *sql, int32_t ntypes, const char **typenames, int32
 		pp->params.ncols = pp->ntypes;
 		pp->params.mcxt = pcxt;
 		pp->params.types = palloc0(sizeof(PlerlType) * Max(pp->ntypes, 1));
-		pp->params.domain_extra = palloc0(sizeof(void *) * Max(pp->ntypes, 1));
+		pp->params.infos = palloc0(sizeof(PlerlTypeInfo *) * Max(pp->ntypes, 1));
+		p->types = pp->params.infos;
 		for (int i = 0; i < pp->ntypes; i++)
 		{
 			if (pp->types[i] == InvalidOid || pp->types[i] == UNKNOWNOID)
@@ -327,10 +300,18 @@ plerl_spi_prepare(const char *sql, int32_t ntypes, const char **typenames, int32
 						 errmsg("could not determine data type of parameter $%d", i + 1),
 						 errhint("Cast the parameter in the query ($%d::text) or give its type to spi.prepare.",
 								 i + 1)));
-			plerl_column_type_init(&pp->params.types[i], pp->types[i], -1, pcxt);
+			plerl_type_init(&pp->params.types[i], pp->types[i], -1, false, pcxt);
+			if (pp->params.types[i].kind == PLT_POLY)
+				ereport(ERROR,
+						(errcode(ERRCODE_INDETERMINATE_DATATYPE),
+						 errmsg("could not determine the actual type of parameter $%d (%s)",
+								i + 1, format_type_be(pp->types[i])),
+						 errhint("Cast the parameter in the query.")));
+			pp->params.infos[i] = &pp->params.types[i].info;
 			p->kinds[i] = pp->params.types[i].kind;
 			p->typenames[i] = format_type_be(pp->types[i]);
 		}
+		plerl_rowdesc_prepare(&pp->params);
 		MemoryContextSwitchTo(cxt);
 		if (flags & PLERL_PLAN_KEEP)
 		{

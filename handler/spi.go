@@ -11,6 +11,7 @@ extern void plerl_value_free(PlerlValue *v);
 import "C"
 
 import (
+	"fmt"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -24,7 +25,7 @@ import (
 type spiPlan struct {
 	p       *C.PlerlPlan
 	nparams int
-	kinds   []int
+	infos   []*C.PlerlTypeInfo // parameter types, for luaToType (C memory)
 	types   []string
 	fetch   int
 	cleanup runtime.Cleanup
@@ -199,12 +200,12 @@ func prepare(sql string, types []string, flags int) (*spiPlan, error) {
 	}
 	p := &spiPlan{p: cp, nparams: int(cp.nparams), kept: flags&C.PLERL_PLAN_KEEP != 0}
 	if p.nparams > 0 {
-		kinds := unsafe.Slice(cp.kinds, p.nparams)
+		infos := unsafe.Slice(cp.types, p.nparams)
 		names := unsafe.Slice(cp.typenames, p.nparams)
-		p.kinds = make([]int, p.nparams)
+		p.infos = make([]*C.PlerlTypeInfo, p.nparams)
 		p.types = make([]string, p.nparams)
-		for i := range kinds {
-			p.kinds[i] = int(kinds[i])
+		for i := range infos {
+			p.infos[i] = (*C.PlerlTypeInfo)(unsafe.Pointer(infos[i]))
 			p.types[i] = C.GoString(names[i])
 		}
 	}
@@ -222,7 +223,7 @@ func bind(s *pl.State, p *spiPlan, args []lua.LValue) ([]C.PlerlValue, error) {
 	}
 	vals := make([]C.PlerlValue, len(args))
 	for i, a := range args {
-		if err := luaToValue(s, a, p.kinds[i], &vals[i]); err != nil {
+		if err := luaToType(s, a, p.infos[i], &vals[i]); err != nil {
 			freeValues(vals[:i+1])
 			return nil, pl.Errorf(pl.StateDatatype, "argument %d of the query (%s): %s", i+1, p.types[i], err.Error())
 		}
@@ -447,7 +448,7 @@ func rowToLua(s *pl.State, names []string, vals []C.PlerlValue, orig []lua.LValu
 // name. strict refuses fields that are no column (a typo in a trigger
 // would otherwise vanish silently). Only columns with want[c] (all when
 // nil) are converted.
-func rowFromLua(s *pl.State, t *lua.LTable, names []string, kinds []int, want []bool,
+func rowFromLua(s *pl.State, t *lua.LTable, names []string, types []*C.PlerlTypeInfo, want []bool,
 	out []C.PlerlValue, strict bool, relname string) error {
 	L := s.L
 	plain := L.GetMetatable(t) == lua.LNil
@@ -461,9 +462,12 @@ func rowFromLua(s *pl.State, t *lua.LTable, names []string, kinds []int, want []
 		} else {
 			v = L.GetField(t, name)
 		}
-		if err := luaToValue(s, v, kinds[c], &out[c]); err != nil {
+		if v == s.Null() {
+			v = lua.LNil
+		}
+		if err := luaToType(s, v, types[c], &out[c]); err != nil {
 			freeValues(out[:c+1])
-			return pl.Errorf(pl.StateDatatype, "column %q: %s", name, err.Error())
+			return columnError(err, name)
 		}
 	}
 	if strict {
@@ -492,41 +496,23 @@ func rowFromLua(s *pl.State, t *lua.LTable, names []string, kinds []int, want []
 	return nil
 }
 
-// rowFromValues fills out[] positionally (coroutine.yield(a, b, c)).
-func rowFromValues(s *pl.State, vals []lua.LValue, names []string, kinds []int, out []C.PlerlValue) error {
-	ncols := 0
-	for _, n := range names {
-		if n != "" {
-			ncols++
-		}
+// columnError says which column a conversion error is about.
+func columnError(err error, name string) error {
+	if e, ok := err.(*pl.Error); ok {
+		e2 := *e
+		e2.Message = fmt.Sprintf("column %q: %s", name, e.Message)
+		return &e2
 	}
-	if len(vals) > ncols {
-		return pl.Errorf(pl.StateDatatype, "a row of %d values for a result of %d columns", len(vals), ncols)
-	}
-	i := 0
-	for c, name := range names {
-		if name == "" {
-			continue
-		}
-		var v lua.LValue = lua.LNil
-		if i < len(vals) {
-			v = vals[i]
-		}
-		i++
-		if err := luaToValue(s, v, kinds[c], &out[c]); err != nil {
-			freeValues(out[:c+1])
-			return pl.Errorf(pl.StateDatatype, "column %q: %s", name, err.Error())
-		}
-	}
-	return nil
+	return pl.Errorf(pl.StateDatatype, "column %q: %s", name, err.Error())
 }
 
-func kindsOf(r *C.PlerlRows) []int {
+// infosOf views the column types of rows (C memory, valid for the call).
+func infosOf(r *C.PlerlRows) []*C.PlerlTypeInfo {
 	n := int(r.ncols)
-	out := make([]int, n)
-	if n > 0 {
-		for i, k := range unsafe.Slice(r.kinds, n) {
-			out[i] = int(k)
+	out := make([]*C.PlerlTypeInfo, n)
+	if n > 0 && r.types != nil {
+		for i, t := range unsafe.Slice(r.types, n) {
+			out[i] = (*C.PlerlTypeInfo)(unsafe.Pointer(t))
 		}
 	}
 	return out

@@ -43,11 +43,8 @@ typedef struct SrfState
 	int64_t		fn_id;
 	uint32_t	user_id;
 	int32_t		flags;
-	bool		composite;
-	PlerlType	ret;			/* scalar result */
-	PlerlRowDesc desc;			/* composite result */
-	Datum	   *datums;
-	bool	   *nulls;
+	bool		composite;		/* rows: ret describes the row type */
+	PlerlType	ret;			/* a row's type (types.c converts it) */
 } SrfState;
 
 static void
@@ -76,17 +73,10 @@ srf_init(FunctionCallInfo fcinfo, PlerlProc *proc, MemoryContext mcxt)
 			break;
 		case TYPEFUNC_COMPOSITE:
 		case TYPEFUNC_COMPOSITE_DOMAIN:
+			/* The column definition list, RETURNS TABLE, or the row type. */
 			tupdesc = BlessTupleDesc(CreateTupleDescCopy(tupdesc));
-			plerl_rowdesc_init(&st->desc, tupdesc, mcxt);
+			plerl_type_init_tupdesc(&st->ret, tupdesc, mcxt);
 			st->composite = true;
-			st->datums = palloc0(sizeof(Datum) * Max(st->desc.ncols, 1));
-			st->nulls = palloc0(sizeof(bool) * Max(st->desc.ncols, 1));
-			st->srf.row.ncols = st->desc.ncols;
-			st->srf.row.names = st->desc.names;
-			st->srf.row.kinds = st->desc.kinds;
-			st->srf.row.desc_id = st->desc.id;
-			st->srf.row.nrows = 1;
-			st->srf.row.values = palloc0(sizeof(PlerlValue) * Max(st->desc.ncols, 1));
 			break;
 		case TYPEFUNC_RECORD:
 			ereport(ERROR,
@@ -153,7 +143,11 @@ plerl_srf_call(FunctionCallInfo fcinfo, PlerlProc *proc)
 	call.fn_id = st->fn_id;
 	call.user_id = st->user_id;
 	call.flags = st->flags;
-	call.ret_kind = st->composite ? PLT_RECORD : st->ret.kind;
+	/* A row type may have changed since the last row (ALTER TYPE). */
+	if (st->ret.kind >= PLT_RECORD)
+		plerl_type_prepare(&st->ret);
+	call.ret_kind = st->ret.kind;
+	call.ret_type = &st->ret.info;
 	if (first)
 	{
 		/* Arguments go to the coroutine once, when it starts. */
@@ -171,9 +165,6 @@ plerl_srf_call(FunctionCallInfo fcinfo, PlerlProc *proc)
 		st->handle->srf_id = st->srf.srf_id;
 	if (call.err.kind != PLERL_OK || plerl_has_stash())
 	{
-		if (st->composite)
-			for (int i = 0; i < st->desc.ncols; i++)
-				plerl_value_free(&st->srf.row.values[i]);
 		plerl_value_free(&call.ret);
 		srf_forget(st);
 		plerl_check_error(&call.err);
@@ -187,9 +178,9 @@ plerl_srf_call(FunctionCallInfo fcinfo, PlerlProc *proc)
 	}
 	if (st->composite)
 	{
-		plerl_values_to_datums(&st->desc, st->srf.row.values, NULL, st->datums, st->nulls);
-		SRF_RETURN_NEXT(funcctx, HeapTupleGetDatum(heap_form_tuple(st->desc.tupdesc,
-																	st->datums, st->nulls)));
+		HeapTuple	tuple = plerl_value_to_tuple(&st->ret, &call.ret);
+
+		SRF_RETURN_NEXT(funcctx, HeapTupleGetDatum(tuple));
 	}
 	else
 	{

@@ -17,8 +17,6 @@ import (
 type srfEntry struct {
 	r       *pl.SRF
 	subxact uint32
-	names   []string
-	kinds   []int
 }
 
 // Running set-returning functions by handle. Closed when the function is
@@ -74,10 +72,6 @@ func plerlGoSrfNext(call *C.PlerlCall, srf *C.PlerlSrf) {
 			return
 		}
 		ent = &srfEntry{r: r, subxact: uint32(srf.subxact)}
-		if srf.row.ncols > 0 {
-			ent.names = columnNames(&srf.row)
-			ent.kinds = kindsOf(&srf.row)
-		}
 		nextSRF++
 		id = nextSRF
 		srfs[id] = ent
@@ -99,27 +93,28 @@ func plerlGoSrfNext(call *C.PlerlCall, srf *C.PlerlSrf) {
 		}
 		return
 	}
-	s := ent.r.State()
-	if ent.names == nil {
-		// SETOF a scalar type: the first value yielded.
-		var v lua.LValue = lua.LNil
-		if len(vals) > 0 {
-			v = vals[0]
-		}
-		err = luaToValue(s, v, int(call.ret_kind), &call.ret)
-	} else {
-		out := unsafe.Slice(srf.row.values, len(ent.names))
-		if t, ok := vals[0].(*lua.LTable); ok && len(vals) == 1 {
-			err = rowFromLua(s, t, ent.names, ent.kinds, nil, out, false, "")
-		} else {
-			err = rowFromValues(s, vals, ent.names, ent.kinds, out)
-		}
-	}
-	if err != nil {
+	if err = srfRow(ent.r.State(), vals, call.ret_type, &call.ret); err != nil {
 		closeSRF(id)
 		srf.srf_id = 0
 		setError(&call.err, err)
 	}
+}
+
+// srfRow converts what one coroutine.yield gave (or one row of a returned
+// table). For a row type, one table is the row by column name; anything
+// else (several values, or one value that is not a table) fills the
+// columns in order. For other types, the first value is the row.
+func srfRow(s *pl.State, vals []lua.LValue, t *C.PlerlTypeInfo, out *C.PlerlValue) error {
+	var v lua.LValue = lua.LNil
+	if len(vals) > 0 {
+		v = vals[0]
+	}
+	if t.kind == C.PLT_RECORD {
+		if _, ok := v.(*lua.LTable); !ok || len(vals) > 1 {
+			return rowOut(s, vals, t, out)
+		}
+	}
+	return luaToType(s, v, t, out)
 }
 
 func closeSRF(id int64) {

@@ -165,6 +165,7 @@ plerl_trigger_call(FunctionCallInfo fcinfo, bool trusted)
 		tg.returns_row = !TRIGGER_FIRED_AFTER(ev);
 		if (tg.returns_row && !TRIGGER_FIRED_BY_DELETE(ev))
 		{
+			plerl_rowdesc_prepare(d);
 			tg.result = palloc0(sizeof(PlerlValue) * Max(d->ncols, 1));
 			tg.replace = palloc0(Max(d->ncols, 1));
 		}

@@ -92,7 +92,7 @@ func plerlGoTrigger(call *C.PlerlCall, tg *C.PlerlTrigger) {
 			}
 		}
 		want := res.Changed
-		if err := rowFromLua(s, res.Row, names, kindsOf(&tg.new_row), want, out, true, td.Table); err != nil {
+		if err := rowFromLua(s, res.Row, names, infosOf(&tg.new_row), want, out, true, td.Table); err != nil {
 			setError(&call.err, err)
 			return
 		}

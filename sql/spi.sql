@@ -43,6 +43,18 @@ DO LANGUAGE plerl $$
   print('array param as text', r.n)
 $$;
 
+-- Parameters and columns of any type: arrays, rows, json, exact numbers.
+CREATE TYPE spi_pair AS (x int, y text);
+DO LANGUAGE plerl $$
+  local r = spi.execute('SELECT $1::int[] AS a, $2::spi_pair AS p, $3::jsonb AS j, $4::numeric AS n, $5::bigint AS b',
+                        {1, 2, null, 4}, {x = 5, y = 'five'}, {k = {1, 'two'}}, numeric('0.1'), int64('-9223372036854775808'))
+  local row = r[1]
+  print(#row.a, row.a[3] == null, row.p.x, row.p.y, row.j.k[2], row.n + numeric('0.2'), row.b)
+  r = spi.execute("SELECT ARRAY[[1,2],[3,4]] AS m, ROW(1, 'anon') AS anon, '{\"a\": null}'::json AS js")
+  print(r[1].m[2][1], r[1].anon.f2, r[1].js.a == null)
+$$;
+DROP TYPE spi_pair;
+
 -- Binding errors name the parameter; a parameter with no type anywhere is
 -- an error with a hint.
 DO LANGUAGE plerl $$ spi.execute('SELECT $1 + 1', 'abc') $$;

@@ -54,6 +54,28 @@ $$;
 SELECT * FROM srf_any() AS t(a int, b text);
 SELECT * FROM srf_any();
 
+-- Columns of any type: arrays (nested tables, null for NULL elements),
+-- rows (tables by field name, or a string in row syntax), json, exact
+-- numeric and bigint.
+CREATE TYPE srf_pair AS (x int, y text);
+CREATE FUNCTION srf_types() RETURNS TABLE (a int[], p srf_pair, j jsonb, n numeric, b bigint)
+LANGUAGE plerl AS $$
+  coroutine.yield({1, 2, 3}, {x = 1, y = 'one'}, {k = {1, 2}}, numeric('1.10'), int64('9223372036854775807'))
+  coroutine.yield{a = {{1, null}, {3, 4}}, p = {x = 2}, j = {}, n = '3.14159265358979323846264338327950288', b = -1}
+  coroutine.yield{p = '(3,three)'}
+$$;
+SELECT * FROM srf_types();
+CREATE FUNCTION srf_arrays() RETURNS SETOF int[] LANGUAGE plerl AS $$
+  coroutine.yield({1, 2})
+  coroutine.yield({})
+  coroutine.yield(nil)
+$$;
+SELECT srf_arrays();
+CREATE FUNCTION srf_poly(x anyelement, n int) RETURNS SETOF anyelement LANGUAGE plerl AS $$
+  for i = 1, n do coroutine.yield(x) end
+$$;
+SELECT srf_poly('abc'::text, 2), srf_poly(1.5, 2);
+
 -- Rows are made on demand in the SELECT list: LIMIT stops the coroutine.
 -- (In FROM, PostgreSQL itself reads a function's whole result first.)
 CREATE FUNCTION srf_lazy() RETURNS SETOF int LANGUAGE plerl AS $$
@@ -141,3 +163,5 @@ SELECT * FROM srf_too_many();
 SELECT srf_live() AS live;
 
 DROP TABLE srf_row CASCADE;
+DROP FUNCTION srf_types();
+DROP TYPE srf_pair;

@@ -93,6 +93,23 @@ CREATE TRIGGER trg_note BEFORE INSERT ON trg_exact FOR EACH ROW EXECUTE FUNCTION
 INSERT INTO trg_exact VALUES (1, 0.1::float8 + 0.2::float8, 123456789012345678901234567890.123456789, '2024-01-02 03:04:05.678901+00');
 SELECT id, f = 0.1::float8 + 0.2::float8 AS f_exact, n, t, note FROM trg_exact;
 
+-- Columns of any type come and go as Lua values.
+CREATE TABLE trg_types (id int, tags text[], doc jsonb, big bigint, amount numeric);
+CREATE FUNCTION trg_types() RETURNS trigger LANGUAGE plerl AS $$
+  local n = trigger.new
+  n.tags[#n.tags + 1] = 'seen'
+  n.doc.count = (n.doc.count or 0) + 1
+  n.big = n.big + 1
+  n.amount = n.amount * 2
+$$;
+CREATE TRIGGER trg_types BEFORE INSERT OR UPDATE ON trg_types FOR EACH ROW EXECUTE FUNCTION trg_types();
+INSERT INTO trg_types VALUES (1, '{a,b}', '{"k": "v"}', 9223372036854775806, 0.05);
+SELECT * FROM trg_types;
+-- bigint arithmetic is exact: past 2^63-1 it is an error, not a rounding.
+UPDATE trg_types SET id = 2;
+UPDATE trg_types SET id = 2, big = 0;
+SELECT * FROM trg_types;
+
 -- Dropped columns and NOT NULL / CHECK / domain constraints.
 CREATE DOMAIN trg_pos AS int CHECK (VALUE > 0);
 CREATE TABLE trg_c (a int, gone text, b trg_pos, c text NOT NULL DEFAULT 'c');
@@ -156,5 +173,5 @@ INSERT INTO trg_t (id) VALUES (10001), (10002), (10003);
 \echo :LAST_ERROR_SQLSTATE
 SELECT count(*) FROM trg_t WHERE id > 10000;
 
-DROP TABLE trg_t, trg_exact, trg_c, trg_base CASCADE;
+DROP TABLE trg_t, trg_exact, trg_types, trg_c, trg_base CASCADE;
 DROP DOMAIN trg_pos;
