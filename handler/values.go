@@ -119,6 +119,31 @@ func setBytes(out *C.PlerlValue, kind C.int32_t, b string) {
 // type information). Strings are accepted for every type and go through
 // the type's input function.
 func luaToValue(s *pl.State, v lua.LValue, kind int, out *C.PlerlValue) error {
+	// The common case first: a number for an integer or float result.
+	if n, ok := v.(lua.LNumber); ok {
+		f := float64(n)
+		switch kind {
+		case C.PLT_INT4:
+			if f >= math.MinInt32 && f <= math.MaxInt32 && f == math.Trunc(f) {
+				*out = C.PlerlValue{kind: C.PLV_INT, i: C.int64_t(f)}
+				return nil
+			}
+		case C.PLT_INT8:
+			if f > -(1<<53) && f < 1<<53 && f == math.Trunc(f) {
+				*out = C.PlerlValue{kind: C.PLV_INT, i: C.int64_t(f)}
+				return nil
+			}
+		case C.PLT_FLOAT8:
+			*out = C.PlerlValue{kind: C.PLV_FLOAT, f: C.double(f)}
+			return nil
+		}
+	}
+	return luaToScalar(s, v, kind, out)
+}
+
+// luaToScalar is luaToValue past its fast path (kept apart so that the
+// fast path's frame stays small).
+func luaToScalar(s *pl.State, v lua.LValue, kind int, out *C.PlerlValue) error {
 	*out = C.PlerlValue{}
 	if kind == C.PLT_RECORD || kind == C.PLT_ARRAY {
 		if str, ok := v.(lua.LString); ok {
@@ -142,13 +167,15 @@ func luaToValue(s *pl.State, v lua.LValue, kind int, out *C.PlerlValue) error {
 // luaToType converts a value for the type t describes: any type, rows and
 // arrays included.
 func luaToType(s *pl.State, v lua.LValue, t *C.PlerlTypeInfo, out *C.PlerlValue) error {
-	kind := int(t.kind)
-	if kind != C.PLT_RECORD && kind != C.PLT_ARRAY {
-		return luaToValue(s, v, kind, out)
+	if t.kind != C.PLT_RECORD && t.kind != C.PLT_ARRAY {
+		return luaToValue(s, v, int(t.kind), out)
 	}
+	return treeOut(s, v, t, out)
+}
+
+func treeOut(s *pl.State, v lua.LValue, t *C.PlerlTypeInfo, out *C.PlerlValue) error {
 	*out = C.PlerlValue{}
-	var c conv
-	c.s = s
+	c := conv{s: s}
 	var o outVal
 	if err := c.value(v, t, &o); err != nil {
 		return err
@@ -169,17 +196,24 @@ func resultToValue(s *pl.State, rets []lua.LValue, call *C.PlerlCall) error {
 	if t == nil {
 		return luaToValue(s, ret, int(call.ret_kind), &call.ret)
 	}
-	if t.kind == C.PLT_RECORD && (len(rets) > 1 || positional(s, ret, t)) {
-		c := conv{s: s}
-		var o outVal
-		if err := c.rowByPosition(rets, t, &o); err != nil {
-			return err
-		}
-		call.ret = C.PlerlValue{}
-		o.store(&call.ret)
-		return nil
+	if t.kind != C.PLT_RECORD && t.kind != C.PLT_ARRAY {
+		return luaToValue(s, ret, int(t.kind), &call.ret)
 	}
-	return luaToType(s, ret, t, &call.ret)
+	if t.kind == C.PLT_RECORD && (len(rets) > 1 || positional(s, ret, t)) {
+		return rowOut(s, rets, t, &call.ret)
+	}
+	return treeOut(s, ret, t, &call.ret)
+}
+
+func rowOut(s *pl.State, rets []lua.LValue, t *C.PlerlTypeInfo, out *C.PlerlValue) error {
+	*out = C.PlerlValue{}
+	c := conv{s: s}
+	var o outVal
+	if err := c.rowByPosition(rets, t, &o); err != nil {
+		return err
+	}
+	o.store(out)
+	return nil
 }
 
 // positional: a single plain value for a one-field row.
