@@ -166,7 +166,7 @@ func (g *gen) binary() string {
 		b[i] = byte(g.n(256))
 	}
 	if utf8.Valid(b) && !strings.ContainsRune(string(b), 0) {
-		b[g.n(n)] = []byte{0x00, 0xff, 0xc0, 0x80}[g.n(4)]
+		b[g.n(n)] = []byte{0x00, 0xff, 0xc0, 0xfe}[g.n(4)] // never valid in UTF-8 (or NUL)
 	}
 	return fmt.Sprintf(`{"$binary_base64": %q}`, base64.StdEncoding.EncodeToString(b))
 }

@@ -54,7 +54,7 @@ func main() {
 	flag.StringVar(&s.db, "db", "plerl_integration", "database to (re)create and use")
 	flag.StringVar(&s.dir, "dir", "", "scratch directory (required)")
 	flag.Int64Var(&s.seed, "seed", 20240611, "seed of the generated values")
-	flag.IntVar(&s.values, "values", 600, "generated values per round-trip test")
+	flag.IntVar(&s.values, "values", 1000, "generated values per round-trip test")
 	flag.StringVar(&only, "only", "", "comma-separated test ids to run (default all)")
 	flag.Parse()
 	s.testNode = os.Getenv("PLERL_TEST_NODE")
