@@ -80,6 +80,7 @@ func openLibs(s *State) {
 		L.Call(2, 1)
 		return 1
 	}))
+	s.guardPatterns(strTab) // patterns.go
 	// Scripts must not change the metatable every string shares.
 	if mt, ok := L.GetMetatable(lua.LString("")).(*lua.LTable); ok {
 		mt.RawSetString("__metatable", lua.LFalse)
