@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"sort"
 	"strings"
 	"time"
 
@@ -193,6 +194,7 @@ func (m *erlMod) call(L *lua.LState) int {
 func (m *erlMod) callWith(L *lua.LState) int {
 	opts := L.CheckTable(1)
 	target, mod, fun := L.CheckString(2), L.CheckString(3), L.CheckString(4)
+	m.checkOptions(1, "call_with", opts, map[string]lua.LValueType{"timeout": lua.LTNumber, "kill": lua.LTBool})
 	timeout := m.host.CallTimeout()
 	if v, ok := opts.RawGetString("timeout").(lua.LNumber); ok {
 		if v < 0 {
@@ -203,6 +205,32 @@ func (m *erlMod) callWith(L *lua.LState) int {
 	kill := lua.LVAsBool(opts.RawGetString("kill"))
 	args := m.args(L, 5, "call_with")
 	return m.doCall(L, target, mod, fun, args, timeout, kill)
+}
+
+// checkOptions refuses keys of an options table that are not in known, and
+// values of the wrong type.
+func (m *erlMod) checkOptions(i int, fn string, t *lua.LTable, known map[string]lua.LValueType) {
+	var bad error
+	t.ForEach(func(k, v lua.LValue) {
+		if bad != nil {
+			return
+		}
+		want, ok := known[lua.LVAsString(k)]
+		switch {
+		case k.Type() != lua.LTString || !ok:
+			names := make([]string, 0, len(known))
+			for n := range known {
+				names = append(names, n)
+			}
+			sort.Strings(names)
+			bad = fmt.Errorf("unknown option %s (known: %s)", m.s.tostring(k), strings.Join(names, ", "))
+		case v.Type() != want:
+			bad = fmt.Errorf("option %s must be a %s, not a %s", lua.LVAsString(k), want, v.Type())
+		}
+	})
+	if bad != nil {
+		m.badArg(i, fn, bad)
+	}
 }
 
 func (m *erlMod) doCall(L *lua.LState, target, mod, fun string, args []any, timeout time.Duration, kill bool) int {
@@ -249,8 +277,14 @@ func (m *erlMod) message(L *lua.LState, target string, cast bool) int {
 		msg = term.Tuple{term.Atom("$gen_cast"), msg}
 	}
 	onCommit := false
-	if o, ok := L.Get(4).(*lua.LTable); ok {
-		onCommit = lua.LVAsBool(o.RawGetString("on_commit"))
+	if o := L.Get(4); o != lua.LNil {
+		// A misspelled on_commit must not quietly send at once.
+		t, ok := o.(*lua.LTable)
+		if !ok {
+			m.badArg(4, fn, fmt.Errorf("options must be a table, not a %s", o.Type()))
+		}
+		m.checkOptions(4, fn, t, map[string]lua.LValueType{"on_commit": lua.LTBool})
+		onCommit = lua.LVAsBool(t.RawGetString("on_commit"))
 	}
 	op := OpSend
 	if cast {
@@ -410,6 +444,10 @@ func (m *erlMod) binary(L *lua.LState) int {
 	return 1
 }
 
+// maxIntDigits bounds erlang.int's string argument (as many digits as a
+// numeric may have before its decimal point).
+const maxIntDigits = 131072
+
 // erlang.int("123456789012345678901234567890"): an exact integer of any size.
 func (m *erlMod) integer(L *lua.LState) int {
 	switch v := L.Get(1).(type) {
@@ -421,7 +459,13 @@ func (m *erlMod) integer(L *lua.LState) int {
 		L.Push(v)
 		return 1
 	case lua.LString:
-		n, ok := new(big.Int).SetString(strings.TrimSpace(string(v)), 10)
+		digits := strings.TrimSpace(string(v))
+		if len(digits) > maxIntDigits {
+			// Decimal parsing is quadratic and cannot be interrupted:
+			// a few million digits take minutes.
+			m.badArg(1, "int", Errorf(StateProgramLimit, "more than %d digits", maxIntDigits))
+		}
+		n, ok := new(big.Int).SetString(digits, 10)
 		if !ok {
 			m.badArg(1, "int", errors.New("not a decimal integer"))
 		}
