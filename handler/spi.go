@@ -360,40 +360,43 @@ func freeRows(rows *C.PlerlRows) error {
 }
 
 // Column names by descriptor id: a trigger's table keeps its id across
-// calls, so its names are read from C once.
-var (
-	colNames   = map[int64][]string{}
-	colNamesMu sync.Mutex // only the backend's goroutine uses it; cheap insurance
-)
+// calls, so its names are read from C once. Only the backend's goroutine
+// uses this.
+type colNameSet struct {
+	names  []string
+	lnames []lua.LString
+}
+
+var colNames = map[int64]*colNameSet{}
 
 func columnNames(r *C.PlerlRows) []string {
+	names, _ := columnNamesL(r)
+	return names
+}
+
+// columnNamesL also gives the names as Lua strings.
+func columnNamesL(r *C.PlerlRows) ([]string, []lua.LString) {
 	n := int(r.ncols)
 	id := int64(r.desc_id)
-	if id != 0 {
-		colNamesMu.Lock()
-		names, ok := colNames[id]
-		colNamesMu.Unlock()
-		if ok && len(names) == n {
-			return names
-		}
+	if set, ok := colNames[id]; ok && id != 0 && len(set.names) == n {
+		return set.names, set.lnames
 	}
-	names := make([]string, n)
+	set := &colNameSet{names: make([]string, n), lnames: make([]lua.LString, n)}
 	if n > 0 {
 		for i, p := range unsafe.Slice(r.names, n) {
 			if p != nil {
-				names[i] = C.GoString(p)
+				set.names[i] = C.GoString(p)
+				set.lnames[i] = lua.LString(set.names[i])
 			}
 		}
 	}
 	if id != 0 {
-		colNamesMu.Lock()
 		if len(colNames) > 512 {
 			clear(colNames)
 		}
-		colNames[id] = names
-		colNamesMu.Unlock()
+		colNames[id] = set
 	}
-	return names
+	return set.names, set.lnames
 }
 
 // rowsToLua makes a table of rows, each a table by column name (a NULL

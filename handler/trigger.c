@@ -14,6 +14,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 
 #include "plerl.h"
 #include "plerl_int.h"
@@ -32,9 +33,19 @@ typedef struct TrigRel
 	TupleDesc	tupdesc;		/* the relcache's descriptor it was built from */
 	MemoryContext cxt;
 	PlerlRowDesc desc;
+	char	   *schema;			/* namespace name */
 } TrigRel;
 
 static HTAB *trig_rels = NULL;
+
+static void trig_relcache_cb(Datum arg, Oid relid);
+
+/* A schema renamed: every cached namespace name may be stale. */
+static void
+trig_namespace_cb(Datum arg, int cacheid, uint32 hashvalue)
+{
+	trig_relcache_cb(arg, InvalidOid);
+}
 
 static void
 trig_relcache_cb(Datum arg, Oid relid)
@@ -56,8 +67,8 @@ trig_relcache_cb(Datum arg, Oid relid)
 		e->valid = false;
 }
 
-static PlerlRowDesc *
-trig_rowdesc(Relation rel)
+static TrigRel *
+trig_rel(Relation rel)
 {
 	Oid			relid = RelationGetRelid(rel);
 	TupleDesc	td = RelationGetDescr(rel);
@@ -72,6 +83,7 @@ trig_rowdesc(Relation rel)
 		ctl.entrysize = sizeof(TrigRel);
 		trig_rels = hash_create("plerl trigger relations", 16, &ctl, HASH_ELEM | HASH_BLOBS);
 		CacheRegisterRelcacheCallback(trig_relcache_cb, (Datum) 0);
+		CacheRegisterSyscacheCallback(NAMESPACEOID, trig_namespace_cb, (Datum) 0);
 	}
 	e = hash_search(trig_rels, &relid, HASH_ENTER, &found);
 	if (!found)
@@ -82,7 +94,7 @@ trig_rowdesc(Relation rel)
 	if (e->valid && e->tupdesc == td && e->desc.ncols == td->natts)
 	{
 		e->desc.tupdesc = td;
-		return &e->desc;
+		return e;
 	}
 	if (e->cxt == NULL)
 		e->cxt = AllocSetContextCreate(TopMemoryContext, "plerl trigger relation",
@@ -91,9 +103,10 @@ trig_rowdesc(Relation rel)
 		MemoryContextReset(e->cxt);
 	e->valid = false;
 	plerl_rowdesc_init(&e->desc, td, e->cxt);
+	e->schema = MemoryContextStrdup(e->cxt, get_namespace_name(RelationGetNamespace(rel)));
 	e->tupdesc = td;
 	e->valid = true;
-	return &e->desc;
+	return e;
 }
 
 static void
@@ -113,6 +126,7 @@ plerl_trigger_call(FunctionCallInfo fcinfo, bool trusted)
 	Relation	rel = td->tg_relation;
 	bool		for_row = TRIGGER_FIRED_FOR_ROW(ev);
 	PlerlProc  *proc = plerl_proc_get(fcinfo->flinfo->fn_oid, trusted);
+	TrigRel    *tr = trig_rel(rel);
 	PlerlRowDesc *d = NULL;
 	HeapTuple	base = NULL;
 	PlerlTrigger tg;
@@ -122,7 +136,7 @@ plerl_trigger_call(FunctionCallInfo fcinfo, bool trusted)
 	memset(&tg, 0, sizeof(tg));
 	tg.name = td->tg_trigger->tgname;
 	tg.table_name = RelationGetRelationName(rel);
-	tg.table_schema = get_namespace_name(RelationGetNamespace(rel));
+	tg.table_schema = tr->schema;
 	tg.relid = RelationGetRelid(rel);
 	tg.when = TRIGGER_FIRED_BEFORE(ev) ? "BEFORE" :
 		TRIGGER_FIRED_AFTER(ev) ? "AFTER" : "INSTEAD OF";
@@ -140,7 +154,7 @@ plerl_trigger_call(FunctionCallInfo fcinfo, bool trusted)
 
 	if (for_row)
 	{
-		d = trig_rowdesc(rel);
+		d = &tr->desc;
 		if (TRIGGER_FIRED_BY_INSERT(ev))
 		{
 			plerl_rows_fill(d, &tg.new_row, &td->tg_trigtuple, 1);

@@ -24,30 +24,31 @@ func plerlGoTrigger(call *C.PlerlCall, tg *C.PlerlTrigger) {
 	td := &pl.TriggerData{}
 	if tg.is_event != 0 {
 		td.IsEvent = true
-		td.Event = C.GoString(tg.event)
-		td.Tag = C.GoString(tg.tag)
+		td.Event = cachedString(tg.event)
+		td.Tag = cachedString(tg.tag)
 		_, err := engine.CallTrigger(s, int64(call.fn_id), td)
 		if err != nil {
 			setError(&call.err, err)
 		}
 		return
 	}
-	td.Name = C.GoString(tg.name)
-	td.Table = C.GoString(tg.table_name)
-	td.Schema = C.GoString(tg.table_schema)
+	td.Name = cachedString(tg.name)
+	td.Table = cachedString(tg.table_name)
+	td.Schema = cachedString(tg.table_schema)
 	td.Relid = uint32(tg.relid)
-	td.When = C.GoString(tg.when)
-	td.Level = C.GoString(tg.level)
-	td.Op = C.GoString(tg.op)
+	td.When = cachedString(tg.when)
+	td.Level = cachedString(tg.level)
+	td.Op = cachedString(tg.op)
 	td.ReturnsRow = tg.returns_row != 0
 	if tg.nargs > 0 {
 		for _, a := range unsafe.Slice(tg.args, int(tg.nargs)) {
-			td.Args = append(td.Args, C.GoString(a))
+			td.Args = append(td.Args, cachedString(a))
 		}
 	}
 	var names []string
 	if td.Level == "ROW" {
-		names = columnNames(&tg.new_row)
+		var lnames []lua.LString
+		names, lnames = columnNamesL(&tg.new_row)
 		ncols := len(names)
 		var err error
 		if tg.old_row.nrows > 0 {
@@ -64,10 +65,7 @@ func plerlGoTrigger(call *C.PlerlCall, tg *C.PlerlTrigger) {
 				setError(&call.err, err)
 				return
 			}
-			td.Columns = make([]lua.LString, ncols)
-			for i, n := range names {
-				td.Columns[i] = lua.LString(n)
-			}
+			td.Columns = lnames
 		}
 	}
 	res, err := engine.CallTrigger(s, int64(call.fn_id), td)
@@ -91,8 +89,10 @@ func plerlGoTrigger(call *C.PlerlCall, tg *C.PlerlTrigger) {
 				replace[i] = 1
 			}
 		}
+		// A changed trigger.new was checked for unknown fields already; a
+		// table in its place is checked here.
 		want := res.Changed
-		if err := rowFromLua(s, res.Row, names, infosOf(&tg.new_row), want, out, true, td.Table); err != nil {
+		if err := rowFromLua(s, res.Row, names, infosOf(&tg.new_row), want, out, want == nil, td.Table); err != nil {
 			setError(&call.err, err)
 			return
 		}
@@ -100,4 +100,23 @@ func plerlGoTrigger(call *C.PlerlCall, tg *C.PlerlTrigger) {
 	default:
 		tg.action = C.PLERL_TRIG_KEEP
 	}
+}
+
+// C strings a trigger repeats on every row, read once: a lookup through a
+// view of the C bytes does not allocate.
+var cstrCache = map[string]string{}
+
+func cachedString(p *C.char) string {
+	if p == nil {
+		return ""
+	}
+	if str, ok := cstrCache[cView(p)]; ok {
+		return str
+	}
+	str := C.GoString(p)
+	if len(cstrCache) >= 4096 {
+		clear(cstrCache)
+	}
+	cstrCache[str] = str
+	return str
 }

@@ -23,6 +23,9 @@ type State struct {
 	atoms map[term.Atom]*lua.LUserData // interned atoms
 
 	pcalls map[*lua.LState]int // open pcalls per thread (coroutine.go)
+
+	triggerMetas map[triggerKey]*lua.LTable // trigger.go
+	lastTrigger  lastTrigger
 }
 
 func newState(e *Engine, trusted bool) *State {

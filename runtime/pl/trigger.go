@@ -3,6 +3,8 @@
 package pl
 
 import (
+	"strings"
+
 	lua "github.com/yuin/gopher-lua"
 )
 
@@ -56,30 +58,24 @@ type TriggerResult struct {
 // Setting trigger.new to nil skips the row too. Other results are ignored.
 func (e *Engine) CallTrigger(s *State, id int64, td *TriggerData) (TriggerResult, error) {
 	L := s.L
-	t := L.CreateTable(0, 16)
-	if td.IsEvent {
-		t.RawSetString("event", lua.LString(td.Event))
-		t.RawSetString("tag", lua.LString(td.Tag))
-	} else {
-		t.RawSetString("name", lua.LString(td.Name))
-		t.RawSetString("table_name", lua.LString(td.Table))
-		t.RawSetString("table_schema", lua.LString(td.Schema))
-		t.RawSetString("relid", lua.LNumber(td.Relid))
-		t.RawSetString("when", lua.LString(td.When))
-		t.RawSetString("level", lua.LString(td.Level))
-		t.RawSetString("op", lua.LString(td.Op))
-		t.RawSetString("operation", lua.LString(td.Op))
+	t := L.CreateTable(0, 3)
+	// The fixed fields come from a per-trigger prototype through the
+	// metatable: a table of a dozen fields per row was most of the cost.
+	L.SetMetatable(t, s.triggerMeta(td))
+	if len(td.Args) > 0 {
+		// Per call: a function may change its copy. (No arguments: the
+		// prototype's empty, read-only table.)
 		args := L.CreateTable(len(td.Args), 0)
 		for _, a := range td.Args {
 			args.Append(lua.LString(a))
 		}
 		t.RawSetString("args", args)
-		if td.Old != nil {
-			t.RawSetString("old", td.Old)
-		}
-		if td.New != nil {
-			t.RawSetString("new", td.New)
-		}
+	}
+	if td.Old != nil {
+		t.RawSetString("old", td.Old)
+	}
+	if td.New != nil {
+		t.RawSetString("new", td.New)
 	}
 	rets, err := e.CallIn(s, id, []lua.LValue{t})
 	if err != nil || !td.ReturnsRow {
@@ -187,4 +183,72 @@ func rowChanges(t *lua.LTable, cols []lua.LString, orig []lua.LValue) ([]bool, b
 		}
 	}
 	return changed, any, ""
+}
+
+// triggerKey identifies what a trigger object's fixed fields hold.
+type triggerKey struct {
+	event, tag, name, table, schema, when, level, op, args string
+	relid                                                  uint32
+}
+
+// triggerMeta returns the metatable whose __index holds the fixed fields
+// of this trigger firing (one per trigger, table and operation, per state).
+func (s *State) triggerMeta(td *TriggerData) *lua.LTable {
+	k := triggerKey{event: td.Event, tag: td.Tag, name: td.Name, table: td.Table, schema: td.Schema,
+		when: td.When, level: td.Level, op: td.Op, relid: td.Relid}
+	if len(td.Args) > 0 {
+		k.args = strings.Join(td.Args, "\x00")
+	}
+	if s.lastTrigger.mt != nil && s.lastTrigger.key == k {
+		return s.lastTrigger.mt
+	}
+	if mt, ok := s.triggerMetas[k]; ok {
+		s.lastTrigger.key, s.lastTrigger.mt = k, mt
+		return mt
+	}
+	L := s.L
+	f := L.CreateTable(0, 12)
+	if td.IsEvent {
+		f.RawSetString("event", lua.LString(td.Event))
+		f.RawSetString("tag", lua.LString(td.Tag))
+	} else {
+		f.RawSetString("name", lua.LString(td.Name))
+		f.RawSetString("table_name", lua.LString(td.Table))
+		f.RawSetString("table_schema", lua.LString(td.Schema))
+		f.RawSetString("relid", lua.LNumber(td.Relid))
+		f.RawSetString("when", lua.LString(td.When))
+		f.RawSetString("level", lua.LString(td.Level))
+		f.RawSetString("op", lua.LString(td.Op))
+		f.RawSetString("operation", lua.LString(td.Op))
+		noArgs := L.CreateTable(0, 0)
+		L.SetMetatable(noArgs, readOnly(L))
+		f.RawSetString("args", noArgs)
+	}
+	mt := L.CreateTable(0, 2)
+	mt.RawSetString("__index", f)
+	mt.RawSetString("__metatable", lua.LString("trigger"))
+	if s.triggerMetas == nil || len(s.triggerMetas) >= 1024 {
+		s.triggerMetas = map[triggerKey]*lua.LTable{}
+	}
+	s.triggerMetas[k] = mt
+	s.lastTrigger.key, s.lastTrigger.mt = k, mt
+	return mt
+}
+
+// readOnly is the metatable of the shared empty trigger.args.
+func readOnly(L *lua.LState) *lua.LTable {
+	mt := L.CreateTable(0, 2)
+	mt.RawSetString("__newindex", L.NewFunction(func(L *lua.LState) int {
+		L.RaiseError("trigger.args is read-only")
+		return 0
+	}))
+	mt.RawSetString("__metatable", lua.LString("trigger.args"))
+	return mt
+}
+
+// lastTrigger is a one-entry cache in front of State.triggerMetas (a bulk
+// statement fires the same trigger for every row).
+type lastTrigger struct {
+	key triggerKey
+	mt  *lua.LTable
 }
