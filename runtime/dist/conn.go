@@ -139,14 +139,15 @@ type Conn struct {
 	fr           frameReader    // used only by the holder of the read duty (duty.go)
 
 	// read duty (duty.go)
-	rmu        sync.Mutex
-	duty       int
-	receivers  int // goroutines parked in Receive
-	dutyCh     chan struct{}
-	dutyTimer  *time.Timer
-	timerArmed bool
-	releasedAt time.Time
-	in         interner
+	rmu           sync.Mutex
+	duty          int
+	receivers     int // goroutines parked in Receive
+	dutyCh        chan struct{}
+	dutyTimer     *time.Timer
+	readerStarted atomic.Bool
+	timerArmed    bool
+	releasedAt    time.Time
+	in            interner
 
 	// combining writer
 	wmu     sync.Mutex
@@ -162,9 +163,14 @@ type Conn struct {
 
 	// control frames queued by the reader (tick answers, UNLINK_ID_ACK,
 	// kills): written by the ticker goroutine so the reader never blocks.
-	ctlMu  sync.Mutex
-	ctlQ   [][]byte
-	ctlSig chan struct{}
+	ctlMu       sync.Mutex
+	ctlQ        [][]byte
+	ctlFlushing bool
+
+	// liveness (onTick; only the timer's callback touches these)
+	tickTimer            *time.Timer
+	tickLastR, tickLastW uint64
+	tickQuiet            int
 
 	// pending calls by reference counter
 	pmu     sync.Mutex
@@ -264,7 +270,6 @@ func dialPort(ctx context.Context, conf *Config, node, host string, port int) (*
 		br:       bufio.NewReaderSize(cr, 16<<10), // bigger packets are read straight into their buffer
 		rbytes:   &cr.n,
 		creation: conf.Creation,
-		ctlSig:   make(chan struct{}, 1),
 		pending:  make(map[uint64]*call),
 		boxes:    make(map[uint32]*mailbox),
 		done:     make(chan struct{}),
@@ -318,13 +323,17 @@ func dialPort(ctx context.Context, conf *Config, node, host string, port int) (*
 	c.dutyCh = make(chan struct{}, 1)
 	c.dutyTimer = time.AfterFunc(time.Hour, c.dutyTimeout)
 	c.dutyTimer.Stop()
-	if !conf.noGoroutines {
-		c.duty = dutyReader
-		c.wakeReader()
-		go c.readLoop()
-		go c.tickLoop()
-	} else {
+	// No goroutine is started here: the reader goroutine starts the first
+	// time nobody else reads (duty.go), and liveness runs on a timer.
+	if conf.noGoroutines {
 		c.duty = dutyCaller // the test reads itself
+	} else {
+		c.rmu.Lock()
+		c.freeDutyLocked()
+		c.rmu.Unlock()
+		c.tickLastR, c.tickLastW = c.rbytes.Load(), c.wframes.Load()
+		c.tickTimer = time.AfterFunc(time.Hour, c.onTick)
+		c.tickTimer.Reset(c.cfg.TickTime / 4) // after the assignment: onTick reads c.tickTimer
 	}
 	return c, nil
 }
@@ -369,6 +378,9 @@ func (c *Conn) fail(err *Error) {
 		c.nc.Close()
 		if c.dutyTimer != nil {
 			c.dutyTimer.Stop()
+		}
+		if c.tickTimer != nil {
+			c.tickTimer.Stop()
 		}
 		c.mmu.Lock()
 		for _, mb := range c.boxes {
@@ -505,63 +517,72 @@ func (c *Conn) refreshWriteDeadline() {
 	}
 }
 
-// queueControl hands a packet to the ticker goroutine (for the reader,
-// which must never block on a write).
+// queueControl hands a packet to a short-lived flusher goroutine (for
+// readers, which must never block on a write). Rare: tick answers,
+// UNLINK_ID_ACK, DOWN noproc, kills.
 func (c *Conn) queueControl(b []byte) {
 	c.ctlMu.Lock()
 	c.ctlQ = append(c.ctlQ, b)
+	start := !c.ctlFlushing
+	c.ctlFlushing = true
 	c.ctlMu.Unlock()
-	select {
-	case c.ctlSig <- struct{}{}:
-	default:
+	if start {
+		go c.flushControl()
+	}
+}
+
+func (c *Conn) flushControl() {
+	for {
+		c.ctlMu.Lock()
+		q := c.ctlQ
+		c.ctlQ = nil
+		if len(q) == 0 {
+			c.ctlFlushing = false
+			c.ctlMu.Unlock()
+			return
+		}
+		c.ctlMu.Unlock()
+		for _, b := range q {
+			if c.writeRaw(b) != nil {
+				c.ctlMu.Lock()
+				c.ctlQ, c.ctlFlushing = nil, false
+				c.ctlMu.Unlock()
+				return
+			}
+		}
 	}
 }
 
 var tickPacket = []byte{0, 0, 0, 0}
 
-// tickLoop: every TickTime/4 write a tick if we wrote nothing in the last
-// interval, and declare the node down after 4 intervals without a byte from
-// it (the same rule erts applies: net_kernel ticks every ticktime/4,
-// dist_util counts intervals without input). Also writes queued control
-// packets.
-func (c *Conn) tickLoop() {
-	iv := c.cfg.TickTime / 4
-	t := time.NewTicker(iv)
-	defer t.Stop()
-	lastR, lastW := c.rbytes.Load(), c.wframes.Load()
-	quiet := 0
-	for {
-		select {
-		case <-c.done:
+// onTick runs every TickTime/4 (a timer, not a goroutine: starting
+// goroutines in Dial cost ~100 µs of setup time at GOMAXPROCS=2): write a
+// tick if we wrote nothing in the last interval, and declare the node down
+// after 4 intervals without a byte from it — the rule erts applies
+// (net_kernel ticks every ticktime/4, dist_util counts intervals without
+// input).
+func (c *Conn) onTick() {
+	select {
+	case <-c.done:
+		return
+	default:
+	}
+	if r := c.rbytes.Load(); r == c.tickLastR {
+		c.tickQuiet++
+		if c.tickQuiet >= 4 {
+			c.fail(c.downErr("tick", fmt.Errorf("no data from the peer for more than %v (net_ticktime)", c.cfg.TickTime)))
 			return
-		case <-c.ctlSig:
-			c.ctlMu.Lock()
-			q := c.ctlQ
-			c.ctlQ = nil
-			c.ctlMu.Unlock()
-			for _, b := range q {
-				if c.writeRaw(b) != nil {
-					return
-				}
-			}
-		case <-t.C:
-			if r := c.rbytes.Load(); r == lastR {
-				quiet++
-				if quiet >= 4 {
-					c.fail(c.downErr("tick", fmt.Errorf("no data from the peer for more than %v (net_ticktime)", c.cfg.TickTime)))
-					return
-				}
-			} else {
-				quiet, lastR = 0, r
-			}
-			if c.wframes.Load() == lastW {
-				if c.writeRaw(tickPacket) != nil {
-					return
-				}
-			}
-			lastW = c.wframes.Load()
+		}
+	} else {
+		c.tickQuiet, c.tickLastR = 0, r
+	}
+	if c.wframes.Load() == c.tickLastW {
+		if c.writeRaw(tickPacket) != nil {
+			return
 		}
 	}
+	c.tickLastW = c.wframes.Load()
+	c.tickTimer.Reset(c.cfg.TickTime / 4)
 }
 
 // ---- reader --------------------------------------------------------------

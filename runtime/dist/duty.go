@@ -139,6 +139,9 @@ func (c *Conn) ensureReader() {
 }
 
 func (c *Conn) wakeReader() {
+	if !c.readerStarted.Load() && c.readerStarted.CompareAndSwap(false, true) {
+		go c.readLoop()
+	}
 	select {
 	case c.dutyCh <- struct{}{}:
 	default:

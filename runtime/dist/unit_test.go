@@ -488,10 +488,11 @@ func testConn() *Conn {
 		creation: 9,
 		refSalt:  0xabcdef,
 		nc:       a,
-		ctlSig:   make(chan struct{}, 1),
 		pending:  map[uint64]*call{},
 		boxes:    map[uint32]*mailbox{},
 		done:     make(chan struct{}),
+		// no flusher goroutine: tests inspect ctlQ
+		ctlFlushing: true,
 	}
 	c.in.names = []string{"us@h", "peer@h"}
 	c.rpcPid = c.newPidLocked()
