@@ -294,26 +294,35 @@ func (d *jsonDecoder) number() (lua.LValue, error) {
 		}
 	}
 	d.pos = p
-	return d.s.jsonNumber(d.data[start:p], integer), nil
+	v, err := d.s.jsonNumber(d.data[start:p], integer)
+	if err != nil {
+		d.pos = start
+		e := Errorf(StateOutOfRange, "JSON number %s is out of range for a numeric", d.data[start:p])
+		e.Detail = "at byte " + strconv.Itoa(start)
+		return nil, e
+	}
+	return v, nil
 }
 
-// jsonNumber picks the Lua form of a valid JSON number literal.
-func (s *State) jsonNumber(lit string, integer bool) lua.LValue {
+// jsonNumber picks the Lua form of a valid JSON number literal. A number
+// beyond what numeric holds (json text may say 1e-20000) is an error
+// rather than a rounded float.
+func (s *State) jsonNumber(lit string, integer bool) (lua.LValue, error) {
 	if integer {
 		if i, err := strconv.ParseInt(lit, 10, 64); err == nil {
-			return s.IntValue(i)
+			if i == 0 && lit[0] == '-' {
+				return lua.LNumber(math.Copysign(0, -1)), nil // -0 stays -0
+			}
+			return s.IntValue(i), nil
 		}
 	} else if f, err := strconv.ParseFloat(lit, 64); err == nil && floatKeepsDigits(lit, f) {
-		return lua.LNumber(f)
+		return lua.LNumber(f), nil
 	}
 	n, err := ParseNumeric(lit)
 	if err != nil {
-		// Beyond what numeric holds (json text may say 1e-20000): the
-		// nearest float is the best there is.
-		f, _ := strconv.ParseFloat(lit, 64)
-		return lua.LNumber(f)
+		return nil, err
 	}
-	return s.NewNumeric(n)
+	return s.NewNumeric(n), nil
 }
 
 // floatKeepsDigits reports whether f's shortest decimal form has the same
