@@ -716,6 +716,12 @@ func (mb *mailbox) put(m mail, policy DropPolicy) bool {
 	return dropped
 }
 
+func (mb *mailbox) len() int {
+	mb.mu.Lock()
+	defer mb.mu.Unlock()
+	return mb.n
+}
+
 func (mb *mailbox) take() (mail, bool) {
 	mb.mu.Lock()
 	defer mb.mu.Unlock()
@@ -847,6 +853,18 @@ func (c *Conn) Receive(ctx context.Context, p term.Pid) (any, error) {
 		}
 		if dead {
 			return nil, c.err
+		}
+		if c.tryTakeDuty() {
+			// Nobody reads: read ourselves until a message is here.
+			err := c.readDirect(ctx, nil, mb)
+			c.releaseDuty()
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil, ctxErr(ctx, KindTimeout, c.node, "receive", ctx.Err())
+				}
+				dead = true // one more look: messages queued before the end
+			}
+			continue
 		}
 		c.rmu.Lock()
 		c.receivers++

@@ -217,11 +217,12 @@ func (c *Conn) wait(ctx context.Context, cl *call) (reply, error) {
 	}
 	if c.tryTakeDuty() {
 		c.directWaits.Add(1)
-		r, ok, err := c.readDirect(ctx, cl)
+		err := c.readDirect(ctx, cl, nil)
 		c.releaseDuty()
-		if ok || err != nil {
-			return r, err
+		if err != nil {
+			return reply{}, err
 		}
+		return <-cl.ch, nil // readDirect saw it there
 	}
 	c.parkedWaits.Add(1)
 	select {
@@ -234,11 +235,10 @@ func (c *Conn) wait(ctx context.Context, cl *call) (reply, error) {
 	}
 }
 
-// readDirect reads and dispatches packets until cl has a reply (ok), the
-// context ends (its error), or the connection fails (c.err). ok=false with
-// a nil error never happens unless the duty must be given back.
-func (c *Conn) readDirect(ctx context.Context, cl *call) (reply, bool, error) {
-	var stop func() bool
+// readDirect reads and dispatches packets until cl has a reply or mb a
+// message (nil), the context ends (its error), or the connection fails
+// (c.err). The caller holds the read duty.
+func (c *Conn) readDirect(ctx context.Context, cl *call, mb *mailbox) error {
 	if ctx.Done() != nil {
 		// Interrupt our read when ctx ends: its deadline, or a cancel.
 		if dl, ok := ctx.Deadline(); ok {
@@ -249,34 +249,33 @@ func (c *Conn) readDirect(ctx context.Context, cl *call) (reply, bool, error) {
 			c.nc.SetReadDeadline(time.Unix(1, 0))
 			close(fired)
 		})
-		stop = func() bool {
+		defer func() {
 			if !s() {
 				<-fired
 			}
 			c.nc.SetReadDeadline(time.Time{})
-			return true
-		}
-		defer stop()
+		}()
 	}
 	for {
-		select {
-		case r := <-cl.ch:
-			return r, true, nil
-		default:
+		if cl != nil && len(cl.ch) > 0 {
+			return nil
+		}
+		if mb != nil && mb.len() > 0 {
+			return nil
 		}
 		frame, err := c.fr.next()
 		if err != nil {
 			if errors.Is(err, os.ErrDeadlineExceeded) && c.Err() == nil {
 				if ctx.Err() != nil {
-					return reply{}, false, ctx.Err()
+					return ctx.Err()
 				}
-				continue // a deadline that was not ours (cannot happen: we hold the duty)
+				continue // not our deadline (cannot happen: we hold the duty)
 			}
 			c.readFailed(err)
-			return reply{}, false, c.err
+			return c.err
 		}
 		if err := c.handleFrame(frame); err != nil {
-			return reply{}, false, c.err
+			return c.err
 		}
 	}
 }
