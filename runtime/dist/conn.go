@@ -1,4 +1,4 @@
-// Conn: one established distribution connection, its reader, writer, ticker, pending calls and mailboxes.
+// Conn: one established distribution connection, its writer, liveness timer, pending calls, mailboxes and dispatch.
 package dist
 
 import (
@@ -80,7 +80,7 @@ type Config struct {
 	// writerGoroutine selects the writer-goroutine design (tests and
 	// benchmarks only, see useWriterGoroutine).
 	writerGoroutine bool
-	// noGoroutines leaves the reader and ticker unstarted (measurement of
+	// noGoroutines leaves the read duty to the test and no liveness timer (measurement of
 	// the reader hand-off only: TestMeasureReaderHandoff).
 	noGoroutines bool
 }
@@ -122,9 +122,10 @@ func (cfg *Config) withDefaults() (Config, error) {
 }
 
 // Conn is an established hidden-node connection to one Erlang node. All
-// methods are safe for concurrent use. One reader goroutine routes replies
+// methods are safe for concurrent use. Whoever holds the read duty (the
+// reader goroutine, or a caller waiting for its reply: duty.go) routes replies
 // and messages (it never blocks on anything but the socket); writes are
-// serialised by a combining writer (see writeFrame); a ticker goroutine
+// serialised by a combining writer (see writeFrame); a liveness timer
 // keeps the link alive and detects a silent peer.
 type Conn struct {
 	cfg          Config
@@ -135,7 +136,7 @@ type Conn struct {
 	flags        uint64 // negotiated: ours & the peer's
 	nc           net.Conn
 	br           *bufio.Reader
-	rbytes       *atomic.Uint64 // bytes read from the socket (ticker watches it)
+	rbytes       *atomic.Uint64 // bytes read from the socket (onTick watches it)
 	fr           frameReader    // used only by the holder of the read duty (duty.go)
 
 	// read duty (duty.go)
@@ -162,7 +163,7 @@ type Conn struct {
 	wq chan []byte
 
 	// control frames queued by the reader (tick answers, UNLINK_ID_ACK,
-	// kills): written by the ticker goroutine so the reader never blocks.
+	// kills): written by a flusher goroutine so readers never block.
 	ctlMu       sync.Mutex
 	ctlQ        [][]byte
 	ctlFlushing bool
@@ -203,7 +204,7 @@ type Conn struct {
 	directWaits, parkedWaits atomic.Uint64
 }
 
-// countingReader counts bytes read so the ticker can tell a silent peer.
+// countingReader counts bytes read so onTick can tell a silent peer.
 type countingReader struct {
 	r io.Reader
 	n atomic.Uint64

@@ -17,7 +17,7 @@
 //	frame.go      <<Len:32>> packets, ticks, splitting <<112, Ctrl, Msg>>
 //	control.go    control messages: encoding, a fast allocation-light
 //	              decoder for simple control tuples, interpretation
-//	conn.go       Conn: combining writer, ticker, mailboxes, dispatch
+//	conn.go       Conn: combining writer, liveness timer, mailboxes, dispatch
 //	duty.go       who reads the socket: reader goroutine or a waiting caller
 //	rpc.go        Call (rex), CallKill (erpc via spawn_request), Send,
 //	              RegSend, Ping, links and monitors
@@ -37,14 +37,14 @@
 //
 // # Concurrency model
 //
-// Each Conn has one reader goroutine, and it never blocks on anything but
-// the socket: replies are routed by reference to the waiting call (pending
+// Each Conn has one reader goroutine (started the first time it is
+// needed), and it never blocks on anything but the socket: replies are routed by reference to the waiting call (pending
 // map, buffered channel per call); messages to our pids go to a bounded
 // mailbox per pid (Config.MailboxSize; when full, Config.MailboxDrop drops
 // the oldest queued message (default) or the arriving one, and the drop is
 // counted: Conn.Drops); anything that must be written in answer (tick
-// answers, UNLINK_ID_ACK, DOWN noproc, kills) is queued to the ticker
-// goroutine. A reader that stops reading would stall Erlang processes
+// answers, UNLINK_ID_ACK, DOWN noproc, kills) is queued to a short-lived
+// flusher goroutine. A reader that stops reading would stall Erlang processes
 // sending to us once ~1 MB is queued on the peer, so this matters.
 //
 // The right to read (the "read duty", duty.go) can move to a caller: a
@@ -65,7 +65,7 @@
 // batches. (Measured against a dedicated writer goroutine, see
 // bench/distbench/README.md.)
 //
-// Liveness: the ticker writes a tick (4 zero bytes) whenever we wrote
+// Liveness: a timer every TickTime/4 writes a tick (4 zero bytes) whenever we wrote
 // nothing for TickTime/4, and declares the node down when no byte arrived
 // for TickTime (4 intervals) — the same rule as erts. Socket close, read
 // error or that silence fail every pending call at once with a KindNodeDown

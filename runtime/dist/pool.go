@@ -46,7 +46,6 @@ type poolEntry struct {
 	ident     string     // NodeConfig.Ident of conn
 	failIdent string     // NodeConfig.Ident of the last failed connect (backoff applies to it only)
 	conn      *Conn
-	dialing   bool
 	lastErr   error
 	failures  int
 	retryAt   time.Time
@@ -160,9 +159,7 @@ func (p *Pool) GetWith(ctx context.Context, node string, with *NodeConfig) (*Con
 			Err: fmt.Errorf("not retrying for another %v after %d failed connect(s): %w",
 				e.retryAt.Sub(now).Round(time.Millisecond), e.failures, e.lastErr)}
 	}
-	e.dialing = true
 	c, err := Dial(ctx, cfg, node)
-	e.dialing = false
 	if err != nil {
 		// A cancelled or expired caller context says nothing about the node.
 		if !IsCancelled(err) {
