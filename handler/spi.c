@@ -41,6 +41,8 @@ typedef struct PlanPriv
 	int			ntypes;
 	PlerlRowDesc params;		/* converters of the parameters */
 	bool		kept;
+	PlerlRowDesc *result;		/* kept plans: the rows' converters, reused */
+	TupleDesc	result_tupdesc;
 } PlanPriv;
 
 /* What a PlerlRows from SPI hides from Go. */
@@ -474,6 +476,25 @@ looks_like_call(const char *sql)
 	return pg_strncasecmp(p, "call", 4) == 0 && !isalnum((unsigned char) p[4]) && p[4] != '_';
 }
 
+/* Whether two descriptors have the same columns (names, types, dropped). */
+static bool
+same_columns(TupleDesc a, TupleDesc b)
+{
+	if (a->natts != b->natts)
+		return false;
+	for (int i = 0; i < a->natts; i++)
+	{
+		Form_pg_attribute x = TupleDescAttr(a, i);
+		Form_pg_attribute y = TupleDescAttr(b, i);
+
+		if (x->atttypid != y->atttypid || x->atttypmod != y->atttypmod ||
+			x->attisdropped != y->attisdropped ||
+			strcmp(NameStr(x->attname), NameStr(y->attname)) != 0)
+			return false;
+	}
+	return true;
+}
+
 /* A context for one result, registered in out->priv before anything can fail. */
 static RowsPriv *
 rows_begin(PlerlRows *out, MemoryContext parent)
@@ -488,7 +509,7 @@ rows_begin(PlerlRows *out, MemoryContext parent)
 }
 
 static void
-rows_take_tuptable(RowsPriv *rp, PlerlRows *out)
+rows_take_tuptable(RowsPriv *rp, PlerlRows *out, PlanPriv *pp)
 {
 	SPITupleTable *tt = SPI_tuptable;
 
@@ -496,10 +517,33 @@ rows_take_tuptable(RowsPriv *rp, PlerlRows *out)
 	out->processed = (int64_t) SPI_processed;
 	if (tt != NULL && tt->tupdesc != NULL)
 	{
-		PlerlRowDesc *d = palloc0(sizeof(PlerlRowDesc));
+		PlerlRowDesc *d;
 
+		if (pp != NULL && pp->kept)
+		{
+			/*
+			 * A kept plan's rows look the same from one execution to the
+			 * next: converters and the descriptor id (Go caches the names
+			 * by it) are made once.
+			 */
+			if (pp->result == NULL || !same_columns(pp->result_tupdesc, tt->tupdesc))
+			{
+				MemoryContext old = MemoryContextSwitchTo(pp->cxt);
+
+				pp->result = palloc0(sizeof(PlerlRowDesc));
+				pp->result_tupdesc = CreateTupleDescCopy(tt->tupdesc);
+				plerl_rowdesc_init(pp->result, pp->result_tupdesc, pp->cxt);
+				MemoryContextSwitchTo(old);
+			}
+			d = pp->result;
+			d->tupdesc = tt->tupdesc;
+			plerl_rows_fill(d, out, tt->vals, SPI_processed);
+			return;
+		}
+		d = palloc0(sizeof(PlerlRowDesc));
 		plerl_rowdesc_init(d, tt->tupdesc, rp->cxt);
 		plerl_rows_fill(d, out, tt->vals, SPI_processed);
+		out->desc_id = 0;		/* used once: nothing for Go to cache */
 	}
 }
 
@@ -556,7 +600,7 @@ plerl_spi_execute(PlerlPlan *p, const char *sql, PlerlValue *args, int32_t nargs
 		if (r < 0)
 			elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(r));
 		out->status = r;
-		rows_take_tuptable(rp, out);
+		rows_take_tuptable(rp, out, p ? (PlanPriv *) p->priv : NULL);
 		MemoryContextSwitchTo(cxt);
 	}
 	PG_CATCH();
@@ -678,7 +722,7 @@ plerl_spi_cursor_fetch(const char *name, int64_t count, PlerlRows *out, PlerlErr
 		MemoryContextSwitchTo(rp->cxt);
 		SPI_cursor_fetch(portal, true, count > 0 ? (long) count : 1);
 		out->status = SPI_OK_FETCH;
-		rows_take_tuptable(rp, out);
+		rows_take_tuptable(rp, out, NULL);
 		MemoryContextSwitchTo(cxt);
 	}
 	PG_CATCH();

@@ -1,0 +1,175 @@
+package pl
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	lua "github.com/yuin/gopher-lua"
+)
+
+// fakeSPI answers every query with rows {i = 1..n} where n is the first
+// argument (or 3), and records what it was asked.
+type fakeSPI struct {
+	fakeHost
+	log     []string
+	cursors map[string]int // rows left
+	closed  []string
+	tx      []int
+	atomic  bool
+}
+
+type fakePlan struct {
+	sql   string
+	types []string
+	opts  PlanOptions
+	freed bool
+}
+
+func (p *fakePlan) NumParams() int         { return len(p.types) }
+func (p *fakePlan) ParamType(i int) string { return p.types[i] }
+func (p *fakePlan) FetchCount() int        { return p.opts.FetchCount }
+func (p *fakePlan) Free() error            { p.freed = true; return nil }
+
+type fakeCursor struct {
+	f    *fakeSPI
+	name string
+	next int
+}
+
+func (c *fakeCursor) Name() string { return c.name }
+func (c *fakeCursor) Fetch(s *State, n int64) (*lua.LTable, error) {
+	c.f.log = append(c.f.log, fmt.Sprintf("fetch %d", n))
+	t := s.L.NewTable()
+	for i := int64(0); i < n && c.f.cursors[c.name] > 0; i++ {
+		c.next++
+		c.f.cursors[c.name]--
+		row := s.L.NewTable()
+		row.RawSetString("i", lua.LNumber(c.next))
+		t.Append(row)
+	}
+	return t, nil
+}
+func (c *fakeCursor) Close() error { c.f.closed = append(c.f.closed, c.name); return nil }
+
+func count(q Query, args []lua.LValue) int {
+	if len(args) > 0 {
+		if n, ok := args[0].(lua.LNumber); ok {
+			return int(n)
+		}
+	}
+	return 3
+}
+
+func (f *fakeSPI) SPIExecute(s *State, q Query, args []lua.LValue, limit int64) (*Result, error) {
+	f.log = append(f.log, fmt.Sprintf("execute %q %d args limit %d", q.SQL, len(args), limit))
+	if strings.Contains(q.SQL, "fail") {
+		return nil, Errorf("22012", "division by zero")
+	}
+	t := s.L.NewTable()
+	for i := 1; i <= count(q, args); i++ {
+		row := s.L.NewTable()
+		row.RawSetString("i", lua.LNumber(i))
+		t.Append(row)
+	}
+	return &Result{Rows: t, Processed: int64(t.Len())}, nil
+}
+
+func (f *fakeSPI) SPIPrepare(s *State, sql string, types []string, opts PlanOptions) (Plan, error) {
+	f.log = append(f.log, fmt.Sprintf("prepare %q %v keep=%v scroll=%v fetch=%d", sql, types, opts.Keep, opts.Scroll, opts.FetchCount))
+	return &fakePlan{sql: sql, types: types, opts: opts}, nil
+}
+
+func (f *fakeSPI) SPIOpen(s *State, q Query, args []lua.LValue) (Cursor, error) {
+	name := fmt.Sprintf("c%d", len(f.cursors)+1)
+	f.cursors[name] = count(q, args)
+	return &fakeCursor{f: f, name: name}, nil
+}
+
+func (f *fakeSPI) SPITransaction(op int) error {
+	if f.atomic {
+		return Errorf("2D000", "invalid transaction termination")
+	}
+	f.tx = append(f.tx, op)
+	return nil
+}
+
+func (f *fakeSPI) SPIAtomic() bool { return f.atomic }
+
+func spiRun(t *testing.T, f *fakeSPI, body string) ([]lua.LValue, error) {
+	t.Helper()
+	e := NewEngine(f)
+	e.Enter()
+	defer e.Leave()
+	return run(t, e, body)
+}
+
+func TestSPIModule(t *testing.T) {
+	cases := []struct {
+		body    string
+		want    string
+		errPart string
+	}{
+		{"local r = spi.execute('q') return #r .. ' ' .. r.n .. ' ' .. r[3].i", "3 3 3", ""},
+		{"local r = spi.execute('q', 5, nil) return r.n", "5", ""},
+		{"return spi.execute_count('q', 2, 4).n", "4", ""},
+		{"local ok, e = pcall(spi.execute, 'fail') return e.sqlstate .. e.message", "22012division by zero", ""},
+		{"local p = spi.prepare('q', {'int4', 'text'}) return p:numargs() .. p:argtype(2)", "2text", ""},
+		{"local p = spi.prepare('q', {'int4'}) return p:execute(1, 2)", "", "takes 1 arguments, 2 given"},
+		{"local p = spi.prepare('q') p:free() p:free() return p:execute()", "", "the plan was freed"},
+		{"local n = 0 for r in spi.rows('q', 250) do n = n + r.i end return n", "31375", ""},
+		{"local p = spi.prepare('q', {'int4'}, {fetch_count = 7}) local n = 0 for r in p:rows(20) do n = n + 1 end return n", "20", ""},
+		{"local c = spi.cursor('q', 5) local a = #c:fetch(2) local b = #c:fetch(10) c:close() return a .. b .. #c:fetch(1)", "", "the cursor is closed"},
+		{"spi.commit() spi.rollback() spi.commit_and_chain() return tostring(spi.is_atomic())", "false", ""},
+		{"return spi.execute(42)", "", "SQL text or spi.plan expected"},
+		{"return spi.prepare('q', 'int4')", "", "a table of type names expected"},
+		{"return spi.prepare('q', nil, {fetch_count = 0})", "", "fetch_count must be at least 1"},
+	}
+	for _, c := range cases {
+		f := &fakeSPI{cursors: map[string]int{}}
+		rets, err := spiRun(t, f, c.body)
+		if c.errPart != "" {
+			if err == nil || !strings.Contains(err.Error(), c.errPart) {
+				t.Errorf("%q: error %v, want %q", c.body, err, c.errPart)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q: %v", c.body, err)
+			continue
+		}
+		if len(rets) == 0 || rets[0].String() != c.want {
+			t.Errorf("%q: got %v, want %q (log %v)", c.body, rets, c.want, f.log)
+		}
+	}
+}
+
+func TestSPIRowsBatchesAndCloses(t *testing.T) {
+	f := &fakeSPI{cursors: map[string]int{}}
+	if _, err := spiRun(t, f, "for r in spi.rows('q', 250) do end"); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"fetch 100", "fetch 100", "fetch 100", "fetch 100"}
+	if strings.Join(f.log, ",") != strings.Join(want, ",") {
+		t.Errorf("fetches %v, want %v", f.log, want)
+	}
+	if len(f.closed) != 1 {
+		t.Errorf("closed %v, want the cursor closed once at the end", f.closed)
+	}
+}
+
+func TestSPITransactions(t *testing.T) {
+	f := &fakeSPI{cursors: map[string]int{}}
+	if _, err := spiRun(t, f, "spi.commit() spi.rollback() spi.commit_and_chain() spi.rollback_and_chain()"); err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprint([]int{TxCommit, TxRollback, TxCommit | TxChain, TxRollback | TxChain})
+	if fmt.Sprint(f.tx) != want {
+		t.Errorf("ops %v, want %v", f.tx, want)
+	}
+	f = &fakeSPI{cursors: map[string]int{}, atomic: true}
+	_, err := spiRun(t, f, "spi.commit()")
+	if err == nil || !strings.Contains(err.Error(), "invalid transaction termination") {
+		t.Errorf("atomic commit: %v", err)
+	}
+}
