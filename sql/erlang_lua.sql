@@ -163,6 +163,14 @@ SELECT lua($$
   return 'worker still running'
 $$);
 SELECT lua($$ return erlang.call_with({timeout = -1}, 'lua_tn', 'Elixir.Plerl.Test', 'echo', 1) $$);
+-- Options are checked: a typo must not quietly change what happens.
+SELECT lua($$ return erlang.call_with({timout = 100}, 'lua_tn', 'Elixir.Plerl.Test', 'echo', 1) $$);
+SELECT lua($$ return erlang.call_with({timeout = '100'}, 'lua_tn', 'Elixir.Plerl.Test', 'echo', 1) $$);
+SELECT lua($$ return erlang.call_with({kill = 1}, 'lua_tn', 'Elixir.Plerl.Test', 'echo', 1) $$);
+SELECT lua($$ return erlang.call_with({}, 'lua_tn', 'Elixir.Plerl.Test', 'echo', 'no options') $$);
+SELECT lua($$ return erlang.send('lua_tn', 'plerl_echo', 'x', {oncommit = true}) $$);
+SELECT lua($$ return erlang.send('lua_tn', 'plerl_echo', 'x', true) $$);
+SELECT lua($$ return erlang.cast('lua_tn', 'Elixir.OrderDesk', 'x', {on_commit = 'yes'}) $$);
 SELECT lua($$ return erlang.call('lua_tn', 'Elixir.Pricing', 'quote', 'a', 2) $$);
 SELECT lua($$ return erlang.call('no_such_server', 'erlang', 'node') $$);
 SELECT lua($$ return erlang.call('lua_tn', 'Elixir.Plerl.Test', 'echo', function() end) $$);
