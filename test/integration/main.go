@@ -12,8 +12,8 @@
 //   - an idle session outlives the peer's net_ticktime.
 //
 // It drives PostgreSQL through psql subprocesses (connection from PGHOST,
-// PGPORT, PGUSER), works in a database of its own (-db, dropped and created
-// again), and starts and kills its own Erlang nodes (unique names) for the
+// PGPORT, PGUSER), works in a database of its own (-db, one per run, dropped
+// at the end), and starts and kills its own Erlang nodes (unique names) for the
 // destructive tests. Each test prints one line; the last line is
 // "N passed, N failed", and the exit status is 1 if anything failed.
 package main
@@ -51,7 +51,7 @@ func (e skipError) Error() string { return e.why }
 func main() {
 	var s Suite
 	var only string
-	flag.StringVar(&s.db, "db", "plerl_integration", "database to (re)create and use")
+	flag.StringVar(&s.db, "db", fmt.Sprintf("plerl_integration_%d", os.Getpid()), "database to create, use and drop")
 	flag.StringVar(&s.dir, "dir", "", "scratch directory (required)")
 	flag.Int64Var(&s.seed, "seed", 20240611, "seed of the generated values")
 	flag.IntVar(&s.values, "values", 1000, "generated values per round-trip test")
