@@ -600,6 +600,8 @@ plerl_spi_execute(PlerlPlan *p, const char *sql, PlerlValue *args, int32_t nargs
 		if (r < 0)
 			elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(r));
 		out->status = r;
+		/* SPI returns in its procedure context: back to the result's. */
+		MemoryContextSwitchTo(rp->cxt);
 		rows_take_tuptable(rp, out, p ? (PlanPriv *) p->priv : NULL);
 		MemoryContextSwitchTo(cxt);
 	}
@@ -722,6 +724,7 @@ plerl_spi_cursor_fetch(const char *name, int64_t count, PlerlRows *out, PlerlErr
 		MemoryContextSwitchTo(rp->cxt);
 		SPI_cursor_fetch(portal, true, count > 0 ? (long) count : 1);
 		out->status = SPI_OK_FETCH;
+		MemoryContextSwitchTo(rp->cxt);
 		rows_take_tuptable(rp, out, NULL);
 		MemoryContextSwitchTo(cxt);
 	}

@@ -183,6 +183,25 @@ CREATE FUNCTION spi_outer() RETURNS text LANGUAGE plerl AS $$
 $$;
 SELECT spi_outer();
 
+-- Many queries in one call leave no memory behind.
+DO LANGUAGE plerl $$
+  local function mem()
+    return spi.execute('SELECT sum(total_bytes)::bigint AS b FROM pg_backend_memory_contexts')[1].b
+  end
+  local p = spi.prepare('SELECT $1::int AS x, $2::text AS t')
+  local sizes = {}
+  for round = 1, 3 do
+    for i = 1, 5000 do
+      spi.execute('SELECT $1::int AS x', i)
+      p:execute(i, 'abc')
+      for r in spi.rows('SELECT g FROM generate_series(1, 3) g') do end
+      pcall(spi.execute, 'SELECT 1/0')
+    end
+    sizes[round] = mem()
+  end
+  print('memory flat:', sizes[3] - sizes[1] < 500000)
+$$;
+
 -- Errors from SQL are error objects Lua can catch (see subxact).
 DO LANGUAGE plerl $$
   local ok, e = pcall(spi.execute, 'SELECT 1/0')
