@@ -9,8 +9,9 @@ import (
 	"time"
 )
 
+var cancelStops = 200 // 50 with PLERL_SLOW=0
+
 const (
-	cancelStops   = 200
 	cancelTimeout = 20 * time.Millisecond // statement_timeout of the timeout runs
 	// Pass: every stop is 57014 from the right mechanism, the median
 	// latency is under cancelMedian (boundary.md measured 5 ms in pure Lua;
@@ -73,9 +74,9 @@ func stopLoop(victim, canceller *Conn, fn string) (string, error) {
 	if _, err := victim.MustOK("SET statement_timeout = '" + timeout + "'"); err != nil {
 		return "", err
 	}
-	defer victim.Exec("SET statement_timeout = 0")
 	var lats []time.Duration
 	var bad []string
+	mislabeled := 0
 	query := "SELECT " + fn + "()"
 	for i := 0; i < cancelStops && len(bad) < 5; i++ {
 		t0 := time.Now()
@@ -99,21 +100,35 @@ func stopLoop(victim, canceller *Conn, fn string) (string, error) {
 		if canceller == nil {
 			lat -= cancelTimeout
 		}
+		ran := r.Done.Sub(start)
 		switch {
 		case r.Err == nil:
 			bad = append(bad, fmt.Sprintf("#%d: not stopped", i))
+		case canceller == nil && r.Err.Code == "57014" && ran >= cancelTimeout &&
+			strings.Contains(r.Err.Message, "user request") && strings.HasSuffix(r.Err.Where, " ProcessInterrupts"):
+			// PostgreSQL 15 itself sometimes reports an expired
+			// statement_timeout as "user request" on a loaded machine
+			// (reproduced with a PL/pgSQL loop in a backend that never
+			// loaded Go: about 1 in 600 under load 15). Count it. A
+			// stop before the timeout, or plerl's own message, fails.
+			mislabeled++
+			lats = append(lats, lat)
 		case r.Err.Code != "57014" || !strings.Contains(r.Err.Message, wantMsg):
 			hint := ""
-			if canceller == nil && r.Err.Code == "57014" && r.Done.Sub(start) < cancelTimeout {
+			if canceller == nil && r.Err.Code == "57014" && ran < cancelTimeout {
 				// Nobody sent a cancel and the timeout had not expired.
 				hint = " (spurious cancel: an interrupt left from the previous statement?)"
 			}
-			bad = append(bad, fmt.Sprintf("#%d: %v, %s after the start%s", i, r.Err, r.Done.Sub(start).Round(100*time.Microsecond), hint))
+			bad = append(bad, fmt.Sprintf("#%d: %v (%s), %s after the start%s", i, r.Err, r.Err.Where, ran.Round(100*time.Microsecond), hint))
 		case lat > cancelMaxLat:
 			bad = append(bad, fmt.Sprintf("#%d: stopped after %s", i, lat.Round(time.Millisecond)))
 		default:
 			lats = append(lats, lat)
 		}
+	}
+	// 20ms is too short for anything else on a loaded machine.
+	if err := setRetry(victim, "SET statement_timeout = 0"); err != nil {
+		return "", err
 	}
 	if err := samePID(victim); err != nil {
 		return "", err
@@ -123,6 +138,9 @@ func stopLoop(victim, canceller *Conn, fn string) (string, error) {
 		what = "latency after pg_cancel_backend"
 	}
 	msg := fmt.Sprintf("%d/%d stopped with 57014, same pid %d; %s %s", len(lats), cancelStops, pid, what, durStats(lats))
+	if mislabeled > 0 {
+		msg += fmt.Sprintf("; %d reported by PostgreSQL as \"user request\" after the timeout", mislabeled)
+	}
 	if len(bad) > 0 {
 		return msg, fmt.Errorf("%s", strings.Join(bad, "; "))
 	}

@@ -8,10 +8,12 @@ import (
 	"strings"
 )
 
+// catchIters is the iterations per variant (3,000 with PLERL_SLOW=0).
+var catchIters = 10000
+
 const (
-	catchIters       = 10000
 	catchWarm        = 1000
-	catchMaxGrowKB   = 4096 // RSS growth allowed between iteration 1,000 and 10,000
+	catchMaxGrowKB   = 4096 // RSS growth allowed from iteration 1,000 to the last
 	catchBatch       = 50   // queries sent before reading their results
 	catchThreadSlack = 2
 )
@@ -94,7 +96,7 @@ func catchLoop(cn *Conn, v catchVariant) (string, error) {
 	var bad []string
 	firstMsg := ""
 	iters := v.iters
-	if iters == 0 {
+	if iters == 0 || quick {
 		iters = catchIters
 	}
 	for done := 0; done < iters; {

@@ -23,6 +23,9 @@ import (
 	"time"
 )
 
+// quick: PLERL_SLOW=0, fewer repetitions.
+var quick bool
+
 // skipError marks a test that cannot run yet (the feature is pending).
 type skipError struct{ why string }
 
@@ -87,6 +90,12 @@ func main() {
 	bindir := flag.String("bindir", "/usr/lib/postgresql/15/bin", "PostgreSQL binaries")
 	only := flag.String("only", "", "comma-separated test numbers to run (default: all)")
 	flag.Parse()
+	// scripts/test --quick exports PLERL_SLOW=0: fewer repetitions, same checks.
+	if os.Getenv("PLERL_SLOW") == "0" {
+		quick = true
+		wakeTrials, catchIters, cancelStops = 12, 3000, 50
+		fmt.Println("quick run (PLERL_SLOW=0): 12 wakeup trials, 3,000 catch-path iterations, 50 stops per cancel test")
+	}
 	if *dir == "" {
 		fmt.Fprintln(os.Stderr, "boundary: -dir is required")
 		os.Exit(2)
@@ -309,4 +318,24 @@ func median(ds []time.Duration) time.Duration {
 	s := append([]time.Duration(nil), ds...)
 	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
 	return s[len(s)/2]
+}
+
+// setRetry runs a SET, retrying when it was itself stopped by a short
+// statement_timeout (20-50 ms is not much on a loaded machine).
+func setRetry(cn *Conn, sql string) error {
+	var err error
+	for i := 0; i < 10; i++ {
+		var r *Result
+		if r, err = cn.Exec(sql); err != nil {
+			return err
+		}
+		if r.Err == nil {
+			return nil
+		}
+		if r.Err.Code != "57014" {
+			return fmt.Errorf("%s: %v", sql, r.Err)
+		}
+		err = fmt.Errorf("%s: %v", sql, r.Err)
+	}
+	return err
 }

@@ -23,6 +23,7 @@ type PGError struct {
 	Message  string // M
 	Detail   string // D
 	Hint     string // H
+	Where    string // F:L R, where the server raised it (file, line, routine)
 }
 
 func (e *PGError) Error() string { return e.Severity + " " + e.Code + ": " + e.Message }
@@ -150,6 +151,12 @@ func parseErr(body []byte) *PGError {
 			e.Detail = v
 		case 'H':
 			e.Hint = v
+		case 'F':
+			e.Where = v + e.Where
+		case 'L':
+			e.Where += ":" + v
+		case 'R':
+			e.Where += " " + v
 		}
 	}
 	return e

@@ -123,7 +123,9 @@ func (s *Suite) testPreload() {
 		defer canceller.Close()
 		var parts []string
 		for _, fn := range []string{"b_loop_pure", "b_loop_guard", "b_loop_alloc"} {
-			cn.MustOK("SET statement_timeout = '50ms'")
+			if err := setRetry(cn, "SET statement_timeout = '50ms'"); err != nil {
+				return "", err
+			}
 			for i := 0; i < 10; i++ {
 				r, err := cn.Exec("SELECT " + fn + "()")
 				if err != nil {
@@ -133,7 +135,9 @@ func (s *Suite) testPreload() {
 					return "", fmt.Errorf("%s: statement_timeout 50ms: %+v after %s", fn, r.Err, r.Took)
 				}
 			}
-			cn.MustOK("SET statement_timeout = '15s'")
+			if err := setRetry(cn, "SET statement_timeout = '15s'"); err != nil {
+				return "", err
+			}
 			for i := 0; i < 10; i++ {
 				if err := cn.Send("SELECT " + fn + "()"); err != nil {
 					return "", err

@@ -8,9 +8,10 @@ import (
 	"time"
 )
 
+var wakeTrials = 32 // 12 with PLERL_SLOW=0
+
 const (
-	wakeTrials = 32
-	wakeHold   = 300 * time.Millisecond // > deadlock_timeout (100ms)
+	wakeHold = 300 * time.Millisecond // > deadlock_timeout (100ms)
 	// A lost wakeup is not a slow one: the waiter sleeps on its latch until
 	// statement_timeout (5 s). A miss is a waiter still asleep 1 s after the
 	// holder's COMMIT returned; wakes later than wakeSlow are counted and
