@@ -22,6 +22,7 @@
 #include "parser/parse_func.h"
 #include "foreign/foreign.h"
 #include "funcapi.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "postmaster/postmaster.h"
 #include "storage/backendid.h"
@@ -214,6 +215,24 @@ is_admin(void)
 }
 
 /*
+ * A raw node name must be alive@host: one '@', both parts non-empty, at
+ * most 255 bytes (it becomes an atom), as a server's node option must.
+ * 22023, not a failed connect (08001) or a missing session (08003).
+ */
+static void
+check_node_name(const char *node)
+{
+	const char *at = strchr(node, '@');
+	size_t		len = strlen(node);
+
+	if (at == NULL || at == node || at[1] == '\0' || strchr(at + 1, '@') != NULL || len > 255)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid node name \"%.*s%s\": expected name@host of at most 255 bytes",
+						pg_mbcliplen(node, len, 64), node, len > 64 ? "..." : "")));
+}
+
+/*
  * Resolve target (a plerl server name, or a raw node name containing '@')
  * and check the caller may send module:function/arity there. module is NULL
  * when no allow-list check applies (ping, disconnect). Raises.
@@ -265,6 +284,7 @@ erl_resolve(const char *target, const char *module, const char *function, int ar
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("reaching a raw node name requires membership in plerl_admin"),
 				 errhint("Name a plerl foreign server instead (CREATE SERVER ... FOREIGN DATA WRAPPER plerl).")));
+	check_node_name(target);
 	out->node = pstrdup(target);
 }
 
@@ -372,6 +392,8 @@ plerl_erl_resolve_as_guarded(uint32_t as_user, const char *target, const char *m
 					 errhint("Grant the role plerl_caller.")));
 		if (lua_op != PLERL_ERL_CONNECT)
 			erl_resolve(target, module, function, arity, out);
+		else
+			check_node_name(target);
 		if (switched)
 			SetUserIdAndSecContext(save_user, save_sec);
 		MemoryContextSwitchTo(cxt);
@@ -528,6 +550,8 @@ erl_simple(FunctionCallInfo fcinfo, int op)
 		req.name = text_arg(fcinfo, 1, "cookie");
 		if (strchr(target, '@') == NULL)
 			erl_resolve(target, NULL, NULL, 0, &req.target);
+		else
+			check_node_name(target);
 	}
 	else if (op == PLERL_ERL_DISCONNECT)
 	{
