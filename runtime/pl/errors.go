@@ -91,8 +91,11 @@ func registerErrorType(L *lua.LState) {
 	mt.RawSetString("__metatable", lua.LString("plerl.error"))
 }
 
+// validSQLState reports whether s may be an error's SQLSTATE: five of 0-9
+// and A-Z, and not of class 00 (successful completion): an ERROR with
+// SQLSTATE 00000 reads as success to clients that look only at the code.
 func validSQLState(s string) bool {
-	if len(s) != 5 {
+	if len(s) != 5 || s[:2] == "00" {
 		return false
 	}
 	for _, c := range s {
