@@ -119,6 +119,21 @@ FETCH 1 FROM srf_c;
 CLOSE srf_c;
 COMMIT;
 SELECT srf_live() AS live;
+-- A savepoint rolled back takes the coroutines of its queries along.
+BEGIN;
+SAVEPOINT s;
+DECLARE srf_c2 CURSOR FOR SELECT srf_million();
+FETCH 1 FROM srf_c2;
+SELECT srf_live() AS live_in_savepoint;
+ROLLBACK TO s;
+SELECT srf_live() AS live_after_rollback_to;
+COMMIT;
+-- So does a failed query caught by pcall.
+DO LANGUAGE plerl $$
+  local ok, e = pcall(spi.execute, 'SELECT srf_million() / (srf_million() - 5) FROM generate_series(1, 2)')
+  print(ok, e.sqlstate)
+$$;
+SELECT srf_live() AS live;
 
 -- SQL inside: a cursor stays open across rows; nested set-returning
 -- functions each run their own coroutine; user coroutines work inside.
