@@ -242,6 +242,7 @@ plerl_spi_prepare(const char *sql, int32_t ntypes, const char **typenames, int32
 {
 	MemoryContext cxt;
 	volatile MemoryContext pcxt = NULL;
+	volatile SPIPlanPtr splan = NULL;
 	volatile int rc = 0;
 
 	*out = NULL;
@@ -284,6 +285,7 @@ plerl_spi_prepare(const char *sql, int32_t ntypes, const char **typenames, int32
 		pp->plan = SPI_prepare_params(sql, varparams_setup, pp, opts);
 		if (pp->plan == NULL)
 			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		splan = pp->plan;
 
 		MemoryContextSwitchTo(pcxt);
 		p->nparams = pp->ntypes;
@@ -321,13 +323,31 @@ plerl_spi_prepare(const char *sql, int32_t ntypes, const char **typenames, int32
 				elog(ERROR, "SPI_keepplan failed");
 			pp->kept = true;
 		}
+		splan = NULL;
 		*out = p;
 	}
 	PG_CATCH();
 	{
 		MemoryContextSwitchTo(cxt);
 		plerl_capture(err);
-		/* An unkept SPI plan lives in SPI's memory and goes with SPI_finish. */
+		/*
+		 * A plan made before the error (still unkept, so only memory: no
+		 * resource owner holds it) goes now, not at the end of the call: a
+		 * loop of failing spi.execute calls inside pcall must not pile up.
+		 */
+		if (splan)
+		{
+			PG_TRY();
+			{
+				SPI_freeplan(splan);
+			}
+			PG_CATCH();
+			{
+				MemoryContextSwitchTo(cxt);
+				FlushErrorState();
+			}
+			PG_END_TRY();
+		}
 		if (pcxt)
 			MemoryContextDelete(pcxt);
 		rc = -1;
