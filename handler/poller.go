@@ -89,7 +89,14 @@ var (
 
 func checkCall(call uint64, start time.Time) {
 	if C.plerl_interrupt_pending() != 0 {
-		engine.InterruptForQueryCancel()
+		// The backend may have consumed the cancel itself (in SPI, or after
+		// Go returned) and started its next statement meanwhile: cancel only
+		// if the same call still runs and the flag is still up, so a stale
+		// reading never cancels the next statement (found by the boundary
+		// tests with an injected stall). The window left is a few loads.
+		if inCall.Load() && calls.Load() == call && C.plerl_interrupt_pending() != 0 {
+			engine.InterruptForQueryCancel()
+		}
 		return
 	}
 	if lim := timeLimit.Load(); lim > 0 && time.Since(start) > time.Duration(lim) {
