@@ -24,6 +24,8 @@ $$;
 -- The string metatable is protected.
 DO LANGUAGE plerl $$ print(getmetatable('')) $$;
 DO LANGUAGE plerl $$ print(pcall(setmetatable, getmetatable(''), {})) $$;
+-- Only tables take metatables (gopher-lua alone would allow numbers).
+DO LANGUAGE plerl $$ print(pcall(setmetatable, 0, {__index = function() return 'x' end})) $$;
 -- string.rep bombs are refused before allocating.
 DO LANGUAGE plerl $$ local s = string.rep('x', 1e12) $$;
 -- Deep recursion is an error, not a crash.

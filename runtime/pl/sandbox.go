@@ -42,6 +42,17 @@ func openLibs(s *State) {
 		}
 	}
 	g.RawSetString("collectgarbage", L.NewFunction(luaCollectGarbage))
+	// As in real Lua, setmetatable takes tables only (gopher-lua would let
+	// a script give every number, boolean or function a metatable).
+	setmt := g.RawGetString("setmetatable").(*lua.LFunction)
+	g.RawSetString("setmetatable", L.NewFunction(func(L *lua.LState) int {
+		L.CheckTable(1)
+		L.Push(setmt)
+		L.Push(L.Get(1))
+		L.Push(L.Get(2))
+		L.Call(2, 1)
+		return 1
+	}))
 	// load/loadstring take source text only (gopher-lua has no binary
 	// chunks); the loaded chunk runs in the caller's environment. Ours
 	// refuse source nested too deep to compile safely (nesting.go).
