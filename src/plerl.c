@@ -40,8 +40,13 @@ static PlerlSettings settings = {
 
 static PlerlDispatchFn dispatch = NULL;
 
-/* Stack size for threads the Go runtime creates (glibc's default is 8 MB of
- * commit charge per thread; Go's own threads need far less). */
+/*
+ * Stack size for threads the Go runtime creates (glibc's default is 8 MB of
+ * commit charge per thread; Go's own threads need far less: C code runs on
+ * them only for the poller's flag read). It becomes the process default and
+ * stays so: PostgreSQL itself creates no threads in a backend. boundary.md
+ * smoke-tested 256 KB; 512 KB leaves headroom.
+ */
 #define PLERL_GO_THREAD_STACK (512 * 1024)
 
 void		_PG_init(void);
