@@ -39,6 +39,11 @@ type jsonDecoder struct {
 	data string
 	pos  int
 	buf  []byte
+	// Members of the containers being read, so that each table is made
+	// once at its final size (gopher-lua's default table preallocates 32
+	// slots of both kinds, about 2 KB).
+	vals []lua.LValue
+	keys []string
 }
 
 func (d *jsonDecoder) errorf(format string, args ...any) *Error {
@@ -69,11 +74,11 @@ func (d *jsonDecoder) value(depth int) (lua.LValue, error) {
 	switch c := d.data[d.pos]; {
 	case c == '{':
 		d.pos++
-		t := L.NewTable()
+		base := len(d.vals)
 		d.ws()
 		if d.pos < len(d.data) && d.data[d.pos] == '}' {
 			d.pos++
-			return t, nil
+			return L.CreateTable(0, 0), nil
 		}
 		for {
 			d.ws()
@@ -94,7 +99,8 @@ func (d *jsonDecoder) value(depth int) (lua.LValue, error) {
 			if err != nil {
 				return nil, err
 			}
-			t.RawSetString(k, v)
+			d.keys = append(d.keys, k)
+			d.vals = append(d.vals, v)
 			d.ws()
 			if d.pos < len(d.data) && d.data[d.pos] == ',' {
 				d.pos++
@@ -102,26 +108,34 @@ func (d *jsonDecoder) value(depth int) (lua.LValue, error) {
 			}
 			if d.pos < len(d.data) && d.data[d.pos] == '}' {
 				d.pos++
+				n := len(d.vals) - base
+				t := L.CreateTable(0, n)
+				for i := base; i < len(d.vals); i++ {
+					t.RawSetString(d.keys[i], d.vals[i]) // a repeated key: the last wins
+				}
+				d.keys, d.vals = d.keys[:base], clearTail(d.vals, base)
 				return t, nil
 			}
 			return nil, d.errorf("expected ',' or '}'")
 		}
 	case c == '[':
 		d.pos++
-		t := L.NewTable()
-		t.Metatable = d.s.arrayMT
+		base := len(d.vals)
 		d.ws()
 		if d.pos < len(d.data) && d.data[d.pos] == ']' {
 			d.pos++
+			t := L.CreateTable(0, 0)
+			t.Metatable = d.s.arrayMT
 			return t, nil
 		}
-		for i := 1; ; i++ {
+		for {
 			d.ws()
 			v, err := d.value(depth + 1)
 			if err != nil {
 				return nil, err
 			}
-			t.RawSetInt(i, v)
+			d.keys = append(d.keys, "")
+			d.vals = append(d.vals, v)
 			d.ws()
 			if d.pos < len(d.data) && d.data[d.pos] == ',' {
 				d.pos++
@@ -129,6 +143,13 @@ func (d *jsonDecoder) value(depth int) (lua.LValue, error) {
 			}
 			if d.pos < len(d.data) && d.data[d.pos] == ']' {
 				d.pos++
+				n := len(d.vals) - base
+				t := L.CreateTable(n, 0)
+				t.Metatable = d.s.arrayMT
+				for i := 0; i < n; i++ {
+					t.RawSetInt(i+1, d.vals[base+i])
+				}
+				d.keys, d.vals = d.keys[:base], clearTail(d.vals, base)
 				return t, nil
 			}
 			return nil, d.errorf("expected ',' or ']'")
@@ -152,6 +173,12 @@ func (d *jsonDecoder) value(depth int) (lua.LValue, error) {
 		return d.s.null, nil
 	}
 	return nil, d.errorf("unexpected character %q", d.data[d.pos])
+}
+
+// clearTail truncates vals to n, dropping the references it held.
+func clearTail(vals []lua.LValue, n int) []lua.LValue {
+	clear(vals[n:])
+	return vals[:n]
 }
 
 // str reads a string literal at d.pos (the opening quote).
