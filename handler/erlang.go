@@ -220,6 +220,12 @@ func sqlError(err error, what string) error {
 		}
 		return e
 	}
+	var de *term.DecodeError
+	if errors.As(err, &de) && de.Kind == term.KindMalformed {
+		// Only what a peer sent is decoded: it broke the protocol (not 22023,
+		// which would blame the caller's arguments).
+		return &pl.Error{Kind: pl.KindError, SQLState: stateProtocol, Message: what + ": " + err.Error()}
+	}
 	if k := term.KindOf(err); k != 0 {
 		return &pl.Error{Kind: pl.KindError, SQLState: k.SQLState(), Message: what + ": " + err.Error()}
 	}
