@@ -254,7 +254,8 @@ func sqlError(err error, what string) error {
 func termText(t any) string {
 	b, err := term.ToJSON(t, nil)
 	if err != nil {
-		return fmt.Sprint(t)
+		// Not fmt.Sprint(t): a huge bignum would print for minutes.
+		return "(" + err.Error() + ")"
 	}
 	if len(b) > 2000 {
 		return string(b[:2000]) + "..."

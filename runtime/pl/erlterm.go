@@ -348,6 +348,11 @@ func (s *State) fromTerm(t any, opt *TermOptions, depth int) (lua.LValue, error)
 	return s.wrapTerm(t), nil
 }
 
+// maxPrintBits: bignums up to 131072 decimal digits (as many as a numeric
+// may have before its decimal point) are printed in full; larger ones, whose
+// printing would take seconds to hours, by their size.
+const maxPrintBits = 435412
+
 // describeTerm renders a term in Erlang-like syntax for tostring and errors.
 func describeTerm(t any) string {
 	switch x := t.(type) {
@@ -356,6 +361,10 @@ func describeTerm(t any) string {
 	case int64:
 		return strconv.FormatInt(x, 10)
 	case *big.Int:
+		if x.BitLen() > maxPrintBits {
+			// Decimal printing is quadratic and cannot be interrupted.
+			return fmt.Sprintf("#Bignum<%d bits>", x.BitLen())
+		}
 		return x.String()
 	case float64:
 		return strconv.FormatFloat(x, 'g', -1, 64)
