@@ -121,7 +121,10 @@ extern void plerl_tuple_to_value(PlerlType *t, HeapTuple tuple, PlerlValue *v);
 extern Datum plerl_value_to_datum(PlerlType *t, PlerlValue *v, bool *isnull);
 extern HeapTuple plerl_value_to_tuple(PlerlType *t, PlerlValue *v);
 
-/* Frees the malloc'd block of a value Go made (nothing for C-made values). */
+/*
+ * Frees the one malloc'd block of a value Go made. Never call it on a value
+ * C made (those are palloc'd and go with their memory context).
+ */
 extern void plerl_value_free(PlerlValue *v);
 
 extern int32_t plerl_call_flags(PlerlProc *proc, FunctionCallInfo fcinfo);
