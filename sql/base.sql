@@ -1,5 +1,7 @@
 -- base: the foundation: functions, DO blocks, validator, first types, errors.
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS plerl;
+RESET client_min_messages;
 \set VERBOSITY default
 
 CREATE FUNCTION add1(x int) RETURNS int LANGUAGE plerl AS $$ return x + 1 $$;

@@ -1,5 +1,7 @@
 -- erlang: the SQL functions against the Elixir test node (scripts/setup-elixir).
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS plerl;
+RESET client_min_messages;
 \getenv node PLERL_TEST_NODE
 \getenv cookie PLERL_TEST_COOKIE
 \set VERBOSITY default

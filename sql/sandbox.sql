@@ -1,5 +1,7 @@
 -- sandbox: the trusted language opens only allow-listed libraries.
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS plerl;
+RESET client_min_messages;
 \set VERBOSITY terse
 
 CREATE FUNCTION probe(expr text) RETURNS text LANGUAGE plerl AS $$

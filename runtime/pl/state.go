@@ -19,7 +19,6 @@ type State struct {
 	key       stateKey
 	typeState // int64, numeric, arrays, json (values.go)
 
-	null  *lua.LUserData               // erlang.null
 	atoms map[term.Atom]*lua.LUserData // interned atoms
 
 	pcalls map[*lua.LState]int // open pcalls per thread (coroutine.go)
