@@ -87,9 +87,14 @@ _PG_init(void)
 							"net_ticktime assumed for Erlang peers.",
 							NULL, &settings.tick_time_s, 60, 1, 3600,
 							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+	/*
+	 * At least 2: with asynchronous preemption off (required, see the
+	 * Makefile), a Lua loop holding the only P would starve the interrupt
+	 * poller and the Erlang reader, so cancel could never be noticed.
+	 */
 	DefineCustomIntVariable("plerl.go_max_procs",
-							"GOMAXPROCS of the Go runtime in each backend.",
-							NULL, &settings.go_max_procs, 2, 1, 64,
+							"GOMAXPROCS of the Go runtime in each backend (at least 2).",
+							NULL, &settings.go_max_procs, 2, 2, 64,
 							PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomStringVariable("plerl.node_prefix",
 							   "Prefix of this backend's Erlang node name.",
