@@ -8,6 +8,7 @@ import (
 	"math/big"
 	"sort"
 	"strconv"
+	"strings"
 
 	lua "github.com/yuin/gopher-lua"
 
@@ -253,6 +254,18 @@ func (s *State) tableToTerm(t *lua.LTable, opt *TermOptions, depth int, atoms ma
 	}
 	// Deterministic order (Lua's iteration order is not).
 	sort.Slice(out, func(i, j int) bool { return term.Compare(out[i].Key, out[j].Key) < 0 })
+	// Two Lua keys can be one Erlang term (two tables or two int64 values
+	// with the same contents). A map with a duplicate key is not a term: the
+	// peer would drop the whole connection on receiving it.
+	for i := 1; i < len(out); i++ {
+		if term.Compare(out[i-1].Key, out[i].Key) == 0 {
+			k := describeTerm(out[i].Key)
+			if len(k) > 60 {
+				k = strings.ToValidUTF8(k[:60], "") + "..."
+			}
+			return nil, termError(StateInvalidParam, "a table has two keys that are the same Erlang term %s", k)
+		}
+	}
 	return out, nil
 }
 
