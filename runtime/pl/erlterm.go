@@ -220,7 +220,14 @@ func (s *State) tableToTerm(t *lua.LTable, opt *TermOptions, depth int, atoms ma
 	n := t.Len()
 	count := 0
 	t.ForEach(func(lua.LValue, lua.LValue) { count++ })
-	if !asMap && count == n {
+	// A sequence has exactly the keys 1..n. The length operator gives any
+	// border, so check: {[5] = x, a = 1, b = 2, c = 3, d = 4} has five
+	// keys and may have length 5, and is no list.
+	seq := !asMap && count == n
+	for i := 1; seq && i <= n; i++ {
+		seq = t.RawGetInt(i) != lua.LNil
+	}
+	if seq {
 		out := make(term.List, n)
 		for i := 1; i <= n; i++ {
 			e, err := s.toTerm(t.RawGetInt(i), opt, depth+1, atoms)
