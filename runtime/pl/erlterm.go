@@ -21,6 +21,9 @@ const (
 	mapMetaName   = "erlang.map"
 	termMetaName  = "erlang.term"
 	maxTermDepth  = 1000
+	// maxSparseKey: integer map keys up to here are taken as they come (at
+	// most 64 MB of array slots); above it only where the map is dense.
+	maxSparseKey = 1 << 22
 )
 
 // TermOptions are the per-call settings of the mapping.
@@ -352,6 +355,15 @@ func (s *State) fromTerm(t any, opt *TermOptions, depth int) (lua.LValue, error)
 					return nil, err
 				}
 				k = lv
+			}
+			if n, ok := k.(lua.LNumber); ok && float64(n) > maxSparseKey && float64(n) == math.Trunc(float64(n)) &&
+				float64(n) < float64(lua.MaxArrayIndex) && float64(n) > 2*float64(len(x)) {
+				// gopher-lua stores every integer key below MaxArrayIndex
+				// in the array part and fills the slots before it: one
+				// key 67108863 in a 20-byte reply would take a gigabyte.
+				return nil, termError(StateProgramLimit,
+					"a map key of %d would make a Lua table of that many slots (sparse integer keys above %d are refused)",
+					int64(n), int64(maxSparseKey))
 			}
 			v, err := s.fromTerm(p.Value, opt, depth+1)
 			if err != nil {
