@@ -304,7 +304,24 @@ func plerlGoErlang(req *C.PlerlErlReq) {
 	}
 }
 
+// checkNullAtom refuses a plerl.null_atom other than the atoms Elixir and
+// Erlang use for "no value". Any role may SET it, and it goes out with
+// every null without counting against plerl.max_atoms: any other value
+// would let a caller create one atom on the peer per SET, and exhaust its
+// atom table (which crashes the node).
+func checkNullAtom() error {
+	switch a := readSettings().NullAtom; a {
+	case "nil", "undefined", "null":
+		return nil
+	default:
+		return pl.Errorf(stateBadArgs, "plerl.null_atom must be nil, undefined or null, not %q", a)
+	}
+}
+
 func erlRequest(req *C.PlerlErlReq) error {
+	if err := checkNullAtom(); err != nil {
+		return err
+	}
 	b, err := erlBridge()
 	if err != nil {
 		return err

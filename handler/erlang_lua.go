@@ -32,6 +32,9 @@ func (erlangHost) User() uint32 { return uint32(C.plerl_current_user()) }
 
 // ResolveAs is Resolve checked as role user (0: the current role).
 func (erlangHost) ResolveAs(user uint32, targetName, module, function string, arity, op int) (pl.Target, error) {
+	if err := checkNullAtom(); err != nil { // before anything is sent
+		return nil, err
+	}
 	var ct C.PlerlErlTarget
 	var cerr C.PlerlError
 	ctarget := C.CString(targetName)
