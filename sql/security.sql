@@ -383,6 +383,16 @@ SET ROLE plerl_sec_alice;
 SELECT erlang_call('sec_node', 'Elixir.Plerl.Test', 'echo', '[[true, false, null]]');
 SELECT erlang_call('sec_node', 'Elixir.Plerl.Test', 'echo', '[{"$atom": "ok"}]');
 \echo :LAST_ERROR_SQLSTATE
+-- Anyone may set plerl.null_atom, so only the usual three go out: any
+-- other would be a fresh atom on the peer per SET, beyond plerl.max_atoms.
+SET plerl.null_atom = 'plerl_sec_made_up';
+SELECT erlang_call('sec_node', 'Elixir.Plerl.Test', 'echo', '[null]');
+\echo :LAST_ERROR_SQLSTATE
+DO LANGUAGE plerl $$ erlang.call('sec_node', 'Elixir.Plerl.Test', 'echo', erlang.null) $$;
+\echo :LAST_ERROR_SQLSTATE
+SET plerl.null_atom = 'undefined';
+SELECT erlang_call('sec_node', 'Elixir.Plerl.Test', 'echo', '[null]');
+RESET plerl.null_atom;
 RESET ROLE;
 RESET plerl.max_atoms;
 
