@@ -3,7 +3,9 @@
 -- membership, USAGE on a server, a user mapping, a plerl.allow row), and
 -- each missing step is its own error. Limits end in clear errors.
 -- Needs the Elixir test node (scripts/setup-elixir), like erlang.sql.
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS plerl;
+RESET client_min_messages;
 \getenv node PLERL_TEST_NODE
 \getenv cookie PLERL_TEST_COOKIE
 \set VERBOSITY terse
