@@ -28,20 +28,20 @@ var patternSlot = make(chan struct{}, 1)
 func (s *State) guardPatterns(strTab *lua.LTable) {
 	for _, name := range []string{"find", "match", "gmatch", "gsub"} {
 		orig, ok := strTab.RawGetString(name).(*lua.LFunction)
-		if !ok {
+		if !ok || !orig.IsG {
 			continue
 		}
-		name := name
-		strTab.RawSetString(name, s.L.NewFunction(func(L *lua.LState) int {
+		// The library function runs in our frame (same arguments, same
+		// name in its error messages), with its upvalues (gmatch has one).
+		name, gfn := name, orig.GFunction
+		upvalues := make([]lua.LValue, len(orig.Upvalues))
+		for i, uv := range orig.Upvalues {
+			upvalues[i] = uv.Value()
+		}
+		strTab.RawSetString(name, s.L.NewClosure(func(L *lua.LState) int {
 			s.prematch(L, name)
-			top := L.GetTop()
-			L.Push(orig)
-			for i := 1; i <= top; i++ {
-				L.Push(L.Get(i))
-			}
-			L.Call(top, lua.MultRet)
-			return L.GetTop() - top
-		}))
+			return gfn(L)
+		}, upvalues...))
 	}
 }
 
