@@ -289,16 +289,8 @@ func waiting(f func()) {
 //export plerlGoErlang
 func plerlGoErlang(req *C.PlerlErlReq) {
 	defer recoverInto(&req.err)
-	outer := engine.Enter()
-	if outer {
-		callStarted()
-	}
-	defer func() {
-		engine.Leave()
-		if outer {
-			callFinished()
-		}
-	}()
+	outer := beginCall()
+	defer endCall(outer)
 	if err := erlRequest(req); err != nil {
 		setError(&req.err, err)
 	}

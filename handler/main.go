@@ -117,32 +117,33 @@ func plerlGoForget(id C.int64_t) {
 	engine.Forget(int64(id))
 }
 
-//export plerlGoCall
-func plerlGoCall(call *C.PlerlCall) {
-	defer recoverInto(&call.err)
-	outer := engine.Enter()
-	if outer {
-		callStarted()
-	}
-	defer func() {
-		engine.Leave()
-		if outer {
-			callFinished()
-		}
-	}()
-	trusted := call.flags&C.PLERL_TRUSTED != 0
-	s := engine.State(uint32(call.user_id), trusted)
-	var argbuf [8]lua.LValue
-	args := argbuf[:0]
+// callArgs converts a call's arguments, appending to buf.
+func callArgs(s *pl.State, call *C.PlerlCall, buf []lua.LValue) ([]lua.LValue, error) {
+	args := buf
 	if call.nargs > 0 {
 		for _, v := range unsafe.Slice(call.args, int(call.nargs)) {
 			lv, err := valueToLua(s, &v)
 			if err != nil {
-				setError(&call.err, err)
-				return
+				return nil, err
 			}
 			args = append(args, lv)
 		}
+	}
+	return args, nil
+}
+
+//export plerlGoCall
+func plerlGoCall(call *C.PlerlCall) {
+	defer recoverInto(&call.err)
+	outer := beginCall()
+	defer endCall(outer)
+	trusted := call.flags&C.PLERL_TRUSTED != 0
+	s := engine.State(uint32(call.user_id), trusted)
+	var argbuf [8]lua.LValue
+	args, err := callArgs(s, call, argbuf[:0])
+	if err != nil {
+		setError(&call.err, err)
+		return
 	}
 	rets, err := engine.CallIn(s, int64(call.fn_id), args)
 	if err != nil {

@@ -47,6 +47,23 @@ func callStarted() {
 
 func callFinished() { inCall.Store(false) }
 
+// beginCall and endCall bracket every entry from the backend: the engine's
+// nesting, and for the outermost call the poller's view of it.
+func beginCall() bool {
+	outer := engine.Enter()
+	if outer {
+		callStarted()
+	}
+	return outer
+}
+
+func endCall(outer bool) {
+	engine.Leave()
+	if outer {
+		callFinished()
+	}
+}
+
 func startPoller() { go poll() }
 
 // poll runs for the life of the backend. It sleeps while no call has run

@@ -8,8 +8,6 @@ package main
 import "C"
 
 import (
-	"unsafe"
-
 	"github.com/plerl/plerl/runtime/pl"
 	lua "github.com/yuin/gopher-lua"
 )
@@ -28,22 +26,6 @@ var (
 	nextSRF int64
 )
 
-// beginCall and endCall bracket every entry from the backend.
-func beginCall() bool {
-	outer := engine.Enter()
-	if outer {
-		callStarted()
-	}
-	return outer
-}
-
-func endCall(outer bool) {
-	engine.Leave()
-	if outer {
-		callFinished()
-	}
-}
-
 //export plerlGoSrfNext
 func plerlGoSrfNext(call *C.PlerlCall, srf *C.PlerlSrf) {
 	defer recoverInto(&call.err)
@@ -55,16 +37,10 @@ func plerlGoSrfNext(call *C.PlerlCall, srf *C.PlerlSrf) {
 	if id == 0 {
 		trusted := call.flags&C.PLERL_TRUSTED != 0
 		s := engine.State(uint32(call.user_id), trusted)
-		var args []lua.LValue
-		if call.nargs > 0 {
-			for _, v := range unsafe.Slice(call.args, int(call.nargs)) {
-				lv, err := valueToLua(s, &v)
-				if err != nil {
-					setError(&call.err, err)
-					return
-				}
-				args = append(args, lv)
-			}
+		args, err := callArgs(s, call, nil)
+		if err != nil {
+			setError(&call.err, err)
+			return
 		}
 		r, err := engine.StartSRF(s, int64(call.fn_id), args)
 		if err != nil {
