@@ -13,6 +13,15 @@ import (
 // single call cannot allocate gigabytes before any budget check runs.
 const maxStringBytes = 256 << 20
 
+func init() {
+	// gopher-lua fills every array slot up to an integer key below
+	// MaxArrayIndex in one uninterruptible step: `t[67108863] = 1` allocated
+	// 1 GB at the default 2^26. At 2^24 the worst single step is 256 MB (the
+	// default plerl.lua_memory_limit); larger keys go to the hash part. The
+	// price: `#t` of a sequence longer than 16,777,215 elements stops there.
+	lua.MaxArrayIndex = 1 << 24
+}
+
 // openLibs opens the allow-listed libraries. Trusted (plerl): base without
 // dofile, loadfile, require and collectgarbage's whole-process effects;
 // string, table, math, coroutine; os.time, os.clock, os.date, os.difftime.
