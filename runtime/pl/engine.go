@@ -140,10 +140,44 @@ func (e *Engine) Compile(name, src string, argNames []string, trusted, validateO
 	if validateOnly {
 		return 0, nil
 	}
+	if p := paramProto(name, src, argNames); p != nil {
+		proto = p
+	}
 	e.nextID++
 	f := &Func{ID: e.nextID, Name: name, Trusted: trusted, proto: proto, argNames: argNames}
 	e.funcs[f.ID] = f
 	return f.ID, nil
+}
+
+// paramProto compiles a body whose arguments are all named and which does
+// not use `...` as a function with those parameters instead of a vararg
+// chunk: a call then skips gopher-lua's vararg frame set-up and the
+// `local ... = ...` prologue (~15-20 ns of a ~300 ns trivial call). Line
+// numbers are unchanged (the header shares line 1) and tracebacks still
+// call the outermost frame the main chunk. nil means: keep the chunk.
+func paramProto(name, src string, argNames []string) *lua.FunctionProto {
+	if len(argNames) == 0 {
+		return nil
+	}
+	for _, n := range argNames {
+		if n == "" {
+			return nil
+		}
+	}
+	head := "return function(" + strings.Join(argNames, ", ") + ") "
+	chunk, err := parse.Parse(strings.NewReader(head+src+"\nend"), name)
+	if err != nil {
+		return nil // e.g. a body ending in a `--[[` comment: the chunk form works
+	}
+	p, err := lua.Compile(chunk, name)
+	if err != nil || len(p.FunctionPrototypes) != 1 {
+		return nil // "cannot use '...' outside a vararg function": the body needs ...
+	}
+	inner := p.FunctionPrototypes[0]
+	if inner.NumUpvalues != 0 {
+		return nil
+	}
+	return inner
 }
 
 func describe(name string) string {

@@ -20,6 +20,9 @@ func init() {
 	// default plerl.lua_memory_limit); larger keys go to the hash part. The
 	// price: `#t` of a sequence longer than 16,777,215 elements stops there.
 	lua.MaxArrayIndex = 1 << 24
+	// No implicit Lua 5.0 `arg` table in vararg functions: it cost an
+	// allocation on every call of a function without arguments. `...` works.
+	lua.CompatVarArg = false
 }
 
 // openLibs opens the allow-listed libraries. Trusted (plerl): base without
