@@ -20,8 +20,10 @@ import (
 const pollInterval = 2 * time.Millisecond
 
 var (
-	inCall atomic.Bool
-	calls  atomic.Uint64 // outermost calls started
+	// calls counts outermost call starts and ends: odd while a call runs,
+	// and its value names that call. One atomic add on each side is all the
+	// hot path pays (it used to be an add and two stores).
+	calls  atomic.Uint64
 	parked atomic.Bool
 	wake   = make(chan struct{}, 1)
 
@@ -36,7 +38,6 @@ func callStarted() {
 	// sees this call (callSeen), which is within pollInterval of its start.
 	refreshLimits()
 	calls.Add(1)
-	inCall.Store(true)
 	if parked.Load() && parked.CompareAndSwap(true, false) {
 		select {
 		case wake <- struct{}{}:
@@ -45,7 +46,10 @@ func callStarted() {
 	}
 }
 
-func callFinished() { inCall.Store(false) }
+func callFinished() { calls.Add(1) }
+
+// inCall reports whether an outermost call runs (calls is odd).
+func inCall() bool { return calls.Load()&1 == 1 }
 
 // beginCall and endCall bracket every entry from the backend: the engine's
 // nesting, and for the outermost call the poller's view of it.
@@ -74,7 +78,7 @@ func poll() {
 	var seenAt time.Time
 	for {
 		time.Sleep(pollInterval)
-		if inCall.Load() {
+		if inCall() {
 			idle = 0
 			if n := calls.Load(); n != seenCall {
 				seenCall, seenAt = n, time.Now()
@@ -88,7 +92,7 @@ func poll() {
 		}
 		if idle++; idle > 50 {
 			parked.Store(true)
-			if inCall.Load() { // a call started between the checks
+			if inCall() { // a call started between the checks
 				parked.Store(false)
 				continue
 			}
@@ -111,7 +115,7 @@ func checkCall(call uint64, start time.Time) {
 		// if the same call still runs and the flag is still up, so a stale
 		// reading never cancels the next statement (found by the boundary
 		// tests with an injected stall). The window left is a few loads.
-		if inCall.Load() && calls.Load() == call && C.plerl_interrupt_pending() != 0 {
+		if inCall() && calls.Load() == call && C.plerl_interrupt_pending() != 0 {
 			engine.InterruptForQueryCancel()
 		}
 		return
