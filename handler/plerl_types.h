@@ -129,7 +129,7 @@ extern void plerl_value_free(PlerlValue *v);
 
 extern int32_t plerl_call_flags(PlerlProc *proc, FunctionCallInfo fcinfo);
 
-/* Paths not in the foundation yet (pl_more.c). */
+/* Triggers (trigger.c) and set-returning functions (srf.c). */
 extern Datum plerl_trigger_call(FunctionCallInfo fcinfo, bool trusted);
 extern Datum plerl_event_trigger_call(FunctionCallInfo fcinfo, bool trusted);
 extern Datum plerl_srf_call(FunctionCallInfo fcinfo, PlerlProc *proc);
