@@ -9,7 +9,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"strconv"
@@ -72,7 +71,9 @@ type Config struct {
 	// and frames the handshake with 4-byte lengths (inet_tls_dist). If
 	// ServerName is empty the peer's host part is used.
 	TLS *tls.Config
-	// Dialer for epmd and the distribution port [a plain net.Dialer].
+	// Dialer for epmd and the distribution port. Nil (the default): plerl's
+	// own sockets, which Go's netpoller does not watch (fdconn_linux.go);
+	// a Dialer's connections are net.TCPConns and wait through the netpoller.
 	Dialer *net.Dialer
 	// Limits for decoding terms from the peer [term defaults].
 	Limits term.Limits
@@ -115,9 +116,6 @@ func (cfg *Config) withDefaults() (Config, error) {
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = c.TickTime
 	}
-	if c.Dialer == nil {
-		c.Dialer = &net.Dialer{}
-	}
 	return c, nil
 }
 
@@ -136,8 +134,8 @@ type Conn struct {
 	flags        uint64 // negotiated: ours & the peer's
 	nc           net.Conn
 	br           *bufio.Reader
-	rbytes       *atomic.Uint64 // bytes read from the socket (onTick watches it)
-	fr           frameReader    // used only by the holder of the read duty (duty.go)
+	sr           *sockReader // under br: counts bytes (onTick), waits in the kernel for direct readers (sockread.go)
+	fr           frameReader // used only by the holder of the read duty (duty.go)
 
 	// read duty (duty.go)
 	rmu           sync.Mutex
@@ -204,18 +202,6 @@ type Conn struct {
 	directWaits, parkedWaits atomic.Uint64
 }
 
-// countingReader counts bytes read so onTick can tell a silent peer.
-type countingReader struct {
-	r io.Reader
-	n atomic.Uint64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n.Add(uint64(n))
-	return n, err
-}
-
 // Dial looks the node up in epmd, connects, runs the handshake and starts
 // the connection's goroutines. Every step runs under ctx.
 func Dial(ctx context.Context, cfg *Config, node string) (*Conn, error) {
@@ -240,12 +226,9 @@ func Dial(ctx context.Context, cfg *Config, node string) (*Conn, error) {
 
 // dialPort connects to a known distribution port (used by Dial and tests).
 func dialPort(ctx context.Context, conf *Config, node, host string, port int) (*Conn, error) {
-	raw, err := conf.Dialer.DialContext(ctx, "tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+	raw, err := dialTCP(ctx, conf.Dialer, host, port)
 	if err != nil {
 		return nil, ctxErr(ctx, KindConnect, node, "connect", err)
-	}
-	if tc, ok := raw.(*net.TCPConn); ok {
-		tc.SetNoDelay(true)
 	}
 	nc := raw
 	lenSize := 2
@@ -262,14 +245,14 @@ func dialPort(ctx context.Context, conf *Config, node, host string, port int) (*
 		nc, lenSize = tlc, 4
 	}
 	stop := watchCtx(ctx, nc)
-	cr := &countingReader{r: nc}
+	sr := newSockReader(nc)
 	c := &Conn{
 		cfg:      *conf,
 		node:     node,
 		self:     term.Atom(conf.NodeName),
 		nc:       nc,
-		br:       bufio.NewReaderSize(cr, 16<<10), // bigger packets are read straight into their buffer
-		rbytes:   &cr.n,
+		br:       bufio.NewReaderSize(sr, 16<<10), // bigger packets are read straight into their buffer
+		sr:       sr,
 		creation: conf.Creation,
 		pending:  make(map[uint64]*call),
 		boxes:    make(map[uint32]*mailbox),
@@ -294,7 +277,9 @@ func dialPort(ctx context.Context, conf *Config, node, host string, port int) (*
 		replaceAlive: conf.ReplaceAlive,
 		ourChallenge: binary.BigEndian.Uint32(rnd[8:]),
 	}
+	sr.setDirect(ctx) // handshake reads look at ctx (fdConn; else watchCtx's deadlines do)
 	err = hs.run()
+	sr.setDirect(nil)
 	if ok := stop(); !ok || err != nil {
 		nc.Close()
 		if ctx.Err() != nil {
@@ -332,11 +317,33 @@ func dialPort(ctx context.Context, conf *Config, node, host string, port int) (*
 		c.rmu.Lock()
 		c.freeDutyLocked()
 		c.rmu.Unlock()
-		c.tickLastR, c.tickLastW = c.rbytes.Load(), c.wframes.Load()
+		c.tickLastR, c.tickLastW = c.sr.n.Load(), c.wframes.Load()
 		c.tickTimer = time.AfterFunc(time.Hour, c.onTick)
 		c.tickTimer.Reset(c.cfg.TickTime / 4) // after the assignment: onTick reads c.tickTimer
 	}
 	return c, nil
+}
+
+// dialTCP connects to host:port: an fdConn unless d is set (see Config.Dialer).
+func dialTCP(ctx context.Context, d *net.Dialer, host string, port int) (net.Conn, error) {
+	if d == nil && fdDialSupported {
+		c, err := dialFd(ctx, host, port)
+		if err != nil {
+			return nil, err
+		}
+		return c, nil
+	}
+	if d == nil {
+		d = &net.Dialer{}
+	}
+	raw, err := d.DialContext(ctx, "tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+	if err != nil {
+		return nil, err
+	}
+	if tc, ok := raw.(*net.TCPConn); ok {
+		tc.SetNoDelay(true)
+	}
+	return raw, nil
 }
 
 // Node is the peer's node name.
@@ -568,7 +575,7 @@ func (c *Conn) onTick() {
 		return
 	default:
 	}
-	if r := c.rbytes.Load(); r == c.tickLastR {
+	if r := c.sr.n.Load(); r == c.tickLastR {
 		c.tickQuiet++
 		if c.tickQuiet >= 4 {
 			c.fail(c.downErr("tick", fmt.Errorf("no data from the peer for more than %v (net_ticktime)", c.cfg.TickTime)))

@@ -239,7 +239,10 @@ func (c *Conn) wait(ctx context.Context, cl *call) (reply, error) {
 // message (nil), the context ends (its error), or the connection fails
 // (c.err). The caller holds the read duty.
 func (c *Conn) readDirect(ctx context.Context, cl *call, mb *mailbox) error {
-	if ctx.Done() != nil {
+	if c.sr.setDirect(ctx) {
+		// Wait in the kernel on this thread, looking at ctx (sockread.go).
+		defer c.sr.setDirect(nil)
+	} else if ctx.Done() != nil {
 		// Interrupt our read when ctx ends: its deadline, or a cancel.
 		if dl, ok := ctx.Deadline(); ok {
 			c.nc.SetReadDeadline(dl)

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"strconv"
 	"time"
 )
 
@@ -105,10 +104,7 @@ func LookupPort(ctx context.Context, d *net.Dialer, host string, epmdPort int, a
 	if epmdPort == 0 {
 		epmdPort = DefaultEpmdPort
 	}
-	if d == nil {
-		d = &net.Dialer{}
-	}
-	c, err := d.DialContext(ctx, "tcp", net.JoinHostPort(host, strconv.Itoa(epmdPort)))
+	c, err := dialTCP(ctx, d, host, epmdPort)
 	if err != nil {
 		return PortInfo{}, ctxErr(ctx, KindEpmd, node, "epmd: connect", err)
 	}

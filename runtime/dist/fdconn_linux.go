@@ -1,0 +1,300 @@
+// fdConn: a TCP socket that Go's netpoller never sees; every wait is a
+// ppoll(2) on the waiting goroutine's own thread.
+package dist
+
+import (
+	"context"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unsafe"
+)
+
+// Why not a net.TCPConn: Go registers every socket with its netpoller
+// (epoll, edge-triggered, read and write interest). Even when the caller
+// waits for its reply in ppoll on its own thread (sockReader), each packet
+// arriving also wakes the netpoller thread that sleeps in epoll_pwait:
+// strace of bench/erlsql/lockcall shows one epoll_pwait return per reply,
+// a second context switch per call on top of the one a C node pays. A
+// socket created here is not registered, so the only thread the kernel
+// wakes for a reply is the one waiting for it.
+//
+// Deadlines (SetDeadline and friends) apply to waits that start after they
+// are set: nothing here interrupts a wait already in progress except Close
+// (shutdown(2) wakes every waiter). That is all Conn needs: the reader
+// goroutine has no deadline, a direct reader bounds its wait by its
+// context (readCtx), and a writer sets its own deadline before it writes.
+type fdConn struct {
+	fd           int
+	mu           sync.RWMutex // shared: an I/O in progress; exclusive: Close closing fd
+	closed       atomic.Bool
+	rdl, wdl     atomic.Int64 // deadlines, Unix ns; 0 = none
+	laddr, raddr net.Addr
+}
+
+const (
+	pollIn  = 0x1
+	pollOut = 0x4
+)
+
+// fdDialSupported: Dial uses dialFd unless the Config names a Dialer.
+const fdDialSupported = true
+
+// dialFd resolves host (an IP literal needs no lookup) and connects to the
+// first address that answers, under ctx.
+func dialFd(ctx context.Context, host string, port int) (*fdConn, error) {
+	var ips []net.IP
+	if ip := net.ParseIP(host); ip != nil {
+		ips = []net.IP{ip}
+	} else {
+		addrs, err := net.DefaultResolver.LookupIPAddr(ctx, host)
+		if err != nil {
+			return nil, &net.OpError{Op: "dial", Net: "tcp", Err: err}
+		}
+		for _, a := range addrs {
+			ips = append(ips, a.IP)
+		}
+	}
+	var first error
+	for _, ip := range ips {
+		c, err := connectFd(ctx, ip, port)
+		if err == nil {
+			return c, nil
+		}
+		if first == nil {
+			first = err
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, first
+}
+
+func connectFd(ctx context.Context, ip net.IP, port int) (*fdConn, error) {
+	raddr := &net.TCPAddr{IP: ip, Port: port}
+	opErr := func(call string, err error) error {
+		if errno, ok := err.(syscall.Errno); ok {
+			err = os.NewSyscallError(call, errno)
+		}
+		return &net.OpError{Op: "dial", Net: "tcp", Addr: raddr, Err: err}
+	}
+	family := syscall.AF_INET
+	var sa syscall.Sockaddr
+	if ip4 := ip.To4(); ip4 != nil {
+		s := &syscall.SockaddrInet4{Port: port}
+		copy(s.Addr[:], ip4)
+		sa = s
+	} else {
+		family = syscall.AF_INET6
+		s := &syscall.SockaddrInet6{Port: port}
+		copy(s.Addr[:], ip.To16())
+		sa = s
+	}
+	fd, err := syscall.Socket(family, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, syscall.IPPROTO_TCP)
+	if err != nil {
+		return nil, opErr("socket", err)
+	}
+	c := &fdConn{fd: fd, raddr: raddr}
+	err = syscall.Connect(fd, sa)
+	if err == syscall.EINPROGRESS || err == syscall.EINTR {
+		if err = c.wait(ctx, pollOut, 0); err == nil {
+			var soerr int
+			soerr, err = syscall.GetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_ERROR)
+			if err == nil && soerr != 0 {
+				err = syscall.Errno(soerr)
+			}
+		}
+	}
+	if err != nil {
+		syscall.Close(fd)
+		if err == os.ErrDeadlineExceeded && ctx.Err() != nil {
+			err = ctx.Err()
+		}
+		return nil, opErr("connect", err)
+	}
+	syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
+	if lsa, err := syscall.Getsockname(fd); err == nil {
+		switch a := lsa.(type) {
+		case *syscall.SockaddrInet4:
+			c.laddr = &net.TCPAddr{IP: append(net.IP(nil), a.Addr[:]...), Port: a.Port}
+		case *syscall.SockaddrInet6:
+			c.laddr = &net.TCPAddr{IP: append(net.IP(nil), a.Addr[:]...), Port: a.Port}
+		}
+	}
+	return c, nil
+}
+
+// wait blocks until fd is ready for events, or: the connection is closed
+// (net.ErrClosed), the deadline dl (Unix ns, 0 = none) passes, or ctx (may
+// be nil) ends (both os.ErrDeadlineExceeded). With a ctx the wait is cut
+// into slices (pollSliceMin doubling up to pollSliceMax) so a cancel is
+// seen without arming anything per call; without one it sleeps until the
+// deadline or for ever (Close wakes it).
+func (c *fdConn) wait(ctx context.Context, events int16, dl int64) error {
+	if ctx != nil && ctx.Done() == nil {
+		ctx = nil // never ends: no need to look at it
+	}
+	slice := pollSliceMin
+	for {
+		if c.closed.Load() {
+			return net.ErrClosed
+		}
+		d := time.Duration(-1)
+		if ctx != nil {
+			if ctx.Err() != nil {
+				return os.ErrDeadlineExceeded
+			}
+			d = slice
+			if cdl, ok := ctx.Deadline(); ok {
+				// Wake at the context's deadline (at least 50 µs from now:
+				// its own timer ends it at the same moment).
+				d = min(d, max(time.Until(cdl), 50*time.Microsecond))
+			}
+		}
+		if dl != 0 {
+			left := time.Duration(dl - time.Now().UnixNano())
+			if left <= 0 {
+				return os.ErrDeadlineExceeded
+			}
+			if d < 0 || left < d {
+				d = left
+			}
+		}
+		ready, err := ppoll(c.fd, events, d)
+		if err != nil {
+			return err
+		}
+		if ready {
+			return nil
+		}
+		if slice < pollSliceMax {
+			slice *= 2
+		}
+	}
+}
+
+// ppoll waits up to d (d < 0: no limit) for events on fd. Errors and
+// hang-ups count as ready: the read or write that follows reports them. A
+// signal (the backend's SIGINT for a cancel, say) ends the wait early as
+// not ready: the caller looks at its context again.
+func ppoll(fd int, events int16, d time.Duration) (bool, error) {
+	pfd := struct {
+		fd      int32
+		events  int16
+		revents int16
+	}{fd: int32(fd), events: events}
+	var tsp unsafe.Pointer
+	var ts syscall.Timespec
+	if d >= 0 {
+		ts = syscall.NsecToTimespec(int64(d))
+		tsp = unsafe.Pointer(&ts)
+	}
+	n, _, errno := syscall.Syscall6(syscall.SYS_PPOLL, uintptr(unsafe.Pointer(&pfd)), 1, uintptr(tsp), 0, 0, 0)
+	switch {
+	case errno == syscall.EINTR:
+		return false, nil
+	case errno != 0:
+		return false, os.NewSyscallError("ppoll", errno)
+	}
+	return n > 0, nil
+}
+
+func (c *fdConn) Read(p []byte) (int, error) { return c.readCtx(nil, p) }
+
+// readCtx waits until the socket is readable (see wait), then reads once.
+func (c *fdConn) readCtx(ctx context.Context, p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	for {
+		if err := c.wait(ctx, pollIn, c.rdl.Load()); err != nil {
+			return 0, c.opErr("read", err)
+		}
+		n, err := syscall.Read(c.fd, p)
+		switch {
+		case err == syscall.EAGAIN || err == syscall.EINTR:
+			continue // readable was a false alarm
+		case err != nil:
+			return 0, c.opErr("read", os.NewSyscallError("read", err))
+		case n == 0:
+			return 0, io.EOF
+		}
+		return n, nil
+	}
+}
+
+// Write writes all of p (MSG_NOSIGNAL: a dead peer is EPIPE, never a
+// SIGPIPE), waiting for room up to the write deadline.
+func (c *fdConn) Write(p []byte) (int, error) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	done := 0
+	for done < len(p) {
+		if c.closed.Load() {
+			return done, c.opErr("write", net.ErrClosed)
+		}
+		b := p[done:]
+		n, _, errno := syscall.Syscall6(syscall.SYS_SENDTO, uintptr(c.fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), syscall.MSG_NOSIGNAL, 0, 0)
+		switch errno {
+		case 0:
+			done += int(n)
+		case syscall.EINTR:
+		case syscall.EAGAIN:
+			if err := c.wait(nil, pollOut, c.wdl.Load()); err != nil {
+				return done, c.opErr("write", err)
+			}
+		default:
+			return done, c.opErr("write", os.NewSyscallError("write", errno))
+		}
+	}
+	return done, nil
+}
+
+func (c *fdConn) opErr(op string, err error) error {
+	if err == os.ErrDeadlineExceeded {
+		return err // callers test it with errors.Is; keep it bare, as net does inside OpError
+	}
+	return &net.OpError{Op: op, Net: "tcp", Source: c.laddr, Addr: c.raddr, Err: err}
+}
+
+// Close wakes every waiter (shutdown), waits for them to leave, then
+// closes the descriptor: it is never closed under a running syscall, so
+// its number cannot be reused under one.
+func (c *fdConn) Close() error {
+	if c.closed.Swap(true) {
+		return net.ErrClosed
+	}
+	syscall.Shutdown(c.fd, syscall.SHUT_RDWR)
+	c.mu.Lock()
+	err := syscall.Close(c.fd)
+	c.mu.Unlock()
+	if err != nil {
+		return os.NewSyscallError("close", err)
+	}
+	return nil
+}
+
+func (c *fdConn) LocalAddr() net.Addr  { return c.laddr }
+func (c *fdConn) RemoteAddr() net.Addr { return c.raddr }
+
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func (c *fdConn) SetDeadline(t time.Time) error {
+	c.rdl.Store(unixNano(t))
+	c.wdl.Store(unixNano(t))
+	return nil
+}
+func (c *fdConn) SetReadDeadline(t time.Time) error  { c.rdl.Store(unixNano(t)); return nil }
+func (c *fdConn) SetWriteDeadline(t time.Time) error { c.wdl.Store(unixNano(t)); return nil }

@@ -1,0 +1,20 @@
+//go:build !linux
+
+package dist
+
+import (
+	"context"
+	"errors"
+	"net"
+)
+
+// Elsewhere than Linux every socket is a net.TCPConn (see fdconn_linux.go).
+const fdDialSupported = false
+
+type fdConn struct{ net.Conn }
+
+func dialFd(ctx context.Context, host string, port int) (*fdConn, error) {
+	return nil, errors.New("dialFd: not supported on this platform")
+}
+
+func (c *fdConn) readCtx(ctx context.Context, p []byte) (int, error) { return c.Read(p) }

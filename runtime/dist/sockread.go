@@ -1,0 +1,76 @@
+// sockReader: the bytes under the connection's bufio.Reader, read either
+// through Go's netpoller or, for a caller holding the read duty, by
+// sleeping in the kernel on the caller's own thread.
+package dist
+
+import (
+	"context"
+	"net"
+	"sync/atomic"
+	"time"
+)
+
+// Why the second way: a caller that holds the read duty (duty.go) and finds
+// no data parks in Go's netpoller; when the reply comes, a netpoller thread
+// sees it and must wake the caller's goroutine. When that goroutine is
+// locked to its OS thread (a PostgreSQL backend's goroutine always is: it
+// is the cgo callback on the backend's thread) the wake-up is a hand-off
+// between two OS threads, measured at ~7 µs and ~1.8 extra context switches
+// per 20 µs call (bench/erlsql/README.md). A C node just sleeps in read(2)
+// and the kernel wakes that thread. So while a caller reads directly, the
+// socket is waited on with a blocking ppoll(2) on the caller's thread, and
+// read only once it is readable: the kernel wakes the thread that waits.
+// The socket is an fdConn (fdconn_linux.go), which Go's netpoller does not
+// watch, so no other thread is woken by the same packet.
+//
+// The wait is bounded by short, growing slices (pollSliceMin up to
+// pollSliceMax) so that the caller's context is looked at regularly: a
+// cancelled context ends the wait within pollSliceMax, with no timer, no
+// AfterFunc and no socket deadline armed per call. Go's scheduler sees an
+// ordinary blocking system call (the P stays with the thread while other
+// Ps are idle, as with any short syscall).
+//
+// TLS connections keep the netpoller path (crypto/tls reads a net.Conn
+// with deadlines), as do connections made with a Config's own Dialer.
+const (
+	pollSliceMin = time.Millisecond
+	pollSliceMax = 8 * time.Millisecond
+)
+
+// sockReader counts bytes read (onTick uses the count to tell a silent
+// peer) and implements the direct wait. ctx is set only by the holder of
+// the read duty, around its reads (setDirect), and read only by whoever
+// reads, which is that same holder: no lock needed.
+type sockReader struct {
+	nc  net.Conn
+	fc  *fdConn // nil: no direct wait (TLS, or a socket from a Config's Dialer)
+	n   atomic.Uint64
+	ctx context.Context // non-nil: waits are cut into slices that look at ctx
+}
+
+func newSockReader(nc net.Conn) *sockReader {
+	r := &sockReader{nc: nc}
+	r.fc, _ = nc.(*fdConn)
+	return r
+}
+
+// setDirect switches the direct wait on (ctx non-nil) or off. It reports
+// whether the direct wait is available; if not, the caller must bound its
+// reads with socket deadlines instead.
+func (r *sockReader) setDirect(ctx context.Context) bool {
+	if r.fc == nil {
+		return false
+	}
+	r.ctx = ctx
+	return true
+}
+
+func (r *sockReader) Read(p []byte) (n int, err error) {
+	if r.fc != nil {
+		n, err = r.fc.readCtx(r.ctx, p)
+	} else {
+		n, err = r.nc.Read(p)
+	}
+	r.n.Add(uint64(n))
+	return n, err
+}
