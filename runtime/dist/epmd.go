@@ -116,6 +116,12 @@ func LookupPort(ctx context.Context, d *net.Dialer, host string, epmdPort int, a
 		return PortInfo{}, ctxErr(ctx, KindEpmd, node, "epmd: send PORT_PLEASE2", err)
 	}
 	// epmd writes the reply and closes: read to EOF, bounded.
+	read := c.Read
+	if fc, ok := c.(*fdConn); ok {
+		// An fdConn's wait does not see watchCtx move the deadline; it
+		// watches ctx itself.
+		read = func(p []byte) (int, error) { return fc.readCtx(ctx, false, p) }
+	}
 	buf := make([]byte, 0, 64)
 	for {
 		if len(buf) == cap(buf) {
@@ -124,7 +130,7 @@ func LookupPort(ctx context.Context, d *net.Dialer, host string, epmdPort int, a
 			}
 			buf = append(buf, 0)[:len(buf)]
 		}
-		n, err := c.Read(buf[len(buf):cap(buf)])
+		n, err := read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
 		if err == io.EOF {
 			break

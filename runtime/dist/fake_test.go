@@ -4,6 +4,7 @@ package dist
 import (
 	"context"
 	"errors"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -521,6 +522,61 @@ func TestFakePoolGetWith(t *testing.T) {
 	for _, ci := range pool.Stats() {
 		if strings.Contains(ci.LastError, fakeCookie) || strings.Contains(ci.LastError, "wrong") {
 			t.Fatal("stats leak a cookie")
+		}
+	}
+}
+
+// A silent epmd or a peer silent in the handshake must not hold a cancelled
+// Dial: plerl's own sockets (fdconn_linux.go) watch the context in every
+// wait, whatever deadline the socket had when the wait began.
+func TestCancelDuringSilentSetup(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // accept, then say nothing
+		}
+	}()
+	port := ln.Addr().(*net.TCPAddr).Port
+	cfg := &Config{NodeName: "plerl_cancel@127.0.0.1", Cookie: "c"}
+	for _, tc := range []struct {
+		name string
+		run  func(ctx context.Context) error
+	}{
+		{"epmd", func(ctx context.Context) error {
+			_, err := LookupPort(ctx, nil, "127.0.0.1", port, "x", "x@127.0.0.1")
+			return err
+		}},
+		{"handshake", func(ctx context.Context) error {
+			_, err := dialPort(ctx, mustDefaults(t, cfg), "x@127.0.0.1", "127.0.0.1", port)
+			return err
+		}},
+	} {
+		for _, withDeadline := range []bool{false, true} {
+			ctx, cancel := context.WithCancel(context.Background())
+			if withDeadline {
+				ctx, cancel = context.WithTimeout(context.Background(), time.Minute)
+			}
+			time.AfterFunc(50*time.Millisecond, cancel)
+			res := make(chan error, 1)
+			go func() { res <- tc.run(ctx) }()
+			select {
+			case err := <-res:
+				var e *Error
+				if !errors.As(err, &e) || e.Kind != KindCancelled {
+					t.Errorf("%s (deadline %v): want a KindCancelled error, got %v", tc.name, withDeadline, err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("%s (deadline %v): still waiting 10 s after the cancel", tc.name, withDeadline)
+			}
+			cancel()
 		}
 	}
 }

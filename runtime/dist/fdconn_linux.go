@@ -34,6 +34,7 @@ type fdConn struct {
 	closed       atomic.Bool
 	rdl, wdl     atomic.Int64 // deadlines, Unix ns; 0 = none
 	laddr, raddr net.Addr
+	blocking     bool // O_NONBLOCK cleared and SO_RCVTIMEO set (connectFd)
 }
 
 const (
@@ -118,6 +119,15 @@ func connectFd(ctx context.Context, ip net.IP, port int) (*fdConn, error) {
 		return nil, opErr("connect", err)
 	}
 	syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
+	// From here on the descriptor blocks: a direct reader sleeps in recv(2)
+	// itself, woken by SO_RCVTIMEO every directSlice (readCtx); everything
+	// else passes MSG_DONTWAIT.
+	tv := syscall.NsecToTimeval(int64(directSlice))
+	if err := syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &tv); err == nil {
+		if err := syscall.SetNonblock(fd, false); err == nil {
+			c.blocking = true
+		}
+	}
 	if lsa, err := syscall.Getsockname(fd); err == nil {
 		switch a := lsa.(type) {
 		case *syscall.SockaddrInet4:
@@ -204,25 +214,56 @@ func ppoll(fd int, events int16, d time.Duration) (bool, error) {
 	return n > 0, nil
 }
 
-func (c *fdConn) Read(p []byte) (int, error) { return c.readCtx(nil, p) }
+func (c *fdConn) Read(p []byte) (int, error) { return c.readCtx(nil, false, p) }
 
-// readCtx waits until the socket is readable (see wait), then reads once.
-func (c *fdConn) readCtx(ctx context.Context, p []byte) (int, error) {
+// readCtx reads once, waiting for data first. A direct reader (direct:
+// the caller waiting for its own reply, duty.go) sleeps in recv(2) itself,
+// one system call where poll-then-read takes two; the socket's SO_RCVTIMEO
+// wakes it every directSlice to look at ctx and the deadline. Anyone else
+// (the reader goroutine: no context, no deadline, possibly idle for hours)
+// waits in ppoll (see wait) and reads with MSG_DONTWAIT.
+func (c *fdConn) readCtx(ctx context.Context, direct bool, p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
 	c.mu.RLock()
 	defer c.mu.RUnlock()
+	if direct && c.blocking {
+		if ctx != nil && ctx.Done() == nil {
+			ctx = nil
+		}
+		for {
+			if c.closed.Load() {
+				return 0, c.opErr("read", net.ErrClosed)
+			}
+			if ctx != nil && ctx.Err() != nil {
+				return 0, os.ErrDeadlineExceeded
+			}
+			if dl := c.rdl.Load(); dl != 0 && time.Now().UnixNano() >= dl {
+				return 0, os.ErrDeadlineExceeded
+			}
+			n, err := recv(c.fd, p, 0)
+			switch {
+			case err == syscall.EAGAIN || err == syscall.EINTR:
+				continue // SO_RCVTIMEO, or a signal: look at ctx again
+			case err != nil:
+				return 0, c.opErr("read", os.NewSyscallError("recvfrom", err))
+			case n == 0:
+				return 0, io.EOF
+			}
+			return n, nil
+		}
+	}
 	for {
 		if err := c.wait(ctx, pollIn, c.rdl.Load()); err != nil {
 			return 0, c.opErr("read", err)
 		}
-		n, err := syscall.Read(c.fd, p)
+		n, err := recv(c.fd, p, syscall.MSG_DONTWAIT)
 		switch {
 		case err == syscall.EAGAIN || err == syscall.EINTR:
 			continue // readable was a false alarm
 		case err != nil:
-			return 0, c.opErr("read", os.NewSyscallError("read", err))
+			return 0, c.opErr("read", os.NewSyscallError("recvfrom", err))
 		case n == 0:
 			return 0, io.EOF
 		}
@@ -230,8 +271,17 @@ func (c *fdConn) readCtx(ctx context.Context, p []byte) (int, error) {
 	}
 }
 
+func recv(fd int, p []byte, flags int) (int, error) {
+	n, _, errno := syscall.Syscall6(syscall.SYS_RECVFROM, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), uintptr(flags), 0, 0)
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), nil
+}
+
 // Write writes all of p (MSG_NOSIGNAL: a dead peer is EPIPE, never a
-// SIGPIPE), waiting for room up to the write deadline.
+// SIGPIPE; MSG_DONTWAIT: a full socket buffer is waited for in ppoll), up
+// to the write deadline.
 func (c *fdConn) Write(p []byte) (int, error) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
@@ -241,7 +291,7 @@ func (c *fdConn) Write(p []byte) (int, error) {
 			return done, c.opErr("write", net.ErrClosed)
 		}
 		b := p[done:]
-		n, _, errno := syscall.Syscall6(syscall.SYS_SENDTO, uintptr(c.fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), syscall.MSG_NOSIGNAL, 0, 0)
+		n, _, errno := syscall.Syscall6(syscall.SYS_SENDTO, uintptr(c.fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), syscall.MSG_NOSIGNAL|syscall.MSG_DONTWAIT, 0, 0)
 		switch errno {
 		case 0:
 			done += int(n)

@@ -17,4 +17,4 @@ func dialFd(ctx context.Context, host string, port int) (*fdConn, error) {
 	return nil, errors.New("dialFd: not supported on this platform")
 }
 
-func (c *fdConn) readCtx(ctx context.Context, p []byte) (int, error) { return c.Read(p) }
+func (c *fdConn) readCtx(ctx context.Context, direct bool, p []byte) (int, error) { return c.Read(p) }

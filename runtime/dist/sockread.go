@@ -17,21 +17,25 @@ import (
 // is the cgo callback on the backend's thread) the wake-up is a hand-off
 // between two OS threads, measured at ~7 µs and ~1.8 extra context switches
 // per 20 µs call (bench/erlsql/README.md). A C node just sleeps in read(2)
-// and the kernel wakes that thread. So while a caller reads directly, the
-// socket is waited on with a blocking ppoll(2) on the caller's thread, and
-// read only once it is readable: the kernel wakes the thread that waits.
-// The socket is an fdConn (fdconn_linux.go), which Go's netpoller does not
-// watch, so no other thread is woken by the same packet.
+// and the kernel wakes that thread. So while a caller reads directly, it
+// sleeps in recv(2) on a blocking socket on its own thread, like a C node:
+// the kernel wakes the thread that waits. The socket is an fdConn
+// (fdconn_linux.go), which Go's netpoller does not watch, so no other
+// thread is woken by the same packet.
 //
-// The wait is bounded by short, growing slices (pollSliceMin up to
-// pollSliceMax) so that the caller's context is looked at regularly: a
-// cancelled context ends the wait within pollSliceMax, with no timer, no
+// The wait is bounded by short slices (directSlice, the socket's
+// SO_RCVTIMEO) so that the caller's context is looked at regularly: a
+// cancelled context ends the wait within directSlice, with no timer, no
 // AfterFunc and no socket deadline armed per call. Go's scheduler sees an
 // ordinary blocking system call (the P stays with the thread while other
 // Ps are idle, as with any short syscall).
 //
 // TLS connections keep the netpoller path (crypto/tls reads a net.Conn
 // with deadlines), as do connections made with a Config's own Dialer.
+const directSlice = 4 * time.Millisecond
+
+// Slices of other waits that must look at a context (fdConn.wait: connect,
+// and reads by a non-direct reader with a context).
 const (
 	pollSliceMin = time.Millisecond
 	pollSliceMax = 8 * time.Millisecond
@@ -42,10 +46,11 @@ const (
 // the read duty, around its reads (setDirect), and read only by whoever
 // reads, which is that same holder: no lock needed.
 type sockReader struct {
-	nc  net.Conn
-	fc  *fdConn // nil: no direct wait (TLS, or a socket from a Config's Dialer)
-	n   atomic.Uint64
-	ctx context.Context // non-nil: waits are cut into slices that look at ctx
+	nc     net.Conn
+	fc     *fdConn // nil: no direct wait (TLS, or a socket from a Config's Dialer)
+	n      atomic.Uint64
+	ctx    context.Context // the direct reader's context (may be nil)
+	direct bool            // a caller holding the read duty reads (setDirect)
 }
 
 func newSockReader(nc net.Conn) *sockReader {
@@ -61,13 +66,13 @@ func (r *sockReader) setDirect(ctx context.Context) bool {
 	if r.fc == nil {
 		return false
 	}
-	r.ctx = ctx
+	r.ctx, r.direct = ctx, ctx != nil
 	return true
 }
 
 func (r *sockReader) Read(p []byte) (n int, err error) {
 	if r.fc != nil {
-		n, err = r.fc.readCtx(r.ctx, p)
+		n, err = r.fc.readCtx(r.ctx, r.direct, p)
 	} else {
 		n, err = r.nc.Read(p)
 	}
