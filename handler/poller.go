@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/plerl/plerl/runtime/pl"
+	"github.com/plerl/plerl/runtime/yield"
 )
 
 const pollInterval = 2 * time.Millisecond
@@ -54,6 +55,11 @@ func inCall() bool { return calls.Load()&1 == 1 }
 // beginCall and endCall bracket every entry from the backend: the engine's
 // nesting, and for the outermost call the poller's view of it.
 func beginCall() bool {
+	// Every call into plerl_go.so is a cgo callback on the backend's
+	// locked thread that never goes through Go's scheduler: without an
+	// occasional yield sysmon takes it for one long-running goroutine
+	// (runtime/yield).
+	yield.Maybe()
 	outer := engine.Enter()
 	if outer {
 		callStarted()

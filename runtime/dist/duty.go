@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"time"
+
+	"github.com/plerl/plerl/runtime/yield"
 )
 
 // Why: handing every reply from the reader goroutine to the waiting
@@ -210,6 +212,7 @@ func (c *Conn) readFailed(err error) {
 // wait returns the next reply for cl: read directly when the duty is free,
 // else park until the reader goroutine delivers it.
 func (c *Conn) wait(ctx context.Context, cl *call) (reply, error) {
+	yield.Maybe() // a caller in a loop of calls must not look long-running to sysmon (runtime/yield)
 	select {
 	case r := <-cl.ch:
 		return r, nil
