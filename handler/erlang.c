@@ -418,18 +418,6 @@ plerl_erl_resolve_guarded(const char *target, const char *module, const char *fu
 										lua_op, out, err);
 }
 
-void
-plerl_wait_start(void)
-{
-	pgstat_report_wait_start(PG_WAIT_EXTENSION);
-}
-
-void
-plerl_wait_end(void)
-{
-	pgstat_report_wait_end();
-}
-
 /* Identity of this backend's node name (bounded: never the pid). */
 int
 plerl_backend_slot(void)

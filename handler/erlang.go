@@ -8,6 +8,7 @@ package main
 #include <stdlib.h>
 #include "plerl.h"
 #include "plerl_shared.h"
+#include "utils/wait_event.h"
 extern int plerl_backend_slot(void);
 extern int plerl_cluster_port(void);
 extern const PlerlSettings *plerl_settings;
@@ -24,6 +25,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -52,6 +54,8 @@ type bridge struct {
 	limits    poolLimits // what pool was made with
 	self      string
 	rawCookie map[string]string // node -> cookie, from erlang_connect (admins)
+
+	lastCookie, lastIdent string // identOf's memo
 }
 
 var erl *bridge
@@ -137,9 +141,14 @@ func (b *bridge) conn(ctx context.Context, t target) (*dist.Conn, error) {
 		}
 		cookie = c
 	}
-	nc := &dist.NodeConfig{Cookie: cookie}
-	h := sha256.Sum256([]byte(cookie))
-	nc.Ident = hex.EncodeToString(h[:8])
+	ident := b.identOf(cookie)
+	if !t.tls {
+		// The common case, once connected: no context, no config.
+		if c := b.pool.Lookup(t.node, ident); c != nil {
+			return c, nil
+		}
+	}
+	nc := &dist.NodeConfig{Cookie: cookie, Ident: ident}
 	if t.tls {
 		tc, err := tlsConfig(t)
 		if err != nil {
@@ -183,6 +192,17 @@ func tlsConfig(t target) (*tls.Config, error) {
 		tc.Certificates = []tls.Certificate{cert}
 	}
 	return tc, nil
+}
+
+// identOf names a cookie in the pool (a connection made with another
+// cookie is not reused) without keeping it: a hash, remembered for the last
+// cookie seen so a run of calls hashes once.
+func (b *bridge) identOf(cookie string) string {
+	if cookie != b.lastCookie || b.lastIdent == "" {
+		h := sha256.Sum256([]byte(cookie))
+		b.lastCookie, b.lastIdent = cookie, hex.EncodeToString(h[:8])
+	}
+	return b.lastIdent
 }
 
 // callContext bounds one request by the statement (query cancel through
@@ -280,9 +300,16 @@ func timeoutOf(ms C.int32_t) time.Duration {
 }
 
 // waiting marks the backend as waiting (pg_stat_activity wait_event) around f.
+//
+// pgstat_report_wait_start/end are inline stores to *my_wait_event_info
+// (never raising); doing the same store from Go saves two cgo calls per
+// request. The pointer is read each time: PostgreSQL moves it to shared
+// memory once the backend's PGPROC is set up.
 func waiting(f func()) {
-	C.plerl_wait_start()
-	defer C.plerl_wait_end()
+	if p := C.my_wait_event_info; p != nil {
+		atomic.StoreUint32((*uint32)(unsafe.Pointer(p)), uint32(C.PG_WAIT_EXTENSION))
+		defer atomic.StoreUint32((*uint32)(unsafe.Pointer(p)), 0)
+	}
 	f()
 }
 

@@ -299,10 +299,3 @@ plerl_subxact_abort(PlerlError *err)
 {
 	return subxact_end(false, err);
 }
-
-/* Settings Go reads (plain loads of GUC variables owned by plerl.so). */
-const PlerlSettings *
-plerl_get_settings(void)
-{
-	return plerl_settings;
-}

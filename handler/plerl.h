@@ -229,7 +229,5 @@ typedef struct PlerlConnRow
 /* Guard for Lua: resolve target and check privileges and the allow-list. */
 extern int	plerl_erl_resolve_guarded(const char *target, const char *module, const char *function,
 									  int arity, int lua_op, PlerlErlTarget *out, PlerlError *err);
-extern void plerl_wait_start(void);
-extern void plerl_wait_end(void);
 
 #endif

@@ -5,12 +5,14 @@ package main
 #include "postgres.h"
 #include "fmgr.h"
 #include "plerl_shared.h"
-extern const PlerlSettings *plerl_get_settings(void);
 extern const PlerlSettings *plerl_settings;
 */
 import "C"
 
-import "time"
+import (
+	"time"
+	"unsafe"
+)
 
 // settings is a snapshot of the GUCs; read only on the backend's goroutine.
 type settingsSnapshot struct {
@@ -27,8 +29,11 @@ type settingsSnapshot struct {
 	NullAtom       string
 }
 
+// readSettings reads plerl.so's settings struct directly (no cgo call); the
+// strings are converted only when they change, so a snapshot per request
+// costs a few loads.
 func readSettings() settingsSnapshot {
-	s := C.plerl_get_settings()
+	s := C.plerl_settings
 	return settingsSnapshot{
 		CallTimeout:    time.Duration(s.call_timeout_ms) * time.Millisecond,
 		ConnectTimeout: time.Duration(s.connect_timeout_ms) * time.Millisecond,
@@ -38,10 +43,42 @@ func readSettings() settingsSnapshot {
 		LuaMemoryLimit: uint64(s.lua_memory_limit_kb) * 1024,
 		LuaTimeLimit:   time.Duration(s.lua_time_limit_ms) * time.Millisecond,
 		TickTime:       time.Duration(s.tick_time_s) * time.Second,
-		NodePrefix:     C.GoString(s.node_prefix),
-		NodeHost:       C.GoString(s.node_host),
-		NullAtom:       C.GoString(s.null_atom),
+		NodePrefix:     settingStrings[0].get(s.node_prefix),
+		NodeHost:       settingStrings[1].get(s.node_host),
+		NullAtom:       settingStrings[2].get(s.null_atom),
 	}
+}
+
+// gucString holds the Go copy of one string GUC.
+type gucString struct {
+	p *C.char
+	s string
+}
+
+var settingStrings [3]gucString
+
+// get returns p as a Go string, reusing the last copy when p is the same
+// pointer and still holds the same bytes (a SET may free and reuse it).
+func (c *gucString) get(p *C.char) string {
+	if p == nil {
+		return ""
+	}
+	if p == c.p && cstrEquals(p, c.s) {
+		return c.s
+	}
+	c.p, c.s = p, C.GoString(p)
+	return c.s
+}
+
+// cstrEquals compares a NUL-terminated C string with s, reading no byte
+// past the terminator.
+func cstrEquals(p *C.char, s string) bool {
+	for i := 0; i < len(s); i++ {
+		if b := *(*byte)(unsafe.Add(unsafe.Pointer(p), i)); b != s[i] {
+			return false // also stops at the terminator: s holds no NUL
+		}
+	}
+	return *(*byte)(unsafe.Add(unsafe.Pointer(p), len(s))) == 0
 }
 
 // refreshLimits copies the Lua limits for the poller: plain loads of C

@@ -100,6 +100,23 @@ func (p *Pool) Get(ctx context.Context, node string) (*Conn, error) {
 	return p.GetWith(ctx, node, nil)
 }
 
+// Lookup returns the live connection to node made under ident, or nil: the
+// fast path of GetWith for a caller that has one (no context, no config).
+func (p *Pool) Lookup(node, ident string) *Conn {
+	p.mu.Lock()
+	e := p.entries[node]
+	p.mu.Unlock()
+	if e == nil {
+		return nil
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if alive(e.conn) && e.ident == ident {
+		return e.conn
+	}
+	return nil
+}
+
 // GetWith is Get with a per-node configuration (cookie, TLS) instead of
 // the pool's; ident names that configuration without revealing it (e.g. a
 // hash of the cookie): a live connection made under another ident is

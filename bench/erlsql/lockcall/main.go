@@ -13,7 +13,7 @@
 // p99_us=.. per_s=..") plus the context switches per call of the whole
 // process (from /proc/self/status and /proc/self/task/*/status).
 //
-// Usage: lockcall [-p peer] [-c cookie] [-n calls] [-r rounds] [-procs 2]
+// Usage: lockcall [-p peer] [-c cookie] [-n calls] [-r rounds] [-procs 2] [-timeout 5s]
 package main
 
 import (
@@ -33,11 +33,14 @@ import (
 )
 
 var (
-	peer   = flag.String("p", "bench@127.0.0.1", "peer node")
-	cookie = flag.String("c", "benchcookie", "cookie")
-	nCalls = flag.Int("n", 20000, "timed calls per measurement")
-	rounds = flag.Int("r", 3, "rounds")
-	procs  = flag.Int("procs", 2, "GOMAXPROCS for free and locked (plerl.go_max_procs defaults to 2)")
+	peer       = flag.String("p", "bench@127.0.0.1", "peer node")
+	cookie     = flag.String("c", "benchcookie", "cookie")
+	nCalls     = flag.Int("n", 20000, "timed calls per measurement")
+	rounds     = flag.Int("r", 3, "rounds")
+	procs      = flag.Int("procs", 2, "GOMAXPROCS for free and locked (plerl.go_max_procs defaults to 2)")
+	yieldEvery = flag.Duration("yield", 0, "call runtime.Gosched when this long has passed since the last one (0: never)")
+	only       = flag.String("modes", "free,locked,locked1", "which modes to run, in this order")
+	tmo        = flag.Duration("timeout", 5*time.Second, "each call gets context.WithTimeout(this), as a backend's calls get plerl.call_timeout (0: context.Background)")
 )
 
 func die(what string, err error) {
@@ -79,11 +82,23 @@ func measure(c *dist.Conn, mode string) {
 			}
 		}
 		lat := make([]time.Duration, *nCalls)
+		var lastYield time.Time
 		cs0 := switches()
 		w0 := time.Now()
 		for i := range lat {
 			t0 := time.Now()
-			v, err := c.Call(ctx, "erlang", "node", nil)
+			cctx, cancel := ctx, context.CancelFunc(nil)
+			if *tmo > 0 {
+				cctx, cancel = context.WithTimeout(ctx, *tmo)
+			}
+			if *yieldEvery > 0 && t0.Sub(lastYield) > *yieldEvery {
+				runtime.Gosched()
+				lastYield = t0
+			}
+			v, err := c.Call(cctx, "erlang", "node", nil)
+			if cancel != nil {
+				cancel()
+			}
 			lat[i] = time.Since(t0)
 			if err != nil {
 				die(mode, err)
@@ -96,9 +111,9 @@ func measure(c *dist.Conn, mode string) {
 		cs := switches() - cs0
 		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 		n := len(lat)
-		fmt.Printf("go-%s node n=%d median_us=%.1f p99_us=%.1f per_s=%.0f cs_per_call=%.2f\n", mode, n,
-			float64(lat[n/2])/1e3, float64(lat[int(float64(n-1)*0.99)])/1e3, float64(n)/wall.Seconds(),
-			float64(cs)/float64(n))
+		q := func(f float64) float64 { return float64(lat[int(float64(n-1)*f)]) / 1e3 }
+		fmt.Printf("go-%s node n=%d median_us=%.1f p99_us=%.1f per_s=%.0f cs_per_call=%.2f p90_us=%.1f p95_us=%.1f\n", mode, n,
+			q(0.5), q(0.99), float64(n)/wall.Seconds(), float64(cs)/float64(n), q(0.9), q(0.95))
 	}()
 	<-done
 }
@@ -113,7 +128,7 @@ func main() {
 		die("dial", err)
 	}
 	defer c.Close()
-	modes := []string{"free", "locked", "locked1"}
+	modes := strings.Split(*only, ",")
 	for r := 0; r < *rounds; r++ {
 		for k := range modes {
 			m := modes[(k+r)%len(modes)]
