@@ -87,6 +87,22 @@ func recoverInto(cerr *C.PlerlError) {
 	}
 }
 
+// entered records what beginCall did, for leaveCall.
+type entered struct{ outer, ok bool }
+
+// leaveCall is endCall (if beginCall returned) and recoverInto in one
+// deferred call.
+func leaveCall(cerr *C.PlerlError, in *entered) {
+	r := recover()
+	if in.ok {
+		endCall(in.outer)
+	}
+	if r != nil {
+		setError(cerr, &pl.Error{Kind: pl.KindError, SQLState: pl.StateInternal,
+			Message: fmt.Sprintf("internal error in plerl: %v", r)})
+	}
+}
+
 //export plerlGoCompile
 func plerlGoCompile(cc *C.PlerlCompile) {
 	defer recoverInto(&cc.err)
@@ -121,8 +137,9 @@ func plerlGoForget(id C.int64_t) {
 func callArgs(s *pl.State, call *C.PlerlCall, buf []lua.LValue) ([]lua.LValue, error) {
 	args := buf
 	if call.nargs > 0 {
-		for _, v := range unsafe.Slice(call.args, int(call.nargs)) {
-			lv, err := valueToLua(s, &v)
+		vs := unsafe.Slice(call.args, int(call.nargs))
+		for i := range vs {
+			lv, err := valueToLua(s, &vs[i])
 			if err != nil {
 				return nil, err
 			}
@@ -134,9 +151,9 @@ func callArgs(s *pl.State, call *C.PlerlCall, buf []lua.LValue) ([]lua.LValue, e
 
 //export plerlGoCall
 func plerlGoCall(call *C.PlerlCall) {
-	defer recoverInto(&call.err)
-	outer := beginCall()
-	defer endCall(outer)
+	var in entered
+	defer leaveCall(&call.err, &in) // one defer on the hottest path
+	in.outer, in.ok = beginCall(), true
 	trusted := call.flags&C.PLERL_TRUSTED != 0
 	s := engine.State(uint32(call.user_id), trusted)
 	var argbuf [8]lua.LValue

@@ -26,6 +26,8 @@ var (
 	// hot path pays (it used to be an add and two stores).
 	calls  atomic.Uint64
 	parked atomic.Bool
+	// entries counts entries for yield.Owned (backend goroutine only).
+	entries uint32
 	wake   = make(chan struct{}, 1)
 
 	// Limits, refreshed from the GUCs at each outermost call.
@@ -59,7 +61,7 @@ func beginCall() bool {
 	// locked thread that never goes through Go's scheduler: without an
 	// occasional yield sysmon takes it for one long-running goroutine
 	// (runtime/yield).
-	yield.Maybe()
+	yield.Owned(&entries)
 	outer := engine.Enter()
 	if outer {
 		callStarted()

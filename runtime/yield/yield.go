@@ -43,6 +43,20 @@ func Maybe() {
 	if calls.Add(1)&15 != 0 {
 		return
 	}
+	due()
+}
+
+// Owned is Maybe for a caller that owns its counter and is its only user
+// (a backend's goroutine, the only one that enters plerl_go.so): a plain
+// increment instead of an atomic one on every call.
+func Owned(n *uint32) {
+	if *n++; *n&15 != 0 {
+		return
+	}
+	due()
+}
+
+func due() {
 	now := int64(time.Since(start))
 	if l := last.Load(); now-l < int64(Interval) || !last.CompareAndSwap(l, now) {
 		return
