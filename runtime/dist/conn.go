@@ -862,17 +862,20 @@ func (c *Conn) Receive(ctx context.Context, p term.Pid) (any, error) {
 		if dead {
 			return nil, c.err
 		}
-		if c.tryTakeDuty() {
+		if !c.othersPending(nil) && c.tryTakeDuty() {
 			// Nobody reads: read ourselves until a message is here.
 			err := c.readDirect(ctx, nil, mb)
 			c.releaseDuty()
-			if err != nil {
-				if ctx.Err() != nil {
-					return nil, ctxErr(ctx, KindTimeout, c.node, "receive", ctx.Err())
+			if err != errHandOff {
+				if err != nil {
+					if ctx.Err() != nil {
+						return nil, ctxErr(ctx, KindTimeout, c.node, "receive", ctx.Err())
+					}
+					dead = true // one more look: messages queued before the end
 				}
-				dead = true // one more look: messages queued before the end
+				continue
 			}
-			continue
+			// others came: park like them (below)
 		}
 		c.rmu.Lock()
 		c.receivers++

@@ -57,6 +57,23 @@
 // goroutine takes the duty back. Exactly one goroutine holds it at a time;
 // a half-read packet survives a change of holder.
 //
+// Sockets: on Linux a plain-TCP connection (and the epmd lookup) uses an
+// fdConn (fdconn_linux.go), a socket Go's netpoller never watches: a caller
+// holding the read duty sleeps in recv(2) on its own thread, as a C node
+// does, and the kernel wakes only that thread when the reply comes
+// (through the netpoller it also woke a poller thread, and for a goroutine
+// locked to its thread, a backend's, handed the wake-up across threads).
+// The wait looks at the caller's context every few milliseconds
+// (SO_RCVTIMEO), so a cancel ends it without a timer armed per call. A
+// thread asleep in recv holds its P, so a caller reads directly only while
+// it is alone on the connection: when others wait it hands the duty to the
+// reader goroutine and parks like them. The reader goroutine waits in Go's
+// netpoller through a duplicate descriptor registered only while it holds
+// the duty; Close shuts the socket down to wake every waiter. TLS connections and connections from a
+// Config.Dialer stay net.Conns. Callers in a loop also call yield.Maybe so
+// Go's sysmon never takes them for one long-running goroutine (see
+// runtime/yield).
+//
 // Writes go through a combining writer (Conn.writeFrame): a goroutine that
 // finds the socket idle writes its packet itself, from its own buffer, in
 // one syscall; packets arriving during that write are appended to a shared

@@ -32,9 +32,10 @@ import (
 //
 // Exactly one goroutine holds the duty at a time (state under rmu), so the
 // bufio.Reader and the frameReader's partial progress pass between them
-// safely. A direct reader whose context ends is interrupted by a socket
-// read deadline; the frameReader keeps any half-read packet for the next
-// holder.
+// safely. A direct reader whose context ends stops waiting (on an fdConn it
+// looks at the context every directSlice; on a net.Conn a socket read
+// deadline interrupts it); the frameReader keeps any half-read packet for
+// the next holder.
 const dutyGrace = 10 * time.Millisecond
 
 const (
@@ -94,6 +95,7 @@ func (c *Conn) readerMayRelease() bool {
 		return false
 	}
 	c.freeDutyLocked()
+	c.sr.dropPoller() // the next reader is likely a caller, reading directly
 	return true
 }
 
@@ -218,14 +220,18 @@ func (c *Conn) wait(ctx context.Context, cl *call) (reply, error) {
 		return r, nil
 	default:
 	}
-	if c.tryTakeDuty() {
+	if !c.othersPending(cl) && c.tryTakeDuty() {
 		c.directWaits.Add(1)
 		err := c.readDirect(ctx, cl, nil)
-		c.releaseDuty()
-		if err != nil {
+		c.releaseDuty() // to the reader goroutine if anyone else waits
+		if err == nil {
+			return <-cl.ch, nil // readDirect saw it there
+		}
+		if err != errHandOff {
 			return reply{}, err
 		}
-		return <-cl.ch, nil // readDirect saw it there
+	} else {
+		c.ensureReader()
 	}
 	c.parkedWaits.Add(1)
 	select {
@@ -283,5 +289,34 @@ func (c *Conn) readDirect(ctx context.Context, cl *call, mb *mailbox) error {
 		if err := c.handleFrame(frame); err != nil {
 			return c.err
 		}
+		if (cl == nil || len(cl.ch) == 0) && (mb == nil || mb.len() == 0) && c.othersPending(cl) {
+			return errHandOff
+		}
 	}
+}
+
+// errHandOff: a direct reader stops because others wait on the connection.
+// A direct reader may be sleeping in recv(2) on its own thread (fdConn),
+// holding its P: goroutines it wakes for their replies would wait for that
+// P until its own reply came or sysmon took the P (up to 10 ms), so with
+// company the reading goes to the reader goroutine, which waits in the
+// netpoller, and the caller parks like the others.
+var errHandOff = errors.New("dist: read duty handed to the reader goroutine")
+
+// othersPending reports calls other than cl waiting for replies, or
+// goroutines parked in Receive.
+func (c *Conn) othersPending(cl *call) bool {
+	c.pmu.Lock()
+	n := len(c.pending)
+	c.pmu.Unlock()
+	if cl != nil {
+		n-- // cl is pending until its reply is in
+	}
+	if n > 0 {
+		return true
+	}
+	c.rmu.Lock()
+	r := c.receivers
+	c.rmu.Unlock()
+	return r > 0
 }

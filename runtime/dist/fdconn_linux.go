@@ -35,6 +35,12 @@ type fdConn struct {
 	rdl, wdl     atomic.Int64 // deadlines, Unix ns; 0 = none
 	laddr, raddr net.Addr
 	blocking     bool // O_NONBLOCK cleared and SO_RCVTIMEO set (connectFd)
+
+	// The reader goroutine's view of the socket, registered with Go's
+	// netpoller while it reads (pollerRead, dropPoller).
+	pmu sync.Mutex
+	pf  *os.File
+	prc syscall.RawConn
 }
 
 const (
@@ -271,6 +277,89 @@ func (c *fdConn) readCtx(ctx context.Context, direct bool, p []byte) (int, error
 	}
 }
 
+// pollerRead is how the reader goroutine reads: through Go's netpoller, so
+// that while it waits it holds no P. A goroutine blocked in a system call
+// keeps its P until sysmon takes it, which with runnable goroutines behind
+// it and sysmon asleep (runtime/yield keeps it asleep) can take
+// milliseconds: with 8 callers on one connection and GOMAXPROCS=1 the p99
+// was 18 ms. Direct readers, alone by definition, keep waiting in recv.
+//
+// The registration is a duplicate descriptor opened as an os.File (Go
+// registers a descriptor it finds non-blocking, so the flag is set around
+// os.NewFile and cleared again: our descriptor's waits rely on it being
+// clear, and every read here passes MSG_DONTWAIT). While it exists every
+// arriving packet also wakes the netpoller, so the reader drops it when it
+// gives up the read duty (dropPoller).
+func (c *fdConn) pollerRead(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.closed.Load() {
+		return 0, c.opErr("read", net.ErrClosed)
+	}
+	rc, err := c.poller()
+	if err != nil {
+		return c.readCtx(nil, false, p) // no registration: wait in ppoll instead
+	}
+	var n int
+	var rerr error
+	err = rc.Read(func(fd uintptr) bool {
+		n, rerr = recv(int(fd), p, syscall.MSG_DONTWAIT)
+		return rerr != syscall.EAGAIN
+	})
+	switch {
+	case rerr != nil && rerr != syscall.EAGAIN:
+		return 0, c.opErr("read", os.NewSyscallError("recvfrom", rerr))
+	case err != nil:
+		if c.closed.Load() {
+			return 0, c.opErr("read", net.ErrClosed)
+		}
+		return 0, c.opErr("read", err)
+	case n == 0:
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+func (c *fdConn) poller() (syscall.RawConn, error) {
+	c.pmu.Lock()
+	defer c.pmu.Unlock()
+	if c.prc != nil {
+		return c.prc, nil
+	}
+	dup, _, errno := syscall.Syscall(syscall.SYS_FCNTL, uintptr(c.fd), syscall.F_DUPFD_CLOEXEC, 0)
+	if errno != 0 {
+		return nil, errno
+	}
+	if c.blocking {
+		syscall.SetNonblock(int(dup), true)
+	}
+	f := os.NewFile(dup, "plerl-dist")
+	if c.blocking {
+		syscall.SetNonblock(c.fd, false)
+	}
+	rc, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	c.pf, c.prc = f, rc
+	return rc, nil
+}
+
+// dropPoller ends the netpoller registration (see pollerRead).
+func (c *fdConn) dropPoller() {
+	c.pmu.Lock()
+	f := c.pf
+	c.pf, c.prc = nil, nil
+	c.pmu.Unlock()
+	if f != nil {
+		f.Close()
+	}
+}
+
 func recv(fd int, p []byte, flags int) (int, error) {
 	n, _, errno := syscall.Syscall6(syscall.SYS_RECVFROM, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), uintptr(flags), 0, 0)
 	if errno != 0 {
@@ -322,6 +411,7 @@ func (c *fdConn) Close() error {
 		return net.ErrClosed
 	}
 	syscall.Shutdown(c.fd, syscall.SHUT_RDWR)
+	c.dropPoller()
 	c.mu.Lock()
 	err := syscall.Close(c.fd)
 	c.mu.Unlock()

@@ -18,3 +18,6 @@ func dialFd(ctx context.Context, host string, port int) (*fdConn, error) {
 }
 
 func (c *fdConn) readCtx(ctx context.Context, direct bool, p []byte) (int, error) { return c.Read(p) }
+
+func (c *fdConn) pollerRead(p []byte) (int, error) { return c.Read(p) }
+func (c *fdConn) dropPoller()                      {}

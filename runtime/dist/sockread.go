@@ -71,11 +71,21 @@ func (r *sockReader) setDirect(ctx context.Context) bool {
 }
 
 func (r *sockReader) Read(p []byte) (n int, err error) {
-	if r.fc != nil {
-		n, err = r.fc.readCtx(r.ctx, r.direct, p)
-	} else {
+	switch {
+	case r.fc != nil && r.direct:
+		n, err = r.fc.readCtx(r.ctx, true, p)
+	case r.fc != nil:
+		n, err = r.fc.pollerRead(p) // the reader goroutine
+	default:
 		n, err = r.nc.Read(p)
 	}
 	r.n.Add(uint64(n))
 	return n, err
+}
+
+// dropPoller: the reader goroutine gave up the duty (fdConn.pollerRead).
+func (r *sockReader) dropPoller() {
+	if r.fc != nil {
+		r.fc.dropPoller()
+	}
 }
