@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/plerl/plerl/runtime/term"
+	"github.com/plerl/plerl/runtime/yield"
 )
 
 // DropPolicy says what a full mailbox does with a new message.
@@ -226,7 +227,8 @@ func Dial(ctx context.Context, cfg *Config, node string) (*Conn, error) {
 
 // dialPort connects to a known distribution port (used by Dial and tests).
 func dialPort(ctx context.Context, conf *Config, node, host string, port int) (*Conn, error) {
-	raw, err := dialTCP(ctx, conf.Dialer, host, port)
+	yield.Maybe()
+	raw, err := dialTCP(ctx, conf.Dialer, host, port, true)
 	if err != nil {
 		return nil, ctxErr(ctx, KindConnect, node, "connect", err)
 	}
@@ -324,10 +326,11 @@ func dialPort(ctx context.Context, conf *Config, node, host string, port int) (*
 	return c, nil
 }
 
-// dialTCP connects to host:port: an fdConn unless d is set (see Config.Dialer).
-func dialTCP(ctx context.Context, d *net.Dialer, host string, port int) (net.Conn, error) {
+// dialTCP connects to host:port: an fdConn unless d is set (see
+// Config.Dialer); dist: a distribution connection, not an epmd lookup.
+func dialTCP(ctx context.Context, d *net.Dialer, host string, port int, dist bool) (net.Conn, error) {
 	if d == nil && fdDialSupported {
-		c, err := dialFd(ctx, host, port)
+		c, err := dialFd(ctx, host, port, dist)
 		if err != nil {
 			return nil, err
 		}

@@ -9,6 +9,8 @@ import (
 	"io"
 	"net"
 	"time"
+
+	"github.com/plerl/plerl/runtime/yield"
 )
 
 // Erlang distribution protocol, section "EPMD Protocol" (erl_dist_protocol.md).
@@ -104,7 +106,8 @@ func LookupPort(ctx context.Context, d *net.Dialer, host string, epmdPort int, a
 	if epmdPort == 0 {
 		epmdPort = DefaultEpmdPort
 	}
-	c, err := dialTCP(ctx, d, host, epmdPort)
+	yield.Maybe()
+	c, err := dialTCP(ctx, d, host, epmdPort, false)
 	if err != nil {
 		return PortInfo{}, ctxErr(ctx, KindEpmd, node, "epmd: connect", err)
 	}

@@ -29,12 +29,13 @@ import (
 // goroutine has no deadline, a direct reader bounds its wait by its
 // context (readCtx), and a writer sets its own deadline before it writes.
 type fdConn struct {
-	fd           int
-	mu           sync.RWMutex // shared: an I/O in progress; exclusive: Close closing fd
-	closed       atomic.Bool
-	rdl, wdl     atomic.Int64 // deadlines, Unix ns; 0 = none
-	laddr, raddr net.Addr
-	blocking     bool // O_NONBLOCK cleared and SO_RCVTIMEO set (connectFd)
+	fd       int
+	mu       sync.RWMutex // shared: an I/O in progress; exclusive: Close closing fd
+	closed   atomic.Bool
+	rdl, wdl atomic.Int64 // deadlines, Unix ns; 0 = none
+	raddr    net.Addr
+	blocking bool // O_NONBLOCK cleared and SO_RCVTIMEO set (connectFd)
+	lone     bool // one goroutine only (epmd): Close need not wake anyone
 
 	// The reader goroutine's view of the socket, registered with Go's
 	// netpoller while it reads (pollerRead, dropPoller).
@@ -52,8 +53,10 @@ const (
 const fdDialSupported = true
 
 // dialFd resolves host (an IP literal needs no lookup) and connects to the
-// first address that answers, under ctx.
-func dialFd(ctx context.Context, host string, port int) (*fdConn, error) {
+// first address that answers, under ctx. A distribution connection (dist)
+// gets TCP_NODELAY and the blocking mode of direct reads; an epmd lookup
+// (one request, one reply, one goroutine) needs neither.
+func dialFd(ctx context.Context, host string, port int, dist bool) (*fdConn, error) {
 	var ips []net.IP
 	if ip := net.ParseIP(host); ip != nil {
 		ips = []net.IP{ip}
@@ -68,7 +71,7 @@ func dialFd(ctx context.Context, host string, port int) (*fdConn, error) {
 	}
 	var first error
 	for _, ip := range ips {
-		c, err := connectFd(ctx, ip, port)
+		c, err := connectFd(ctx, ip, port, dist)
 		if err == nil {
 			return c, nil
 		}
@@ -82,7 +85,7 @@ func dialFd(ctx context.Context, host string, port int) (*fdConn, error) {
 	return nil, first
 }
 
-func connectFd(ctx context.Context, ip net.IP, port int) (*fdConn, error) {
+func connectFd(ctx context.Context, ip net.IP, port int, dist bool) (*fdConn, error) {
 	raddr := &net.TCPAddr{IP: ip, Port: port}
 	opErr := func(call string, err error) error {
 		if errno, ok := err.(syscall.Errno); ok {
@@ -124,6 +127,10 @@ func connectFd(ctx context.Context, ip net.IP, port int) (*fdConn, error) {
 		}
 		return nil, opErr("connect", err)
 	}
+	if !dist {
+		c.lone = true
+		return c, nil
+	}
 	syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
 	// From here on the descriptor blocks: a direct reader sleeps in recv(2)
 	// itself, woken by SO_RCVTIMEO every directSlice (readCtx); everything
@@ -132,14 +139,6 @@ func connectFd(ctx context.Context, ip net.IP, port int) (*fdConn, error) {
 	if err := syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &tv); err == nil {
 		if err := syscall.SetNonblock(fd, false); err == nil {
 			c.blocking = true
-		}
-	}
-	if lsa, err := syscall.Getsockname(fd); err == nil {
-		switch a := lsa.(type) {
-		case *syscall.SockaddrInet4:
-			c.laddr = &net.TCPAddr{IP: append(net.IP(nil), a.Addr[:]...), Port: a.Port}
-		case *syscall.SockaddrInet6:
-			c.laddr = &net.TCPAddr{IP: append(net.IP(nil), a.Addr[:]...), Port: a.Port}
 		}
 	}
 	return c, nil
@@ -400,7 +399,7 @@ func (c *fdConn) opErr(op string, err error) error {
 	if err == os.ErrDeadlineExceeded {
 		return err // callers test it with errors.Is; keep it bare, as net does inside OpError
 	}
-	return &net.OpError{Op: op, Net: "tcp", Source: c.laddr, Addr: c.raddr, Err: err}
+	return &net.OpError{Op: op, Net: "tcp", Addr: c.raddr, Err: err}
 }
 
 // Close wakes every waiter (shutdown), waits for them to leave, then
@@ -410,7 +409,9 @@ func (c *fdConn) Close() error {
 	if c.closed.Swap(true) {
 		return net.ErrClosed
 	}
-	syscall.Shutdown(c.fd, syscall.SHUT_RDWR)
+	if !c.lone {
+		syscall.Shutdown(c.fd, syscall.SHUT_RDWR)
+	}
 	c.dropPoller()
 	c.mu.Lock()
 	err := syscall.Close(c.fd)
@@ -421,7 +422,23 @@ func (c *fdConn) Close() error {
 	return nil
 }
 
-func (c *fdConn) LocalAddr() net.Addr  { return c.laddr }
+// LocalAddr asks the kernel (only messages need it; not done per connect).
+func (c *fdConn) LocalAddr() net.Addr {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.closed.Load() {
+		return nil
+	}
+	if lsa, err := syscall.Getsockname(c.fd); err == nil {
+		switch a := lsa.(type) {
+		case *syscall.SockaddrInet4:
+			return &net.TCPAddr{IP: append(net.IP(nil), a.Addr[:]...), Port: a.Port}
+		case *syscall.SockaddrInet6:
+			return &net.TCPAddr{IP: append(net.IP(nil), a.Addr[:]...), Port: a.Port}
+		}
+	}
+	return nil
+}
 func (c *fdConn) RemoteAddr() net.Addr { return c.raddr }
 
 func unixNano(t time.Time) int64 {

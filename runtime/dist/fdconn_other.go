@@ -13,7 +13,7 @@ const fdDialSupported = false
 
 type fdConn struct{ net.Conn }
 
-func dialFd(ctx context.Context, host string, port int) (*fdConn, error) {
+func dialFd(ctx context.Context, host string, port int, dist bool) (*fdConn, error) {
 	return nil, errors.New("dialFd: not supported on this platform")
 }
 
