@@ -28,7 +28,7 @@ var (
 	parked atomic.Bool
 	// entries counts entries for yield.Owned (backend goroutine only).
 	entries uint32
-	wake   = make(chan struct{}, 1)
+	wake    = make(chan struct{}, 1)
 
 	// Limits, refreshed from the GUCs at each outermost call.
 	timeLimit   atomic.Int64 // ns, 0 = none
