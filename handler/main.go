@@ -82,9 +82,14 @@ func cstrOrNil(s string) *C.char {
 // defers it, so no panic ever unwinds into C.
 func recoverInto(cerr *C.PlerlError) {
 	if r := recover(); r != nil {
-		setError(cerr, &pl.Error{Kind: pl.KindError, SQLState: pl.StateInternal,
-			Message: fmt.Sprintf("internal error in plerl: %v", r)})
+		setPanicError(cerr, r)
 	}
+}
+
+// setPanicError reports a recovered Go panic as an internal error.
+func setPanicError(cerr *C.PlerlError, r any) {
+	setError(cerr, &pl.Error{Kind: pl.KindError, SQLState: pl.StateInternal,
+		Message: fmt.Sprintf("internal error in plerl: %v", r)})
 }
 
 // entered records what beginCall did, for leaveCall.
@@ -98,8 +103,7 @@ func leaveCall(cerr *C.PlerlError, in *entered) {
 		endCall(in.outer)
 	}
 	if r != nil {
-		setError(cerr, &pl.Error{Kind: pl.KindError, SQLState: pl.StateInternal,
-			Message: fmt.Sprintf("internal error in plerl: %v", r)})
+		setPanicError(cerr, r)
 	}
 }
 
