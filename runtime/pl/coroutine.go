@@ -33,13 +33,13 @@ func (s *State) installCoroutine() {
 		L.CheckFunction(1)
 		L.SetTop(1)
 		s.withoutContext(L, func() { origCreate(L) })
-		L.CheckThread(2).SetContext(s.e.ctx)
+		L.CheckThread(2).SetContext(s.e.lctx)
 		return 1
 	}
 	resume := func(L *lua.LState) int {
 		th := L.CheckThread(1)
-		if th.Context() != s.e.ctx {
-			th.SetContext(s.e.ctx)
+		if th.Context() != s.e.lctx {
+			th.SetContext(s.e.lctx)
 		}
 		n := origResume(L)
 		top := L.GetTop()
@@ -89,7 +89,7 @@ func (s *State) withoutContext(L *lua.LState, fn func()) {
 func (s *State) newThread(L *lua.LState) *lua.LState {
 	var th *lua.LState
 	s.withoutContext(L, func() { th, _ = L.NewThread() })
-	th.SetContext(s.e.ctx)
+	th.SetContext(s.e.lctx)
 	return th
 }
 

@@ -61,11 +61,11 @@ func (r *SRF) Next() ([]lua.LValue, bool, error) {
 	s := r.s
 	L := s.L
 	e := s.e
-	if L.Context() != e.ctx {
-		L.SetContext(e.ctx)
+	if L.Context() != e.lctx {
+		L.SetContext(e.lctx)
 	}
-	if r.th.Context() != e.ctx {
-		r.th.SetContext(e.ctx)
+	if r.th.Context() != e.lctx {
+		r.th.SetContext(e.lctx)
 	}
 	// Resume from Go: keep the running-thread bookkeeping of whatever Lua
 	// code (maybe a coroutine) is below us on the stack.

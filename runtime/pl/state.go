@@ -46,7 +46,7 @@ func newState(e *Engine, trusted bool) *State {
 	for _, m := range e.Modules {
 		m(s)
 	}
-	L.SetContext(e.ctx)
+	L.SetContext(e.lctx)
 	return s
 }
 
@@ -76,8 +76,8 @@ func (s *State) instance(f *Func) *lua.LFunction {
 
 func (s *State) call(f *Func, args []lua.LValue) ([]lua.LValue, error) {
 	L := s.L
-	if L.Context() != s.e.ctx {
-		L.SetContext(s.e.ctx)
+	if L.Context() != s.e.lctx {
+		L.SetContext(s.e.lctx)
 	}
 	fn := s.instance(f)
 	base := L.GetTop()
