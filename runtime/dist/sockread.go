@@ -28,7 +28,9 @@ import (
 // cancelled context ends the wait within directSlice, with no timer, no
 // AfterFunc and no socket deadline armed per call. Go's scheduler sees an
 // ordinary blocking system call (the P stays with the thread while other
-// Ps are idle, as with any short syscall).
+// Ps are idle, as with any short syscall); since the thread holds its P
+// while it sleeps, a caller reads directly only while it is alone on the
+// connection (duty.go, errHandOff).
 //
 // TLS connections keep the netpoller path (crypto/tls reads a net.Conn
 // with deadlines), as do connections made with a Config's own Dialer.
