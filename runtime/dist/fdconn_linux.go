@@ -247,33 +247,35 @@ func (c *fdConn) readCtx(ctx context.Context, direct bool, p []byte) (int, error
 			if dl := c.rdl.Load(); dl != 0 && time.Now().UnixNano() >= dl {
 				return 0, os.ErrDeadlineExceeded
 			}
-			n, err := recv(c.fd, p, 0)
-			switch {
-			case err == syscall.EAGAIN || err == syscall.EINTR:
-				continue // SO_RCVTIMEO, or a signal: look at ctx again
-			case err != nil:
-				return 0, c.opErr("read", os.NewSyscallError("recvfrom", err))
-			case n == 0:
-				return 0, io.EOF
+			// again: SO_RCVTIMEO, or a signal: look at ctx again
+			if n, again, err := c.recvResult(recv(c.fd, p, 0)); !again {
+				return n, err
 			}
-			return n, nil
 		}
 	}
 	for {
 		if err := c.wait(ctx, pollIn, c.rdl.Load()); err != nil {
 			return 0, c.opErr("read", err)
 		}
-		n, err := recv(c.fd, p, syscall.MSG_DONTWAIT)
-		switch {
-		case err == syscall.EAGAIN || err == syscall.EINTR:
-			continue // readable was a false alarm
-		case err != nil:
-			return 0, c.opErr("read", os.NewSyscallError("recvfrom", err))
-		case n == 0:
-			return 0, io.EOF
+		// again: readable was a false alarm
+		if n, again, err := c.recvResult(recv(c.fd, p, syscall.MSG_DONTWAIT)); !again {
+			return n, err
 		}
-		return n, nil
 	}
+}
+
+// recvResult turns one recv into a Read result; again: nothing was read
+// (EAGAIN or EINTR) and the caller waits and tries again.
+func (c *fdConn) recvResult(n int, err error) (int, bool, error) {
+	switch {
+	case err == syscall.EAGAIN || err == syscall.EINTR:
+		return 0, true, nil
+	case err != nil:
+		return 0, false, c.opErr("read", os.NewSyscallError("recvfrom", err))
+	case n == 0:
+		return 0, false, io.EOF
+	}
+	return n, false, nil
 }
 
 // pollerRead is how the reader goroutine reads: through Go's netpoller, so
@@ -305,21 +307,21 @@ func (c *fdConn) pollerRead(p []byte) (int, error) {
 	var n int
 	var rerr error
 	err = rc.Read(func(fd uintptr) bool {
-		n, rerr = recv(int(fd), p, syscall.MSG_DONTWAIT)
-		return rerr != syscall.EAGAIN
+		for {
+			n, rerr = recv(int(fd), p, syscall.MSG_DONTWAIT)
+			if rerr != syscall.EINTR {
+				return rerr != syscall.EAGAIN // EAGAIN: wait in the netpoller
+			}
+		}
 	})
-	switch {
-	case rerr != nil && rerr != syscall.EAGAIN:
-		return 0, c.opErr("read", os.NewSyscallError("recvfrom", rerr))
-	case err != nil:
+	if err != nil { // the wait failed: closed under us, or the descriptor's poller
 		if c.closed.Load() {
 			return 0, c.opErr("read", net.ErrClosed)
 		}
 		return 0, c.opErr("read", err)
-	case n == 0:
-		return 0, io.EOF
 	}
-	return n, nil
+	n, _, err = c.recvResult(n, rerr) // not EAGAIN or EINTR here
+	return n, err
 }
 
 func (c *fdConn) poller() (syscall.RawConn, error) {
