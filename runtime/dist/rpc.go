@@ -69,7 +69,7 @@ type reply struct {
 }
 
 type call struct {
-	ch chan reply // cap 2: SPAWN_REPLY then DOWN
+	ch chan reply // cap 2: a failed SPAWN_REPLY, or the DOWN
 	// spawn bookkeeping, under Conn.pmu
 	spawn     bool
 	havePid   bool
@@ -239,11 +239,9 @@ func (c *Conn) routeSignal(k uint64, ctl Control) bool {
 				c.queueKill(p)
 				return true
 			}
+			// Running: the caller needs only the DOWN, so it is not woken
+			// for this.
 			c.pmu.Unlock()
-			select {
-			case cl.ch <- reply{ctl: ctl}:
-			default:
-			}
 			return true
 		}
 	}
@@ -555,44 +553,39 @@ func (c *Conn) CallKill(ctx context.Context, mod, fun string, args []any) (any, 
 		return nil, c.countErr(c.stepErr(err, "erpc", mod, fun, len(args)))
 	}
 	mfa := mfaString(mod, fun, len(args))
-	for {
-		r, err := c.wait(ctx, cl)
-		switch {
-		case err == nil:
-			ctl := r.ctl
-			if ctl.Op == OpSpawnReply {
-				if _, ok := ctl.Reason.(term.Pid); ok {
-					continue // running; wait for the DOWN
-				}
-				return nil, c.countErr(newErr(KindRemote, c.node, step, &RemoteError{Class: "error", Reason: ctl.Reason, MFA: mfa}))
-			}
-			c.lastRTT.Store(int64(time.Since(t0)))
-			v, re := erpcResult(ctl.Reason, c.refOf(resK), mfa)
-			if re != nil {
-				return nil, c.countErr(newErr(KindRemote, c.node, step, re))
-			}
-			return v, nil
-		case ctx.Err() != nil:
-			c.pmu.Lock()
-			var kill *term.Pid
-			if c.pending[k] == cl {
-				if cl.havePid {
-					delete(c.pending, k)
-					p := cl.pid
-					kill = &p
-				} else {
-					cl.cancelled = true // the reader kills it when SPAWN_REPLY comes
-				}
-			}
-			c.pmu.Unlock()
-			if kill != nil {
-				c.writeRaw(c.exit2Frame(*kill, "kill"))
-			}
-			return nil, c.countErr(ctxErr(ctx, KindTimeout, c.node, step, ctx.Err()))
-		default:
-			c.abandon(k, cl)
-			return nil, c.countErr(c.stepErr(c.err, "erpc", mod, fun, len(args)))
+	r, err := c.wait(ctx, cl)
+	switch {
+	case err == nil:
+		ctl := r.ctl
+		if ctl.Op == OpSpawnReply { // the spawn failed (routeSignal keeps a pid to itself)
+			return nil, c.countErr(newErr(KindRemote, c.node, step, &RemoteError{Class: "error", Reason: ctl.Reason, MFA: mfa}))
 		}
+		c.lastRTT.Store(int64(time.Since(t0)))
+		v, re := erpcResult(ctl.Reason, c.refOf(resK), mfa)
+		if re != nil {
+			return nil, c.countErr(newErr(KindRemote, c.node, step, re))
+		}
+		return v, nil
+	case ctx.Err() != nil:
+		c.pmu.Lock()
+		var kill *term.Pid
+		if c.pending[k] == cl {
+			if cl.havePid {
+				delete(c.pending, k)
+				p := cl.pid
+				kill = &p
+			} else {
+				cl.cancelled = true // the reader kills it when SPAWN_REPLY comes
+			}
+		}
+		c.pmu.Unlock()
+		if kill != nil {
+			c.writeRaw(c.exit2Frame(*kill, "kill"))
+		}
+		return nil, c.countErr(ctxErr(ctx, KindTimeout, c.node, step, ctx.Err()))
+	default:
+		c.abandon(k, cl)
+		return nil, c.countErr(c.stepErr(c.err, "erpc", mod, fun, len(args)))
 	}
 }
 

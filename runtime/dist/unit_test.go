@@ -564,3 +564,33 @@ func TestCancelledSpawnIsKilledOnReply(t *testing.T) {
 		t.Fatal("DOWN after kill delivered")
 	}
 }
+
+// A running spawn's SPAWN_REPLY records the pid without waking the caller
+// (CallKill needs only the DOWN); a failed one is delivered and final.
+func TestSpawnReplyWakesOnlyOnFailure(t *testing.T) {
+	c := testConn()
+	k := c.newRefKey()
+	cl := c.register(k, true)
+	worker := term.Pid{Node: "peer@h", ID: 78, Creation: 3}
+	body, _ := EncodeControl(Control{Op: OpSpawnReply, Ref: c.refOf(k), To: c.rpcPid, Flags: 2, Reason: worker}, nil)
+	if err := c.dispatch(body); err != nil {
+		t.Fatal(err)
+	}
+	if len(cl.ch) != 0 || !cl.havePid || !term.Equal(cl.pid, worker) || c.pending[k] != cl {
+		t.Fatalf("after SPAWN_REPLY: %d queued, havePid %v, pending %v", len(cl.ch), cl.havePid, c.pending[k] == cl)
+	}
+	down, _ := EncodeControl(Control{Op: OpMonitorPExit, From: worker, To: c.rpcPid, Ref: c.refOf(k), Reason: term.Atom("done")}, nil)
+	if err := c.dispatch(down); err != nil || len(cl.ch) != 1 || len(c.pending) != 0 {
+		t.Fatalf("DOWN: err %v, %d queued, %d pending", err, len(cl.ch), len(c.pending))
+	}
+	if r := <-cl.ch; r.ctl.Op != OpMonitorPExit {
+		t.Fatalf("delivered %v", r.ctl.Op)
+	}
+
+	k = c.newRefKey()
+	cl = c.register(k, true)
+	failed, _ := EncodeControl(Control{Op: OpSpawnReply, Ref: c.refOf(k), To: c.rpcPid, Reason: term.Atom("badarg")}, nil)
+	if err := c.dispatch(failed); err != nil || len(cl.ch) != 1 || len(c.pending) != 0 {
+		t.Fatalf("failed spawn: err %v, %d queued, %d pending", err, len(cl.ch), len(c.pending))
+	}
+}
