@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -85,6 +86,9 @@ type Config struct {
 	// noGoroutines leaves the read duty to the test and no liveness timer (measurement of
 	// the reader hand-off only: TestMeasureReaderHandoff).
 	noGoroutines bool
+	// noCork: the reader goroutine never corks the writer (measurement of
+	// corking: TestMeasureCork).
+	noCork bool
 }
 
 const (
@@ -154,8 +158,12 @@ type Conn struct {
 	wbuf    []byte
 	wspare  []byte
 	writing bool
+	corked  bool      // the reader goroutine holds packets back (cork)
 	wdl     time.Time // current write deadline
 	wframes atomic.Uint64
+	// corkable: the reader goroutine may cork (our own sockets only: its
+	// flush must not block, see flushCork); rcorked: it has (its own).
+	corkable, rcorked bool
 	// wq, when set (tests and benchmarks only: useWriterGoroutine), sends
 	// every packet through a dedicated writer goroutine instead; kept to
 	// measure the combining writer against it (bench/distbench/README.md).
@@ -307,6 +315,9 @@ func dialPort(ctx context.Context, conf *Config, node, host string, port int) (*
 	if conf.writerGoroutine {
 		c.useWriterGoroutine()
 	}
+	if c.corkable = sr.fc != nil && !conf.writerGoroutine && !conf.noCork; c.corkable {
+		sr.beforeWait = c.flushCork // a reader about to wait flushes first
+	}
 	c.fr = frameReader{r: c.br, max: conf.MaxMessageSize}
 	c.dutyCh = make(chan struct{}, 1)
 	c.dutyTimer = time.AfterFunc(time.Hour, c.dutyTimeout)
@@ -429,7 +440,7 @@ func (c *Conn) writeRaw(b []byte) error {
 		return c.writeViaGoroutine(b)
 	}
 	c.wmu.Lock()
-	if c.writing {
+	if c.writing || c.corked {
 		c.wbuf = append(c.wbuf, b...)
 		c.wmu.Unlock()
 		return nil
@@ -441,11 +452,35 @@ func (c *Conn) writeRaw(b []byte) error {
 	default:
 	}
 	c.writing = true
-	out := b
+	return c.writeLoop(b, true, false)
+}
+
+// writeLoop writes out, then whatever packets were appended to wbuf
+// meanwhile, until wbuf is empty. Called with wmu held and c.writing set;
+// returns with wmu released. own says out is the caller's buffer (else it is
+// a batch buffer, kept for reuse). nowait (the reader goroutine's flush):
+// write only what the socket takes now and leave the rest to a goroutine
+// that may wait.
+func (c *Conn) writeLoop(out []byte, own, nowait bool) error {
 	for {
 		c.refreshWriteDeadline()
 		c.wmu.Unlock()
-		_, err := c.nc.Write(out)
+		var err error
+		if nowait {
+			var n int
+			n, err = c.sr.fc.writeNoWait(out)
+			if err == nil && n < len(out) {
+				c.wframes.Add(1)
+				rest := out[n:]
+				go func() {
+					c.wmu.Lock()
+					c.writeLoop(rest, true, false) // still the writer: others append meanwhile
+				}()
+				return nil
+			}
+		} else {
+			_, err = c.nc.Write(out)
+		}
 		c.wframes.Add(1)
 		c.wmu.Lock()
 		if err != nil {
@@ -459,7 +494,7 @@ func (c *Conn) writeRaw(b []byte) error {
 			c.fail(e)
 			return c.Err()
 		}
-		if &out[0] != &b[0] && cap(out) <= 1<<20 { // keep a modest batch buffer
+		if !own && cap(out) <= 1<<20 { // keep a modest batch buffer
 			c.wspare = out[:0]
 		}
 		if len(c.wbuf) == 0 {
@@ -468,10 +503,54 @@ func (c *Conn) writeRaw(b []byte) error {
 		// Swap the accumulated packets out and write them in one go.
 		out, c.wbuf = c.wbuf, c.wspare
 		c.wspare = nil
+		own = false
 	}
 	c.writing = false
 	c.wmu.Unlock()
 	return nil
+}
+
+// Corking (the reader goroutine only). Measured in conc8 (bench/distbench):
+// the reader wakes several callers with one read; each then wrote its next
+// request with its own sendto, one system call and one TCP segment per
+// request on both sides (and a wake-up of the peer per segment). Instead,
+// from the first packet of a read the reader corks the writer: packets are
+// appended to wbuf, not written; when the reader has dispatched what it read
+// (or must wait for more) it yields once, so the callers it woke run and
+// queue their requests, then flushes them with one write. A lone caller
+// reading its own replies (duty.go) never meets a cork.
+func (c *Conn) cork() {
+	c.rcorked = true
+	c.wmu.Lock()
+	c.corked = true
+	c.wmu.Unlock()
+}
+
+// flushCork ends a cork (no-op if none): yield, then write what the woken
+// callers queued. The reader must never block on a write (the peer may be
+// blocked writing to us), so it writes only what the socket takes now.
+func (c *Conn) flushCork() {
+	if !c.rcorked {
+		return
+	}
+	c.rcorked = false
+	runtime.Gosched()
+	c.wmu.Lock()
+	c.corked = false
+	if c.writing || len(c.wbuf) == 0 {
+		c.wmu.Unlock() // a writer in progress takes wbuf with it
+		return
+	}
+	select {
+	case <-c.done:
+		c.wmu.Unlock()
+		return
+	default:
+	}
+	c.writing = true
+	out := c.wbuf
+	c.wbuf, c.wspare = c.wspare, nil
+	c.writeLoop(out, false, true)
 }
 
 // useWriterGoroutine switches c to the writer-goroutine design (for

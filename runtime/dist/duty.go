@@ -171,8 +171,14 @@ func (c *Conn) readLoop() {
 				c.readFailed(err)
 				return
 			}
+			if c.corkable && !c.rcorked {
+				c.cork() // until what this read brought is dispatched (conn.go)
+			}
 			if err := c.handleFrame(frame); err != nil {
 				return
+			}
+			if c.br.Buffered() == 0 {
+				c.flushCork()
 			}
 			if c.readerMayRelease() {
 				break

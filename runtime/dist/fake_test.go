@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"net"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -462,9 +464,16 @@ func TestFakeDeadlineMidPacket(t *testing.T) {
 	defer c.Close()
 	for i := 0; i < 3; i++ {
 		p.Set(fakepeer.Behavior{})
-		if _, err := c.Call(ctx5(t), "erlang", "node", nil); err != nil { // the duty is now free
-			t.Fatal(err)
-		}
+		// Calls until the duty is free: a reply dispatched by the reader
+		// goroutine can wake its caller before the reader lets go of it.
+		waitFor(t, func() bool {
+			if _, err := c.Call(ctx5(t), "erlang", "node", nil); err != nil {
+				t.Fatal(err)
+			}
+			c.rmu.Lock()
+			defer c.rmu.Unlock()
+			return c.duty == dutyFree
+		})
 		p.Set(fakepeer.Behavior{SplitReply: 300 * time.Millisecond})
 		direct := c.directWaits.Load()
 		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
@@ -579,4 +588,51 @@ func TestCancelDuringSilentSetup(t *testing.T) {
 			cancel()
 		}
 	}
+}
+
+// Corking: when one read brings the replies of many callers, the requests
+// they send next leave in one write (conn.go, cork), not one each. The peer
+// answers 8 calls at a time in one write; with GOMAXPROCS=1 the woken
+// callers all run before the reader flushes. Without corking each of the
+// 8*rounds requests is its own write.
+func TestFakeCorkBatchesRequests(t *testing.T) {
+	for _, noCork := range []bool{false, true} {
+		writes, calls := corkRun(t, noCork)
+		t.Logf("noCork=%v: %d writes for %d calls", noCork, writes, calls)
+		switch {
+		case !noCork && writes*2 > calls:
+			t.Errorf("corked: %d writes for %d calls, want at most half", writes, calls)
+		case noCork && writes*2 <= calls:
+			t.Errorf("uncorked: %d writes for %d calls: the requests were batched without corking, so the test shows nothing", writes, calls)
+		}
+	}
+}
+
+func corkRun(t *testing.T, noCork bool) (writes, calls uint64) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	const callers, rounds = 8, 10
+	p, cfg := startFake(t, fakepeer.Behavior{NoTicks: true, BatchReplies: callers})
+	cfg.noCork = noCork
+	c, err := Dial(context.Background(), cfg, p.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := ctx5(t)
+	w0 := c.wframes.Load()
+	var wg sync.WaitGroup
+	for g := 0; g < callers; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < rounds; i++ {
+				if v, err := c.Call(ctx, "erlang", "node", nil); err != nil || v != term.Atom(p.Name) {
+					t.Errorf("call: %v %v", v, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return c.wframes.Load() - w0, callers * rounds
 }

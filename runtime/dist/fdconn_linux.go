@@ -376,6 +376,29 @@ func (c *fdConn) Write(p []byte) (int, error) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	done := 0
+	for {
+		n, err := c.send(p[done:])
+		done += n
+		if err != nil || done == len(p) {
+			return done, err
+		}
+		if err := c.wait(nil, pollOut, c.wdl.Load()); err != nil {
+			return done, c.opErr("write", err)
+		}
+	}
+}
+
+// writeNoWait writes as much of p as the socket buffer takes now.
+func (c *fdConn) writeNoWait(p []byte) (int, error) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.send(p)
+}
+
+// send writes until p is written or the socket buffer is full. Called with
+// mu shared.
+func (c *fdConn) send(p []byte) (int, error) {
+	done := 0
 	for done < len(p) {
 		if c.closed.Load() {
 			return done, c.opErr("write", net.ErrClosed)
@@ -387,9 +410,7 @@ func (c *fdConn) Write(p []byte) (int, error) {
 			done += int(n)
 		case syscall.EINTR:
 		case syscall.EAGAIN:
-			if err := c.wait(nil, pollOut, c.wdl.Load()); err != nil {
-				return done, c.opErr("write", err)
-			}
+			return done, nil
 		default:
 			return done, c.opErr("write", os.NewSyscallError("write", errno))
 		}

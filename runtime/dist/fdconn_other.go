@@ -21,3 +21,5 @@ func (c *fdConn) readCtx(ctx context.Context, direct bool, p []byte) (int, error
 
 func (c *fdConn) pollerRead(p []byte) (int, error) { return c.Read(p) }
 func (c *fdConn) dropPoller()                      {}
+
+func (c *fdConn) writeNoWait(p []byte) (int, error) { return c.Write(p) }

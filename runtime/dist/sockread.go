@@ -53,6 +53,9 @@ type sockReader struct {
 	n      atomic.Uint64
 	ctx    context.Context // the direct reader's context (may be nil)
 	direct bool            // a caller holding the read duty reads (setDirect)
+	// beforeWait, if set, runs before each read by the reader goroutine
+	// (Conn.flushCork: nothing stays corked while it waits).
+	beforeWait func()
 }
 
 func newSockReader(nc net.Conn) *sockReader {
@@ -77,6 +80,9 @@ func (r *sockReader) Read(p []byte) (n int, err error) {
 	case r.fc != nil && r.direct:
 		n, err = r.fc.readCtx(r.ctx, true, p)
 	case r.fc != nil:
+		if r.beforeWait != nil {
+			r.beforeWait()
+		}
 		n, err = r.fc.pollerRead(p) // the reader goroutine
 	default:
 		n, err = r.nc.Read(p)

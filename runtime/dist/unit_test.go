@@ -4,12 +4,14 @@ package dist
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/hex"
 	"errors"
 	"io"
 	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/plerl/plerl/runtime/term"
 )
@@ -593,4 +595,66 @@ func TestSpawnReplyWakesOnlyOnFailure(t *testing.T) {
 	if err := c.dispatch(failed); err != nil || len(cl.ch) != 1 || len(c.pending) != 0 {
 		t.Fatalf("failed spawn: err %v, %d queued, %d pending", err, len(cl.ch), len(c.pending))
 	}
+}
+
+// The reader goroutine's flush never blocks: what a full socket buffer does
+// not take is finished by a goroutine that may wait, which stays the
+// writer (packets written meanwhile follow in order).
+func TestFlushCorkDoesNotBlock(t *testing.T) {
+	if !fdDialSupported {
+		t.Skip("own sockets only on Linux")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	fc, err := dialFd(context.Background(), "127.0.0.1", ln.Addr().(*net.TCPAddr).Port, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer, err := ln.Accept() // and read nothing yet
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	c := testConn()
+	c.nc, c.sr, c.corkable = fc, newSockReader(fc), true
+	c.cfg.WriteTimeout = time.Minute
+	defer fc.Close()
+
+	big := make([]byte, 32<<20) // far more than loopback socket buffers hold
+	for i := range big {
+		big[i] = byte(i)
+	}
+	c.cork()
+	if err := c.writeRaw(big); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { c.flushCork(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("flushCork blocked on a full socket")
+	}
+	c.wmu.Lock()
+	writing := c.writing
+	c.wmu.Unlock()
+	if !writing {
+		t.Fatal("32 MiB went into the socket at once: the test shows nothing")
+	}
+	tail := []byte("tail")
+	if err := c.writeRaw(tail); err != nil { // joins the writer in progress
+		t.Fatal(err)
+	}
+	got := make([]byte, len(big)+len(tail))
+	peer.SetReadDeadline(time.Now().Add(20 * time.Second))
+	if _, err := io.ReadFull(peer, got); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got[:len(big)], big) || string(got[len(big):]) != "tail" {
+		t.Fatal("bytes arrived out of order")
+	}
+	waitFor(t, func() bool { c.wmu.Lock(); defer c.wmu.Unlock(); return !c.writing })
 }

@@ -47,6 +47,7 @@ type Behavior struct {
 	OversizeOnCall uint32        // send a packet header claiming this many bytes
 	NoTicks        bool          // never send ticks (default: tick every TickEvery)
 	TickEvery      time.Duration // default 200ms
+	BatchReplies   int           // hold rex replies until this many, then write them in one write (not with ReplyDelay)
 }
 
 // Peer is a running fake node.
@@ -368,6 +369,23 @@ func (p *Peer) connected(c net.Conn, br *bufio.Reader, client string) {
 		_, err := c.Write(append(h, pkt...))
 		return err
 	}
+	replyWrite := write
+	if n := p.behavior().BatchReplies; n > 0 {
+		var held []byte
+		count := 0
+		replyWrite = func(pkt []byte) error {
+			held = binary.BigEndian.AppendUint32(held, uint32(len(pkt)))
+			held = append(held, pkt...)
+			if count++; count < n {
+				return nil
+			}
+			wmu.Lock()
+			defer wmu.Unlock()
+			_, err := c.Write(held)
+			held, count = held[:0], 0
+			return err
+		}
+	}
 	done := make(chan struct{})
 	defer close(done)
 	if b := p.behavior(); !b.NoTicks {
@@ -422,7 +440,7 @@ func (p *Peer) connected(c net.Conn, br *bufio.Reader, client string) {
 		}
 		p.event(Event{Kind: "msg", Ctrl: t, Payload: payload})
 		if len(t) == 4 && t[0] == int64(6) && t[3] == term.Atom("rex") {
-			if !p.rexCall(c, write, payload) {
+			if !p.rexCall(c, replyWrite, payload) {
 				return
 			}
 		}
