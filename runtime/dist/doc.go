@@ -17,7 +17,7 @@
 //	frame.go      <<Len:32>> packets, ticks, splitting <<112, Ctrl, Msg>>
 //	control.go    control messages: encoding, a fast allocation-light
 //	              decoder for simple control tuples, interpretation
-//	conn.go       Conn: combining writer, liveness timer, mailboxes, dispatch
+//	conn.go       Conn: combining writer and cork, liveness timer, mailboxes, dispatch
 //	duty.go       who reads the socket: reader goroutine or a waiting caller
 //	rpc.go        Call (rex), CallKill (erpc via spawn_request), Send,
 //	              RegSend, Ping, links and monitors
@@ -80,7 +80,13 @@
 // buffer and flushed by the same writer in one syscall. An idle connection
 // thus costs one write per call with no goroutine hand-off, and a busy one
 // batches. (Measured against a dedicated writer goroutine, see
-// bench/distbench/README.md.)
+// bench/distbench/README.md.) The reader goroutine also corks the writer
+// while it dispatches what one read brought: the callers it wakes append
+// their next requests instead of writing them, and after a yield the
+// reader flushes them in one write that never blocks it (whatever a full
+// socket buffer does not take is finished by a goroutine). Many callers on
+// one connection thus cost one write and one peer wake-up per batch, not
+// per call.
 //
 // Liveness: a timer every TickTime/4 writes a tick (4 zero bytes) whenever we wrote
 // nothing for TickTime/4, and declares the node down when no byte arrived
