@@ -87,7 +87,7 @@ type Config struct {
 	// the reader hand-off only: TestMeasureReaderHandoff).
 	noGoroutines bool
 	// noCork: the reader goroutine never corks the writer (measurement of
-	// corking: TestMeasureCork).
+	// corking: TestFakeCorkBatchesRequests).
 	noCork bool
 }
 
