@@ -56,6 +56,12 @@ type Config struct {
 	MailboxSize int
 	// MailboxDrop is what a full mailbox drops [DropOldest].
 	MailboxDrop DropPolicy
+	// MailboxBytes, if set, bounds the bytes of messages queued in the
+	// mailboxes of every connection that shares it (a Pool's connections:
+	// one budget per process). A message that does not fit is dropped
+	// (DropNewest), or makes room by dropping the oldest of its own mailbox
+	// (DropOldest), and is counted as a drop like a full mailbox's.
+	MailboxBytes *ByteBudget
 	// ReplaceAlive answers handshake status "alive" (our name still has a
 	// connection on the peer) with "true", which makes the peer drop the old
 	// connection. false answers "false" and fails with KindHandshake.
@@ -386,10 +392,26 @@ func (c *Conn) Err() error {
 	}
 }
 
-// Close ends the connection; pending calls fail with KindClosed.
+// Close ends the connection; pending calls fail with KindClosed, and
+// messages queued in its mailboxes are dropped (closeAndEmpty).
 func (c *Conn) Close() error {
-	c.fail(newErr(KindClosed, c.node, "close", errors.New("connection closed")))
+	c.closeAndEmpty()
 	return nil
+}
+
+// closeAndEmpty ends the connection (KindClosed). Unlike a connection that
+// fails, a closed one also empties its mailboxes:
+// whoever closes it says nothing queued there will be read, and their bytes
+// go back to the MailboxBytes budget at once.
+func (c *Conn) closeAndEmpty() {
+	c.fail(newErr(KindClosed, c.node, "close", errors.New("connection closed")))
+	c.mmu.Lock()
+	boxes := c.boxes
+	c.boxes = make(map[uint32]*mailbox)
+	c.mmu.Unlock()
+	for _, mb := range boxes {
+		mb.empty(c.cfg.MailboxBytes)
+	}
 }
 
 // fail ends the connection once, recording why; every waiter selects on done.
@@ -768,6 +790,43 @@ type mail struct {
 	sig     any    // ... or an Exit / Down
 }
 
+// ByteBudget is a number of bytes that several mailboxes draw on together
+// (Config.MailboxBytes). Safe for concurrent use.
+type ByteBudget struct {
+	limit int64
+	used  atomic.Int64
+}
+
+// NewByteBudget makes a budget of limit bytes (at least 1).
+func NewByteBudget(limit int64) *ByteBudget { return &ByteBudget{limit: max(limit, 1)} }
+
+// Used is the number of bytes held now.
+func (b *ByteBudget) Used() int64 { return b.used.Load() }
+
+// Limit is the budget's size.
+func (b *ByteBudget) Limit() int64 { return b.limit }
+
+func (b *ByteBudget) take(n int64) bool {
+	if b == nil {
+		return true
+	}
+	for {
+		u := b.used.Load()
+		if u+n > b.limit {
+			return false
+		}
+		if b.used.CompareAndSwap(u, u+n) {
+			return true
+		}
+	}
+}
+
+func (b *ByteBudget) give(n int64) {
+	if b != nil && n != 0 {
+		b.used.Add(-n)
+	}
+}
+
 // mailbox is a bounded ring of messages for one of our pids.
 type mailbox struct {
 	mu     sync.Mutex
@@ -785,17 +844,22 @@ func (mb *mailbox) wake() {
 	}
 }
 
-// put enqueues m, applying the drop policy; reports whether something was dropped.
-func (mb *mailbox) put(m mail, policy DropPolicy) bool {
+// put enqueues m, applying the drop policy to a full mailbox and to a
+// budget m's bytes do not fit in; reports whether something was dropped.
+func (mb *mailbox) put(m mail, policy DropPolicy, budget *ByteBudget) bool {
+	size := int64(len(m.payload))
 	mb.mu.Lock()
 	dropped := false
-	if mb.n == len(mb.q) {
+	for mb.n == len(mb.q) || !budget.take(size) {
 		dropped = true
 		mb.drops++
-		if policy == DropNewest {
+		if policy == DropNewest || mb.n == 0 {
+			// Nothing of ours left to drop: the new message goes.
 			mb.mu.Unlock()
 			return true
 		}
+		budget.give(int64(len(mb.q[mb.head].payload)))
+		mb.q[mb.head] = mail{}
 		mb.head = (mb.head + 1) % len(mb.q)
 		mb.n--
 	}
@@ -806,13 +870,26 @@ func (mb *mailbox) put(m mail, policy DropPolicy) bool {
 	return dropped
 }
 
+// empty drops every queued message, giving its bytes back to budget.
+func (mb *mailbox) empty(budget *ByteBudget) {
+	mb.mu.Lock()
+	for mb.n > 0 {
+		budget.give(int64(len(mb.q[mb.head].payload)))
+		mb.q[mb.head] = mail{}
+		mb.head = (mb.head + 1) % len(mb.q)
+		mb.n--
+	}
+	mb.mu.Unlock()
+	mb.wake()
+}
+
 func (mb *mailbox) len() int {
 	mb.mu.Lock()
 	defer mb.mu.Unlock()
 	return mb.n
 }
 
-func (mb *mailbox) take() (mail, bool) {
+func (mb *mailbox) take(budget *ByteBudget) (mail, bool) {
 	mb.mu.Lock()
 	defer mb.mu.Unlock()
 	if mb.n == 0 {
@@ -822,6 +899,7 @@ func (mb *mailbox) take() (mail, bool) {
 	mb.q[mb.head] = mail{}
 	mb.head = (mb.head + 1) % len(mb.q)
 	mb.n--
+	budget.give(int64(len(m.payload)))
 	return m, true
 }
 
@@ -845,11 +923,16 @@ func (c *Conn) NewPid() term.Pid {
 	return p
 }
 
-// ClosePid drops p's mailbox; later messages to p are discarded.
+// ClosePid drops p's mailbox and what it holds; later messages to p are
+// discarded.
 func (c *Conn) ClosePid(p term.Pid) {
 	c.mmu.Lock()
+	mb := c.boxes[pidKey(p)]
 	delete(c.boxes, pidKey(p))
 	c.mmu.Unlock()
+	if mb != nil {
+		mb.empty(c.cfg.MailboxBytes)
+	}
 }
 
 // Drops returns how many messages p's mailbox dropped because it was full.
@@ -896,7 +979,7 @@ func (c *Conn) deliverMsg(to any, payload []byte) {
 		c.drops.Add(1)
 		return
 	}
-	if mb.put(mail{payload: payload}, c.cfg.MailboxDrop) {
+	if mb.put(mail{payload: payload}, c.cfg.MailboxDrop, c.cfg.MailboxBytes) {
 		c.drops.Add(1)
 	}
 }
@@ -912,7 +995,7 @@ func (c *Conn) deliverSignal(to any, sig any) {
 		c.drops.Add(1)
 		return
 	}
-	if mb.put(mail{sig: sig}, c.cfg.MailboxDrop) {
+	if mb.put(mail{sig: sig}, c.cfg.MailboxDrop, nil) {
 		c.drops.Add(1)
 	}
 }
@@ -928,7 +1011,7 @@ func (c *Conn) Receive(ctx context.Context, p term.Pid) (any, error) {
 	}
 	dead := false
 	for {
-		if m, ok := mb.take(); ok {
+		if m, ok := mb.take(c.cfg.MailboxBytes); ok {
 			if m.sig != nil {
 				return m.sig, nil
 			}

@@ -636,3 +636,48 @@ func corkRun(t *testing.T, noCork bool) (writes, calls uint64) {
 	wg.Wait()
 	return c.wframes.Load() - w0, callers * rounds
 }
+
+// Mailboxes sharing a ByteBudget hold at most its bytes: a message that
+// does not fit drops the oldest of its mailbox (DropOldest), the drops are
+// counted, Receive gives the bytes back, and Close empties the mailboxes so
+// nothing stays charged to the budget.
+func TestFakeMailboxByteBudget(t *testing.T) {
+	p, cfg := startFake(t, fakepeer.Behavior{NoTicks: true})
+	budget := NewByteBudget(5 << 20)
+	cfg.MailboxBytes = budget
+	c, err := Dial(context.Background(), cfg, p.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-p.Received // name
+	me := c.NewPid()
+	big := func(i int) term.Tuple { return term.Tuple{int64(i), term.Binary(make([]byte, 2<<20))} }
+	for i := 1; i <= 6; i++ {
+		if err := p.SendTo(fakepeer.Control(term.Tuple{int64(OpSend), term.Atom(""), me}, big(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := ctx5(t)
+	// Six messages of 2 MB into 5 MB: the last two stay.
+	deadline := time.Now().Add(5 * time.Second)
+	for c.Drops(me) < 4 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if d := c.Drops(me); d != 4 {
+		t.Fatalf("drops %d, want 4", d)
+	}
+	if u := budget.Used(); u <= 4<<20 || u > 5<<20 {
+		t.Fatalf("budget holds %d bytes, want two messages' worth", u)
+	}
+	v, err := c.Receive(ctx, me)
+	if err != nil || v.(term.Tuple)[0] != int64(5) {
+		t.Fatalf("first message: %v %v, want the 5th", v, err)
+	}
+	if u := budget.Used(); u > 3<<20 {
+		t.Fatalf("after Receive the budget holds %d bytes", u)
+	}
+	c.Close()
+	if u := budget.Used(); u != 0 {
+		t.Fatalf("after Close the budget holds %d bytes, want 0", u)
+	}
+}
