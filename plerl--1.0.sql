@@ -52,17 +52,26 @@ CREATE FUNCTION plerl_fdw_validator(text[], oid) RETURNS void
 CREATE FOREIGN DATA WRAPPER plerl VALIDATOR plerl_fdw_validator;
 
 -- The allow-list: what a role may call on a server (NULL role: every role;
--- NULL function or arity: any). Checked before anything is sent.
+-- NULL function or arity: any), and which atoms such a request may carry
+-- (NULL: none but true, false and the null atom; '*': any). Checked before
+-- anything is sent.
 CREATE SCHEMA plerl;
 REVOKE ALL ON SCHEMA plerl FROM PUBLIC;
 GRANT USAGE ON SCHEMA plerl TO plerl_admin;
+-- An atom is 1 to 255 characters; the list is one-dimensional with no NULLs.
+CREATE FUNCTION plerl.atoms_valid(atoms text[]) RETURNS boolean
+  LANGUAGE sql IMMUTABLE PARALLEL SAFE
+  RETURN atoms IS NULL OR (array_ndims(atoms) = 1 AND array_position(atoms, NULL) IS NULL
+    AND NOT EXISTS (SELECT FROM unnest(atoms) a WHERE a = '' OR char_length(a) > 255));
 CREATE TABLE plerl.allow (
   server   name NOT NULL,
   role     name,
   module   text NOT NULL,
   function text,
   arity    int CHECK (arity IS NULL OR arity BETWEEN 0 AND 255),
-  CONSTRAINT allow_module_nonempty CHECK (module <> '')
+  atoms    text[],
+  CONSTRAINT allow_module_nonempty CHECK (module <> ''),
+  CONSTRAINT allow_atoms_valid CHECK (plerl.atoms_valid(atoms))
 );
 REVOKE ALL ON plerl.allow FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON plerl.allow TO plerl_admin;

@@ -8,6 +8,7 @@
 
 #include "access/genam.h"
 #include "access/heapam.h"
+#include "access/parallel.h"
 #include "access/xact.h"
 #include "access/htup_details.h"
 #include "access/reloptions.h"
@@ -27,6 +28,7 @@
 #include "postmaster/postmaster.h"
 #include "storage/backendid.h"
 #include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
@@ -52,6 +54,9 @@ typedef struct AllowRow
 	char	   *module;
 	char	   *function;		/* NULL: any */
 	int			arity;			/* -1: any */
+	char	  **atoms;			/* the atoms column: what requests may carry */
+	int			natoms;
+	bool		any_atom;		/* atoms contains '*' */
 } AllowRow;
 
 static MemoryContext allow_cxt = NULL;
@@ -66,6 +71,9 @@ allow_invalidate(Datum arg, Oid relid)
 	/* Cheap and conservative: any relcache flush may be ours. */
 	allow_valid = false;
 }
+
+/* A dropped role in a row: matches nobody (InvalidOid means every role). */
+#define ALLOW_ROLE_DROPPED ((Oid) (InvalidOid - 1))
 
 static void
 allow_scan(Oid relid)
@@ -92,13 +100,21 @@ allow_scan(Oid relid)
 
 	/* Read directly, not through SQL: the caller has no privilege on it. */
 	rel = table_open(relid, AccessShareLock);
-	/* No active snapshot before COMMIT, where deferred sends are checked. */
-	snap = RegisterSnapshot(ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot());
+
+	/*
+	 * A fresh snapshot, never the statement's or the transaction's: under
+	 * REPEATABLE READ those are as old as the transaction, so a row deleted
+	 * since would be read again and the stale list marked valid for every
+	 * later transaction of this backend. The latest snapshot sees what has
+	 * committed and this transaction's own earlier commands (an admin's
+	 * change applies inside the transaction that makes it).
+	 */
+	snap = RegisterSnapshot(GetLatestSnapshot());
 	scan = table_beginscan(rel, snap, 0, NULL);
 	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
 	{
-		Datum		values[5];
-		bool		nulls[5];
+		Datum		values[6];
+		bool		nulls[6];
 		AllowRow   *r;
 		MemoryContext old;
 
@@ -113,10 +129,35 @@ allow_scan(Oid relid)
 		r->server = pstrdup(NameStr(*DatumGetName(values[0])));
 		r->role = nulls[1] ? InvalidOid : get_role_oid(NameStr(*DatumGetName(values[1])), true);
 		if (!nulls[1] && !OidIsValid(r->role))
-			r->role = InvalidOid - 1;	/* a dropped role matches nobody */
+			r->role = ALLOW_ROLE_DROPPED;
 		r->module = TextDatumGetCString(values[2]);
 		r->function = nulls[3] ? NULL : TextDatumGetCString(values[3]);
 		r->arity = nulls[4] ? -1 : DatumGetInt32(values[4]);
+		r->atoms = NULL;
+		r->natoms = 0;
+		r->any_atom = false;
+		if (RelationGetDescr(rel)->natts >= 6 && !nulls[5])
+		{
+			Datum	   *elems;
+			bool	   *enulls;
+			int			n;
+
+			deconstruct_array(DatumGetArrayTypeP(values[5]), TEXTOID, -1, false,
+							  TYPALIGN_INT, &elems, &enulls, &n);
+			r->atoms = palloc(sizeof(char *) * Max(n, 1));
+			for (int i = 0; i < n; i++)
+			{
+				char	   *a;
+
+				if (enulls[i])
+					continue;
+				a = TextDatumGetCString(elems[i]);
+				if (strcmp(a, "*") == 0)
+					r->any_atom = true;
+				else
+					r->atoms[r->natoms++] = a;
+			}
+		}
 		MemoryContextSwitchTo(old);
 	}
 	table_endscan(scan);
@@ -152,13 +193,38 @@ allow_load(void)
 	PG_END_TRY();
 }
 
+/* Does row r name this role (directly, through membership, or as NULL)? */
+static bool
+allow_role_matches(AllowRow *r, Oid user)
+{
+	if (r->role == ALLOW_ROLE_DROPPED)
+		return false;
+	return !OidIsValid(r->role) || has_privs_of_role(user, r->role);
+}
+
+/*
+ * Check that some row permits module:function/arity on server for the
+ * current role, and tell out what the permitting rows allow (atoms, and
+ * whether only NULL-function rows matched). Raises 42501 if none does.
+ */
 static void
-allow_check(const char *server, const char *module, const char *function, int arity)
+allow_check(const char *server, const char *module, const char *function, int arity,
+			PlerlErlTarget *out)
 {
 	Oid			user = GetUserId();
+	bool		permitted = false;
+	int			cap = 0;
 
+	/*
+	 * Take in invalidations first: a transaction that already holds its lock
+	 * on plerl.allow takes no new one, and would otherwise not see an
+	 * admin's committed change (nor its invalidation) until it ends. Cheap
+	 * when the queue is empty.
+	 */
+	AcceptInvalidationMessages();
 	if (!allow_valid)
 		allow_load();
+	out->any_function = true;
 	for (int i = 0; i < n_allow; i++)
 	{
 		AllowRow   *r = &allow_rows[i];
@@ -169,11 +235,26 @@ allow_check(const char *server, const char *module, const char *function, int ar
 			continue;
 		if (r->arity >= 0 && r->arity != arity)
 			continue;
-		if (OidIsValid(r->role) && r->role != InvalidOid - 1 ?
-			!has_privs_of_role(user, r->role) : r->role == InvalidOid - 1)
+		if (!allow_role_matches(r, user))
 			continue;
-		return;
+		permitted = true;
+		if (r->function)
+			out->any_function = false;
+		if (r->any_atom)
+			out->any_atom = true;
+		for (int j = 0; j < r->natoms; j++)
+		{
+			if (out->natoms == cap)
+			{
+				cap = Max(cap * 2, 8);
+				out->atoms = out->atoms ? repalloc(out->atoms, sizeof(char *) * cap) :
+					palloc(sizeof(char *) * cap);
+			}
+			out->atoms[out->natoms++] = pstrdup(r->atoms[j]);
+		}
 	}
+	if (permitted)
+		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 			 errmsg("plerl.allow does not permit %s:%s/%d on server \"%s\" for role \"%s\"",
@@ -233,6 +314,22 @@ check_node_name(const char *node)
 }
 
 /*
+ * Erlang from a parallel worker is refused: a worker's transaction events
+ * are not its query's (XACT_EVENT_PARALLEL_COMMIT is the worker finishing,
+ * even if the leader then rolls back), and its connections and mailboxes
+ * would outlive nothing useful.
+ */
+static void
+refuse_parallel_worker(void)
+{
+	if (IsParallelWorker())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("plerl cannot reach Erlang nodes from a parallel worker"),
+				 errhint("Mark the function PARALLEL UNSAFE (the default), or RESTRICTED.")));
+}
+
+/*
  * Resolve target (a plerl server name, or a raw node name containing '@')
  * and check the caller may send module:function/arity there. module is NULL
  * when no allow-list check applies (ping, disconnect). Raises.
@@ -242,6 +339,7 @@ erl_resolve(const char *target, const char *module, const char *function, int ar
 			PlerlErlTarget *out)
 {
 	memset(out, 0, sizeof(*out));
+	refuse_parallel_worker();
 	if (strchr(target, '@') == NULL)
 	{
 		ForeignServer *server = GetForeignServerByName(target, true);
@@ -276,7 +374,11 @@ erl_resolve(const char *target, const char *module, const char *function, int ar
 					(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
 					 errmsg("the user mapping for server \"%s\" has no cookie", server->servername)));
 		if (module)
-			allow_check(server->servername, module, function, arity);
+		{
+			out->module = pstrdup(module);
+			out->function = pstrdup(function);
+			allow_check(server->servername, module, function, arity, out);
+		}
 		return;
 	}
 	if (!is_admin())
@@ -286,7 +388,13 @@ erl_resolve(const char *target, const char *module, const char *function, int ar
 				 errhint("Name a plerl foreign server instead (CREATE SERVER ... FOREIGN DATA WRAPPER plerl).")));
 	check_node_name(target);
 	out->node = pstrdup(target);
+	if (module)
+	{
+		out->module = pstrdup(module);
+		out->function = pstrdup(function);
+	}
 }
+
 
 /*
  * The schema plerl was created in (InvalidOid if it is not). The functions
@@ -347,6 +455,7 @@ plerl_erl_resolve_as_guarded(uint32_t as_user, const char *target, const char *m
 		Oid			fn;
 		Oid			nsp;
 
+		refuse_parallel_worker();
 		if (OidIsValid((Oid) as_user) && (Oid) as_user != save_user)
 		{
 			SetUserIdAndSecContext((Oid) as_user, save_sec | SECURITY_LOCAL_USERID_CHANGE);
@@ -446,6 +555,7 @@ text_arg(FunctionCallInfo fcinfo, int i, const char *what)
 static void
 erl_go(PlerlErlReq *req)
 {
+	refuse_parallel_worker();
 	plerl_call_depth++;
 	plerlGoErlang(req);
 	plerl_call_depth--;
@@ -709,13 +819,21 @@ xact_callback(XactEvent event, void *arg)
 	switch (event)
 	{
 		case XACT_EVENT_PRE_COMMIT:
-		case XACT_EVENT_PARALLEL_PRE_COMMIT:
 			ev = 1;
 			break;
 		case XACT_EVENT_COMMIT:
-		case XACT_EVENT_PARALLEL_COMMIT:
 			ev = 2;
 			break;
+
+			/*
+			 * A parallel worker's events say nothing about the query's
+			 * transaction (PARALLEL_COMMIT is the worker finishing, even if
+			 * the leader then rolls back): whatever a worker queued is
+			 * dropped, never sent. Workers are refused Erlang requests
+			 * anyway (refuse_parallel_worker), so there is nothing to drop.
+			 */
+		case XACT_EVENT_PARALLEL_PRE_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 			ev = 3;

@@ -25,8 +25,10 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 	"unsafe"
 
 	"github.com/plerl/plerl/runtime/dist"
@@ -102,25 +104,124 @@ func newPool(name string, l poolLimits) *dist.Pool {
 			MaxMessageSize: int(l.maxMessageKB) * 1024,
 			MaxSendSize:    int(l.maxMessageKB) * 1024,
 			ReplaceAlive:   true, // our name is our backend slot: an old session of it is stale
+			MailboxBytes:   dist.NewByteBudget(mailboxBytes()),
 		},
 		MaxConns: int(l.maxConns),
 	})
 }
 
-// target is a resolved destination, copied out of C memory.
+// mailboxBytes is what the Erlang mailboxes of this backend may hold
+// together: a quarter of plerl.lua_memory_limit (the Go heap they live in
+// counts against that limit, and a backend whose mailboxes filled it could
+// not even run erlang.receive to drain them), 64 MB without a limit.
+func mailboxBytes() int64 {
+	if lim := int64(C.plerl_settings.lua_memory_limit_kb) * 1024; lim > 0 {
+		return lim / 4
+	}
+	return 64 << 20
+}
+
+// target is a resolved destination, copied out of C memory, with what
+// plerl.allow permitted for it (see PlerlErlTarget).
 type target struct {
 	node, cookie, server string
 	tls                  bool
 	tlsCA, tlsCert       string
 	tlsKey, tlsName      string
+
+	role             uint32             // the role it was checked for: its mailbox
+	module, function string             // as checked; what is sent
+	atoms            map[term.Atom]bool // atoms the request may carry
+	anyAtom          bool               // a row said '*'
+	anyFunction      bool               // only NULL-function rows permit it
 }
 
 func targetFromC(t *C.PlerlErlTarget) target {
-	return target{
+	tg := target{
 		node: goStr(t.node), cookie: goStr(t.cookie), server: goStr(t.server),
 		tls: t.tls != 0, tlsCA: goStr(t.tls_ca), tlsCert: goStr(t.tls_cert),
 		tlsKey: goStr(t.tls_key), tlsName: goStr(t.tls_server_name),
+		module: goStr(t.module), function: goStr(t.function),
+		anyAtom: t.any_atom != 0, anyFunction: t.any_function != 0,
 	}
+	if t.natoms > 0 {
+		tg.atoms = make(map[term.Atom]bool, int(t.natoms))
+		for _, a := range unsafe.Slice(t.atoms, int(t.natoms)) {
+			tg.atoms[term.Atom(C.GoString(a))] = true
+		}
+	}
+	return tg
+}
+
+// checkName refuses a name that crosses to C (server, node, module,
+// function, registered name) unless C sees all of it: a NUL byte would end
+// C's copy early, so C would check one name while Go sent another (and a
+// new atom per distinct tail). Names are atoms on the node: valid UTF-8 of
+// at most 255 characters.
+func checkName(what, s string) error {
+	bad := ""
+	switch {
+	case strings.IndexByte(s, 0) >= 0:
+		bad = "contains a NUL byte"
+	case !utf8.ValidString(s):
+		bad = "is not valid UTF-8"
+	case utf8.RuneCountInString(s) > 255:
+		bad = "is longer than 255 characters"
+	}
+	if bad == "" {
+		return nil
+	}
+	if len(s) > 64 {
+		s = s[:64] + "..."
+	}
+	return pl.Errorf(stateBadArgs, "invalid %s name %q: it %s", what, s, bad)
+}
+
+// checkAtoms holds what a request carries to what plerl.allow permits: a
+// node never frees an atom, so through a server every atom in args must be
+// listed in the atoms column of a row that permits the request (or the row
+// says '*'). true, false, the null atom, '$gen_cast', the target's own node
+// name and our own node name are always there. Raw node names (admins) are bounded by
+// plerl.max_atoms per request only, at conversion.
+func (b *bridge) checkAtoms(t target, terms ...any) error {
+	if t.server == "" || t.anyAtom {
+		return nil
+	}
+	null := term.Atom(readSettings().NullAtom)
+	for _, x := range terms {
+		err := term.EachAtom(x, func(a term.Atom) error {
+			switch {
+			case a == "true" || a == "false" || a == null || t.atoms[a]:
+				return nil
+			case a == "$gen_cast": // what a cast is wrapped in, by plerl; gen_server has it
+				return nil
+			case string(a) == t.node || string(a) == b.self:
+				return nil
+			}
+			shown := strings.ToValidUTF8(string(a), "?")
+			if len(shown) > 64 {
+				shown = shown[:64] + "..."
+			}
+			return &pl.Error{Kind: pl.KindError, SQLState: "42501",
+				Message: fmt.Sprintf("plerl.allow does not permit the atom %q in %s on server %q", shown, t.request(), t.server),
+				Hint:    "An atom is never freed on the node: list the atoms a request may carry in the atoms column of its plerl.allow row."}
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// request names what t permits, for messages: mod:fun/N or a send to a name.
+func (t target) request() string {
+	if t.function == "!" {
+		if t.module == "!" {
+			return "a send to a pid"
+		}
+		return "a send to " + t.module
+	}
+	return t.module + ":" + t.function
 }
 
 // name is how messages name the target: the server the user named, or the raw node.
@@ -346,6 +447,7 @@ func erlRequest(req *C.PlerlErlReq) error {
 		return err
 	}
 	t := targetFromC(&req.target)
+	t.role = uint32(C.plerl_current_user())
 	switch req.op {
 	case C.PLERL_ERL_CONNECT:
 		cookie := goStr(req.name)
@@ -368,7 +470,7 @@ func erlRequest(req *C.PlerlErlReq) error {
 		setBool(&req.result, true)
 	case C.PLERL_ERL_DISCONNECT:
 		delete(b.rawCookie, t.node)
-		setBool(&req.result, b.pool.Disconnect(t.node))
+		setBool(&req.result, b.disconnect(t.node))
 	case C.PLERL_ERL_PING:
 		ctx, cancel := callContext(timeoutOf(req.timeout_ms))
 		defer cancel()
@@ -389,19 +491,11 @@ func erlRequest(req *C.PlerlErlReq) error {
 		if err != nil {
 			return sqlError(err, "erlang_call arguments")
 		}
-		mod, fun := goStr(req.module), goStr(req.function)
 		ctx, cancel := callContext(timeoutOf(req.timeout_ms))
 		defer cancel()
-		var res any
-		var cerr error
-		waiting(func() {
-			var c *dist.Conn
-			if c, cerr = b.conn(ctx, t); cerr == nil {
-				res, cerr = c.Call(ctx, mod, fun, args)
-			}
-		})
+		res, cerr := b.call(ctx, t, args, false)
 		if cerr != nil {
-			return sqlError(cerr, fmt.Sprintf("erlang_call %s:%s/%d on %s", mod, fun, len(args), t.name()))
+			return sqlError(cerr, fmt.Sprintf("erlang_call %s:%s/%d on %s", t.module, t.function, len(args), t.name()))
 		}
 		out, err := term.ToJSON(res, opts)
 		if err != nil {
@@ -417,7 +511,7 @@ func erlRequest(req *C.PlerlErlReq) error {
 		if req.op == C.PLERL_ERL_CAST {
 			msg = term.Tuple{term.Atom("$gen_cast"), msg}
 		}
-		if err := b.send(t, goStr(req.name), msg); err != nil {
+		if err := b.send(t, t.module, msg); err != nil {
 			return err
 		}
 		setBool(&req.result, true)
@@ -427,8 +521,116 @@ func erlRequest(req *C.PlerlErlReq) error {
 	return nil
 }
 
-// send delivers msg to a registered name (string) or a pid on t.
+// call makes the call t permits, t.module:t.function(args...): the one path
+// every Erlang call takes (SQL and Lua), so what is sent is by construction
+// what C checked: the names come from the resolved target, never from the
+// caller, and the atoms in args are held to the allow-list here.
+func (b *bridge) call(ctx context.Context, t target, args []any, kill bool) (any, error) {
+	if err := checkName("module", t.module); err != nil {
+		return nil, err
+	}
+	if err := checkName("function", t.function); err != nil {
+		return nil, err
+	}
+	if err := b.checkAtoms(t, args); err != nil {
+		return nil, err
+	}
+	var res any
+	var err error
+	waiting(func() {
+		var c *dist.Conn
+		if c, err = b.conn(ctx, t); err != nil {
+			return
+		}
+		if err = b.functionExists(ctx, c, t, len(args)); err != nil {
+			return
+		}
+		if kill {
+			res, err = c.CallKill(ctx, t.module, t.function, args)
+		} else {
+			res, err = c.Call(ctx, t.module, t.function, args)
+		}
+	})
+	return res, err
+}
+
+// knownFuncs: per connection, function names that exist as atoms on its
+// node (functionExists); dropped with the connection.
+var knownFuncs = map[*dist.Conn]map[string]bool{}
+
+// functionExists: a row with a NULL function permits any function name,
+// and a call names its function as an atom, which the node creates on
+// decoding and never frees: looping over names would fill the node's atom
+// table. So the first call of a name through such a row asks the node
+// whether the atom exists already (erlang:binary_to_existing_atom/2 creates
+// none); if not, no such function can exist and the call fails with 42883
+// without reaching the node.
+func (b *bridge) functionExists(ctx context.Context, c *dist.Conn, t target, arity int) error {
+	if t.server == "" || !t.anyFunction {
+		return nil
+	}
+	if knownFuncs[c][t.function] {
+		return nil
+	}
+	_, err := c.Call(ctx, "erlang", "binary_to_existing_atom", []any{term.Binary(t.function), term.Atom("utf8")})
+	var re *dist.RemoteError
+	if errors.As(err, &re) && re.Class == "error" && re.Reason == term.Atom("badarg") {
+		// What the node would have raised, had the call gone out.
+		return &dist.RemoteError{Class: "error", Reason: term.Atom("undef"),
+			MFA: fmt.Sprintf("%s:%s/%d", t.module, t.function, arity)}
+	}
+	if err != nil {
+		return err
+	}
+	for old := range knownFuncs { // connections that went away
+		if isDone(old) {
+			delete(knownFuncs, old)
+		}
+	}
+	m := knownFuncs[c]
+	if m == nil {
+		m = map[string]bool{}
+		knownFuncs[c] = m
+	}
+	if len(m) < 4096 {
+		m[t.function] = true
+	}
+	return nil
+}
+
+func isDone(c *dist.Conn) bool {
+	select {
+	case <-c.Done():
+		return true
+	default:
+		return false
+	}
+}
+
+// send delivers msg to a registered name (string) or a pid on t: the one
+// path every send and cast takes. A registered name must be the one C
+// checked (t.module), a pid needs the '!' row; the atoms of msg (and of a
+// pid's node name) are held to the allow-list. The sender is the pid of the
+// role t was resolved for, so replies reach that role's mailbox only.
 func (b *bridge) send(t target, to any, msg any) error {
+	switch dst := to.(type) {
+	case string:
+		if err := checkName("registered", dst); err != nil {
+			return err
+		}
+		if dst != t.module {
+			return pl.Errorf(pl.StateInternal, "plerl: send to %q was checked as %q", dst, t.module)
+		}
+	case term.Pid:
+		if t.server != "" && t.module != "!" {
+			return pl.Errorf(pl.StateInternal, "plerl: a send to a pid was checked as a send to %q", t.module)
+		}
+	default:
+		return pl.Errorf(stateBadArgs, "cannot send to a %T", to)
+	}
+	if err := b.checkAtoms(t, to, msg); err != nil {
+		return err
+	}
 	ctx, cancel := callContext(readSettings().CallTimeout)
 	defer cancel()
 	var err error
@@ -439,13 +641,11 @@ func (b *bridge) send(t target, to any, msg any) error {
 		}
 		switch dst := to.(type) {
 		case string:
-			// From our one pid on c: a new pid per send would keep a
-			// mailbox (MailboxSize slots) for the connection's life.
-			err = c.RegSend(ctx, selfPid(c), dst, msg)
+			// From the role's one pid on c: a new pid per send would keep
+			// a mailbox (MailboxSize slots) for the connection's life.
+			err = c.RegSend(ctx, selfPid(c, t.role), dst, msg)
 		case term.Pid:
 			err = c.Send(ctx, dst, msg)
-		default:
-			err = pl.Errorf(stateBadArgs, "cannot send to a %T", to)
 		}
 	})
 	return sqlError(err, "send to "+t.name())

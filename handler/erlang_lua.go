@@ -35,6 +35,25 @@ func (erlangHost) ResolveAs(user uint32, targetName, module, function string, ar
 	if err := checkNullAtom(); err != nil { // before anything is sent
 		return nil, err
 	}
+	// Every name C checks is checked whole first: C reads up to a NUL.
+	if err := checkName("server or node", targetName); err != nil {
+		return nil, err
+	}
+	if module != "" {
+		what := "module"
+		if function == "!" {
+			what = "registered"
+		}
+		if err := checkName(what, module); err != nil {
+			return nil, err
+		}
+		if err := checkName("function", function); err != nil {
+			return nil, err
+		}
+	}
+	if user == 0 {
+		user = uint32(C.plerl_current_user())
+	}
 	var ct C.PlerlErlTarget
 	var cerr C.PlerlError
 	ctarget := C.CString(targetName)
@@ -51,11 +70,15 @@ func (erlangHost) ResolveAs(user uint32, targetName, module, function string, ar
 		return nil, guardError(&cerr)
 	}
 	if op == pl.OpConnect {
-		return target{node: targetName}, nil
+		return target{node: targetName, role: user}, nil
 	}
-	return targetFromC(&ct), nil
+	t := targetFromC(&ct)
+	t.role = user
+	return t, nil
 }
 
+// Call makes the call Resolve checked: t's names are what is sent (mod
+// and fun, the caller's copies, only name it in messages).
 func (erlangHost) Call(t pl.Target, mod, fun string, args []any, timeout time.Duration, kill bool) (any, error) {
 	b, err := erlBridge()
 	if err != nil {
@@ -64,18 +87,7 @@ func (erlangHost) Call(t pl.Target, mod, fun string, args []any, timeout time.Du
 	tg := t.(target)
 	ctx, cancel := callContext(timeout)
 	defer cancel()
-	var res any
-	waiting(func() {
-		var c *dist.Conn
-		if c, err = b.conn(ctx, tg); err != nil {
-			return
-		}
-		if kill {
-			res, err = c.CallKill(ctx, mod, fun, args)
-		} else {
-			res, err = c.Call(ctx, mod, fun, args)
-		}
-	})
+	res, err := b.call(ctx, tg, args, kill)
 	if err != nil {
 		return nil, luaError(err, "erlang.call "+mod+":"+fun+" on "+tg.name())
 	}
@@ -94,6 +106,15 @@ func luaError(err error, what string) error {
 	return mapped
 }
 
+// CheckSend is what Send checks before anything is sent (bridge.checkAtoms).
+func (erlangHost) CheckSend(t pl.Target, to any, msg any) error {
+	b, err := erlBridge()
+	if err != nil {
+		return err
+	}
+	return b.checkAtoms(t.(target), to, msg)
+}
+
 func (erlangHost) Send(t pl.Target, to any, msg any) error {
 	b, err := erlBridge()
 	if err != nil {
@@ -103,6 +124,9 @@ func (erlangHost) Send(t pl.Target, to any, msg any) error {
 }
 
 func (erlangHost) Connect(node, cookie string) error {
+	if err := checkName("node", node); err != nil {
+		return err
+	}
 	b, err := erlBridge()
 	if err != nil {
 		return err
@@ -127,7 +151,7 @@ func (erlangHost) Disconnect(targetName string) bool {
 		node = t.(target).node
 	}
 	delete(erl.rawCookie, node)
-	return erl.pool.Disconnect(node)
+	return erl.disconnect(node)
 }
 
 func (erlangHost) Ping(t pl.Target) error {
@@ -146,8 +170,18 @@ func (erlangHost) Ping(t pl.Target) error {
 	return err
 }
 
-// selfPids: one mailbox pid per connection, for erlang.self/receive.
-var selfPids = map[*dist.Conn]term.Pid{}
+// mailboxKey: a mailbox is per connection and per role. A connection is
+// shared by every role of the backend; one pid for all of them would let a
+// role read another's replies after SET ROLE, or plant them through a
+// SECURITY DEFINER function.
+type mailboxKey struct {
+	c    *dist.Conn
+	role uint32
+}
+
+// selfPids: the pid of each (connection, role), for erlang.self/receive and
+// as the sender of sends.
+var selfPids = map[mailboxKey]term.Pid{}
 
 func (erlangHost) Self(t pl.Target) (term.Pid, error) {
 	b, err := erlBridge()
@@ -161,25 +195,45 @@ func (erlangHost) Self(t pl.Target) (term.Pid, error) {
 	if err != nil {
 		return term.Pid{}, sqlError(err, "connect")
 	}
-	return selfPid(c), nil
+	return selfPid(c, t.(target).role), nil
 }
 
-// selfPid is this backend's pid on connection c (made on first use): the
-// mailbox of erlang.receive, and the sender of every send on c.
-func selfPid(c *dist.Conn) term.Pid {
-	p, ok := selfPids[c]
+// selfPid is role's pid on connection c (made on first use): the mailbox of
+// erlang.receive, and the sender of that role's sends on c.
+func selfPid(c *dist.Conn, role uint32) term.Pid {
+	k := mailboxKey{c, role}
+	p, ok := selfPids[k]
 	if !ok {
-		for old := range selfPids { // connections that went away
-			select {
-			case <-old.Done():
-				delete(selfPids, old)
-			default:
-			}
-		}
+		dropMailboxes(func(k mailboxKey) bool { return isDone(k.c) }) // connections that went away
 		p = c.NewPid()
-		selfPids[c] = p
+		selfPids[k] = p
 	}
 	return p
+}
+
+// dropMailboxes forgets the pids for which gone says so, and what their
+// mailboxes hold (its bytes go back to the backend's mailbox budget): a
+// message queued on a connection that went away can never be received
+// (the next erlang.receive is on a new connection).
+func dropMailboxes(gone func(mailboxKey) bool) {
+	for k, p := range selfPids {
+		if gone(k) {
+			k.c.ClosePid(p)
+			delete(selfPids, k)
+		}
+	}
+}
+
+// disconnect closes this backend's connection to node and drops its
+// mailboxes.
+func (b *bridge) disconnect(node string) bool {
+	dropMailboxes(func(k mailboxKey) bool { return k.c.Node() == node })
+	for c := range knownFuncs {
+		if c.Node() == node {
+			delete(knownFuncs, c)
+		}
+	}
+	return b.pool.Disconnect(node)
 }
 
 func (h erlangHost) Receive(t pl.Target, timeout time.Duration) (any, bool, error) {

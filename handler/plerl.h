@@ -199,6 +199,22 @@ typedef struct PlerlErlTarget
 	char	   *tls_cert;
 	char	   *tls_key;
 	char	   *tls_server_name;
+
+	/*
+	 * What plerl.allow permitted, for a request through a server (all zero
+	 * for a raw node, where no allow-list applies). module and function are
+	 * the names exactly as checked: Go sends these, never its own copies.
+	 * atoms lists what the request's terms may carry beyond true, false and
+	 * the null atom (the union of the atoms columns of the rows that permit
+	 * it); any_atom: a row said '*'. any_function: only rows with a NULL
+	 * function permit the call, so its name may be new to the node.
+	 */
+	char	   *module;
+	char	   *function;
+	char	  **atoms;
+	int32_t		natoms;
+	int32_t		any_atom;
+	int32_t		any_function;
 } PlerlErlTarget;
 
 typedef struct PlerlErlReq

@@ -48,13 +48,15 @@ RESET log_statement;
 \unset cookie
 -- Every call must match a row of the allow-list (casts: function '!', arity 1).
 DELETE FROM plerl.allow WHERE server = 'testnode';
-INSERT INTO plerl.allow (server, role, module, function, arity) VALUES
-  ('testnode', NULL, 'Elixir.Pricing',   'quote',     2),
-  ('testnode', NULL, 'Elixir.OrderDesk', 'new_order', 1),
-  ('testnode', NULL, 'Elixir.OrderDesk', 'orders',    0),
-  ('testnode', NULL, 'Elixir.OrderDesk', 'committed', 0),
-  ('testnode', NULL, 'Elixir.OrderDesk', 'reset',     0),
-  ('testnode', NULL, 'Elixir.OrderDesk', '!',         1);
+-- A cast carries the atom order_committed: atoms a request may carry are
+-- listed too (a node never frees an atom).
+INSERT INTO plerl.allow (server, role, module, function, arity, atoms) VALUES
+  ('testnode', NULL, 'Elixir.Pricing',   'quote',     2, NULL),
+  ('testnode', NULL, 'Elixir.OrderDesk', 'new_order', 1, NULL),
+  ('testnode', NULL, 'Elixir.OrderDesk', 'orders',    0, NULL),
+  ('testnode', NULL, 'Elixir.OrderDesk', 'committed', 0, NULL),
+  ('testnode', NULL, 'Elixir.OrderDesk', 'reset',     0, NULL),
+  ('testnode', NULL, 'Elixir.OrderDesk', '!',         1, '{order_committed}');
 SELECT srvname, srvoptions FROM pg_foreign_server WHERE srvname = 'testnode';
 
 \echo

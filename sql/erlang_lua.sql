@@ -10,17 +10,18 @@ SET log_statement = 'none';
 CREATE SERVER lua_tn FOREIGN DATA WRAPPER plerl OPTIONS (node :'node');
 CREATE USER MAPPING FOR CURRENT_USER SERVER lua_tn OPTIONS (cookie :'cookie');
 RESET log_statement;
-INSERT INTO plerl.allow (server, role, module, function, arity) VALUES
-  ('lua_tn', NULL, 'Elixir.Plerl.Test', NULL, NULL),
-  ('lua_tn', NULL, 'Elixir.String', 'upcase', 1),
-  ('lua_tn', NULL, 'Elixir.Enum', 'sum', 1),
-  ('lua_tn', NULL, 'Elixir.Map', 'get', NULL),
-  ('lua_tn', NULL, 'Elixir.OrderDesk', NULL, NULL),
-  ('lua_tn', NULL, 'Elixir.OrderDesk', '!', 1),
-  ('lua_tn', NULL, 'plerl_echo', '!', 1),
-  ('lua_tn', NULL, 'erlang', 'is_float', 1),
-  ('lua_tn', NULL, 'erlang', 'is_integer', 1),
-  ('lua_tn', NULL, 'erlang', 'node', 0);
+-- '*': these mapping tests round-trip any atom (docs/security.md).
+INSERT INTO plerl.allow (server, role, module, function, arity, atoms) VALUES
+  ('lua_tn', NULL, 'Elixir.Plerl.Test', NULL, NULL, '{*}'),
+  ('lua_tn', NULL, 'Elixir.String', 'upcase', 1, NULL),
+  ('lua_tn', NULL, 'Elixir.Enum', 'sum', 1, NULL),
+  ('lua_tn', NULL, 'Elixir.Map', 'get', NULL, '{*}'),
+  ('lua_tn', NULL, 'Elixir.OrderDesk', NULL, NULL, '{*}'),
+  ('lua_tn', NULL, 'Elixir.OrderDesk', '!', 1, '{*}'),
+  ('lua_tn', NULL, 'plerl_echo', '!', 1, '{*}'),
+  ('lua_tn', NULL, 'erlang', 'is_float', 1, NULL),
+  ('lua_tn', NULL, 'erlang', 'is_integer', 1, NULL),
+  ('lua_tn', NULL, 'erlang', 'node', 0, NULL);
 
 -- lua(src) runs a Lua chunk and describes what it returned, or the error
 -- object it raised (the test node's name replaced by <node>):

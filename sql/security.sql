@@ -135,12 +135,12 @@ SELECT usename, umoptions IS NOT NULL AS sees_options FROM pg_user_mappings
 RESET ROLE;
 
 -- 5. Allow rows: for one role, for a group, for every role (NULL).
-INSERT INTO plerl.allow (server, role, module, function, arity) VALUES
-  ('sec_node', 'plerl_sec_alice', 'Elixir.Plerl.Test', 'echo', 1),
-  ('sec_node', 'plerl_sec_team', 'Elixir.Pricing', 'quote', 2),
-  ('sec_node', NULL, 'Elixir.String', 'upcase', 1),
-  ('sec_node', 'plerl_sec_alice', 'Elixir.OrderDesk', 'committed', 0),
-  ('sec_node', 'plerl_sec_alice', 'Elixir.OrderDesk', '!', 1);
+INSERT INTO plerl.allow (server, role, module, function, arity, atoms) VALUES
+  ('sec_node', 'plerl_sec_alice', 'Elixir.Plerl.Test', 'echo', 1, NULL),
+  ('sec_node', 'plerl_sec_team', 'Elixir.Pricing', 'quote', 2, NULL),
+  ('sec_node', NULL, 'Elixir.String', 'upcase', 1, NULL),
+  ('sec_node', 'plerl_sec_alice', 'Elixir.OrderDesk', 'committed', 0, NULL),
+  ('sec_node', 'plerl_sec_alice', 'Elixir.OrderDesk', '!', 1, '{order_committed}');
 SET ROLE plerl_sec_alice;
 SELECT erlang_call('sec_node', 'Elixir.Plerl.Test', 'echo', '["alice"]');
 SELECT sec.lua_echo('sec_node', 'alice from Lua');
@@ -297,7 +297,7 @@ SELECT sec.committed('sec-revoked-' || :'run') AS revoked_sent;
 RESET ROLE;
 -- Queued by a SECURITY DEFINER function: checked at COMMIT as the role that
 -- queued it (alice, allowed again below), not as the caller (who may not).
-INSERT INTO plerl.allow VALUES ('sec_node', 'plerl_sec_alice', 'Elixir.OrderDesk', '!', 1);
+INSERT INTO plerl.allow VALUES ('sec_node', 'plerl_sec_alice', 'Elixir.OrderDesk', '!', 1, '{order_committed}');
 ALTER FUNCTION sec.cast_later(text) OWNER TO plerl_sec_alice;
 ALTER FUNCTION sec.cast_later(text) SECURITY DEFINER;
 BEGIN;
@@ -367,7 +367,72 @@ SELECT erlang_call('sec_node', 'Elixir.Plerl.Test', 'sleep', '[2000]');
 RESET ROLE;
 RESET plerl.call_timeout;
 
--- Atoms per call (plerl.max_atoms): 54000 before anything is sent.
+-- Atoms through a server: only those the rows that permit the request
+-- list (a node never frees an atom), none by default: 42501 before
+-- anything is sent, however plerl.max_atoms is set. From SQL, from Lua,
+-- in sends, casts and deferred casts (refused when queued).
+SET ROLE plerl_sec_alice;
+SELECT erlang_call('sec_node', 'Elixir.Plerl.Test', 'echo', '[{"$atom": "sec_unlisted"}]');
+\echo :LAST_ERROR_SQLSTATE
+DO LANGUAGE plerl $$ erlang.call('sec_node', 'Elixir.Plerl.Test', 'echo', erlang.atom('sec_unlisted')) $$;
+\echo :LAST_ERROR_SQLSTATE
+DO LANGUAGE plerl $$ erlang.cast('sec_node', 'Elixir.OrderDesk', erlang.tuple(erlang.atom('sec_unlisted'), 1)) $$;
+\echo :LAST_ERROR_SQLSTATE
+DO LANGUAGE plerl $$ erlang.cast('sec_node', 'Elixir.OrderDesk', erlang.atom('sec_unlisted'), {on_commit = true}) $$;
+\echo :LAST_ERROR_SQLSTATE
+-- true, false and the null atom are always there; so is a pid of ours.
+SELECT erlang_call('sec_node', 'Elixir.Plerl.Test', 'echo', '[[true, false, null]]');
+DO LANGUAGE plerl $$
+  local me = erlang.self('sec_node')
+  assert(erlang.call('sec_node', 'Elixir.Plerl.Test', 'echo', me) == me)
+$$;
+RESET ROLE;
+-- A row lists the atoms its requests may carry; '*' is any atom.
+INSERT INTO plerl.allow VALUES ('sec_node', 'plerl_sec_alice', 'Elixir.Plerl.Test', 'echo', 1,
+  '{sec_a1,sec_a2,sec_a3,ok}');
+INSERT INTO plerl.allow VALUES ('sec_node', NULL, 'Elixir.Plerl.Test', 'echo', 1, '{""}');
+\echo :LAST_ERROR_SQLSTATE
+INSERT INTO plerl.allow VALUES ('sec_node', NULL, 'Elixir.Plerl.Test', 'echo', 1, '{NULL}');
+\echo :LAST_ERROR_SQLSTATE
+SET ROLE plerl_sec_alice;
+SELECT erlang_call('sec_node', 'Elixir.Plerl.Test', 'echo', '[{"$atom": "sec_a1"}]');
+SELECT erlang_call('sec_node', 'Elixir.Plerl.Test', 'echo', '[{"$atom": "sec_a4"}]');
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+
+-- A row with a NULL function lets a caller try any function name, and a
+-- name is an atom: a name the node has no atom for fails with 42883
+-- without reaching it (erlang:binary_to_existing_atom/2 creates none).
+INSERT INTO plerl.allow VALUES ('sec_node', 'plerl_sec_alice', 'Elixir.OrderDesk', NULL, NULL);
+SET ROLE plerl_sec_alice;
+SELECT erlang_call('sec_node', 'Elixir.OrderDesk', 'sec_no_such_function_xyzzy', '[]');
+\echo :LAST_ERROR_SQLSTATE
+SELECT jsonb_typeof(erlang_call('sec_node', 'Elixir.OrderDesk', 'committed', '[]'));
+RESET ROLE;
+
+-- Names reach C whole: a NUL byte (which would end C's copy early) and
+-- invalid UTF-8 are refused in every name-taking function (22023).
+SET ROLE plerl_sec_alice;
+DO LANGUAGE plerl $$
+  local cases = {
+    function() erlang.call('sec_node', 'Elixir.Plerl.Test', 'echo\0x', 1) end,
+    function() erlang.call('sec_node', 'Elixir.Plerl.Test\0x', 'echo', 1) end,
+    function() erlang.call('sec_node\0x', 'Elixir.Plerl.Test', 'echo', 1) end,
+    function() erlang.call_with({}, 'sec_node', 'Elixir.Plerl.Test', 'echo\0x', 1) end,
+    function() erlang.cast('sec_node', 'Elixir.OrderDesk\0x', 1) end,
+    function() erlang.send('sec_node', 'Elixir.OrderDesk\0x', 1, {on_commit = true}) end,
+    function() erlang.ping('sec_node\0x') end,
+    function() erlang.receive('sec_node\0x', 0) end,
+    function() erlang.call('sec_node', 'Elixir.Plerl.Test', 'echo\255', 1) end,
+  }
+  for i, f in ipairs(cases) do
+    local ok, err = pcall(f)
+    print(i, ok, err.sqlstate, err.message)
+  end
+$$;
+RESET ROLE;
+
+-- Atoms per request (plerl.max_atoms): 54000 before anything is sent.
 SET plerl.max_atoms = 2;
 SET ROLE plerl_sec_alice;
 SELECT erlang_call('sec_node', 'Elixir.Plerl.Test', 'echo', '[[{"$atom": "sec_a1"}, {"$atom": "sec_a2"}]]');

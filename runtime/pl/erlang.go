@@ -41,6 +41,9 @@ type ErlangHost interface {
 	// ResolveAs is Resolve checked as role user instead of the current
 	// role: a deferred send is checked at COMMIT as the role that queued it.
 	ResolveAs(user uint32, target, module, function string, arity, op int) (Target, error)
+	// CheckSend checks that a send to to (a name or pid) on t may carry
+	// msg (its atoms, against plerl.allow); Send checks it again.
+	CheckSend(t Target, to any, msg any) error
 	Call(t Target, mod, fun string, args []any, timeout time.Duration, kill bool) (any, error)
 	Send(t Target, to any, msg any) error // to: registered name (string) or term.Pid
 	Connect(node, cookie string) error
@@ -296,6 +299,11 @@ func (m *erlMod) message(L *lua.LState, target string, cast bool) int {
 		m.raise(err)
 	}
 	if onCommit {
+		// A message refused at COMMIT could only be a WARNING after it:
+		// refuse it here, where the caller sees it.
+		if err := m.host.CheckSend(t, to, msg); err != nil {
+			m.raise(err)
+		}
 		m.s.e.deferSend(DeferredSend{Target: target, To: to, Msg: msg, Cast: cast,
 			Level: m.host.NestLevel(), User: m.host.User()})
 		L.Push(lua.LTrue)
@@ -602,6 +610,9 @@ func (e *Engine) PrepareSends(host ErlangHost) error {
 		}
 		t, err := host.ResolveAs(d.User, d.Target, name, "!", 1, op)
 		if err != nil {
+			return err
+		}
+		if err := host.CheckSend(t, d.To, d.Msg); err != nil {
 			return err
 		}
 		d.resolved = t

@@ -191,7 +191,7 @@ func (s *Suite) addServer(name, node, cookie string) error {
 func (s *Suite) allow(server string, rows ...string) error {
 	for _, r := range rows {
 		if err := s.admin.Must(fmt.Sprintf(
-			`INSERT INTO plerl.allow (server, role, module, function, arity) VALUES (%s, NULL, %s)`, quote(server), r)); err != nil {
+			`INSERT INTO plerl.allow (server, role, module, function, arity, atoms) VALUES (%s, NULL, %s, '{*}')`, quote(server), r)); err != nil {
 			return err
 		}
 	}

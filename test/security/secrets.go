@@ -84,15 +84,15 @@ GRANT USAGE ON FOREIGN SERVER sec_wrong TO sec_alice;
 GRANT plerl_caller TO sec_plain;
 GRANT USAGE ON FOREIGN SERVER sec_pub TO sec_plain;
 INSERT INTO plerl.allow VALUES ('sec_pub', 'sec_plain', 'Elixir.Plerl.Test', 'echo', 1);
-INSERT INTO plerl.allow (server, role, module, function, arity) VALUES
-  ('sec_node', NULL, 'Elixir.Plerl.Test', NULL, NULL),
-  ('sec_node', NULL, 'Elixir.OrderDesk', '!', 1),
-  ('sec_node', NULL, 'no_such_registered_name', '!', 1),
-  ('sec_node', NULL, '!', '!', 1),
-  ('sec_node', NULL, 'erlang', 'self', 0),
-  ('sec_node', NULL, 'binary', 'copy', 2),
-  ('sec_wrong', NULL, 'Elixir.Plerl.Test', NULL, NULL),
-  ('sec_wrong', NULL, 'Elixir.OrderDesk', '!', 1);
+INSERT INTO plerl.allow (server, role, module, function, arity, atoms) VALUES
+  ('sec_node', NULL, 'Elixir.Plerl.Test', NULL, NULL, '{*}'),
+  ('sec_node', NULL, 'Elixir.OrderDesk', '!', 1, '{*}'),
+  ('sec_node', NULL, 'no_such_registered_name', '!', 1, '{*}'),
+  ('sec_node', NULL, '!', '!', 1, '{*}'),
+  ('sec_node', NULL, 'erlang', 'self', 0, '{*}'),
+  ('sec_node', NULL, 'binary', 'copy', 2, '{*}'),
+  ('sec_wrong', NULL, 'Elixir.Plerl.Test', NULL, NULL, '{*}'),
+  ('sec_wrong', NULL, 'Elixir.OrderDesk', '!', 1, '{*}');
 `)
 	out, err := e.psqlRun("postgres", b.String())
 	ok := err == nil && strings.Contains(out, "setup done") && !strings.Contains(out, "ERROR")
