@@ -131,6 +131,16 @@ defmodule Plerl.Test do
 
   def big, do: Integer.pow(2, 100)
 
+  # The node's atom count (test/security counts what a request creates).
+  def atom_count, do: :erlang.system_info(:atom_count)
+
+  # Sends n binaries of size bytes to pid (test/security: mailbox bounds).
+  def flood(pid, n, size) when is_pid(pid) and n <= 1000 and size <= 64_000_000 do
+    b = :binary.copy("x", size)
+    Enum.each(1..n, fn _ -> send(pid, b) end)
+    n
+  end
+
   def sleep_tagged(ms, tag) do
     Process.register(self(), String.to_atom(tag!(tag)))
     sleep(ms)

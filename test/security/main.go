@@ -6,6 +6,9 @@
 //	limits    timeouts and limits that need a peer of our own
 //	badinput  a table of hostile inputs; the backend survives each one
 //	tls       TLS distribution with a throw-away CA
+//	hostile   what an ordinary role could still do to the node, the host
+//	          and other roles (names, atoms, REPEATABLE READ, parallel
+//	          workers, mailboxes)
 //
 // It prints one line per check ("ok ..." or "FAIL ..."), and
 // "N passed, N failed" last; the exit status is 1 if anything failed.
@@ -80,6 +83,7 @@ func main() {
 		{"limits", (*env).limits},
 		{"badinput", (*env).badinput},
 		{"tls", (*env).tls},
+		{"hostile", (*env).hostile},
 		{"logcheck", (*env).logcheck},
 	}
 	want := map[string]bool{}
