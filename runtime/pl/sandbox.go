@@ -95,6 +95,8 @@ func openLibs(s *State) {
 	s.installBudget(strTab, L.GetGlobal("table").(*lua.LTable)) // budget.go
 	strTab.RawSetString(concatKey, L.NewFunction(s.luaConcat))  // concat.go
 	s.guardPatterns(strTab)                                     // patterns.go
+	// Lua 5.0's name for gmatch: gopher-lua's copy is the unguarded original.
+	strTab.RawSetString("gfind", strTab.RawGetString("gmatch"))
 	// Scripts must not change the metatable every string shares.
 	if mt, ok := L.GetMetatable(lua.LString("")).(*lua.LTable); ok {
 		mt.RawSetString("__metatable", lua.LFalse)
