@@ -6,6 +6,7 @@
 //	limits    timeouts and limits that need a peer of our own
 //	badinput  a table of hostile inputs; the backend survives each one
 //	tls       TLS distribution with a throw-away CA
+//	luabudget Lua built-ins against the memory limit and cancel
 //
 // It prints one line per check ("ok ..." or "FAIL ..."), and
 // "N passed, N failed" last; the exit status is 1 if anything failed.
@@ -80,6 +81,7 @@ func main() {
 		{"limits", (*env).limits},
 		{"badinput", (*env).badinput},
 		{"tls", (*env).tls},
+		{"luabudget", (*env).luabudget},
 		{"logcheck", (*env).logcheck},
 	}
 	want := map[string]bool{}
