@@ -91,5 +91,6 @@ func refreshLimits() {
 	}
 	if m := uint64(s.lua_memory_limit_kb) * 1024; memoryLimit.Load() != m {
 		memoryLimit.Store(m)
+		engine.SetMemoryLimit(m)
 	}
 }

@@ -70,6 +70,11 @@ type Engine struct {
 	lastState *State
 
 	sends []DeferredSend // erlang sends waiting for COMMIT
+
+	// memLimit is plerl.lua_memory_limit in bytes (0: none), set by the
+	// handler at each outermost call; built-ins check a result against it
+	// before they build it (budget.go).
+	memLimit uint64
 }
 
 // Module installs globals into a fresh state.
@@ -134,6 +139,7 @@ func (e *Engine) Compile(name, src string, argNames []string, trusted, validateO
 	if err := checkNesting(chunk); err != nil {
 		return 0, sourceError(describe(name), err)
 	}
+	concatFix(chunk) // concat.go
 	proto, err := lua.Compile(chunk, name)
 	if err != nil {
 		return 0, &Error{Kind: KindError, SQLState: StateSyntax,
@@ -171,6 +177,7 @@ func paramProto(name, src string, argNames []string) *lua.FunctionProto {
 	if err != nil {
 		return nil // e.g. a body ending in a `--[[` comment: the chunk form works
 	}
+	concatFix(chunk) // concat.go
 	p, err := lua.Compile(chunk, name)
 	if err != nil || len(p.FunctionPrototypes) != 1 {
 		return nil // "cannot use '...' outside a vararg function": the body needs ...
@@ -302,6 +309,10 @@ func (e *Engine) InterruptForTimeLimit() { e.Interrupt(cancelTimeLimit) }
 
 // InterruptForMemory is Interrupt for plerl.lua_memory_limit.
 func (e *Engine) InterruptForMemory() { e.Interrupt(cancelMemory) }
+
+// SetMemoryLimit sets the budget built-ins check before they allocate
+// (bytes of Go heap, 0 = none). Backend goroutine only.
+func (e *Engine) SetMemoryLimit(bytes uint64) { e.memLimit = bytes }
 
 // Context is the cancellation context of the running call.
 func (e *Engine) Context() context.Context { return e.ctx }

@@ -35,3 +35,23 @@ func BenchmarkCallTrivial(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkConcatLoop is a tight `..` loop (compiled into luaConcat calls).
+func BenchmarkConcatLoop(b *testing.B) {
+	e := NewEngine(nopHost{})
+	id, err := e.Compile("f", "local s = '' for i = 1, 100 do s = 'ab' .. x end return s", []string{"x"}, true, false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := e.State(10, true)
+	args := []lua.LValue{lua.LString("cd")}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		e.Enter()
+		_, err := e.CallIn(s, id, args)
+		e.Leave()
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -85,7 +85,11 @@ func (s *State) prematch(L *lua.LState, name string) {
 			<-patternSlot
 			close(done)
 		}()
-		pm.Find(string(pat), []byte(str), offset, limit)
+		// A batch at a time (findEach), so a scan of many matches neither
+		// holds them all nor outlives its call by more than a batch.
+		findEach(string(pat), readOnlyBytes(string(str)), offset, limit, func(*pm.MatchData) bool {
+			return ctx.Err() == nil
+		})
 	}()
 	select {
 	case <-done:

@@ -89,21 +89,14 @@ func openLibs(s *State) {
 
 	strTab := L.GetGlobal("string").(*lua.LTable)
 	strTab.RawSetString("dump", lua.LNil)
-	rep := strTab.RawGetString("rep").(*lua.LFunction)
-	strTab.RawSetString("rep", L.NewFunction(func(L *lua.LState) int {
-		str := L.CheckString(1)
-		n := L.CheckInt64(2)
-		// Divide rather than multiply: a product can overflow int64.
-		if n > 0 && len(str) > 0 && n > maxStringBytes/int64(len(str)) {
-			s.raise(Errorf(StateProgramLimit, "%sstring.rep: result would be larger than %d bytes", where(L), maxStringBytes))
-		}
-		L.Push(rep)
-		L.Push(L.Get(1))
-		L.Push(L.Get(2))
-		L.Call(2, 1)
-		return 1
-	}))
-	s.guardPatterns(strTab) // patterns.go
+	// gopher-lua's debugging aid writes raw lines to the server's stderr
+	// (the log): a role could forge a FATAL line or flood the log.
+	g.RawSetString("_printregs", lua.LNil)
+	s.installBudget(strTab, L.GetGlobal("table").(*lua.LTable)) // budget.go
+	strTab.RawSetString(concatKey, L.NewFunction(s.luaConcat))  // concat.go
+	s.guardPatterns(strTab)                                     // patterns.go
+	// Lua 5.0's name for gmatch: gopher-lua's copy is the unguarded original.
+	strTab.RawSetString("gfind", strTab.RawGetString("gmatch"))
 	// Scripts must not change the metatable every string shares.
 	if mt, ok := L.GetMetatable(lua.LString("")).(*lua.LTable); ok {
 		mt.RawSetString("__metatable", lua.LFalse)
@@ -134,6 +127,9 @@ func loadChunk(L *lua.LState, src, name string) int {
 	}
 	if err == nil {
 		err = checkNesting(chunk)
+	}
+	if err == nil {
+		concatFix(chunk) // concat.go
 	}
 	var proto *lua.FunctionProto
 	if err == nil {

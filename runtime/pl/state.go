@@ -142,12 +142,20 @@ func (s *State) installBuiltins() {
 
 func (s *State) luaPrint(L *lua.LState) int {
 	n := L.GetTop()
+	strs := make([]string, n)
+	size := n
+	for i := range strs {
+		strs[i] = s.tostring(L.Get(i + 1))
+		size = addSize(size, len(strs[i]))
+	}
+	s.reserve(L, size, "print") // budget.go
 	var b strings.Builder
-	for i := 1; i <= n; i++ {
-		if i > 1 {
+	b.Grow(size)
+	for i, str := range strs {
+		if i > 0 {
 			b.WriteByte('\t')
 		}
-		b.WriteString(s.tostring(L.Get(i)))
+		b.WriteString(str)
 	}
 	if err := s.e.host.Elog(LevelInfo, b.String(), "", ""); err != nil {
 		s.raise(err)

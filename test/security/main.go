@@ -9,6 +9,7 @@
 //	hostile   what an ordinary role could still do to the node, the host
 //	          and other roles (names, atoms, REPEATABLE READ, parallel
 //	          workers, mailboxes)
+//	luabudget Lua built-ins against the memory limit and cancel
 //
 // It prints one line per check ("ok ..." or "FAIL ..."), and
 // "N passed, N failed" last; the exit status is 1 if anything failed.
@@ -84,6 +85,7 @@ func main() {
 		{"badinput", (*env).badinput},
 		{"tls", (*env).tls},
 		{"hostile", (*env).hostile},
+		{"luabudget", (*env).luabudget},
 		{"logcheck", (*env).logcheck},
 	}
 	want := map[string]bool{}

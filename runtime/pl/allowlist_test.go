@@ -1,0 +1,32 @@
+package pl
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+// Everything a state reaches is on the allow-list, and everything on it
+// is there: a gopher-lua upgrade cannot add a function silently.
+func TestSandboxAllowList(t *testing.T) {
+	for _, trusted := range []bool{true, false} {
+		e := NewEngine(fakeHost{})
+		got := reachable(e.State(1, trusted).L)
+		want := allowList(trusted)
+		if g, w := renderAllowList(got), renderAllowList(want); g != w {
+			t.Errorf("trusted=%v: the state reaches\n%s\nthe allow-list says\n%s", trusted, g, w)
+		}
+	}
+}
+
+// docs/lua-api.md shows the trusted allow-list as it is.
+func TestSandboxAllowListDoc(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/lua-api.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "```\n" + renderAllowList(allowList(true)) + "```"
+	if !strings.Contains(string(doc), want) {
+		t.Errorf("docs/lua-api.md lacks the allow-list block:\n%s", want)
+	}
+}
