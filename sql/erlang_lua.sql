@@ -50,7 +50,15 @@ CREATE FUNCTION lua(src text) RETURNS text LANGUAGE plerl AS $$
     end
     if tt == 'pid' then return 'pid' end
     if tt then return tt .. ' ' .. tostring(v) end
-    if type(v) == 'string' then return plain(string.format('%q', v)) end
+    if type(v) == 'string' then
+      -- Lua's %q leaves bytes as they are: a binary string (with a NUL or
+      -- 0xff, never in UTF-8 text) is shown with decimal escapes.
+      local q = string.format('%q', v)
+      if v:find('[%z\255]') then
+        q = q:gsub('[\128-\255]', function(c) return '\\' .. c:byte() end)
+      end
+      return plain(q)
+    end
     if type(v) == 'userdata' then return getmetatable(v) .. ' ' .. tostring(v) end
     if type(v) ~= 'table' then return tostring(v) end
     local n, keys = 0, {}

@@ -39,6 +39,8 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	lua "github.com/yuin/gopher-lua"
 )
@@ -127,25 +129,32 @@ func (s *State) installBudget(strTab, tabTab *lua.LTable) {
 		L.Push(lua.LString(strings.Repeat(str, int(n))))
 		return 1
 	})
-	// Byte-wise in the C locale, as Lua 5.1: Go's strings.ToUpper maps
-	// Unicode and turns each invalid byte into 3 (a result longer than
-	// its argument, and not Lua's).
-	caseMap := func(name string, from, to byte) lua.LGFunction {
+	// Unicode case mapping, as plerl always had (gopher-lua's was Go's
+	// strings.ToUpper/ToLower; PostgreSQL users expect upper('é') = 'É'),
+	// but bytes that are not UTF-8 stay as they are: strings.ToUpper turns
+	// each into 3 bytes of U+FFFD, a result three times its argument. A
+	// rune's other case is at most 3/2 its length in UTF-8.
+	caseMap := func(name string, to func(rune) rune) lua.LGFunction {
 		return func(L *lua.LState) int {
 			str := L.CheckString(1)
-			s.reserve(L, len(str), name)
-			b := []byte(str)
-			for i, c := range b {
-				if c >= from && c <= from+25 {
-					b[i] = c - from + to
+			s.reserve(L, addSize(len(str), len(str)/2), name)
+			b := make([]byte, 0, len(str))
+			for i := 0; i < len(str); {
+				r, n := utf8.DecodeRuneInString(str[i:])
+				if r == utf8.RuneError && n <= 1 {
+					b = append(b, str[i])
+					i++
+					continue
 				}
+				b = utf8.AppendRune(b, to(r))
+				i += n
 			}
 			L.Push(lua.LString(b))
 			return 1
 		}
 	}
-	set(strTab, "upper", caseMap("string.upper", 'a', 'A'))
-	set(strTab, "lower", caseMap("string.lower", 'A', 'a'))
+	set(strTab, "upper", caseMap("string.upper", unicode.ToUpper))
+	set(strTab, "lower", caseMap("string.lower", unicode.ToLower))
 	set(strTab, "reverse", func(L *lua.LState) int {
 		str := L.CheckString(1)
 		s.reserve(L, len(str), "string.reverse")

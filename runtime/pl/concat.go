@@ -107,7 +107,12 @@ func fixExpr(e ast.Expr) ast.Expr {
 		key := &ast.StringExpr{Value: concatKey}
 		obj := &ast.StringExpr{Value: ""}
 		fn := &ast.AttrGetExpr{Object: obj, Key: key}
-		call := &ast.FuncCallExpr{Func: fn, Args: args, AdjustRet: true}
+		// Not AdjustRet (what the parser sets for a parenthesised call):
+		// gopher-lua compiles an adjusted call that is assigned to a local
+		// straight into that local's register, which clobbered an operand
+		// reading the same local (s = s:sub(1, i) .. x). The built-in
+		// returns exactly one value, so nothing needs adjusting.
+		call := &ast.FuncCallExpr{Func: fn, Args: args}
 		for _, n := range []ast.PositionHolder{key, obj, fn, call} {
 			n.SetLine(x.Line())
 			n.SetLastLine(x.LastLine())
