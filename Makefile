@@ -17,7 +17,7 @@ GO_SRC = $(shell find handler runtime -name '*.go' -not -name '*_test.go' -o -na
 PG_INCLUDEDIR_SERVER := $(shell $(PG_CONFIG) --includedir-server)
 
 # asyncpreemptoff=1 at link time: Go's preemption signal is SIGURG, which
-# PostgreSQL uses for latch wakeups (boundary.md, defect 1). GODEBUG from the
+# PostgreSQL uses for latch wakeups (docs/internals/boundary.md, defect 1). GODEBUG from the
 # environment is invisible inside a backend, so it must be the built-in default.
 # The postgres symbols the C guards use are resolved when the backend loads us.
 GO_LDFLAGS = -X=runtime.godebugDefault=asyncpreemptoff=1

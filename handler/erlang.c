@@ -1,23 +1,21 @@
 /*
- * erlang.c: the erlang_* SQL functions and the checks every Erlang request
+ * erlang.c: the erlang_* SQL functions, and the checks every Erlang request
  * passes before anything is sent: which node a name means (a plerl foreign
  * server, or a raw node name for admins), USAGE on the server, the user
- * mapping's cookie, and the allow-list (plerl.allow).
+ * mapping's cookie, the allow-list (allow.c), EXECUTE on the SQL function a
+ * Lua call stands for (the guard Lua's erlang.* calls), and never from a
+ * parallel worker.
  */
 #include "postgres.h"
 
 #include "access/genam.h"
-#include "access/heapam.h"
 #include "access/parallel.h"
-#include "access/xact.h"
-#include "access/htup_details.h"
-#include "access/reloptions.h"
 #include "access/table.h"
-#include "access/tableam.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_foreign_server.h"
-#include "catalog/pg_user_mapping.h"
+#include "catalog/pg_type.h"
 #include "commands/defrem.h"
 #include "nodes/makefuncs.h"
 #include "parser/parse_func.h"
@@ -25,242 +23,16 @@
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
-#include "postmaster/postmaster.h"
-#include "storage/backendid.h"
 #include "utils/acl.h"
-#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
-#include "utils/inval.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/rel.h"
-#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
-#include "utils/wait_event.h"
 
-#include "plerl.h"
 #include "plerl_int.h"
-#include "plerl_types.h"
 #include "_cgo_export.h"
-
-/* ---- the allow-list cache ---- */
-
-typedef struct AllowRow
-{
-	char	   *server;
-	Oid			role;			/* InvalidOid: every role */
-	char	   *module;
-	char	   *function;		/* NULL: any */
-	int			arity;			/* -1: any */
-	char	  **atoms;			/* the atoms column: what requests may carry */
-	int			natoms;
-	bool		any_atom;		/* atoms contains '*' */
-} AllowRow;
-
-static MemoryContext allow_cxt = NULL;
-static AllowRow *allow_rows = NULL;
-static int	n_allow = 0;
-static bool allow_valid = false;
-static bool allow_callback_set = false;
-
-static void
-allow_invalidate(Datum arg, Oid relid)
-{
-	/* Cheap and conservative: any relcache flush may be ours. */
-	allow_valid = false;
-}
-
-/* A dropped role in a row: matches nobody (InvalidOid means every role). */
-#define ALLOW_ROLE_DROPPED ((Oid) (InvalidOid - 1))
-
-static void
-allow_scan(Oid relid)
-{
-	Relation	rel;
-	TableScanDesc scan;
-	HeapTuple	tup;
-	Snapshot	snap;
-	int			cap = 16;
-
-	if (!allow_callback_set)
-	{
-		CacheRegisterRelcacheCallback(allow_invalidate, (Datum) 0);
-		allow_callback_set = true;
-	}
-	if (allow_cxt == NULL)
-		allow_cxt = AllocSetContextCreate(TopMemoryContext, "plerl allow-list",
-										  ALLOCSET_SMALL_SIZES);
-	MemoryContextReset(allow_cxt);
-	allow_rows = MemoryContextAlloc(allow_cxt, sizeof(AllowRow) * cap);
-	n_allow = 0;
-	/* Mark valid first: an invalidation during the scan marks it stale again. */
-	allow_valid = true;
-
-	/* Read directly, not through SQL: the caller has no privilege on it. */
-	rel = table_open(relid, AccessShareLock);
-
-	/*
-	 * A fresh snapshot, never the statement's or the transaction's: under
-	 * REPEATABLE READ those are as old as the transaction, so a row deleted
-	 * since would be read again and the stale list marked valid for every
-	 * later transaction of this backend. The latest snapshot sees what has
-	 * committed and this transaction's own earlier commands (an admin's
-	 * change applies inside the transaction that makes it).
-	 */
-	snap = RegisterSnapshot(GetLatestSnapshot());
-	scan = table_beginscan(rel, snap, 0, NULL);
-	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
-	{
-		Datum		values[6];
-		bool		nulls[6];
-		AllowRow   *r;
-		MemoryContext old;
-
-		heap_deform_tuple(tup, RelationGetDescr(rel), values, nulls);
-		if (n_allow == cap)
-		{
-			cap *= 2;
-			allow_rows = repalloc(allow_rows, sizeof(AllowRow) * cap);
-		}
-		r = &allow_rows[n_allow++];
-		old = MemoryContextSwitchTo(allow_cxt);
-		r->server = pstrdup(NameStr(*DatumGetName(values[0])));
-		r->role = nulls[1] ? InvalidOid : get_role_oid(NameStr(*DatumGetName(values[1])), true);
-		if (!nulls[1] && !OidIsValid(r->role))
-			r->role = ALLOW_ROLE_DROPPED;
-		r->module = TextDatumGetCString(values[2]);
-		r->function = nulls[3] ? NULL : TextDatumGetCString(values[3]);
-		r->arity = nulls[4] ? -1 : DatumGetInt32(values[4]);
-		r->atoms = NULL;
-		r->natoms = 0;
-		r->any_atom = false;
-		if (RelationGetDescr(rel)->natts >= 6 && !nulls[5])
-		{
-			Datum	   *elems;
-			bool	   *enulls;
-			int			n;
-
-			deconstruct_array(DatumGetArrayTypeP(values[5]), TEXTOID, -1, false,
-							  TYPALIGN_INT, &elems, &enulls, &n);
-			r->atoms = palloc(sizeof(char *) * Max(n, 1));
-			for (int i = 0; i < n; i++)
-			{
-				char	   *a;
-
-				if (enulls[i])
-					continue;
-				a = TextDatumGetCString(elems[i]);
-				if (strcmp(a, "*") == 0)
-					r->any_atom = true;
-				else
-					r->atoms[r->natoms++] = a;
-			}
-		}
-		MemoryContextSwitchTo(old);
-	}
-	table_endscan(scan);
-	UnregisterSnapshot(snap);
-	table_close(rel, AccessShareLock);
-}
-
-static void
-allow_load(void)
-{
-	/*
-	 * By OID, not by name: a name lookup checks USAGE on the schema plerl,
-	 * which the roles being checked do not have.
-	 */
-	Oid			nsp = get_namespace_oid("plerl", true);
-	Oid			relid = OidIsValid(nsp) ? get_relname_relid("allow", nsp) : InvalidOid;
-
-	if (!OidIsValid(relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("the allow-list table plerl.allow does not exist"),
-				 errhint("It belongs to the extension plerl: recreate the extension.")));
-	PG_TRY();
-	{
-		allow_scan(relid);
-	}
-	PG_CATCH();
-	{
-		/* A half-read list must not pass for the whole one. */
-		allow_valid = false;
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-}
-
-/* Does row r name this role (directly, through membership, or as NULL)? */
-static bool
-allow_role_matches(AllowRow *r, Oid user)
-{
-	if (r->role == ALLOW_ROLE_DROPPED)
-		return false;
-	return !OidIsValid(r->role) || has_privs_of_role(user, r->role);
-}
-
-/*
- * Check that some row permits module:function/arity on server for the
- * current role, and tell out what the permitting rows allow (atoms, and
- * whether only NULL-function rows matched). Raises 42501 if none does.
- */
-static void
-allow_check(const char *server, const char *module, const char *function, int arity,
-			PlerlErlTarget *out)
-{
-	Oid			user = GetUserId();
-	bool		permitted = false;
-	int			cap = 0;
-
-	/*
-	 * Take in invalidations first: a transaction that already holds its lock
-	 * on plerl.allow takes no new one, and would otherwise not see an
-	 * admin's committed change (nor its invalidation) until it ends. Cheap
-	 * when the queue is empty.
-	 */
-	AcceptInvalidationMessages();
-	if (!allow_valid)
-		allow_load();
-	out->any_function = true;
-	for (int i = 0; i < n_allow; i++)
-	{
-		AllowRow   *r = &allow_rows[i];
-
-		if (strcmp(r->server, server) != 0 || strcmp(r->module, module) != 0)
-			continue;
-		if (r->function && strcmp(r->function, function) != 0)
-			continue;
-		if (r->arity >= 0 && r->arity != arity)
-			continue;
-		if (!allow_role_matches(r, user))
-			continue;
-		permitted = true;
-		if (r->function)
-			out->any_function = false;
-		if (r->any_atom)
-			out->any_atom = true;
-		for (int j = 0; j < r->natoms; j++)
-		{
-			if (out->natoms == cap)
-			{
-				cap = Max(cap * 2, 8);
-				out->atoms = out->atoms ? repalloc(out->atoms, sizeof(char *) * cap) :
-					palloc(sizeof(char *) * cap);
-			}
-			out->atoms[out->natoms++] = pstrdup(r->atoms[j]);
-		}
-	}
-	if (permitted)
-		return;
-	ereport(ERROR,
-			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-			 errmsg("plerl.allow does not permit %s:%s/%d on server \"%s\" for role \"%s\"",
-					module, function, arity, server, GetUserNameFromId(user, false)),
-			 errhint("An administrator can add a row to plerl.allow (server, role, module, function, arity).")));
-}
 
 /* ---- resolving a target ---- */
 
@@ -377,7 +149,7 @@ erl_resolve(const char *target, const char *module, const char *function, int ar
 		{
 			out->module = pstrdup(module);
 			out->function = pstrdup(function);
-			allow_check(server->servername, module, function, arity, out);
+			plerl_allow_check(server->servername, module, function, arity, out);
 		}
 		return;
 	}
@@ -394,7 +166,6 @@ erl_resolve(const char *target, const char *module, const char *function, int ar
 		out->function = pstrdup(function);
 	}
 }
-
 
 /*
  * The schema plerl was created in (InvalidOid if it is not). The functions
@@ -438,14 +209,11 @@ plerl_erl_resolve_as_guarded(uint32_t as_user, const char *target, const char *m
 							 const char *function, int arity, int lua_op,
 							 PlerlErlTarget *out, PlerlError *err)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	volatile int rc = 0;
 	Oid			save_user;
 	int			save_sec;
 	volatile bool switched = false;
 
-	if (plerl_refuse_if_stashed(err))
-		return -1;
+	PLERL_GUARD_ENTER(err);
 	GetUserIdAndSecContext(&save_user, &save_sec);
 	PG_TRY();
 	{
@@ -505,39 +273,17 @@ plerl_erl_resolve_as_guarded(uint32_t as_user, const char *target, const char *m
 			check_node_name(target);
 		if (switched)
 			SetUserIdAndSecContext(save_user, save_sec);
-		MemoryContextSwitchTo(cxt);
+		MemoryContextSwitchTo(plerl_guard_cxt);
 	}
 	PG_CATCH();
 	{
 		if (switched)
 			SetUserIdAndSecContext(save_user, save_sec);
-		MemoryContextSwitchTo(cxt);
-		plerl_capture(err);
-		rc = -1;
+		PLERL_GUARD_CAPTURE(err);
+		return -1;
 	}
 	PG_END_TRY();
-	return rc;
-}
-
-int
-plerl_erl_resolve_guarded(const char *target, const char *module, const char *function,
-						  int arity, int lua_op, PlerlErlTarget *out, PlerlError *err)
-{
-	return plerl_erl_resolve_as_guarded(InvalidOid, target, module, function, arity,
-										lua_op, out, err);
-}
-
-/* Identity of this backend's node name (bounded: never the pid). */
-int
-plerl_backend_slot(void)
-{
-	return MyBackendId;
-}
-
-int
-plerl_cluster_port(void)
-{
-	return PostPortNumber;
+	return 0;
 }
 
 /* ---- SQL functions ---- */
@@ -708,79 +454,9 @@ erl_connections(FunctionCallInfo fcinfo)
 	return (Datum) 0;
 }
 
-/* Options: server (node, tls, tls_ca, tls_cert, tls_key, tls_server_name), user mapping (cookie). */
-static Datum
-fdw_validate(FunctionCallInfo fcinfo)
-{
-	List	   *options = untransformRelOptions(PG_GETARG_DATUM(0));
-	Oid			catalog = PG_GETARG_OID(1);
-	ListCell   *lc;
-	bool		has_node = false;
-
-	foreach(lc, options)
-	{
-		DefElem    *d = (DefElem *) lfirst(lc);
-		const char *v = defGetString(d);
-
-		if (catalog == ForeignServerRelationId)
-		{
-			if (strcmp(d->defname, "node") == 0)
-			{
-				const char *at = strchr(v, '@');
-
-				if (at == NULL || at == v || at[1] == '\0' || strlen(v) > 255)
-					ereport(ERROR,
-							(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
-							 errmsg("invalid node name \"%s\": expected name@host", v)));
-				has_node = true;
-			}
-			else if (strcmp(d->defname, "tls") == 0)
-			{
-				if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0)
-					ereport(ERROR,
-							(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
-							 errmsg("option tls must be on or off")));
-			}
-			else if (strcmp(d->defname, "tls_ca") == 0 || strcmp(d->defname, "tls_cert") == 0 ||
-					 strcmp(d->defname, "tls_key") == 0)
-			{
-				if (!superuser())
-					ereport(ERROR,
-							(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-							 errmsg("only superusers may set option %s (a file on the server)", d->defname)));
-			}
-			else if (strcmp(d->defname, "tls_server_name") != 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
-						 errmsg("invalid option \"%s\" for a plerl server", d->defname),
-						 errhint("Valid options: node, tls, tls_ca, tls_cert, tls_key, tls_server_name.")));
-		}
-		else if (catalog == UserMappingRelationId)
-		{
-			if (strcmp(d->defname, "cookie") != 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
-						 errmsg("invalid option \"%s\" for a plerl user mapping", d->defname),
-						 errhint("Valid option: cookie.")));
-			if (v[0] == '\0' || strlen(v) > 255)
-				ereport(ERROR,
-						(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
-						 errmsg("cookie must be 1 to 255 characters")));
-		}
-		else
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
-					 errmsg("plerl takes no options here")));
-	}
-	if (catalog == ForeignServerRelationId && !has_node && options != NIL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
-				 errmsg("a plerl server needs the option node")));
-	PG_RETURN_VOID();
-}
-
+/* The erlang_* SQL functions (entry.c dispatches to here by PlerlErlangFn). */
 Datum
-plerl_erlang_entry(int fn, FunctionCallInfo fcinfo)
+plerl_erlang_sql(PlerlErlangFn fn, FunctionCallInfo fcinfo)
 {
 	switch (fn)
 	{
@@ -795,82 +471,9 @@ plerl_erlang_entry(int fn, FunctionCallInfo fcinfo)
 			return erl_message(fcinfo, fn);
 		case PLERL_ERL_CONNECTIONS:
 			return erl_connections(fcinfo);
-		case 6:
-			return fdw_validate(fcinfo);
+		case PLERL_ERL_FDW_VALIDATOR:
+			break;				/* entry.c sends it to fdw.c */
 	}
-	elog(ERROR, "plerl: unknown Erlang entry %d", fn);
+	elog(ERROR, "plerl: unknown Erlang entry %d", (int) fn);
 	pg_unreachable();
-}
-
-/* ---- deferred sends: checked before COMMIT, sent after, dropped on abort ---- */
-
-int
-plerl_nest_level(void)
-{
-	return GetCurrentTransactionNestLevel();
-}
-
-static void
-xact_callback(XactEvent event, void *arg)
-{
-	PlerlError	err;
-	int			ev;
-
-	switch (event)
-	{
-		case XACT_EVENT_PRE_COMMIT:
-			ev = 1;
-			break;
-		case XACT_EVENT_COMMIT:
-			ev = 2;
-			break;
-
-			/*
-			 * A parallel worker's events say nothing about the query's
-			 * transaction (PARALLEL_COMMIT is the worker finishing, even if
-			 * the leader then rolls back): whatever a worker queued is
-			 * dropped, never sent. Workers are refused Erlang requests
-			 * anyway (refuse_parallel_worker), so there is nothing to drop.
-			 */
-		case XACT_EVENT_PARALLEL_PRE_COMMIT:
-		case XACT_EVENT_PARALLEL_COMMIT:
-		case XACT_EVENT_ABORT:
-		case XACT_EVENT_PARALLEL_ABORT:
-			ev = 3;
-			break;
-		case XACT_EVENT_PRE_PREPARE:
-			ev = 4;
-			break;
-		default:
-			return;
-	}
-	memset(&err, 0, sizeof(err));
-	plerlGoXact(ev, 0, &err);
-	if (err.kind != PLERL_OK)
-	{
-		if (ev == 1 || ev == 4)
-			plerl_raise(&err);	/* before commit: the transaction fails */
-		plerl_error_free(&err);
-	}
-}
-
-static void
-subxact_callback(SubXactEvent event, SubTransactionId mySubid,
-				 SubTransactionId parentSubid, void *arg)
-{
-	PlerlError	err;
-
-	memset(&err, 0, sizeof(err));
-	if (event == SUBXACT_EVENT_ABORT_SUB)
-		plerlGoXact(5, GetCurrentTransactionNestLevel(), &err);
-	else if (event == SUBXACT_EVENT_COMMIT_SUB)
-		plerlGoXact(6, GetCurrentTransactionNestLevel(), &err);
-	plerl_error_free(&err);
-}
-
-void
-plerl_erlang_init(void)
-{
-	RegisterXactCallback(xact_callback, NULL);
-	RegisterSubXactCallback(subxact_callback, NULL);
 }

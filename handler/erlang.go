@@ -7,11 +7,7 @@ package main
 #include "fmgr.h"
 #include <stdlib.h>
 #include "plerl.h"
-#include "plerl_shared.h"
 #include "utils/wait_event.h"
-extern int plerl_backend_slot(void);
-extern int plerl_cluster_port(void);
-extern const PlerlSettings *plerl_settings;
 */
 import "C"
 
@@ -660,7 +656,7 @@ func setBool(v *C.PlerlValue, b bool) {
 
 //export plerlGoErlangConnections
 func plerlGoErlangConnections(rows **C.PlerlConnRow, n *C.int) {
-	defer func() { recover() }()
+	defer reportPanics("erlang_connections")
 	*rows, *n = nil, 0
 	if erl == nil {
 		return
@@ -690,7 +686,7 @@ func plerlGoErlangConnections(rows **C.PlerlConnRow, n *C.int) {
 
 //export plerlGoShutdown
 func plerlGoShutdown() {
-	defer func() { recover() }()
+	defer reportPanics("plerlGoShutdown")
 	if erl != nil {
 		erl.pool.CloseAll()
 	}

@@ -5,9 +5,6 @@ package main
 /*
 #include <stdlib.h>
 #include "plerl.h"
-extern int plerl_nest_level(void);
-extern int plerl_erl_resolve_as_guarded(uint32_t as_user, const char *target, const char *module,
-	const char *function, int arity, int lua_op, PlerlErlTarget *out, PlerlError *err);
 */
 import "C"
 
@@ -273,16 +270,10 @@ func (erlangHost) CallTimeout() time.Duration { return readSettings().CallTimeou
 
 func (erlangHost) NestLevel() int { return int(C.plerl_nest_level()) }
 
-// Transaction events (xact.h), forwarded by erlang.c's callbacks.
-const (
-	xactPreCommit = 1
-	xactCommit    = 2
-	xactAbort     = 3
-	xactPrepare   = 4
-	subAbort      = 5
-	subCommit     = 6
-)
-
+// plerlGoXact handles a transaction event (PLERL_XACT_*, plerl.h) that
+// xact.c forwards: deferred sends are re-checked before COMMIT, sent after
+// it, dropped on abort.
+//
 //export plerlGoXact
 func plerlGoXact(event C.int, level C.int, cerr *C.PlerlError) {
 	defer recoverInto(cerr)
@@ -291,12 +282,12 @@ func plerlGoXact(event C.int, level C.int, cerr *C.PlerlError) {
 	}
 	h := erlangHost{}
 	switch event {
-	case xactPreCommit:
+	case C.PLERL_XACT_PRE_COMMIT:
 		if err := engine.PrepareSends(h); err != nil {
 			engine.DropSends(1)
 			setError(cerr, err)
 		}
-	case xactCommit:
+	case C.PLERL_XACT_COMMIT:
 		// As a call of its own: the context of the last Lua call may be
 		// cancelled (a statement cancelled in a savepoint rolled back
 		// since), and that says nothing about these sends.
@@ -306,14 +297,14 @@ func plerlGoXact(event C.int, level C.int, cerr *C.PlerlError) {
 		for _, err := range errs {
 			_ = h.warn(err)
 		}
-	case xactAbort:
+	case C.PLERL_XACT_ABORT:
 		engine.DropSends(1)
-	case xactPrepare:
+	case C.PLERL_XACT_PREPARE:
 		engine.DropSends(1)
 		setError(cerr, pl.Errorf("0A000", "cannot PREPARE a transaction with erlang sends waiting for COMMIT"))
-	case subAbort:
+	case C.PLERL_XACT_SUB_ABORT:
 		engine.DropSends(int(level))
-	case subCommit:
+	case C.PLERL_XACT_SUB_COMMIT:
 		engine.ReparentSends(int(level))
 	}
 }

@@ -4,8 +4,6 @@ package main
 /*
 #include <stdlib.h>
 #include "plerl.h"
-#include "plerl_spi.h"
-extern _Bool plerl_has_stash(void);
 */
 import "C"
 

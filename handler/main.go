@@ -25,7 +25,7 @@ var engine *pl.Engine
 
 //export plerlGoInit
 func plerlGoInit(maxProcs C.int) {
-	defer func() { recover() }()
+	defer reportPanics("plerlGoInit")
 	// The environment is invisible to Go in a backend (PostgreSQL reuses
 	// it for the process title): set what matters in code.
 	runtime.GOMAXPROCS(int(maxProcs))
@@ -92,6 +92,20 @@ func setPanicError(cerr *C.PlerlError, r any) {
 		Message: fmt.Sprintf("internal error in plerl: %v", r)})
 }
 
+// reportPanics is deferred by the exports that have no error record to
+// fill (init, forget, cleanup hooks): a panic there is reported as a
+// WARNING in the server log and to the client, never swallowed, and never
+// raised (they run where an ERROR would do harm: at exit, in transaction
+// callbacks).
+func reportPanics(where string) {
+	if r := recover(); r != nil {
+		func() {
+			defer func() { recover() }() // the report itself must not fail
+			_ = host{}.Elog(pl.LevelWarning, fmt.Sprintf("plerl: internal error in %s: %v", where, r), "", "")
+		}()
+	}
+}
+
 // entered records what beginCall did, for leaveCall.
 type entered struct{ outer, ok bool }
 
@@ -133,7 +147,7 @@ func plerlGoCompile(cc *C.PlerlCompile) {
 
 //export plerlGoForget
 func plerlGoForget(id C.int64_t) {
-	defer func() { recover() }()
+	defer reportPanics("plerlGoForget")
 	engine.Forget(int64(id))
 }
 

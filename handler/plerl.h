@@ -1,7 +1,14 @@
 /*
- * plerl.h: the C side of plerl_go.so as Go sees it. No PostgreSQL types
- * appear here, so Go code can include it; the C files include postgres.h
- * first and then this header.
+ * plerl.h: everything Go sees of the C side of plerl_go.so: the records
+ * that cross the boundary, every id of the C-Go protocol (named here once;
+ * Go's mirrors are checked against these at compile time in
+ * handler/protocol.go), and the prototypes of every C function Go calls.
+ * No PostgreSQL types appear here, so every cgo preamble includes it; the
+ * C files include postgres.h first, then plerl_int.h (what only C sees),
+ * which includes this one.
+ *
+ * Audiences: plerl_shared.h is what plerl.so (the loader) and plerl_go.so
+ * share; plerl.h is what Go and C share; plerl_int.h is C only.
  */
 #ifndef PLERL_H
 #define PLERL_H
@@ -56,7 +63,6 @@ enum
 typedef struct PlerlValue
 {
 	int32_t		kind;
-	int32_t		flags;
 	int64_t		i;
 	double		f;
 	char	   *p;				/* see "Ownership" above; strings are NUL-terminated */
@@ -141,7 +147,6 @@ typedef struct PlerlCall
 	PlerlValue *args;
 	PlerlValue	ret;
 	PlerlError	err;
-	void	   *pg;				/* opaque C state for SRF/trigger guards */
 } PlerlCall;
 
 typedef struct PlerlCompile
@@ -156,16 +161,25 @@ typedef struct PlerlCompile
 	PlerlError	err;			/* out */
 } PlerlCompile;
 
-/* Guards Go may call (guard.c). Each returns 0 or fills err and returns -1. */
-extern int	plerl_interrupt_pending(void);
-extern int	plerl_elog(int level, const char *msg, const char *detail, const char *hint, PlerlError *err);
-extern int	plerl_subxact_begin(PlerlError *err);
+/*
+ * Guards Go may call. Each returns 0, or fills err and returns -1
+ * (handler/plerl_int.h: PLERL_GUARD_ENTER, the one idiom they follow).
+ */
+extern int	plerl_elog(int level, const char *msg, const char *detail, const char *hint, PlerlError *err);	/* elog.c */
+extern int	plerl_subxact_begin(PlerlError *err);	/* subxact.c */
 extern int	plerl_subxact_commit(PlerlError *err);
 extern int	plerl_subxact_abort(PlerlError *err);
-extern void plerl_error_free(PlerlError *err);
-extern uint32_t plerl_current_user(void);
 
-/* elog levels Go passes to plerl_elog. */
+/* Plain accessors Go may call (never raise). */
+extern void plerl_error_free(PlerlError *err);	/* elog.c */
+extern _Bool plerl_has_stash(void);
+extern int	plerl_interrupt_pending(void);	/* frame.c: safe from any thread */
+extern uint32_t plerl_current_user(void);
+extern int	plerl_nest_level(void);
+extern int	plerl_backend_slot(void);
+extern int	plerl_cluster_port(void);
+
+/* elog levels Go passes to plerl_elog (mirrored by pl.Level*). */
 enum
 {
 	PLERL_DEBUG = 1,
@@ -175,18 +189,28 @@ enum
 	PLERL_WARNING,
 };
 
-/* ---- Erlang bridge (erlang.c <-> erlang.go) ---- */
-
+/*
+ * Transaction events C forwards to Go (xact.c -> plerlGoXact). The
+ * subtransaction events carry the nesting level being left.
+ */
 enum
 {
-	PLERL_ERL_CONNECT = 0,
-	PLERL_ERL_CALL = 1,
-	PLERL_ERL_DISCONNECT = 2,
-	PLERL_ERL_SEND = 3,
-	PLERL_ERL_PING = 4,
-	PLERL_ERL_CONNECTIONS = 5,
-	PLERL_ERL_CAST = 7,
+	PLERL_XACT_PRE_COMMIT = 1,	/* the transaction may still fail */
+	PLERL_XACT_COMMIT,			/* committed: nothing may fail any more */
+	PLERL_XACT_ABORT,
+	PLERL_XACT_PREPARE,			/* PREPARE TRANSACTION: may still fail */
+	PLERL_XACT_SUB_ABORT,
+	PLERL_XACT_SUB_COMMIT,
 };
+
+/* ---- Erlang bridge (erlang.c <-> erlang.go) ---- */
+
+/*
+ * The Erlang operations (PlerlErlangFn, plerl_shared.h: the loader's
+ * erlang_* entry points are numbered by them too) double as the request
+ * ops of PlerlErlReq and as the privilege ops of the Lua guard.
+ */
+#include "plerl_shared.h"
 
 /* Where a call goes, resolved by C from a server name or a raw node name. */
 typedef struct PlerlErlTarget
@@ -242,8 +266,124 @@ typedef struct PlerlConnRow
 	double		last_rtt_ms;
 } PlerlConnRow;
 
-/* Guard for Lua: resolve target and check privileges and the allow-list. */
-extern int	plerl_erl_resolve_guarded(const char *target, const char *module, const char *function,
-									  int arity, int lua_op, PlerlErlTarget *out, PlerlError *err);
+/*
+ * Guard for Lua (erlang.c): resolve target and check privileges and the
+ * allow-list for lua_op (a PlerlErlangFn), as role as_user if valid.
+ */
+extern int	plerl_erl_resolve_as_guarded(uint32_t as_user, const char *target, const char *module,
+										 const char *function, int arity, int lua_op,
+										 PlerlErlTarget *out, PlerlError *err);
+
+/* ---- SPI, triggers, set-returning functions (spi.c, trigger.c, srf.c) ---- */
+
+/*
+ * Rows crossing from C to Go (SPI results, trigger rows) or from Go to C
+ * (a row a set-returning function yields). C owns every pointer; for C->Go
+ * the values stay valid until plerl_spi_rows_free (SPI) or the end of the
+ * call (triggers).
+ */
+typedef struct PlerlRows
+{
+	int32_t		ncols;
+	int64_t		nrows;
+	int64_t		desc_id;		/* same id, same names and kinds (0: no id) */
+	const char **names;			/* ncols; NULL for a dropped column */
+	int32_t    *kinds;			/* ncols; PLT_* of each column */
+	const PlerlTypeInfo *const *types;	/* ncols; for luaToType (Go -> C) */
+	PlerlValue *values;			/* nrows * ncols, row-major */
+	int64_t		processed;		/* SPI: rows processed (SPI_processed) */
+	int32_t		status;			/* SPI: SPI_OK_* of the statement */
+	void	   *priv;			/* C: memory, tuple table */
+} PlerlRows;
+
+/* A prepared statement; Go holds the pointer until plerl_spi_plan_free. */
+typedef struct PlerlPlan
+{
+	int32_t		nparams;
+	int32_t    *kinds;			/* nparams; PLT_* of each parameter */
+	const PlerlTypeInfo *const *types;	/* nparams; for luaToType */
+	const char **typenames;		/* nparams; SQL names of the parameter types */
+	void	   *priv;
+} PlerlPlan;
+
+/* plerl_spi_prepare flags */
+enum
+{
+	PLERL_PLAN_KEEP = 1,		/* SPI_keepplan: lives until plerl_spi_plan_free */
+	PLERL_PLAN_SCROLL = 2,
+	PLERL_PLAN_FAST_START = 4,
+	PLERL_PLAN_CUSTOM = 8,
+	PLERL_PLAN_GENERIC = 16,
+};
+
+/* plerl_spi_transaction ops */
+enum
+{
+	PLERL_TX_COMMIT = 1,
+	PLERL_TX_ROLLBACK = 2,
+	PLERL_TX_CHAIN = 4,			/* or'ed: ... AND CHAIN */
+};
+
+/* The trigger object, filled by C (trigger.c); Go answers in action/result. */
+typedef struct PlerlTrigger
+{
+	int32_t		is_event;		/* event trigger: only event and tag are set */
+	const char *event;
+	const char *tag;
+	const char *name;
+	const char *table_name;
+	const char *table_schema;
+	uint32_t	relid;
+	const char *when;			/* BEFORE, AFTER, INSTEAD OF */
+	const char *level;			/* ROW, STATEMENT */
+	const char *op;				/* INSERT, UPDATE, DELETE, TRUNCATE */
+	int32_t		nargs;
+	const char **args;
+	PlerlRows	old_row;		/* nrows 0 or 1; both share names and kinds */
+	PlerlRows	new_row;
+	int32_t		returns_row;	/* BEFORE or INSTEAD OF, FOR EACH ROW: the result matters */
+	/* out */
+	int32_t		action;			/* PLERL_TRIG_* */
+	PlerlValue *result;			/* ncols, allocated by C: the new row for MODIFY */
+	char	   *replace;		/* ncols, allocated by C: 1 = column set from result */
+} PlerlTrigger;
+
+enum
+{
+	PLERL_TRIG_KEEP = 0,		/* go on with the row as it came */
+	PLERL_TRIG_SKIP = 1,		/* skip this row */
+	PLERL_TRIG_MODIFY = 2,		/* go on with result[] in the replaced columns */
+};
+
+/*
+ * One call of a value-per-call set-returning function. Each row comes back
+ * in PlerlCall.ret, converted for PlerlCall.ret_type (a scalar, an array,
+ * or a row: PLT_RECORD).
+ */
+typedef struct PlerlSrf
+{
+	int64_t		srf_id;			/* Go's handle: 0 before the first row and after the last */
+	uint32_t	subxact;		/* subtransaction the function started in */
+	int32_t		done;			/* out: no more rows */
+} PlerlSrf;
+
+/* SPI guards (spi.c; plerl_spi_connect: frame.c). Each returns 0, or fills err and returns -1. */
+extern int	plerl_spi_connect(PlerlError *err);
+extern int	plerl_spi_prepare(const char *sql, int32_t ntypes, const char **types, int32_t flags,
+							  PlerlPlan **out, PlerlError *err);
+extern int	plerl_spi_plan_free(PlerlPlan *plan, PlerlError *err);
+extern int	plerl_spi_execute(PlerlPlan *plan, const char *sql, PlerlValue *args, int32_t nargs,
+							  int64_t limit, PlerlRows *out, PlerlError *err);
+extern int	plerl_spi_rows_free(PlerlRows *rows, PlerlError *err);
+extern int	plerl_spi_cursor_open(PlerlPlan *plan, PlerlValue *args, int32_t nargs,
+								  char **name, PlerlError *err);
+extern int	plerl_spi_cursor_fetch(const char *name, int64_t count, PlerlRows *out, PlerlError *err);
+extern int	plerl_spi_cursor_close(const char *name, PlerlError *err);
+extern int	plerl_spi_transaction(int32_t op, PlerlError *err);
+extern int	plerl_spi_is_atomic(void);
+
+
+/* Frees the one malloc'd block of a value Go made (typeio.c). */
+extern void plerl_value_free(PlerlValue *v);
 
 #endif

@@ -1,18 +1,55 @@
-/* plerl_shared.h: what plerl.so (the C loader) and plerl_go.so share. */
+/*
+ * plerl_shared.h: what plerl.so (the C loader, src/plerl.c) and plerl_go.so
+ * share: the numbers of the entry points the loader forwards, the settings
+ * (GUCs) the loader owns and the library reads, and their defaults. No
+ * PostgreSQL types, so Go's cgo preambles include it too (through plerl.h).
+ */
 #ifndef PLERL_SHARED_H
 #define PLERL_SHARED_H
+
+/*
+ * The Erlang SQL functions and operations. The loader forwards erlang_*
+ * as PLERL_ENTRY_ERLANG + one of these; the same numbers name the request
+ * ops (PlerlErlReq.op) and the privilege ops of the Lua guard, and Go's
+ * pl.Op* mirror them (checked at compile time in handler/protocol.go).
+ */
+typedef enum PlerlErlangFn
+{
+	PLERL_ERL_CONNECT = 0,		/* erlang_connect(node, cookie) */
+	PLERL_ERL_CALL = 1,			/* erlang_call(node, module, function, args [, timeout_ms]) */
+	PLERL_ERL_DISCONNECT = 2,	/* erlang_disconnect(node) */
+	PLERL_ERL_SEND = 3,			/* erlang_send(node, name, message) */
+	PLERL_ERL_PING = 4,			/* erlang_ping(node) */
+	PLERL_ERL_CONNECTIONS = 5,	/* erlang_connections() */
+	PLERL_ERL_FDW_VALIDATOR = 6,	/* plerl_fdw_validator(options, catalog) */
+	PLERL_ERL_CAST = 7,			/* erlang_cast(node, name, message) */
+} PlerlErlangFn;
 
 /* Entry points that plerl.so forwards to plerl_go.so's dispatcher. */
 typedef enum PlerlEntry
 {
-	PLERL_ENTRY_CALL = 1,		/* plerl_call_handler / plerlu_call_handler */
+	PLERL_ENTRY_CALL = 1,		/* plerl_call_handler (functions, triggers, event triggers) */
 	PLERL_ENTRY_INLINE,			/* DO blocks */
 	PLERL_ENTRY_VALIDATOR,
-	PLERL_ENTRY_CALL_U,
+	PLERL_ENTRY_CALL_U,			/* the same for plerlu */
 	PLERL_ENTRY_INLINE_U,
 	PLERL_ENTRY_VALIDATOR_U,
 	PLERL_ENTRY_ERLANG = 100	/* erlang_* SQL functions: 100 + PlerlErlangFn */
 } PlerlEntry;
+
+/* Defaults of the settings, used by both the GUC definitions and their variables. */
+#define PLERL_DEFAULT_CALL_TIMEOUT_MS	5000
+#define PLERL_DEFAULT_CONNECT_TIMEOUT_MS 5000
+#define PLERL_DEFAULT_MAX_MESSAGE_KB	65536
+#define PLERL_DEFAULT_MAX_CONNECTIONS	8
+#define PLERL_DEFAULT_MAX_ATOMS			100
+#define PLERL_DEFAULT_LUA_MEMORY_LIMIT_KB 262144
+#define PLERL_DEFAULT_LUA_TIME_LIMIT_MS	0
+#define PLERL_DEFAULT_TICK_TIME_S		60
+#define PLERL_DEFAULT_GO_MAX_PROCS		2
+#define PLERL_DEFAULT_NODE_PREFIX		"plerl"
+#define PLERL_DEFAULT_NODE_HOST			"127.0.0.1"
+#define PLERL_DEFAULT_NULL_ATOM			"nil"
 
 /* Settings, defined as GUCs by plerl.so and read by plerl_go.so. */
 typedef struct PlerlSettings
@@ -31,7 +68,7 @@ typedef struct PlerlSettings
 	char	   *null_atom;
 } PlerlSettings;
 
-typedef Datum (*PlerlDispatchFn) (int entry, FunctionCallInfo fcinfo);
-typedef void (*PlerlBindFn) (const PlerlSettings *settings);
+/* Bound by plerl_bind (entry.c) when the loader loads plerl_go.so. */
+extern const PlerlSettings *plerl_settings;
 
 #endif

@@ -2,10 +2,7 @@
 package main
 
 /*
-#include "postgres.h"
-#include "fmgr.h"
-#include "plerl_shared.h"
-extern const PlerlSettings *plerl_settings;
+#include "plerl.h"
 */
 import "C"
 
@@ -43,9 +40,9 @@ func readSettings() settingsSnapshot {
 		LuaMemoryLimit: uint64(s.lua_memory_limit_kb) * 1024,
 		LuaTimeLimit:   time.Duration(s.lua_time_limit_ms) * time.Millisecond,
 		TickTime:       time.Duration(s.tick_time_s) * time.Second,
-		NodePrefix:     settingStrings[0].get(s.node_prefix),
-		NodeHost:       settingStrings[1].get(s.node_host),
-		NullAtom:       settingStrings[2].get(s.null_atom),
+		NodePrefix:     settingStrings[gucNodePrefix].get(s.node_prefix),
+		NodeHost:       settingStrings[gucNodeHost].get(s.node_host),
+		NullAtom:       settingStrings[gucNullAtom].get(s.null_atom),
 	}
 }
 
@@ -55,7 +52,15 @@ type gucString struct {
 	s string
 }
 
-var settingStrings [3]gucString
+// The string GUCs, each with its Go copy.
+const (
+	gucNodePrefix = iota
+	gucNodeHost
+	gucNullAtom
+	nGucStrings
+)
+
+var settingStrings [nGucStrings]gucString
 
 // get returns p as a Go string, reusing the last copy when p is the same
 // pointer and still holds the same bytes (a SET may free and reuse it).

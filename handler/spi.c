@@ -1,14 +1,13 @@
 /*
  * spi.c: the SPI guards behind Lua's spi module (execute, prepare, cursors,
- * commit and rollback), the rows they hand to Go, the lazy SPI connection
- * of a call, and the transaction-end hooks that drop Go-side state.
+ * commit and rollback) and the rows they hand to Go (converted by
+ * typeio.c). The call's SPI connection is frame.c's.
  *
- * Every function Go calls here is a guard (guard.c's pattern): refuse after
- * a stashed error, do the work in PG_TRY, capture an error instead of
- * letting it longjmp over Go frames. Parameters are always bound, never
- * spliced into the query text: their types come from spi.prepare's list
- * and, for the rest, from the query itself (PostgreSQL infers them the way
- * it does for an extended-protocol Parse without types).
+ * Every function Go calls here is a guard in the one idiom (plerl_int.h).
+ * Parameters are always bound, never spliced into the query text: their
+ * types come from spi.prepare's list and, for the rest, from the query
+ * itself (PostgreSQL infers them the way it does for an extended-protocol
+ * Parse without types).
  */
 #include "postgres.h"
 
@@ -27,10 +26,7 @@
 #include "utils/plancache.h"
 #include "utils/portal.h"
 
-#include "plerl.h"
 #include "plerl_int.h"
-#include "plerl_frame.h"
-#include "_cgo_export.h"
 
 /* What a PlerlPlan hides from Go. */
 typedef struct PlanPriv
@@ -52,181 +48,6 @@ typedef struct RowsPriv
 	SPITupleTable *tuptable;
 } RowsPriv;
 
-static int64 next_desc_id = 0;
-
-/*
- * Connect SPI for the innermost call if it has not yet. nonatomic calls
- * (CALL, DO outside a transaction block) connect non-atomic so that
- * spi.commit() can work; a trigger registers its transition tables.
- */
-static int
-spi_connect(PlerlError *err)
-{
-	PlerlFrame *f = plerl_frame;
-	MemoryContext cxt = CurrentMemoryContext;
-	volatile int rc = 0;
-
-	if (f == NULL)
-	{
-		plerl_error_set(err, ERRCODE_INTERNAL_ERROR, "plerl: SPI used outside of a function call");
-		return -1;
-	}
-	if (f->spi_connected)
-		return 0;
-	PG_TRY();
-	{
-		int			r = SPI_connect_ext(f->nonatomic ? SPI_OPT_NONATOMIC : 0);
-
-		if (r != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(r));
-		f->spi_connected = true;
-		if (f->trigdata && (f->trigdata->tg_oldtable || f->trigdata->tg_newtable))
-		{
-			r = SPI_register_trigger_data(f->trigdata);
-			if (r < 0)
-				elog(ERROR, "SPI_register_trigger_data failed: %s", SPI_result_code_string(r));
-		}
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(cxt);
-		plerl_capture(err);
-		rc = -1;
-	}
-	PG_END_TRY();
-	return rc;
-}
-
-/* For Go: connect before a pcall subtransaction starts (plerl_frame.h). */
-int
-plerl_spi_connect(PlerlError *err)
-{
-	if (plerl_refuse_if_stashed(err))
-		return -1;
-	return spi_connect(err);
-}
-
-/* Names, kinds and converters of a tuple descriptor's columns. */
-void
-plerl_rowdesc_init(PlerlRowDesc *d, TupleDesc tupdesc, MemoryContext mcxt)
-{
-	MemoryContext old = MemoryContextSwitchTo(mcxt);
-	int			n = tupdesc->natts;
-
-	memset(d, 0, sizeof(*d));
-	d->tupdesc = tupdesc;
-	d->ncols = n;
-	d->mcxt = mcxt;
-	d->names = palloc0(sizeof(char *) * Max(n, 1));
-	d->kinds = palloc0(sizeof(int32_t) * Max(n, 1));
-	d->types = palloc0(sizeof(PlerlType) * Max(n, 1));
-	d->infos = palloc0(sizeof(PlerlTypeInfo *) * Max(n, 1));
-	for (int i = 0; i < n; i++)
-	{
-		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
-
-		if (att->attisdropped)
-		{
-			d->kinds[i] = PLT_VOID;
-			continue;
-		}
-		d->names[i] = pstrdup(NameStr(att->attname));
-		plerl_type_init(&d->types[i], att->atttypid, att->atttypmod, false, mcxt);
-		d->kinds[i] = d->types[i].kind;
-		d->infos[i] = &d->types[i].info;
-	}
-	d->id = ++next_desc_id;
-	MemoryContextSwitchTo(old);
-}
-
-void
-plerl_rowdesc_prepare(PlerlRowDesc *d)
-{
-	for (int i = 0; i < d->ncols; i++)
-		if (d->infos[i] != NULL && d->types[i].kind >= PLT_RECORD)
-			plerl_type_prepare(&d->types[i]);
-}
-
-/*
- * Convert n tuples into out->values (in CurrentMemoryContext). Text values
- * point into the tuples, which must live as long as the values.
- */
-void
-plerl_rows_fill(PlerlRowDesc *d, PlerlRows *out, HeapTuple *tuples, uint64 n)
-{
-	int			ncols = d->ncols;
-	Datum	   *dv;
-	bool	   *dn;
-
-	out->ncols = ncols;
-	out->names = d->names;
-	out->kinds = d->kinds;
-	out->types = d->infos;
-	out->desc_id = d->id;
-	out->nrows = n;
-	out->values = NULL;
-	if (n == 0 || ncols == 0)
-		return;
-	out->values = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(PlerlValue) * n * ncols);
-	dv = palloc(sizeof(Datum) * ncols);
-	dn = palloc(sizeof(bool) * ncols);
-	for (uint64 r = 0; r < n; r++)
-	{
-		PlerlValue *row = &out->values[r * ncols];
-
-		heap_deform_tuple(tuples[r], d->tupdesc, dv, dn);
-		for (int c = 0; c < ncols; c++)
-		{
-			if (d->names[c] == NULL || d->kinds[c] == PLT_VOID)
-			{
-				memset(&row[c], 0, sizeof(PlerlValue));
-				row[c].kind = PLV_NULL;
-				continue;
-			}
-			plerl_datum_to_value(&d->types[c], dv[c], dn[c], &row[c]);
-		}
-	}
-	pfree(dv);
-	pfree(dn);
-}
-
-/* Column c's Datum from v (consumed; domains are checked). */
-static Datum
-value_to_datum(PlerlRowDesc *d, int c, PlerlValue *v, bool *isnull)
-{
-	if (d->names && d->names[c] == NULL)
-	{
-		plerl_value_free(v);
-		*isnull = true;
-		return (Datum) 0;
-	}
-	return plerl_value_to_datum(&d->types[c], v, isnull);
-}
-
-void
-plerl_values_to_datums(PlerlRowDesc *d, PlerlValue *values, const char *replace,
-					   Datum *datums, bool *nulls)
-{
-	volatile int c = 0;
-
-	PG_TRY();
-	{
-		for (c = 0; c < d->ncols; c++)
-		{
-			if (replace && !replace[c])
-				continue;
-			datums[c] = value_to_datum(d, c, &values[c], &nulls[c]);
-		}
-	}
-	PG_CATCH();
-	{
-		for (int i = c; i < d->ncols; i++)
-			plerl_value_free(&values[i]);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-}
-
 /* The parser hook of a prepared statement: $n types PostgreSQL infers. */
 static void
 varparams_setup(ParseState *pstate, void *arg)
@@ -240,15 +61,14 @@ int
 plerl_spi_prepare(const char *sql, int32_t ntypes, const char **typenames, int32_t flags,
 				  PlerlPlan **out, PlerlError *err)
 {
-	MemoryContext cxt;
 	volatile MemoryContext pcxt = NULL;
 	volatile SPIPlanPtr splan = NULL;
-	volatile int rc = 0;
 
 	*out = NULL;
-	if (plerl_refuse_if_stashed(err) || spi_connect(err) != 0)
+	PLERL_GUARD_ENTER(err);
+	if (plerl_spi_connect(err) != 0)
 		return -1;
-	cxt = CurrentMemoryContext;
+	plerl_guard_cxt = CurrentMemoryContext;	/* SPI's procedure context, once connected */
 	PG_TRY();
 	{
 		PlerlPlan  *p;
@@ -256,7 +76,7 @@ plerl_spi_prepare(const char *sql, int32_t ntypes, const char **typenames, int32
 		int			opts = 0;
 
 		/* A kept plan outlives the call; a one-shot plan dies with it. */
-		pcxt = AllocSetContextCreate((flags & PLERL_PLAN_KEEP) ? TopMemoryContext : cxt,
+		pcxt = AllocSetContextCreate((flags & PLERL_PLAN_KEEP) ? TopMemoryContext : plerl_guard_cxt,
 									 "plerl SPI plan", ALLOCSET_SMALL_SIZES);
 		MemoryContextSwitchTo(pcxt);
 		p = palloc0(sizeof(PlerlPlan));
@@ -272,7 +92,7 @@ plerl_spi_prepare(const char *sql, int32_t ntypes, const char **typenames, int32
 
 			parseTypeString(typenames[i], &pp->types[i], &typmod, false);
 		}
-		MemoryContextSwitchTo(cxt);
+		MemoryContextSwitchTo(plerl_guard_cxt);
 
 		if (flags & PLERL_PLAN_SCROLL)
 			opts |= CURSOR_OPT_SCROLL;
@@ -316,7 +136,7 @@ plerl_spi_prepare(const char *sql, int32_t ntypes, const char **typenames, int32
 			p->typenames[i] = format_type_be(pp->types[i]);
 		}
 		plerl_rowdesc_prepare(&pp->params);
-		MemoryContextSwitchTo(cxt);
+		MemoryContextSwitchTo(plerl_guard_cxt);
 		if (flags & PLERL_PLAN_KEEP)
 		{
 			if (SPI_keepplan(pp->plan) != 0)
@@ -328,8 +148,7 @@ plerl_spi_prepare(const char *sql, int32_t ntypes, const char **typenames, int32
 	}
 	PG_CATCH();
 	{
-		MemoryContextSwitchTo(cxt);
-		plerl_capture(err);
+		PLERL_GUARD_CAPTURE(err);
 		/*
 		 * A plan made before the error (still unkept, so only memory: no
 		 * resource owner holds it) goes now, not at the end of the call: a
@@ -343,26 +162,25 @@ plerl_spi_prepare(const char *sql, int32_t ntypes, const char **typenames, int32
 			}
 			PG_CATCH();
 			{
-				MemoryContextSwitchTo(cxt);
+				MemoryContextSwitchTo(plerl_guard_cxt);
 				FlushErrorState();
 			}
 			PG_END_TRY();
 		}
 		if (pcxt)
 			MemoryContextDelete(pcxt);
-		rc = -1;
+		return -1;
 	}
 	PG_END_TRY();
-	return rc;
+	return 0;
 }
 
 int
 plerl_spi_plan_free(PlerlPlan *p, PlerlError *err)
 {
-	MemoryContext cxt = CurrentMemoryContext;
 	PlanPriv   *pp;
-	volatile int rc = 0;
 
+	PLERL_GUARD_ENTER_ALWAYS(err);	/* cleanup: also after a stashed error */
 	if (p == NULL)
 		return 0;
 	pp = (PlanPriv *) p->priv;
@@ -375,12 +193,11 @@ plerl_spi_plan_free(PlerlPlan *p, PlerlError *err)
 	}
 	PG_CATCH();
 	{
-		MemoryContextSwitchTo(cxt);
-		plerl_capture(err);
-		rc = -1;
+		PLERL_GUARD_CAPTURE(err);
+		return -1;
 	}
 	PG_END_TRY();
-	return rc;
+	return 0;
 }
 
 /* Which parameter is being bound, for the error context. */
@@ -433,7 +250,7 @@ params_make(PlerlPlan *p, PlerlValue *args, int32_t nargs)
 		PG_TRY();
 		{
 			for (; bc.i < nargs; bc.i++)
-				datums[bc.i] = value_to_datum(&pp->params, bc.i, &args[bc.i], &nulls[bc.i]);
+				datums[bc.i] = plerl_row_value_to_datum(&pp->params, bc.i, &args[bc.i], &nulls[bc.i]);
 		}
 		PG_CATCH();
 		{
@@ -571,20 +388,20 @@ int
 plerl_spi_execute(PlerlPlan *p, const char *sql, PlerlValue *args, int32_t nargs,
 				  int64_t limit, PlerlRows *out, PlerlError *err)
 {
-	MemoryContext cxt;
-	volatile int rc = 0;
+	MemoryContext plerl_guard_cxt;
 
 	memset(out, 0, sizeof(*out));
-	if (plerl_refuse_if_stashed(err) || spi_connect(err) != 0)
+	if (plerl_guard_refuse(err) || plerl_spi_connect(err) != 0)
 	{
+		/* Go handed the arguments over: free them whatever happens. */
 		for (int i = 0; i < nargs; i++)
 			plerl_value_free(&args[i]);
 		return -1;
 	}
-	cxt = CurrentMemoryContext;
+	plerl_guard_cxt = CurrentMemoryContext;	/* SPI's procedure context, once connected */
 	PG_TRY();
 	{
-		RowsPriv   *rp = rows_begin(out, cxt);
+		RowsPriv   *rp = rows_begin(out, plerl_guard_cxt);
 		SPIExecuteOptions opts;
 		int			r;
 
@@ -623,29 +440,27 @@ plerl_spi_execute(PlerlPlan *p, const char *sql, PlerlValue *args, int32_t nargs
 		/* SPI returns in its procedure context: back to the result's. */
 		MemoryContextSwitchTo(rp->cxt);
 		rows_take_tuptable(rp, out, p ? (PlanPriv *) p->priv : NULL);
-		MemoryContextSwitchTo(cxt);
+		MemoryContextSwitchTo(plerl_guard_cxt);
 	}
 	PG_CATCH();
 	{
-		MemoryContextSwitchTo(cxt);
-		plerl_capture(err);
+		PLERL_GUARD_CAPTURE(err);
 		/* The tuple table, if any, is SPI's: freed with the connection. */
 		if (out->priv)
 			MemoryContextDelete(((RowsPriv *) out->priv)->cxt);
 		memset(out, 0, sizeof(*out));
-		rc = -1;
+		return -1;
 	}
 	PG_END_TRY();
-	return rc;
+	return 0;
 }
 
 int
 plerl_spi_rows_free(PlerlRows *rows, PlerlError *err)
 {
-	MemoryContext cxt = CurrentMemoryContext;
 	RowsPriv   *rp = (RowsPriv *) rows->priv;
-	volatile int rc = 0;
 
+	PLERL_GUARD_ENTER_ALWAYS(err);	/* cleanup: also after a stashed error */
 	if (rp == NULL)
 		return 0;
 	rows->priv = NULL;
@@ -658,35 +473,34 @@ plerl_spi_rows_free(PlerlRows *rows, PlerlError *err)
 	}
 	PG_CATCH();
 	{
-		MemoryContextSwitchTo(cxt);
-		plerl_capture(err);
-		rc = -1;
+		PLERL_GUARD_CAPTURE(err);
+		return -1;
 	}
 	PG_END_TRY();
-	return rc;
+	return 0;
 }
 
 int
 plerl_spi_cursor_open(PlerlPlan *p, PlerlValue *args, int32_t nargs, char **name, PlerlError *err)
 {
-	MemoryContext cxt;
 	volatile MemoryContext tmp = NULL;
-	volatile int rc = 0;
+	MemoryContext plerl_guard_cxt;
 
 	*name = NULL;
-	if (plerl_refuse_if_stashed(err) || spi_connect(err) != 0)
+	if (plerl_guard_refuse(err) || plerl_spi_connect(err) != 0)
 	{
+		/* Go handed the arguments over: free them whatever happens. */
 		for (int i = 0; i < nargs; i++)
 			plerl_value_free(&args[i]);
 		return -1;
 	}
-	cxt = CurrentMemoryContext;
+	plerl_guard_cxt = CurrentMemoryContext;	/* SPI's procedure context, once connected */
 	PG_TRY();
 	{
 		ParamListInfo li;
 		Portal		portal;
 
-		tmp = AllocSetContextCreate(cxt, "plerl SPI cursor params", ALLOCSET_SMALL_SIZES);
+		tmp = AllocSetContextCreate(plerl_guard_cxt, "plerl SPI cursor params", ALLOCSET_SMALL_SIZES);
 		MemoryContextSwitchTo(tmp);
 		li = params_make(p, args, nargs);
 		/* The portal copies the parameters and, for an unkept plan, the plan. */
@@ -697,20 +511,19 @@ plerl_spi_cursor_open(PlerlPlan *p, PlerlValue *args, int32_t nargs, char **name
 		*name = strdup(portal->name);
 		if (*name == NULL)
 			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
-		MemoryContextSwitchTo(cxt);
+		MemoryContextSwitchTo(plerl_guard_cxt);
 		MemoryContextDelete(tmp);
 		tmp = NULL;
 	}
 	PG_CATCH();
 	{
-		MemoryContextSwitchTo(cxt);
-		plerl_capture(err);
+		PLERL_GUARD_CAPTURE(err);
 		if (tmp)
 			MemoryContextDelete(tmp);
-		rc = -1;
+		return -1;
 	}
 	PG_END_TRY();
-	return rc;
+	return 0;
 }
 
 static Portal
@@ -729,48 +542,43 @@ cursor_find(const char *name)
 int
 plerl_spi_cursor_fetch(const char *name, int64_t count, PlerlRows *out, PlerlError *err)
 {
-	MemoryContext cxt;
-	volatile int rc = 0;
-
 	memset(out, 0, sizeof(*out));
-	if (plerl_refuse_if_stashed(err) || spi_connect(err) != 0)
+	PLERL_GUARD_ENTER(err);
+	if (plerl_spi_connect(err) != 0)
 		return -1;
-	cxt = CurrentMemoryContext;
+	plerl_guard_cxt = CurrentMemoryContext;	/* SPI's procedure context, once connected */
 	PG_TRY();
 	{
 		Portal		portal = cursor_find(name);
-		RowsPriv   *rp = rows_begin(out, cxt);
+		RowsPriv   *rp = rows_begin(out, plerl_guard_cxt);
 
 		MemoryContextSwitchTo(rp->cxt);
 		SPI_cursor_fetch(portal, true, count > 0 ? (long) count : 1);
 		out->status = SPI_OK_FETCH;
 		MemoryContextSwitchTo(rp->cxt);
 		rows_take_tuptable(rp, out, NULL);
-		MemoryContextSwitchTo(cxt);
+		MemoryContextSwitchTo(plerl_guard_cxt);
 	}
 	PG_CATCH();
 	{
-		MemoryContextSwitchTo(cxt);
-		plerl_capture(err);
+		PLERL_GUARD_CAPTURE(err);
 		if (out->priv)
 			MemoryContextDelete(((RowsPriv *) out->priv)->cxt);
 		memset(out, 0, sizeof(*out));
-		rc = -1;
+		return -1;
 	}
 	PG_END_TRY();
-	return rc;
+	return 0;
 }
 
 /* Closing a cursor that is already gone (transaction end) is not an error. */
 int
 plerl_spi_cursor_close(const char *name, PlerlError *err)
 {
-	MemoryContext cxt;
-	volatile int rc = 0;
-
-	if (plerl_refuse_if_stashed(err) || spi_connect(err) != 0)
+	PLERL_GUARD_ENTER(err);
+	if (plerl_spi_connect(err) != 0)
 		return -1;
-	cxt = CurrentMemoryContext;
+	plerl_guard_cxt = CurrentMemoryContext;	/* SPI's procedure context, once connected */
 	PG_TRY();
 	{
 		Portal		portal = SPI_cursor_find(name);
@@ -780,12 +588,11 @@ plerl_spi_cursor_close(const char *name, PlerlError *err)
 	}
 	PG_CATCH();
 	{
-		MemoryContextSwitchTo(cxt);
-		plerl_capture(err);
-		rc = -1;
+		PLERL_GUARD_CAPTURE(err);
+		return -1;
 	}
 	PG_END_TRY();
-	return rc;
+	return 0;
 }
 
 int
@@ -805,11 +612,7 @@ plerl_spi_is_atomic(void)
 int
 plerl_spi_transaction(int32_t op, PlerlError *err)
 {
-	MemoryContext cxt;
-	volatile int rc = 0;
-
-	if (plerl_refuse_if_stashed(err))
-		return -1;
+	PLERL_GUARD_ENTER(err);
 	if (plerl_spi_is_atomic())
 	{
 		plerl_error_set(err, ERRCODE_INVALID_TRANSACTION_TERMINATION, "invalid transaction termination");
@@ -818,9 +621,8 @@ plerl_spi_transaction(int32_t op, PlerlError *err)
 						   "with SET options or SECURITY DEFINER always runs atomic.");
 		return -1;
 	}
-	if (spi_connect(err) != 0)
+	if (plerl_spi_connect(err) != 0)
 		return -1;
-	cxt = CurrentMemoryContext;
 	PG_TRY();
 	{
 		bool		chain = (op & PLERL_TX_CHAIN) != 0;
@@ -842,47 +644,9 @@ plerl_spi_transaction(int32_t op, PlerlError *err)
 	}
 	PG_CATCH();
 	{
-		MemoryContextSwitchTo(cxt);
-		plerl_capture(err);
-		rc = -1;
+		PLERL_GUARD_CAPTURE(err);
+		return -1;
 	}
 	PG_END_TRY();
-	return rc;
-}
-
-/*
- * Transaction ends: Go drops the state of set-returning functions left
- * unfinished (a query that failed, or stopped without ExecutorEnd). Go
- * touches no PostgreSQL state here.
- */
-static void
-plerl_xact_cb(XactEvent event, void *arg)
-{
-	switch (event)
-	{
-		case XACT_EVENT_COMMIT:
-		case XACT_EVENT_PARALLEL_COMMIT:
-		case XACT_EVENT_ABORT:
-		case XACT_EVENT_PARALLEL_ABORT:
-		case XACT_EVENT_PREPARE:
-			plerlGoXactEnd();
-			break;
-		default:
-			break;
-	}
-}
-
-static void
-plerl_subxact_cb(SubXactEvent event, SubTransactionId mySubid,
-				 SubTransactionId parentSubid, void *arg)
-{
-	if (event == SUBXACT_EVENT_ABORT_SUB)
-		plerlGoSubxactAbort((uint32_t) mySubid);
-}
-
-void
-plerl_spi_init(void)
-{
-	RegisterXactCallback(plerl_xact_cb, NULL);
-	RegisterSubXactCallback(plerl_subxact_cb, NULL);
+	return 0;
 }

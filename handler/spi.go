@@ -5,8 +5,7 @@ package main
 
 /*
 #include <stdlib.h>
-#include "plerl_spi.h"
-extern void plerl_value_free(PlerlValue *v);
+#include "plerl.h"
 */
 import "C"
 

@@ -8,7 +8,7 @@
  * executor tells us it stopped early through an ExprContext shutdown
  * callback, which closes the coroutine; a query that fails instead never
  * calls it, so Go also drops every unfinished coroutine at the end of its
- * (sub)transaction (spi.c's hooks).
+ * (sub)transaction (xact.c).
  */
 #include "postgres.h"
 
@@ -20,9 +20,7 @@
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
-#include "plerl.h"
 #include "plerl_int.h"
-#include "plerl_frame.h"
 #include "_cgo_export.h"
 
 /*
@@ -158,7 +156,7 @@ plerl_srf_call(FunctionCallInfo fcinfo, PlerlProc *proc)
 	}
 	st->srf.done = 0;
 
-	plerl_enter(&frame, call.flags, NULL);
+	plerl_enter(&frame, call.flags, NULL, proc->name);
 	plerlGoSrfNext(&call, &st->srf);
 	plerl_leave(&frame);
 	if (st->handle)
@@ -167,12 +165,12 @@ plerl_srf_call(FunctionCallInfo fcinfo, PlerlProc *proc)
 	{
 		plerl_value_free(&call.ret);
 		srf_forget(st);
-		plerl_check_error(&call.err);
 	}
-	CHECK_FOR_INTERRUPTS();
+	plerl_finish(&frame, &call.err);
 
 	if (st->srf.done)
 	{
+		plerl_done(&frame);
 		srf_forget(st);
 		SRF_RETURN_DONE(funcctx);
 	}
@@ -180,6 +178,7 @@ plerl_srf_call(FunctionCallInfo fcinfo, PlerlProc *proc)
 	{
 		HeapTuple	tuple = plerl_value_to_tuple(&st->ret, &call.ret);
 
+		plerl_done(&frame);
 		SRF_RETURN_NEXT(funcctx, HeapTupleGetDatum(tuple));
 	}
 	else
@@ -187,6 +186,7 @@ plerl_srf_call(FunctionCallInfo fcinfo, PlerlProc *proc)
 		bool		isnull;
 		Datum		d = plerl_value_to_datum(&st->ret, &call.ret, &isnull);
 
+		plerl_done(&frame);
 		if (isnull)
 			SRF_RETURN_NEXT_NULL(funcctx);
 		SRF_RETURN_NEXT(funcctx, d);

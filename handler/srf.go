@@ -3,7 +3,7 @@
 package main
 
 /*
-#include "plerl_spi.h"
+#include "plerl.h"
 */
 import "C"
 
@@ -102,13 +102,13 @@ func closeSRF(id int64) {
 
 //export plerlGoSrfClose
 func plerlGoSrfClose(id C.int64_t) {
-	defer func() { recover() }()
+	defer reportPanics("plerlGoSrfClose")
 	closeSRF(int64(id))
 }
 
 //export plerlGoXactEnd
 func plerlGoXactEnd() {
-	defer func() { recover() }()
+	defer reportPanics("plerlGoXactEnd")
 	if len(srfs) == 0 {
 		return
 	}
@@ -119,7 +119,7 @@ func plerlGoXactEnd() {
 
 //export plerlGoSubxactAbort
 func plerlGoSubxactAbort(subxact C.uint32_t) {
-	defer func() { recover() }()
+	defer reportPanics("plerlGoSubxactAbort")
 	for id, ent := range srfs {
 		if ent.subxact >= uint32(subxact) {
 			closeSRF(id)

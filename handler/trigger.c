@@ -16,9 +16,7 @@
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
-#include "plerl.h"
 #include "plerl_int.h"
-#include "plerl_frame.h"
 #include "_cgo_export.h"
 
 /*
@@ -129,6 +127,7 @@ plerl_trigger_call(FunctionCallInfo fcinfo, bool trusted)
 	TrigRel    *tr = trig_rel(rel);
 	PlerlRowDesc *d = NULL;
 	HeapTuple	base = NULL;
+	HeapTuple	result;
 	PlerlTrigger tg;
 	PlerlCall	call;
 	PlerlFrame	frame;
@@ -190,38 +189,32 @@ plerl_trigger_call(FunctionCallInfo fcinfo, bool trusted)
 	call.user_id = trusted ? GetUserId() : 0;
 	call.flags = plerl_call_flags(proc, NULL) | PLERL_TRIGGER;
 	call.ret_kind = PLT_VOID;
-	call.pg = &tg;
 
-	plerl_enter(&frame, call.flags, td);
+	plerl_enter(&frame, call.flags, td, proc->name);
 	plerlGoTrigger(&call, &tg);
 	plerl_leave(&frame);
 	if (call.err.kind != PLERL_OK || tg.action != PLERL_TRIG_MODIFY)
 		free_result(&tg, d ? d->ncols : 0);
-	plerl_check_error(&call.err);
+	plerl_finish(&frame, &call.err);
 
-	if (!for_row || TRIGGER_FIRED_AFTER(ev))
-		return PointerGetDatum(NULL);
-	switch (tg.action)
+	if (!for_row || TRIGGER_FIRED_AFTER(ev) || tg.action == PLERL_TRIG_SKIP)
+		result = NULL;
+	else if (tg.action == PLERL_TRIG_MODIFY && tg.result != NULL)
 	{
-		case PLERL_TRIG_SKIP:
-			return PointerGetDatum(NULL);
-		case PLERL_TRIG_MODIFY:
-			if (tg.result != NULL)
-			{
-				int			n = d->ncols;
-				Datum	   *datums = palloc0(sizeof(Datum) * n);
-				bool	   *nulls = palloc0(sizeof(bool) * n);
-				bool	   *repl = palloc0(sizeof(bool) * n);
+		int			n = d->ncols;
+		Datum	   *datums = palloc0(sizeof(Datum) * n);
+		bool	   *nulls = palloc0(sizeof(bool) * n);
+		bool	   *repl = palloc0(sizeof(bool) * n);
 
-				for (int i = 0; i < n; i++)
-					repl[i] = tg.replace[i] != 0;
-				plerl_values_to_datums(d, tg.result, tg.replace, datums, nulls);
-				return PointerGetDatum(heap_modify_tuple(base, d->tupdesc, datums, nulls, repl));
-			}
-			return PointerGetDatum(base);
-		default:
-			return PointerGetDatum(base);
+		for (int i = 0; i < n; i++)
+			repl[i] = tg.replace[i] != 0;
+		plerl_values_to_datums(d, tg.result, tg.replace, datums, nulls);
+		result = heap_modify_tuple(base, d->tupdesc, datums, nulls, repl);
 	}
+	else
+		result = base;
+	plerl_done(&frame);
+	return PointerGetDatum(result);
 }
 
 Datum
@@ -243,11 +236,11 @@ plerl_event_trigger_call(FunctionCallInfo fcinfo, bool trusted)
 	call.user_id = trusted ? GetUserId() : 0;
 	call.flags = plerl_call_flags(proc, NULL) | PLERL_EVENT_TRIGGER;
 	call.ret_kind = PLT_VOID;
-	call.pg = &tg;
 
-	plerl_enter(&frame, call.flags, NULL);
+	plerl_enter(&frame, call.flags, NULL, proc->name);
 	plerlGoTrigger(&call, &tg);
 	plerl_leave(&frame);
-	plerl_check_error(&call.err);
+	plerl_finish(&frame, &call.err);
+	plerl_done(&frame);
 	return (Datum) 0;
 }

@@ -2,7 +2,7 @@
 package main
 
 /*
-#include "plerl_spi.h"
+#include "plerl.h"
 */
 import "C"
 

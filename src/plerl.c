@@ -3,7 +3,7 @@
  * SQL-visible entry points, and loads the Go library (plerl_go.so) lazily,
  * inside each backend, on first use.
  *
- * Why two libraries (../shared/design/boundary.md): a Go runtime started in
+ * Why two libraries (docs/internals/boundary.md): a Go runtime started in
  * the postmaster does not survive fork(), so this file must never start Go;
  * it is therefore safe in shared_preload_libraries. While the Go runtime
  * starts, PostgreSQL's asynchronous signals are blocked so that every Go
@@ -26,17 +26,25 @@
 
 PG_MODULE_MAGIC;
 
+/*
+ * The settings plerl_go.so reads; each default is written once, in
+ * plerl_shared.h, for both the variable and its GUC.
+ */
 static PlerlSettings settings = {
-	.call_timeout_ms = 5000,
-	.connect_timeout_ms = 5000,
-	.max_message_kb = 65536,
-	.max_connections = 8,
-	.max_atoms = 100,
-	.lua_memory_limit_kb = 262144,
-	.lua_time_limit_ms = 0,
-	.tick_time_s = 60,
-	.go_max_procs = 2,
+	.call_timeout_ms = PLERL_DEFAULT_CALL_TIMEOUT_MS,
+	.connect_timeout_ms = PLERL_DEFAULT_CONNECT_TIMEOUT_MS,
+	.max_message_kb = PLERL_DEFAULT_MAX_MESSAGE_KB,
+	.max_connections = PLERL_DEFAULT_MAX_CONNECTIONS,
+	.max_atoms = PLERL_DEFAULT_MAX_ATOMS,
+	.lua_memory_limit_kb = PLERL_DEFAULT_LUA_MEMORY_LIMIT_KB,
+	.lua_time_limit_ms = PLERL_DEFAULT_LUA_TIME_LIMIT_MS,
+	.tick_time_s = PLERL_DEFAULT_TICK_TIME_S,
+	.go_max_procs = PLERL_DEFAULT_GO_MAX_PROCS,
 };
+
+/* plerl_go.so's plerl_dispatch and plerl_bind (handler/entry.c). */
+typedef Datum (*PlerlDispatchFn) (int entry, FunctionCallInfo fcinfo);
+typedef void (*PlerlBindFn) (const PlerlSettings *settings);
 
 static PlerlDispatchFn dispatch = NULL;
 
@@ -57,35 +65,35 @@ _PG_init(void)
 	DefineCustomIntVariable("plerl.call_timeout",
 							"Timeout for one Erlang call.",
 							"0 waits until the statement is cancelled.",
-							&settings.call_timeout_ms, 5000, 0, INT_MAX,
+							&settings.call_timeout_ms, PLERL_DEFAULT_CALL_TIMEOUT_MS, 0, INT_MAX,
 							PGC_USERSET, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomIntVariable("plerl.connect_timeout",
 							"Timeout for connecting to an Erlang node (epmd and handshake).",
-							NULL, &settings.connect_timeout_ms, 5000, 1, INT_MAX,
+							NULL, &settings.connect_timeout_ms, PLERL_DEFAULT_CONNECT_TIMEOUT_MS, 1, INT_MAX,
 							PGC_USERSET, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomIntVariable("plerl.max_message_size",
 							"Largest distribution message sent or accepted.",
-							NULL, &settings.max_message_kb, 65536, 1, 1024 * 1024,
+							NULL, &settings.max_message_kb, PLERL_DEFAULT_MAX_MESSAGE_KB, 1, 1024 * 1024,
 							PGC_SUSET, GUC_UNIT_KB, NULL, NULL, NULL);
 	DefineCustomIntVariable("plerl.max_connections",
 							"Erlang connections one backend may hold open.",
-							NULL, &settings.max_connections, 8, 1, 1000,
+							NULL, &settings.max_connections, PLERL_DEFAULT_MAX_CONNECTIONS, 1, 1000,
 							PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("plerl.max_atoms",
 							"Atoms one call may create from tagged arguments.",
-							NULL, &settings.max_atoms, 100, 0, 1000000,
+							NULL, &settings.max_atoms, PLERL_DEFAULT_MAX_ATOMS, 0, 1000000,
 							PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("plerl.lua_memory_limit",
 							"Memory one backend's Lua states may use.",
-							NULL, &settings.lua_memory_limit_kb, 262144, 1024, INT_MAX,
+							NULL, &settings.lua_memory_limit_kb, PLERL_DEFAULT_LUA_MEMORY_LIMIT_KB, 1024, INT_MAX,
 							PGC_SUSET, GUC_UNIT_KB, NULL, NULL, NULL);
 	DefineCustomIntVariable("plerl.lua_time_limit",
 							"Longest time one outermost Lua call may run (0: no limit).",
-							NULL, &settings.lua_time_limit_ms, 0, 0, INT_MAX,
+							NULL, &settings.lua_time_limit_ms, PLERL_DEFAULT_LUA_TIME_LIMIT_MS, 0, INT_MAX,
 							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomIntVariable("plerl.tick_time",
 							"net_ticktime assumed for Erlang peers.",
-							NULL, &settings.tick_time_s, 60, 1, 3600,
+							NULL, &settings.tick_time_s, PLERL_DEFAULT_TICK_TIME_S, 1, 3600,
 							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
 	/*
 	 * At least 2: with asynchronous preemption off (required, see the
@@ -94,26 +102,27 @@ _PG_init(void)
 	 */
 	DefineCustomIntVariable("plerl.go_max_procs",
 							"GOMAXPROCS of the Go runtime in each backend (at least 2).",
-							NULL, &settings.go_max_procs, 2, 2, 64,
+							NULL, &settings.go_max_procs, PLERL_DEFAULT_GO_MAX_PROCS, 2, 64,
 							PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomStringVariable("plerl.node_prefix",
 							   "Prefix of this backend's Erlang node name.",
-							   NULL, &settings.node_prefix, "plerl",
+							   NULL, &settings.node_prefix, PLERL_DEFAULT_NODE_PREFIX,
 							   PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomStringVariable("plerl.node_host",
 							   "Host part of this backend's Erlang node name.",
-							   NULL, &settings.node_host, "127.0.0.1",
+							   NULL, &settings.node_host, PLERL_DEFAULT_NODE_HOST,
 							   PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomStringVariable("plerl.null_atom",
 							   "Atom that JSON null and Lua nil become (nil for Elixir, null or undefined for Erlang).",
-							   NULL, &settings.null_atom, "nil",
+							   NULL, &settings.null_atom, PLERL_DEFAULT_NULL_ATOM,
 							   PGC_USERSET, 0, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("plerl");
 }
 
 /*
  * Load plerl_go.so with PostgreSQL's asynchronous signals blocked, so the
- * Go runtime's threads inherit the block (boundary.md, defect 2). Found
+ * Go runtime's threads inherit the block (docs/internals/boundary.md,
+ * defect 2). Found
  * through dynamic_library_path (default $libdir), so a developer can test a
  * build of their own without installing it over everyone else's.
  */
@@ -182,15 +191,15 @@ PLERL_ENTRY_FN(plerlu_call_handler, PLERL_ENTRY_CALL_U)
 PLERL_ENTRY_FN(plerlu_inline_handler, PLERL_ENTRY_INLINE_U)
 PLERL_ENTRY_FN(plerlu_validator, PLERL_ENTRY_VALIDATOR_U)
 
-/* erlang_* SQL functions; the number is PLERL_ENTRY_ERLANG + PlerlErlangFn. */
-PLERL_ENTRY_FN(plerl_erlang_connect, PLERL_ENTRY_ERLANG + 0)
-PLERL_ENTRY_FN(plerl_erlang_call, PLERL_ENTRY_ERLANG + 1)
-PLERL_ENTRY_FN(plerl_erlang_disconnect, PLERL_ENTRY_ERLANG + 2)
-PLERL_ENTRY_FN(plerl_erlang_send, PLERL_ENTRY_ERLANG + 3)
-PLERL_ENTRY_FN(plerl_erlang_ping, PLERL_ENTRY_ERLANG + 4)
-PLERL_ENTRY_FN(plerl_erlang_connections, PLERL_ENTRY_ERLANG + 5)
-PLERL_ENTRY_FN(plerl_fdw_validator, PLERL_ENTRY_ERLANG + 6)
-PLERL_ENTRY_FN(plerl_erlang_cast, PLERL_ENTRY_ERLANG + 7)
+/* erlang_* SQL functions: PLERL_ENTRY_ERLANG + their PlerlErlangFn. */
+PLERL_ENTRY_FN(plerl_erlang_connect, PLERL_ENTRY_ERLANG + PLERL_ERL_CONNECT)
+PLERL_ENTRY_FN(plerl_erlang_call, PLERL_ENTRY_ERLANG + PLERL_ERL_CALL)
+PLERL_ENTRY_FN(plerl_erlang_disconnect, PLERL_ENTRY_ERLANG + PLERL_ERL_DISCONNECT)
+PLERL_ENTRY_FN(plerl_erlang_send, PLERL_ENTRY_ERLANG + PLERL_ERL_SEND)
+PLERL_ENTRY_FN(plerl_erlang_ping, PLERL_ENTRY_ERLANG + PLERL_ERL_PING)
+PLERL_ENTRY_FN(plerl_erlang_connections, PLERL_ENTRY_ERLANG + PLERL_ERL_CONNECTIONS)
+PLERL_ENTRY_FN(plerl_fdw_validator, PLERL_ENTRY_ERLANG + PLERL_ERL_FDW_VALIDATOR)
+PLERL_ENTRY_FN(plerl_erlang_cast, PLERL_ENTRY_ERLANG + PLERL_ERL_CAST)
 
 /*
  * Statement trigger on plerl_allow: tell every backend to reload its cached

@@ -3,7 +3,7 @@
 // written in Go), calls functions there and exchanges messages.
 //
 // The protocol facts it follows were verified against OTP 25 and are
-// written up in shared/design/erlang-dist.md; every wire layout in this
+// written up in docs/internals/erlang-dist.md; every wire layout in this
 // package cites the section of the Erlang distribution protocol
 // (erl_dist_protocol.md) or external term format (erl_ext_dist.md) it
 // implements.

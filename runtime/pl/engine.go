@@ -25,7 +25,8 @@ type Host interface {
 	// module asks for it when Lua first uses it.
 }
 
-// Elog levels (mirrored by the C guard).
+// Elog levels: the numbers of PLERL_DEBUG.. in handler/plerl.h (checked at
+// compile time in handler/protocol.go).
 const (
 	LevelDebug = 1 + iota
 	LevelLog

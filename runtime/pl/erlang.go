@@ -17,7 +17,8 @@ import (
 	"github.com/plerl/plerl/runtime/term"
 )
 
-// Operations, for privilege checks (mirrors PLERL_ERL_* in handler/plerl.h).
+// Operations, for privilege checks: the numbers of PLERL_ERL_* in
+// handler/plerl_shared.h (checked at compile time in handler/protocol.go).
 const (
 	OpConnect    = 0
 	OpCall       = 1

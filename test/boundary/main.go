@@ -1,4 +1,4 @@
-// Command boundary runs the boundary tests of ../shared/design/boundary.md
+// Command boundary runs the boundary tests of docs/internals/boundary.md
 // ("Tests that must stay in the suite") against its own throw-away cluster:
 // signal masks of Go threads, lost latch wakeups, shared_preload_libraries,
 // the catch path, cancellation, the trusted sandbox, and clean exits.

@@ -1,5 +1,5 @@
 /*
- * types.c: converters between Datums and PlerlValues for every type,
+ * typeio.c: converters between Datums and PlerlValues for every type,
  * chosen once per type (plerl_type_init) and applied per value. Called
  * only from C paths, never from Go, so they may raise.
  *
@@ -8,6 +8,10 @@
  * type is looked up per value by its typcache identifier, so ALTER TYPE
  * and anonymous records (one descriptor per typmod) just work; the
  * descriptors seen stay cached in the type's memory context.
+ *
+ * Also the rows of a tuple descriptor (PlerlRowDesc: SPI results and
+ * parameters, trigger rows): names, kinds and converters once per
+ * descriptor, values per tuple. Rows are converted here and nowhere else.
  */
 #include "postgres.h"
 
@@ -21,12 +25,12 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/syscache.h"
 #include "utils/typcache.h"
 
-#include "plerl.h"
+
 #include "plerl_int.h"
-#include "plerl_types.h"
 
 /* A row type as seen once: its descriptor and its live fields' converters. */
 typedef struct PlerlRecDesc
@@ -944,4 +948,129 @@ plerl_value_to_tuple(PlerlType *t, PlerlValue *v)
 	}
 	PG_END_TRY();
 	return tup;
+}
+
+/* ---- rows of a tuple descriptor (SPI results, trigger rows, parameters) ---- */
+
+static int64 next_desc_id = 0;
+
+/* Names, kinds and converters of a tuple descriptor's columns. */
+void
+plerl_rowdesc_init(PlerlRowDesc *d, TupleDesc tupdesc, MemoryContext mcxt)
+{
+	MemoryContext old = MemoryContextSwitchTo(mcxt);
+	int			n = tupdesc->natts;
+
+	memset(d, 0, sizeof(*d));
+	d->tupdesc = tupdesc;
+	d->ncols = n;
+	d->mcxt = mcxt;
+	d->names = palloc0(sizeof(char *) * Max(n, 1));
+	d->kinds = palloc0(sizeof(int32_t) * Max(n, 1));
+	d->types = palloc0(sizeof(PlerlType) * Max(n, 1));
+	d->infos = palloc0(sizeof(PlerlTypeInfo *) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
+
+		if (att->attisdropped)
+		{
+			d->kinds[i] = PLT_VOID;
+			continue;
+		}
+		d->names[i] = pstrdup(NameStr(att->attname));
+		plerl_type_init(&d->types[i], att->atttypid, att->atttypmod, false, mcxt);
+		d->kinds[i] = d->types[i].kind;
+		d->infos[i] = &d->types[i].info;
+	}
+	d->id = ++next_desc_id;
+	MemoryContextSwitchTo(old);
+}
+
+void
+plerl_rowdesc_prepare(PlerlRowDesc *d)
+{
+	for (int i = 0; i < d->ncols; i++)
+		if (d->infos[i] != NULL && d->types[i].kind >= PLT_RECORD)
+			plerl_type_prepare(&d->types[i]);
+}
+
+/*
+ * Convert n tuples into out->values (in CurrentMemoryContext). Text values
+ * point into the tuples, which must live as long as the values.
+ */
+void
+plerl_rows_fill(PlerlRowDesc *d, PlerlRows *out, HeapTuple *tuples, uint64 n)
+{
+	int			ncols = d->ncols;
+	Datum	   *dv;
+	bool	   *dn;
+
+	out->ncols = ncols;
+	out->names = d->names;
+	out->kinds = d->kinds;
+	out->types = d->infos;
+	out->desc_id = d->id;
+	out->nrows = n;
+	out->values = NULL;
+	if (n == 0 || ncols == 0)
+		return;
+	out->values = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(PlerlValue) * n * ncols);
+	dv = palloc(sizeof(Datum) * ncols);
+	dn = palloc(sizeof(bool) * ncols);
+	for (uint64 r = 0; r < n; r++)
+	{
+		PlerlValue *row = &out->values[r * ncols];
+
+		heap_deform_tuple(tuples[r], d->tupdesc, dv, dn);
+		for (int c = 0; c < ncols; c++)
+		{
+			if (d->names[c] == NULL || d->kinds[c] == PLT_VOID)
+			{
+				memset(&row[c], 0, sizeof(PlerlValue));
+				row[c].kind = PLV_NULL;
+				continue;
+			}
+			plerl_datum_to_value(&d->types[c], dv[c], dn[c], &row[c]);
+		}
+	}
+	pfree(dv);
+	pfree(dn);
+}
+
+/* Column c's Datum from v (consumed; domains are checked). */
+Datum
+plerl_row_value_to_datum(PlerlRowDesc *d, int c, PlerlValue *v, bool *isnull)
+{
+	if (d->names && d->names[c] == NULL)
+	{
+		plerl_value_free(v);
+		*isnull = true;
+		return (Datum) 0;
+	}
+	return plerl_value_to_datum(&d->types[c], v, isnull);
+}
+
+void
+plerl_values_to_datums(PlerlRowDesc *d, PlerlValue *values, const char *replace,
+					   Datum *datums, bool *nulls)
+{
+	volatile int c = 0;
+
+	PG_TRY();
+	{
+		for (c = 0; c < d->ncols; c++)
+		{
+			if (replace && !replace[c])
+				continue;
+			datums[c] = plerl_row_value_to_datum(d, c, &values[c], &nulls[c]);
+		}
+	}
+	PG_CATCH();
+	{
+		for (int i = c; i < d->ncols; i++)
+			plerl_value_free(&values[i]);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
 }
