@@ -18,6 +18,7 @@ import (
 
 	"github.com/plerl/plerl/runtime/dist"
 	"github.com/plerl/plerl/runtime/pl"
+	"github.com/plerl/plerl/runtime/sqlstate"
 	"github.com/plerl/plerl/runtime/term"
 )
 
@@ -310,7 +311,7 @@ func plerlGoXact(event C.int, level C.int, cerr *C.PlerlError) {
 		engine.DropSends(1)
 	case xactPrepare:
 		engine.DropSends(1)
-		setError(cerr, pl.Errorf("0A000", "cannot PREPARE a transaction with erlang sends waiting for COMMIT"))
+		setError(cerr, pl.Errorf(sqlstate.FeatureNotSupported, "cannot PREPARE a transaction with erlang sends waiting for COMMIT"))
 	case subAbort:
 		engine.DropSends(int(level))
 	case subCommit:
