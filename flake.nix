@@ -1,22 +1,29 @@
-# flake.nix: a Nix dev shell for plerl that runs the same scripts/ as Debian does.
+# flake.nix: plerl as a Nix package, and a dev shell whose PostgreSQL has it, running the same scripts/ as Debian does.
 #
-# `nix develop` (from the checkout) gives PostgreSQL 15, Erlang, Elixir, Go, a C
-# toolchain and pkg-config; its shellHook sources scripts/env.sh, so PGDATA,
-# PGHOST, PGPORT, PGUSER, PGDATABASE, PLERL_DEV, PLERL_TEST_NODE,
-# PLERL_TEST_COOKIE, ERL_EPMD_ADDRESS are exactly as in scripts/. The commands
-# start-postgres, stop-postgres, reset-postgres, create-testdb, setup-elixir,
-# stop-elixir and stop-all run scripts/<name> of that checkout: one
-# implementation for both paths, and edits to scripts/ apply at once.
+# packages.plerl (the default): nix/plerl.nix built against nixpkgs'
+# postgresql_15 (plerl.so and plerl_go.so with PGXS, control and SQL files),
+# laid out like nixpkgs' own PostgreSQL extensions. Use it on NixOS with
+#   services.postgresql.package = pkgs.postgresql_15;
+#   services.postgresql.extensions = [ plerl.packages.${system}.plerl ];
+# packages.postgresql: postgresql_15.withPackages (_: [ plerl ]).
+#
+# `nix develop` (from the checkout) gives that PostgreSQL, Erlang, Elixir,
+# Go, the compiler PostgreSQL was built with, make and pkg-config; its
+# shellHook sources scripts/env.sh, so PGDATA, PGHOST, PGPORT, PGUSER,
+# PGDATABASE, PLERL_DEV, PLERL_TEST_NODE, PLERL_TEST_COOKIE, ERL_EPMD_ADDRESS
+# are exactly as in scripts/. The commands start-postgres, stop-postgres,
+# reset-postgres, create-testdb, setup-elixir, stop-elixir and stop-all run
+# scripts/<name> of that checkout: one implementation for both paths.
+#
+# In the shell the server's plerl is the package, built from the checkout as
+# it was when you entered: `make install` is skipped (scripts/lib.sh sees
+# plerl already in a read-only Nix store PostgreSQL), so scripts/test and
+# scripts/demo run unchanged. After editing Go or C, leave and re-enter the
+# shell to rebuild it; `make` alone builds a plerl_go.so the server ignores.
 #
 # Limits, honestly:
-# - `make install` cannot work here. pg_config is nixpkgs' postgresql_15, whose
-#   pkglibdir and sharedir are in the read-only Nix store, and PostgreSQL 15
-#   looks for plerl.control only in its own sharedir (extension_control_path
-#   arrived in PostgreSQL 18), so a project-local install dir is not an option.
-#   The way out is a plerl derivation served through
-#   postgresql_15.withPackages; this flake does not have one yet. So under Nix:
-#   make, go vet/test, the cluster and the Elixir node work; scripts/test and
-#   scripts/demo (which run `make install`) are for Debian, as in .ci/run.
+# - Nix has not been run on this file (see README.md, "Nix"): vendorHash in
+#   nix/plerl.nix is lib.fakeHash until a first build prints the real one.
 # - Linux only: the scripts use runuser, setsid and /proc.
 # - go.mod asks for a recent Go and nixpkgs' go does not download toolchains
 #   (GOTOOLCHAIN=local): pick a nixpkgs whose `go` is at least that version.
@@ -32,7 +39,15 @@
     flake-utils.lib.eachSystem [ "x86_64-linux" "aarch64-linux" ] (system:
       let
         pkgs = nixpkgs.legacyPackages.${system};
+        lib = pkgs.lib;
+
+        # postgresql.pkgs.callPackage supplies this PostgreSQL and the stdenv
+        # it was built with, as for nixpkgs' own extensions.
         postgresql = pkgs.postgresql_15;
+        plerl = postgresql.pkgs.callPackage ./nix/plerl.nix { src = self; };
+        postgresqlWithPlerl = postgresql.withPackages (_: [ plerl ]);
+        # The same stdenv, for `make` in the shell (PGXS calls its compiler).
+        pgStdenv = postgresql.pkgs.callPackage ({ stdenv }: stdenv) { };
 
         # REPO is exported by scripts/env.sh, which the shellHook sources.
         command = name: pkgs.writeShellScriptBin name ''
@@ -40,19 +55,25 @@
         '';
       in
       {
-        devShells.default = pkgs.mkShell {
+        packages = {
+          inherit plerl;
+          postgresql = postgresqlWithPlerl;
+          default = plerl;
+        };
+
+        devShells.default = (pkgs.mkShell.override { stdenv = pgStdenv; }) {
           packages = [
-            postgresql
+            postgresqlWithPlerl
             pkgs.erlang
             pkgs.elixir
             pkgs.go
-            pkgs.gcc
             pkgs.gnumake
             pkgs.pkg-config
           ]
-          # Since nixpkgs 25.05 pg_config is its own derivation; before, it
-          # came with the postgresql package.
-          ++ pkgs.lib.optional (postgresql ? pg_config) postgresql.pg_config
+          # Since nixpkgs 25.05 pg_config is its own derivation (this one
+          # reports the directories of the PostgreSQL with plerl); before,
+          # it came with the postgresql package.
+          ++ lib.optional (postgresqlWithPlerl ? pg_config) postgresqlWithPlerl.pg_config
           ++ map command [
             "start-postgres"
             "stop-postgres"

@@ -1,5 +1,5 @@
 // erlang: the backend's Erlang sessions (one dist.Pool per backend), the
-// erlang_* SQL functions' Go half, and the SQLSTATE table for their errors.
+// erlang_* SQL functions' Go half, and how their errors map to SQLSTATEs (sqlError; docs/sql-api.md has the table).
 package main
 
 /*
@@ -29,22 +29,8 @@ import (
 
 	"github.com/plerl/plerl/runtime/dist"
 	"github.com/plerl/plerl/runtime/pl"
+	"github.com/plerl/plerl/runtime/sqlstate"
 	"github.com/plerl/plerl/runtime/term"
-)
-
-// SQLSTATEs of Erlang errors (docs/sql-api.md has the table).
-const (
-	stateCannotConnect = "08001" // epmd, TCP connect
-	stateAuth          = "28000" // handshake or cookie refused
-	stateNodeDown      = "08006" // connection lost during a call
-	stateProtocol      = "08P01" // the peer broke the protocol
-	stateCallTimeout   = "PE001" // plerl.call_timeout (ours, not statement_timeout)
-	stateRemote        = "PE002" // remote error/exit/throw: class and reason in DETAIL
-	stateNoSession     = "08003" // raw node without erlang_connect in this session
-	stateUndefFunction = "42883" // undef on the remote node
-	stateBadArgs       = "22023" // malformed arguments
-	stateTooLarge      = "54000" // message or term limits
-	stateOutOfRange    = "22003"
 )
 
 type bridge struct {
@@ -84,7 +70,7 @@ func erlBridge() (*bridge, error) {
 	name, err := dist.NodeName(s.NodePrefix, strconv.Itoa(int(C.plerl_cluster_port())),
 		int(C.plerl_backend_slot()), s.NodeHost)
 	if err != nil {
-		return nil, pl.Errorf(stateBadArgs, "plerl.node_prefix/plerl.node_host do not make a valid node name: %v", err)
+		return nil, pl.Errorf(sqlstate.InvalidParameterValue, "plerl.node_prefix/plerl.node_host do not make a valid node name: %v", err)
 	}
 	l := currentPoolLimits()
 	erl = &bridge{pool: newPool(name, l), limits: l, self: name, rawCookie: map[string]string{}}
@@ -170,7 +156,7 @@ func checkName(what, s string) error {
 	if len(s) > 64 {
 		s = s[:64] + "..."
 	}
-	return pl.Errorf(stateBadArgs, "invalid %s name %q: it %s", what, s, bad)
+	return pl.Errorf(sqlstate.InvalidParameterValue, "invalid %s name %q: it %s", what, s, bad)
 }
 
 // checkAtoms holds what a request carries to what plerl.allow permits: a
@@ -198,7 +184,7 @@ func (b *bridge) checkAtoms(t target, terms ...any) error {
 			if len(shown) > 64 {
 				shown = shown[:64] + "..."
 			}
-			return &pl.Error{Kind: pl.KindError, SQLState: "42501",
+			return &pl.Error{Kind: pl.KindError, SQLState: sqlstate.InsufficientPrivilege,
 				Message: fmt.Sprintf("plerl.allow does not permit the atom %q in %s on server %q", shown, t.request(), t.server),
 				Hint:    "An atom is never freed on the node: list the atoms a request may carry in the atoms column of its plerl.allow row."}
 		})
@@ -234,7 +220,7 @@ func (b *bridge) conn(ctx context.Context, t target) (*dist.Conn, error) {
 	if t.server == "" {
 		c, ok := b.rawCookie[t.node]
 		if !ok {
-			return nil, pl.Errorf(stateNoSession, "no session with node %s: call erlang_connect(node, cookie) first, or name a plerl foreign server", t.node)
+			return nil, pl.Errorf(sqlstate.ConnectionDoesNotExist, "no session with node %s: call erlang_connect(node, cookie) first, or name a plerl foreign server", t.node)
 		}
 		cookie = c
 	}
@@ -261,7 +247,7 @@ func (b *bridge) conn(ctx context.Context, t target) (*dist.Conn, error) {
 	if err != nil && dist.IsTimeout(err) && ctx.Err() == nil {
 		// plerl.connect_timeout ran out (now, or at the failed connect
 		// the pool is backing off from), not the call's own timeout.
-		return nil, &pl.Error{Kind: pl.KindError, SQLState: stateCannotConnect,
+		return nil, &pl.Error{Kind: pl.KindError, SQLState: sqlstate.SQLClientUnableToEstablishSQLConnection,
 			Message: fmt.Sprintf("cannot connect to %s: %v", t.name(), err),
 			Hint:    "The limit of connecting (epmd lookup, TCP connect, handshake) is plerl.connect_timeout."}
 	}
@@ -273,18 +259,18 @@ func tlsConfig(t target) (*tls.Config, error) {
 	if t.tlsCA != "" {
 		pem, err := os.ReadFile(t.tlsCA)
 		if err != nil {
-			return nil, pl.Errorf("58P01", "cannot read tls_ca: %v", err)
+			return nil, pl.Errorf(sqlstate.UndefinedFile, "cannot read tls_ca: %v", err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, pl.Errorf(stateBadArgs, "tls_ca %s holds no PEM certificate", t.tlsCA)
+			return nil, pl.Errorf(sqlstate.InvalidParameterValue, "tls_ca %s holds no PEM certificate", t.tlsCA)
 		}
 		tc.RootCAs = pool
 	}
 	if t.tlsCert != "" || t.tlsKey != "" {
 		cert, err := tls.LoadX509KeyPair(t.tlsCert, t.tlsKey)
 		if err != nil {
-			return nil, pl.Errorf("58P01", "cannot load tls_cert/tls_key: %v", err)
+			return nil, pl.Errorf(sqlstate.UndefinedFile, "cannot load tls_cert/tls_key: %v", err)
 		}
 		tc.Certificates = []tls.Certificate{cert}
 	}
@@ -325,14 +311,14 @@ func sqlError(err error, what string) error {
 	}
 	var re *dist.RemoteError
 	if errors.As(err, &re) {
-		e := &pl.Error{Kind: pl.KindError, SQLState: stateRemote,
+		e := &pl.Error{Kind: pl.KindError, SQLState: sqlstate.PlerlRemoteError,
 			Message: fmt.Sprintf("%s failed on the remote node: %s", re.MFA, re.Class),
 			Detail:  fmt.Sprintf("class: %s\nreason: %s", re.Class, termText(re.Reason))}
 		if re.Stack != nil {
 			e.Detail += "\nstacktrace: " + termText(re.Stack)
 		}
 		if re.IsUndef() {
-			e.SQLState = stateUndefFunction
+			e.SQLState = sqlstate.UndefinedFunction
 			e.Message = fmt.Sprintf("function %s is not defined on the remote node", re.MFA)
 		}
 		return e
@@ -341,29 +327,29 @@ func sqlError(err error, what string) error {
 	if errors.As(err, &de) && de.Kind == term.KindMalformed {
 		// Only what a peer sent is decoded: it broke the protocol (not 22023,
 		// which would blame the caller's arguments).
-		return &pl.Error{Kind: pl.KindError, SQLState: stateProtocol, Message: what + ": " + err.Error()}
+		return &pl.Error{Kind: pl.KindError, SQLState: sqlstate.ProtocolViolation, Message: what + ": " + err.Error()}
 	}
 	if k := term.KindOf(err); k != 0 {
 		return &pl.Error{Kind: pl.KindError, SQLState: k.SQLState(), Message: what + ": " + err.Error()}
 	}
-	state := pl.StateInternal
+	state := sqlstate.InternalError
 	switch dist.KindOf(err) {
 	case dist.KindEpmd, dist.KindConnect:
-		state = stateCannotConnect
+		state = sqlstate.SQLClientUnableToEstablishSQLConnection
 	case dist.KindHandshake, dist.KindCookieRefused:
-		state = stateAuth
+		state = sqlstate.InvalidAuthorizationSpecification
 	case dist.KindNodeDown, dist.KindClosed:
-		state = stateNodeDown
+		state = sqlstate.ConnectionFailure
 	case dist.KindTimeout:
-		return &pl.Error{Kind: pl.KindError, SQLState: stateCallTimeout,
+		return &pl.Error{Kind: pl.KindError, SQLState: sqlstate.PlerlCallTimeout,
 			Message: what + ": timed out",
 			Hint:    "The limit is plerl.call_timeout, or the timeout_ms argument (0: wait until the statement is cancelled)."}
 	case dist.KindCancelled:
-		return &pl.Error{Kind: pl.KindCancel, SQLState: pl.StateQueryCanceled, Message: "canceling statement due to user request"}
+		return &pl.Error{Kind: pl.KindCancel, SQLState: sqlstate.QueryCanceled, Message: "canceling statement due to user request"}
 	case dist.KindProtocol:
-		state = stateProtocol
+		state = sqlstate.ProtocolViolation
 	case dist.KindTooLarge:
-		state = stateTooLarge
+		state = sqlstate.ProgramLimitExceeded
 	}
 	return &pl.Error{Kind: pl.KindError, SQLState: state, Message: what + ": " + err.Error()}
 }
@@ -430,7 +416,7 @@ func checkNullAtom() error {
 	case "nil", "undefined", "null":
 		return nil
 	default:
-		return pl.Errorf(stateBadArgs, "plerl.null_atom must be nil, undefined or null, not %q", a)
+		return pl.Errorf(sqlstate.InvalidParameterValue, "plerl.null_atom must be nil, undefined or null, not %q", a)
 	}
 }
 
@@ -448,7 +434,7 @@ func erlRequest(req *C.PlerlErlReq) error {
 	case C.PLERL_ERL_CONNECT:
 		cookie := goStr(req.name)
 		if cookie == "" {
-			return pl.Errorf(stateAuth, "cookie must not be empty")
+			return pl.Errorf(sqlstate.InvalidAuthorizationSpecification, "cookie must not be empty")
 		}
 		if t.server == "" {
 			b.rawCookie[t.node] = cookie
@@ -512,7 +498,7 @@ func erlRequest(req *C.PlerlErlReq) error {
 		}
 		setBool(&req.result, true)
 	default:
-		return pl.Errorf(pl.StateInternal, "plerl: unknown Erlang request %d", int(req.op))
+		return pl.Errorf(sqlstate.InternalError, "plerl: unknown Erlang request %d", int(req.op))
 	}
 	return nil
 }
@@ -615,14 +601,14 @@ func (b *bridge) send(t target, to any, msg any) error {
 			return err
 		}
 		if dst != t.module {
-			return pl.Errorf(pl.StateInternal, "plerl: send to %q was checked as %q", dst, t.module)
+			return pl.Errorf(sqlstate.InternalError, "plerl: send to %q was checked as %q", dst, t.module)
 		}
 	case term.Pid:
 		if t.server != "" && t.module != "!" {
-			return pl.Errorf(pl.StateInternal, "plerl: a send to a pid was checked as a send to %q", t.module)
+			return pl.Errorf(sqlstate.InternalError, "plerl: a send to a pid was checked as a send to %q", t.module)
 		}
 	default:
-		return pl.Errorf(stateBadArgs, "cannot send to a %T", to)
+		return pl.Errorf(sqlstate.InvalidParameterValue, "cannot send to a %T", to)
 	}
 	if err := b.checkAtoms(t, to, msg); err != nil {
 		return err

@@ -15,6 +15,7 @@ import (
 
 	"github.com/plerl/plerl/runtime/dist"
 	"github.com/plerl/plerl/runtime/pl"
+	"github.com/plerl/plerl/runtime/sqlstate"
 	"github.com/plerl/plerl/runtime/term"
 )
 
@@ -301,7 +302,7 @@ func plerlGoXact(event C.int, level C.int, cerr *C.PlerlError) {
 		engine.DropSends(1)
 	case C.PLERL_XACT_PREPARE:
 		engine.DropSends(1)
-		setError(cerr, pl.Errorf("0A000", "cannot PREPARE a transaction with erlang sends waiting for COMMIT"))
+		setError(cerr, pl.Errorf(sqlstate.FeatureNotSupported, "cannot PREPARE a transaction with erlang sends waiting for COMMIT"))
 	case C.PLERL_XACT_SUB_ABORT:
 		engine.DropSends(int(level))
 	case C.PLERL_XACT_SUB_COMMIT:

@@ -16,6 +16,7 @@ import (
 	"unsafe"
 
 	"github.com/plerl/plerl/runtime/pl"
+	"github.com/plerl/plerl/runtime/sqlstate"
 	lua "github.com/yuin/gopher-lua"
 )
 
@@ -43,7 +44,7 @@ func plerlGoInit(maxProcs C.int) {
 func setError(cerr *C.PlerlError, err error) {
 	e, ok := err.(*pl.Error)
 	if !ok {
-		e = &pl.Error{Kind: pl.KindError, SQLState: pl.StateInternal, Message: err.Error()}
+		e = &pl.Error{Kind: pl.KindError, SQLState: sqlstate.InternalError, Message: err.Error()}
 	}
 	C.plerl_error_free(cerr)
 	switch e.Kind {
@@ -57,7 +58,7 @@ func setError(cerr *C.PlerlError, err error) {
 	}
 	st := e.SQLState
 	if len(st) != 5 {
-		st = pl.StateInternal
+		st = sqlstate.InternalError
 	}
 	for i := 0; i < 5; i++ {
 		cerr.sqlstate[i] = C.char(st[i])
@@ -88,7 +89,7 @@ func recoverInto(cerr *C.PlerlError) {
 
 // setPanicError reports a recovered Go panic as an internal error.
 func setPanicError(cerr *C.PlerlError, r any) {
-	setError(cerr, &pl.Error{Kind: pl.KindError, SQLState: pl.StateInternal,
+	setError(cerr, &pl.Error{Kind: pl.KindError, SQLState: sqlstate.InternalError,
 		Message: fmt.Sprintf("internal error in plerl: %v", r)})
 }
 

@@ -17,6 +17,7 @@ import (
 	"unsafe"
 
 	"github.com/plerl/plerl/runtime/pl"
+	"github.com/plerl/plerl/runtime/sqlstate"
 	lua "github.com/yuin/gopher-lua"
 )
 
@@ -224,7 +225,7 @@ func bind(s *pl.State, p *spiPlan, args []lua.LValue) ([]C.PlerlValue, error) {
 	for i, a := range args {
 		if err := luaToType(s, a, p.infos[i], &vals[i]); err != nil {
 			freeValues(vals[:i+1])
-			return nil, pl.Errorf(pl.StateDatatype, "argument %d of the query (%s): %s", i+1, p.types[i], err.Error())
+			return nil, pl.Errorf(sqlstate.DatatypeMismatch, "argument %d of the query (%s): %s", i+1, p.types[i], err.Error())
 		}
 	}
 	return vals, nil
@@ -242,7 +243,7 @@ func planFor(q pl.Query) (*spiPlan, bool, error) {
 	if q.Plan != nil {
 		p := q.Plan.(*spiPlan)
 		if p.p == nil {
-			return nil, false, pl.Errorf(pl.StateInvalidParam, "the plan was freed")
+			return nil, false, pl.Errorf(sqlstate.InvalidParameterValue, "the plan was freed")
 		}
 		return p, false, nil
 	}
@@ -271,7 +272,7 @@ func (host) SPIExecute(s *pl.State, q pl.Query, args []lua.LValue, limit int64) 
 			if oneshot {
 				p.Free()
 			}
-			return nil, pl.Errorf(pl.StateInvalidParam, "the query has %d parameters, %d values given", p.nparams, len(args))
+			return nil, pl.Errorf(sqlstate.InvalidParameterValue, "the query has %d parameters, %d values given", p.nparams, len(args))
 		}
 		vals, err := bind(s, p, args)
 		if err != nil {
@@ -315,7 +316,7 @@ func (host) SPIOpen(s *pl.State, q pl.Query, args []lua.LValue) (pl.Cursor, erro
 		defer p.Free()
 	}
 	if len(args) != p.nparams {
-		return nil, pl.Errorf(pl.StateInvalidParam, "the query has %d parameters, %d values given", p.nparams, len(args))
+		return nil, pl.Errorf(sqlstate.InvalidParameterValue, "the query has %d parameters, %d values given", p.nparams, len(args))
 	}
 	vals, err := bind(s, p, args)
 	if err != nil {
@@ -436,7 +437,7 @@ func rowToLua(s *pl.State, names []string, vals []C.PlerlValue, orig []lua.LValu
 		}
 		lv, err := valueToLua(s, v)
 		if err != nil {
-			return nil, pl.Errorf(pl.StateDatatype, "column %q: %s", name, err.Error())
+			return nil, pl.Errorf(sqlstate.DatatypeMismatch, "column %q: %s", name, err.Error())
 		}
 		row.RawSetString(name, lv)
 		if orig != nil {
@@ -492,7 +493,7 @@ func rowFromLua(s *pl.State, t *lua.LTable, names []string, types []*C.PlerlType
 		})
 		if bad != "" {
 			freeValues(out)
-			return pl.Errorf("42703", "column %q of relation %q does not exist", bad, relname)
+			return pl.Errorf(sqlstate.UndefinedColumn, "column %q of relation %q does not exist", bad, relname)
 		}
 	}
 	return nil
@@ -505,7 +506,7 @@ func columnError(err error, name string) error {
 		e2.Message = fmt.Sprintf("column %q: %s", name, e.Message)
 		return &e2
 	}
-	return pl.Errorf(pl.StateDatatype, "column %q: %s", name, err.Error())
+	return pl.Errorf(sqlstate.DatatypeMismatch, "column %q: %s", name, err.Error())
 }
 
 // infosOf views the column types of rows (C memory, valid for the call).

@@ -9,6 +9,7 @@ import "C"
 
 import (
 	"github.com/plerl/plerl/runtime/pl"
+	"github.com/plerl/plerl/runtime/sqlstate"
 	lua "github.com/yuin/gopher-lua"
 )
 
@@ -54,7 +55,7 @@ func plerlGoSrfNext(call *C.PlerlCall, srf *C.PlerlSrf) {
 		srf.srf_id = C.int64_t(id)
 	} else if ent == nil {
 		srf.srf_id = 0
-		setError(&call.err, pl.Errorf(pl.StateInternal, "plerl: set-returning function state %d is gone", id))
+		setError(&call.err, pl.Errorf(sqlstate.InternalError, "plerl: set-returning function state %d is gone", id))
 		return
 	}
 

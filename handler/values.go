@@ -16,6 +16,7 @@ import (
 	"unsafe"
 
 	"github.com/plerl/plerl/runtime/pl"
+	"github.com/plerl/plerl/runtime/sqlstate"
 	lua "github.com/yuin/gopher-lua"
 )
 
@@ -43,7 +44,7 @@ func valueToLua(s *pl.State, v *C.PlerlValue) (lua.LValue, error) {
 	case C.PLV_RECORD:
 		return recordToLua(s, v)
 	}
-	return nil, pl.Errorf(pl.StateInternal, "plerl: unknown value kind %d", int(v.kind))
+	return nil, pl.Errorf(sqlstate.InternalError, "plerl: unknown value kind %d", int(v.kind))
 }
 
 func arrayToLua(s *pl.State, v *C.PlerlValue) (lua.LValue, error) {
@@ -154,7 +155,7 @@ func luaToScalar(s *pl.State, v lua.LValue, kind int, out *C.PlerlValue) error {
 			out.kind = C.PLV_NULL
 			return nil
 		}
-		return pl.Errorf(pl.StateInternal, "plerl: a row or array result needs its type (luaToType)")
+		return pl.Errorf(sqlstate.InternalError, "plerl: a row or array result needs its type (luaToType)")
 	}
 	var o outVal
 	if err := scalarOut(s, v, kind, &o); err != nil {
@@ -386,10 +387,10 @@ func scalarOut(s *pl.State, v lua.LValue, kind int, o *outVal) error {
 		if kind == C.PLT_FLOAT4 && !math.IsInf(f, 0) && !math.IsNaN(f) {
 			f32 := float32(f)
 			if math.IsInf(float64(f32), 0) {
-				return pl.Errorf(pl.StateOutOfRange, "value out of range: overflow")
+				return pl.Errorf(sqlstate.NumericValueOutOfRange, "value out of range: overflow")
 			}
 			if f32 == 0 && f != 0 {
-				return pl.Errorf(pl.StateOutOfRange, "value out of range: underflow")
+				return pl.Errorf(sqlstate.NumericValueOutOfRange, "value out of range: underflow")
 			}
 		}
 		o.kind = C.PLV_FLOAT
@@ -503,7 +504,7 @@ func (c *conv) value(v lua.LValue, t *C.PlerlTypeInfo, o *outVal) error {
 	if kind == C.PLT_RECORD {
 		what = "a row"
 	}
-	return pl.Errorf(pl.StateDatatypeMismatch, "cannot convert %s to %s (type %s): a table is expected",
+	return pl.Errorf(sqlstate.DatatypeMismatch, "cannot convert %s to %s (type %s): a table is expected",
 		c.s.TypeName(v), what, typeName(t))
 }
 
@@ -552,7 +553,7 @@ func fieldError(err error, field string) error {
 
 func (c *conv) rowByPosition(vals []lua.LValue, t *C.PlerlTypeInfo, o *outVal) error {
 	if len(vals) > int(t.nfields) {
-		return pl.Errorf(pl.StateDatatypeMismatch, "function returned %d values, but its result row has %d fields",
+		return pl.Errorf(sqlstate.DatatypeMismatch, "function returned %d values, but its result row has %d fields",
 			len(vals), int(t.nfields))
 	}
 	for i, v := range vals {

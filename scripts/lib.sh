@@ -66,10 +66,22 @@ plerl_as_root() {
 
 # make install into the server's directories: as root only if we cannot write
 # there. PG_CONFIG on the command line: sudo drops the environment, and its
-# PATH may find another version's pg_config.
+# PATH may find another version's pg_config. Skipped for a PostgreSQL in the
+# Nix store that already has plerl (flake.nix's dev shell): the store is
+# read-only, and that plerl is the flake's package, rebuilt on entering the
+# shell.
 plerl_make_install() {
 	local dir
 	dir=$("$PG_CONFIG" --pkglibdir)
+	case $dir in
+	/nix/store/*)
+		if [ -e "$dir/plerl_go.so" ] && [ -e "$("$PG_CONFIG" --sharedir)/extension/plerl.control" ]; then
+			plerl_say "plerl is part of this PostgreSQL ($dir): not installing (re-enter nix develop to rebuild it)"
+			return 0
+		fi
+		plerl_die "$dir is in the read-only Nix store and has no plerl: use the dev shell of flake.nix (nix develop)"
+		;;
+	esac
 	if [ -w "$dir" ]; then
 		make install PG_CONFIG="$PG_CONFIG"
 	else

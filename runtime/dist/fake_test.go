@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/plerl/plerl/runtime/dist/internal/fakepeer"
+	"github.com/plerl/plerl/internal/fakepeer"
 	"github.com/plerl/plerl/runtime/term"
 )
 

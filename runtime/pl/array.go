@@ -4,6 +4,7 @@ package pl
 import (
 	"math"
 
+	"github.com/plerl/plerl/runtime/sqlstate"
 	lua "github.com/yuin/gopher-lua"
 )
 
@@ -87,7 +88,7 @@ func (s *State) ArrayFromLua(t *lua.LTable, isDim func(*lua.LTable) bool) (*Arra
 			break
 		}
 		if len(a.Dims) == MaxDims {
-			return nil, Errorf(StateProgramLimit, "number of array dimensions exceeds the maximum allowed (%d)", MaxDims)
+			return nil, Errorf(sqlstate.ProgramLimitExceeded, "number of array dimensions exceeds the maximum allowed (%d)", MaxDims)
 		}
 		cur = sub
 	}
@@ -95,7 +96,7 @@ func (s *State) ArrayFromLua(t *lua.LTable, isDim func(*lua.LTable) bool) (*Arra
 	for _, n := range a.Dims {
 		total *= n
 		if total > maxArrayElems {
-			return nil, Errorf(StateProgramLimit, "array size exceeds the maximum allowed (%d)", maxArrayElems)
+			return nil, Errorf(sqlstate.ProgramLimitExceeded, "array size exceeds the maximum allowed (%d)", maxArrayElems)
 		}
 	}
 	if total == 0 {
@@ -156,7 +157,7 @@ func (s *State) ArrayFromLua(t *lua.LTable, isDim func(*lua.LTable) bool) (*Arra
 const maxArrayElems = (1<<30 - 1) / 8
 
 func errArrayShape() *Error {
-	return Errorf(StateArraySubscript, "multidimensional arrays must have sub-arrays with matching dimensions")
+	return Errorf(sqlstate.ArraySubscriptError, "multidimensional arrays must have sub-arrays with matching dimensions")
 }
 
 // arrayLen is the number of elements of a table used as an array: its
@@ -164,7 +165,7 @@ func errArrayShape() *Error {
 func (s *State) arrayLen(t *lua.LTable) (int, error) {
 	n, _, err := s.seqInfo(t, true)
 	if err != nil {
-		return 0, Errorf(StateArraySubscript, "%s", arrayMessage(err))
+		return 0, Errorf(sqlstate.ArraySubscriptError, "%s", arrayMessage(err))
 	}
 	return n, nil
 }

@@ -42,6 +42,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/plerl/plerl/runtime/sqlstate"
 	lua "github.com/yuin/gopher-lua"
 )
 
@@ -83,7 +84,7 @@ func mulSize(a, b int) int {
 // verdict gives.
 func (s *State) reserve(L *lua.LState, n int, what string) {
 	if n < 0 || n > maxStringBytes {
-		s.raise(Errorf(StateProgramLimit, "%s%s: result would be larger than %d bytes", where(L), what, maxStringBytes))
+		s.raise(Errorf(sqlstate.ProgramLimitExceeded, "%s%s: result would be larger than %d bytes", where(L), what, maxStringBytes))
 	}
 	lim := s.e.memLimit
 	if lim == 0 || n < reserveFloor {

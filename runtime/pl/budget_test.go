@@ -3,6 +3,8 @@ package pl
 import (
 	"strings"
 	"testing"
+
+	"github.com/plerl/plerl/runtime/sqlstate"
 )
 
 // evalLua runs src as a trusted DO-style body and returns its first result
@@ -103,21 +105,21 @@ func TestBudgetSizes(t *testing.T) {
 	e := NewEngine(fakeHost{})
 	e.SetMemoryLimit(64 << 20)
 	for src, want := range map[string]string{
-		`local s = string.rep('x', 20e6) return #table.concat({s, s, s, s})`:                                       StateOutOfMemory,
-		`local s = string.rep('x', 20e6) return #(s .. s .. s .. s)`:                                               StateOutOfMemory,
-		`local s = string.rep('x', 20e6) local t = s for i = 1, 4 do t = t .. s end return #t`:                     StateOutOfMemory,
-		`local s = string.rep('x', 20e6) return #string.format('%s%s%s%s', s, s, s, s)`:                            StateOutOfMemory,
-		`local s = string.rep('x', 20e6) return #string.format('%q', s .. s)`:                                      StateOutOfMemory,
-		`return #string.format(string.rep('%99d', 1e6), unpack({}))`:                                               StateInternal, // no value: argument error
-		`local s = string.rep('x', 1e6) return #(string.gsub(s, 'x', string.rep('y', 100)))`:                       StateOutOfMemory,
-		`local s = string.rep('x', 1e6) return #(string.gsub(s, 'x', function() return string.rep('y', 100) end))`: StateOutOfMemory,
-		`return #string.rep('x', 100e6)`:                                                                           StateOutOfMemory,
-		`return #string.rep('x', 1e12)`:                                                                            StateProgramLimit,
-		`local s = string.rep('x', 40e6) return #string.upper(s) + #string.lower(s)`:                               StateOutOfMemory,
-		`local s = string.rep('x', 40e6) return #string.reverse(s) + #string.reverse(s)`:                           StateOutOfMemory,
-		`return #os.date(string.rep('%c', 4e6))`:                                                                   StateOutOfMemory,
-		`local s = string.rep('x', 20e6) print(s, s, s, s)`:                                                        StateOutOfMemory,
-		`local s = string.rep('x', 20e6) local ok = pcall(table.concat, {s, s, s, s}) return ok`:                   StateOutOfMemory,
+		`local s = string.rep('x', 20e6) return #table.concat({s, s, s, s})`:                                       sqlstate.OutOfMemory,
+		`local s = string.rep('x', 20e6) return #(s .. s .. s .. s)`:                                               sqlstate.OutOfMemory,
+		`local s = string.rep('x', 20e6) local t = s for i = 1, 4 do t = t .. s end return #t`:                     sqlstate.OutOfMemory,
+		`local s = string.rep('x', 20e6) return #string.format('%s%s%s%s', s, s, s, s)`:                            sqlstate.OutOfMemory,
+		`local s = string.rep('x', 20e6) return #string.format('%q', s .. s)`:                                      sqlstate.OutOfMemory,
+		`return #string.format(string.rep('%99d', 1e6), unpack({}))`:                                               sqlstate.InternalError, // no value: argument error
+		`local s = string.rep('x', 1e6) return #(string.gsub(s, 'x', string.rep('y', 100)))`:                       sqlstate.OutOfMemory,
+		`local s = string.rep('x', 1e6) return #(string.gsub(s, 'x', function() return string.rep('y', 100) end))`: sqlstate.OutOfMemory,
+		`return #string.rep('x', 100e6)`:                                                                           sqlstate.OutOfMemory,
+		`return #string.rep('x', 1e12)`:                                                                            sqlstate.ProgramLimitExceeded,
+		`local s = string.rep('x', 40e6) return #string.upper(s) + #string.lower(s)`:                               sqlstate.OutOfMemory,
+		`local s = string.rep('x', 40e6) return #string.reverse(s) + #string.reverse(s)`:                           sqlstate.OutOfMemory,
+		`return #os.date(string.rep('%c', 4e6))`:                                                                   sqlstate.OutOfMemory,
+		`local s = string.rep('x', 20e6) print(s, s, s, s)`:                                                        sqlstate.OutOfMemory,
+		`local s = string.rep('x', 20e6) local ok = pcall(table.concat, {s, s, s, s}) return ok`:                   sqlstate.OutOfMemory,
 	} {
 		_, err := evalLua(t, e, src)
 		if err == nil || err.SQLState != want {

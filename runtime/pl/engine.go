@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/plerl/plerl/runtime/sqlstate"
 	lua "github.com/yuin/gopher-lua"
 	"github.com/yuin/gopher-lua/parse"
 )
@@ -134,7 +135,7 @@ func (e *Engine) Compile(name, src string, argNames []string, trusted, validateO
 	}
 	chunk, err := parse.Parse(strings.NewReader(prefix.String()+src), name)
 	if err != nil {
-		return 0, &Error{Kind: KindError, SQLState: StateSyntax,
+		return 0, &Error{Kind: KindError, SQLState: sqlstate.SyntaxError,
 			Message: fmt.Sprintf("syntax error in %s %s", describe(name), syntaxMessage(err, src, prefix.Len()))}
 	}
 	if err := checkNesting(chunk); err != nil {
@@ -143,7 +144,7 @@ func (e *Engine) Compile(name, src string, argNames []string, trusted, validateO
 	concatFix(chunk) // concat.go
 	proto, err := lua.Compile(chunk, name)
 	if err != nil {
-		return 0, &Error{Kind: KindError, SQLState: StateSyntax,
+		return 0, &Error{Kind: KindError, SQLState: sqlstate.SyntaxError,
 			Message: fmt.Sprintf("cannot compile %s: %s", describe(name), err)}
 	}
 	if validateOnly {
@@ -356,12 +357,12 @@ func (e *Engine) lookup(s *State, id int64) (*Func, error) {
 	if f == nil || f.ID != id {
 		f = e.funcs[id]
 		if f == nil {
-			return nil, Errorf(StateInternal, "plerl: function %d is not compiled", id)
+			return nil, Errorf(sqlstate.InternalError, "plerl: function %d is not compiled", id)
 		}
 		e.lastFunc = f
 	}
 	if f.Trusted != s.Trusted {
-		return nil, Errorf(StateInternal, "plerl: function %q called with the wrong trust level", f.Name)
+		return nil, Errorf(sqlstate.InternalError, "plerl: function %q called with the wrong trust level", f.Name)
 	}
 	return f, nil
 }

@@ -14,6 +14,7 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
+	"github.com/plerl/plerl/runtime/sqlstate"
 	"github.com/plerl/plerl/runtime/term"
 )
 
@@ -149,7 +150,7 @@ func (m *erlMod) raise(err error) {
 // badArg raises "bad argument #i to erlang.fn (why)" with err's SQLSTATE
 // (22023 unless err carries one, e.g. 54000 for a limit).
 func (m *erlMod) badArg(i int, fn string, err error) {
-	state := StateInvalidParam
+	state := sqlstate.InvalidParameterValue
 	var e *Error
 	if errors.As(err, &e) && e.SQLState != "" {
 		state = e.SQLState
@@ -472,7 +473,7 @@ func (m *erlMod) integer(L *lua.LState) int {
 		if len(digits) > maxIntDigits {
 			// Decimal parsing is quadratic and cannot be interrupted:
 			// a few million digits take minutes.
-			m.badArg(1, "int", Errorf(StateProgramLimit, "more than %d digits", maxIntDigits))
+			m.badArg(1, "int", Errorf(sqlstate.ProgramLimitExceeded, "more than %d digits", maxIntDigits))
 		}
 		n, ok := new(big.Int).SetString(digits, 10)
 		if !ok {

@@ -12,6 +12,7 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
+	"github.com/plerl/plerl/runtime/sqlstate"
 	"github.com/plerl/plerl/runtime/term"
 )
 
@@ -136,14 +137,14 @@ func (s *State) countAtom(a term.Atom, opt *TermOptions, atoms map[term.Atom]str
 	}
 	atoms[a] = struct{}{}
 	if opt.MaxAtoms < 0 || len(atoms) > opt.MaxAtoms {
-		return termError(StateProgramLimit, "a term may carry at most %d distinct atoms (plerl.max_atoms)", max(opt.MaxAtoms, 0))
+		return termError(sqlstate.ProgramLimitExceeded, "a term may carry at most %d distinct atoms (plerl.max_atoms)", max(opt.MaxAtoms, 0))
 	}
 	return nil
 }
 
 func (s *State) toTerm(v lua.LValue, opt *TermOptions, depth int, atoms map[term.Atom]struct{}) (any, error) {
 	if depth > maxTermDepth {
-		return nil, termError(StateProgramLimit, "value nested deeper than %d levels (or a table that contains itself)", maxTermDepth)
+		return nil, termError(sqlstate.ProgramLimitExceeded, "value nested deeper than %d levels (or a table that contains itself)", maxTermDepth)
 	}
 	switch x := v.(type) {
 	case *lua.LNilType:
@@ -159,7 +160,7 @@ func (s *State) toTerm(v lua.LValue, opt *TermOptions, depth int, atoms map[term
 			return int64(f), nil
 		}
 		if math.IsNaN(f) || math.IsInf(f, 0) {
-			return nil, termError(StateInvalidParam, "Erlang has no float %v", f)
+			return nil, termError(sqlstate.InvalidParameterValue, "Erlang has no float %v", f)
 		}
 		return f, nil
 	case lua.LString:
@@ -183,11 +184,11 @@ func (s *State) toTerm(v lua.LValue, opt *TermOptions, depth int, atoms map[term
 		if n, ok := s.exactInteger(x); ok {
 			return n, nil
 		}
-		return nil, termError(StateInvalidParam, "cannot send %s to Erlang", s.typeName(x))
+		return nil, termError(sqlstate.InvalidParameterValue, "cannot send %s to Erlang", s.typeName(x))
 	case *lua.LTable:
 		return s.tableToTerm(x, opt, depth, atoms)
 	}
-	return nil, termError(StateInvalidParam, "cannot send a Lua %s to Erlang", v.Type().String())
+	return nil, termError(sqlstate.InvalidParameterValue, "cannot send a Lua %s to Erlang", v.Type().String())
 }
 
 // exactInteger accepts other exact-number userdata (numeric) whose text is an integer.
@@ -273,7 +274,7 @@ func (s *State) tableToTerm(t *lua.LTable, opt *TermOptions, depth int, atoms ma
 			if len(k) > 60 {
 				k = strings.ToValidUTF8(k[:60], "") + "..."
 			}
-			return nil, termError(StateInvalidParam, "a table has two keys that are the same Erlang term %s", k)
+			return nil, termError(sqlstate.InvalidParameterValue, "a table has two keys that are the same Erlang term %s", k)
 		}
 	}
 	return out, nil
@@ -290,7 +291,7 @@ func (s *State) FromTerm(t any, opt *TermOptions) (lua.LValue, error) {
 
 func (s *State) fromTerm(t any, opt *TermOptions, depth int) (lua.LValue, error) {
 	if depth > maxTermDepth {
-		return nil, termError(StateProgramLimit, "term nested deeper than %d levels", maxTermDepth)
+		return nil, termError(sqlstate.ProgramLimitExceeded, "term nested deeper than %d levels", maxTermDepth)
 	}
 	L := s.L
 	switch x := t.(type) {
@@ -361,7 +362,7 @@ func (s *State) fromTerm(t any, opt *TermOptions, depth int) (lua.LValue, error)
 				// gopher-lua stores every integer key below MaxArrayIndex
 				// in the array part and fills the slots before it: one
 				// key 67108863 in a 20-byte reply would take a gigabyte.
-				return nil, termError(StateProgramLimit,
+				return nil, termError(sqlstate.ProgramLimitExceeded,
 					"a map key of %d would make a Lua table of that many slots (sparse integer keys above %d are refused)",
 					int64(n), int64(maxSparseKey))
 			}

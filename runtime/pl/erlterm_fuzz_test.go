@@ -12,6 +12,7 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
+	"github.com/plerl/plerl/runtime/sqlstate"
 	"github.com/plerl/plerl/runtime/term"
 )
 
@@ -36,7 +37,7 @@ func FuzzLuaTerm(f *testing.F) {
 		t1, err := s.ToTerm(v, opt)
 		if err != nil {
 			var pe *Error
-			if !errors.As(err, &pe) || (pe.SQLState != StateInvalidParam && pe.SQLState != StateProgramLimit) {
+			if !errors.As(err, &pe) || (pe.SQLState != sqlstate.InvalidParameterValue && pe.SQLState != sqlstate.ProgramLimitExceeded) {
 				t.Fatalf("ToTerm failed with %#v", err)
 			}
 			return
@@ -62,7 +63,7 @@ func FuzzLuaTerm(f *testing.F) {
 			// Where the mapping is not exact, two keys can meet (#{} and []
 			// both come back as an empty table); it must still fail cleanly.
 			var pe *Error
-			if exact || !errors.As(err, &pe) || pe.SQLState != StateInvalidParam {
+			if exact || !errors.As(err, &pe) || pe.SQLState != sqlstate.InvalidParameterValue {
 				t.Fatalf("ToTerm(FromTerm(%s)): %v", describeTerm(t1), err)
 			}
 			return

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/plerl/plerl/runtime/sqlstate"
 	lua "github.com/yuin/gopher-lua"
 )
 
@@ -38,23 +39,6 @@ func (e *Error) Error() string { return e.Message }
 func Errorf(sqlstate, format string, args ...any) *Error {
 	return &Error{Kind: KindError, SQLState: sqlstate, Message: fmt.Sprintf(format, args...)}
 }
-
-// SQLSTATEs used by the engine.
-const (
-	StateInternal       = "XX000"
-	StateSyntax         = "42601"
-	StateInvalidParam   = "22023"
-	StateOutOfRange     = "22003"
-	StateDatatype       = "42804"
-	StateProgramLimit   = "54000"
-	StateOutOfMemory    = "53200"
-	StateQueryCanceled  = "57014"
-	StateFeature        = "0A000"
-	StateRaiseException = "P0001"
-	StateInvalidText    = "22P02"
-	StateCharacter      = "22021"
-	StateStackDepth     = "54001"
-)
 
 const errorMetaName = "plerl.error"
 
@@ -112,10 +96,10 @@ func validSQLState(s string) bool {
 // Either way Lua's pcall cannot catch it (the context stays cancelled).
 func (e *Engine) CancelError() *Error {
 	if e.reason.Load() == cancelMemory {
-		return &Error{Kind: KindError, SQLState: StateOutOfMemory, Message: e.cancelMessage(),
+		return &Error{Kind: KindError, SQLState: sqlstate.OutOfMemory, Message: e.cancelMessage(),
 			Hint: "The limit is plerl.lua_memory_limit (the Go heap of this backend)."}
 	}
-	return &Error{Kind: KindCancel, SQLState: StateQueryCanceled, Message: e.cancelMessage()}
+	return &Error{Kind: KindCancel, SQLState: sqlstate.QueryCanceled, Message: e.cancelMessage()}
 }
 
 // fromLuaError turns what a protected call returned into an *Error.
@@ -132,11 +116,11 @@ func (e *Engine) fromLuaError(err error) *Error {
 		if errors.Is(err, context.Canceled) {
 			return e.CancelError()
 		}
-		return &Error{Kind: KindError, SQLState: StateInternal, Message: err.Error()}
+		return &Error{Kind: KindError, SQLState: sqlstate.InternalError, Message: err.Error()}
 	}
-	out := &Error{Kind: KindError, SQLState: StateInternal, Context: cleanTraceback(api.StackTrace)}
+	out := &Error{Kind: KindError, SQLState: sqlstate.InternalError, Context: cleanTraceback(api.StackTrace)}
 	if strings.Contains(api.Object.String(), "callstack overflow") || strings.Contains(api.Object.String(), "stack overflow") {
-		out.SQLState = StateStackDepth
+		out.SQLState = sqlstate.StatementTooComplex
 		out.Message = "Lua stack overflow (recursion too deep)"
 		return out
 	}
@@ -152,7 +136,7 @@ func (e *Engine) fromLuaError(err error) *Error {
 			out.Message = fmt.Sprintf("invalid sqlstate %q in error object", st)
 			return out
 		} else {
-			out.SQLState = StateRaiseException
+			out.SQLState = sqlstate.RaiseException
 		}
 		m := obj.RawGetString("message")
 		if m == lua.LNil {

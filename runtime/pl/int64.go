@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/plerl/plerl/runtime/sqlstate"
 	lua "github.com/yuin/gopher-lua"
 )
 
@@ -31,11 +32,11 @@ func (s *State) CheckInt64Value(ud *lua.LUserData) (int64, bool) {
 }
 
 // errBigintRange is int8's overflow error.
-func errBigintRange() *Error { return Errorf(StateOutOfRange, "bigint out of range") }
+func errBigintRange() *Error { return Errorf(sqlstate.NumericValueOutOfRange, "bigint out of range") }
 
 // errRounded refuses a Lua number that cannot be trusted as an exact integer.
 func errRounded(f float64, target string) *Error {
-	e := Errorf(StateOutOfRange, "Lua number %s is not below 2^53 and may have been rounded: use an int64 or numeric value (or a string) for %s", fmtNumber(f), target)
+	e := Errorf(sqlstate.NumericValueOutOfRange, "Lua number %s is not below 2^53 and may have been rounded: use an int64 or numeric value (or a string) for %s", fmtNumber(f), target)
 	e.Hint = `int64("...") and numeric("...") keep every digit.`
 	return e
 }
@@ -44,7 +45,7 @@ func errRounded(f float64, target string) *Error {
 // 2^53 in magnitude (see maxExact).
 func exactInt(f float64, target string) (int64, error) {
 	if math.IsNaN(f) || math.IsInf(f, 0) || f != math.Trunc(f) {
-		return 0, Errorf(StateInvalidText, "invalid input syntax for type %s: %q", target, fmtNumber(f))
+		return 0, Errorf(sqlstate.InvalidTextRepresentation, "invalid input syntax for type %s: %q", target, fmtNumber(f))
 	}
 	if math.Abs(f) >= maxExact {
 		return 0, errRounded(f, target)
@@ -182,7 +183,7 @@ func int64Op(op string, x, y int64) (int64, error) {
 		}
 		return r, nil
 	}
-	return 0, Errorf(StateInternal, "plerl: unknown int64 operator %q", op)
+	return 0, Errorf(sqlstate.InternalError, "plerl: unknown int64 operator %q", op)
 }
 
 // ParseInt64 reads a bigint's text form.
@@ -190,9 +191,9 @@ func ParseInt64(str string) (int64, error) {
 	i, err := strconv.ParseInt(strings.TrimFunc(str, isPGSpace), 10, 64)
 	if err != nil {
 		if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
-			return 0, Errorf(StateOutOfRange, "value %q is out of range for type bigint", str)
+			return 0, Errorf(sqlstate.NumericValueOutOfRange, "value %q is out of range for type bigint", str)
 		}
-		return 0, Errorf(StateInvalidText, "invalid input syntax for type bigint: %q", str)
+		return 0, Errorf(sqlstate.InvalidTextRepresentation, "invalid input syntax for type bigint: %q", str)
 	}
 	return i, nil
 }
@@ -217,10 +218,10 @@ func (s *State) toInt64(v lua.LValue) (int64, error) {
 					return 0, errBigintRange()
 				}
 			}
-			return 0, Errorf(StateInvalidText, "numeric %s is not an integer", u.String())
+			return 0, Errorf(sqlstate.InvalidTextRepresentation, "numeric %s is not an integer", u.String())
 		}
 	}
-	return 0, Errorf(StateDatatype, "cannot convert %s to int64", s.typeName(v))
+	return 0, Errorf(sqlstate.DatatypeMismatch, "cannot convert %s to int64", s.typeName(v))
 }
 
 func (s *State) checkInt64Arg(L *lua.LState, n int) int64 {

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/plerl/plerl/runtime/sqlstate"
 	lua "github.com/yuin/gopher-lua"
 )
 
@@ -62,34 +63,34 @@ func TestInt64Op(t *testing.T) {
 		wantErr string // SQLSTATE
 	}{
 		{"+", max - 1, 1, max, ""},
-		{"+", max, 1, 0, StateOutOfRange},
-		{"+", min, -1, 0, StateOutOfRange},
+		{"+", max, 1, 0, sqlstate.NumericValueOutOfRange},
+		{"+", min, -1, 0, sqlstate.NumericValueOutOfRange},
 		{"+", min, max, -1, ""},
 		{"-", min + 1, 1, min, ""},
-		{"-", min, 1, 0, StateOutOfRange},
-		{"-", max, -1, 0, StateOutOfRange},
-		{"-", 0, min, 0, StateOutOfRange},
+		{"-", min, 1, 0, sqlstate.NumericValueOutOfRange},
+		{"-", max, -1, 0, sqlstate.NumericValueOutOfRange},
+		{"-", 0, min, 0, sqlstate.NumericValueOutOfRange},
 		{"*", 3037000499, 3037000499, 9223372030926249001, ""},
-		{"*", 3037000500, 3037000500, 0, StateOutOfRange},
-		{"*", min, -1, 0, StateOutOfRange},
-		{"*", -1, min, 0, StateOutOfRange},
+		{"*", 3037000500, 3037000500, 0, sqlstate.NumericValueOutOfRange},
+		{"*", min, -1, 0, sqlstate.NumericValueOutOfRange},
+		{"*", -1, min, 0, sqlstate.NumericValueOutOfRange},
 		{"*", min, 1, min, ""},
 		{"*", 4294967296, -2147483648, min, ""},
-		{"*", 4294967296, 2147483648, 0, StateOutOfRange},
+		{"*", 4294967296, 2147483648, 0, sqlstate.NumericValueOutOfRange},
 		{"*", 0, min, 0, ""},
 		{"div", 7, -2, -3, ""},
 		{"div", -7, 2, -3, ""},
-		{"div", min, -1, 0, StateOutOfRange},
-		{"div", 1, 0, 0, StateDivisionByZero},
+		{"div", min, -1, 0, sqlstate.NumericValueOutOfRange},
+		{"div", 1, 0, 0, sqlstate.DivisionByZero},
 		{"mod", -7, 2, -1, ""},
 		{"mod", 7, -2, 1, ""},
 		{"mod", min, -1, 0, ""},
-		{"mod", 1, 0, 0, StateDivisionByZero},
+		{"mod", 1, 0, 0, sqlstate.DivisionByZero},
 		{"%", -7, 2, 1, ""},
 		{"%", 7, -2, -1, ""},
 		{"%", min, -1, 0, ""},
 		{"%", 6, 3, 0, ""},
-		{"%", 1, 0, 0, StateDivisionByZero},
+		{"%", 1, 0, 0, sqlstate.DivisionByZero},
 	}
 	for _, tt := range tests {
 		got, err := int64Op(tt.op, tt.x, tt.y)
@@ -172,18 +173,18 @@ func TestToInt(t *testing.T) {
 	}{
 		{lua.LNumber(9007199254740991), 64, 9007199254740991, ""},
 		{lua.LNumber(-9007199254740991), 64, -9007199254740991, ""},
-		{lua.LNumber(9007199254740992), 64, 0, StateOutOfRange},
-		{lua.LNumber(1e19), 64, 0, StateOutOfRange},
-		{lua.LNumber(2.5), 64, 0, StateInvalidText},
-		{lua.LNumber(math.NaN()), 64, 0, StateInvalidText},
+		{lua.LNumber(9007199254740992), 64, 0, sqlstate.NumericValueOutOfRange},
+		{lua.LNumber(1e19), 64, 0, sqlstate.NumericValueOutOfRange},
+		{lua.LNumber(2.5), 64, 0, sqlstate.InvalidTextRepresentation},
+		{lua.LNumber(math.NaN()), 64, 0, sqlstate.InvalidTextRepresentation},
 		{lua.LString(" -9223372036854775808 "), 64, math.MinInt64, ""},
-		{lua.LString("9223372036854775808"), 64, 0, StateOutOfRange},
+		{lua.LString("9223372036854775808"), 64, 0, sqlstate.NumericValueOutOfRange},
 		{s.NewInt64(math.MaxInt64), 64, math.MaxInt64, ""},
-		{s.NewInt64(math.MaxInt64), 32, 0, StateOutOfRange},
-		{lua.LNumber(32768), 16, 0, StateOutOfRange},
+		{s.NewInt64(math.MaxInt64), 32, 0, sqlstate.NumericValueOutOfRange},
+		{lua.LNumber(32768), 16, 0, sqlstate.NumericValueOutOfRange},
 		{lua.LNumber(-32768), 16, -32768, ""},
 		{s.NewNumeric(NumericFromInt64(7)), 32, 7, ""},
-		{lua.LTrue, 32, 0, StateDatatype},
+		{lua.LTrue, 32, 0, sqlstate.DatatypeMismatch},
 	}
 	for _, tt := range tests {
 		got, err := s.ToInt(tt.v, tt.bits)

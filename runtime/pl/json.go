@@ -10,6 +10,7 @@ import (
 	"unicode/utf16"
 	"unicode/utf8"
 
+	"github.com/plerl/plerl/runtime/sqlstate"
 	lua "github.com/yuin/gopher-lua"
 )
 
@@ -47,7 +48,7 @@ type jsonDecoder struct {
 }
 
 func (d *jsonDecoder) errorf(format string, args ...any) *Error {
-	e := Errorf(StateInvalidJSON, "invalid JSON: "+format, args...)
+	e := Errorf(sqlstate.InvalidJSONText, "invalid JSON: "+format, args...)
 	e.Detail = "at byte " + strconv.Itoa(d.pos)
 	return e
 }
@@ -324,7 +325,7 @@ func (d *jsonDecoder) number() (lua.LValue, error) {
 	v, err := d.s.jsonNumber(d.data[start:p], integer)
 	if err != nil {
 		d.pos = start
-		e := Errorf(StateOutOfRange, "JSON number %s is out of range for a numeric", d.data[start:p])
+		e := Errorf(sqlstate.NumericValueOutOfRange, "JSON number %s is out of range for a numeric", d.data[start:p])
 		e.Detail = "at byte " + strconv.Itoa(start)
 		return nil, e
 	}
@@ -402,7 +403,7 @@ func (s *State) EncodeJSON(v lua.LValue) (string, error) {
 }
 
 func errJSONEncode(format string, args ...any) *Error {
-	return Errorf(StateInvalidParam, "cannot encode as JSON: "+format, args...)
+	return Errorf(sqlstate.InvalidParameterValue, "cannot encode as JSON: "+format, args...)
 }
 
 func (s *State) encodeJSON(b *strings.Builder, v lua.LValue, depth int) error {

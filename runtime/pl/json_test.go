@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/plerl/plerl/runtime/sqlstate"
 	lua "github.com/yuin/gopher-lua"
 )
 
@@ -57,7 +58,7 @@ func TestJSONDecodeErrors(t *testing.T) {
 	} {
 		if v, err := s.DecodeJSON(in); err == nil {
 			t.Errorf("decode %q succeeded: %v", in, v)
-		} else if err.(*Error).SQLState != StateInvalidJSON {
+		} else if err.(*Error).SQLState != sqlstate.InvalidJSONText {
 			t.Errorf("decode %q: %v", in, err)
 		}
 	}
@@ -67,7 +68,7 @@ func TestJSONDecodeErrors(t *testing.T) {
 func TestJSONNumberRange(t *testing.T) {
 	s := newValuesState(t)
 	for _, in := range []string{`1e-20000`, `[1E170000]`, `{"a": -1e200000}`} {
-		if _, err := s.DecodeJSON(in); err == nil || err.(*Error).SQLState != StateOutOfRange {
+		if _, err := s.DecodeJSON(in); err == nil || err.(*Error).SQLState != sqlstate.NumericValueOutOfRange {
 			t.Errorf("decode %s: %v", in, err)
 		}
 	}
@@ -170,7 +171,7 @@ func FuzzJSONLua(f *testing.F) {
 		if err != nil {
 			// Refused although valid: only deeper than the limit, or a
 			// number beyond numeric's range (22003).
-			if valid && nesting(data) <= maxJSONDepth && err.(*Error).SQLState != StateOutOfRange {
+			if valid && nesting(data) <= maxJSONDepth && err.(*Error).SQLState != sqlstate.NumericValueOutOfRange {
 				t.Fatalf("valid JSON refused: %q: %v", in, err)
 			}
 			return

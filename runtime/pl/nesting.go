@@ -12,6 +12,7 @@ package pl
 import (
 	"fmt"
 
+	"github.com/plerl/plerl/runtime/sqlstate"
 	"github.com/yuin/gopher-lua/ast"
 )
 
@@ -235,9 +236,9 @@ func (errTooDeep) Error() string {
 // 54000 (program_limit_exceeded) for size, 54001 (statement_too_complex)
 // for depth.
 func sourceError(what string, err error) *Error {
-	state := StateStackDepth
+	state := sqlstate.StatementTooComplex
 	if _, ok := err.(errSourceTooLarge); ok {
-		state = StateProgramLimit
+		state = sqlstate.ProgramLimitExceeded
 	}
 	return &Error{Kind: KindError, SQLState: state, Message: fmt.Sprintf("cannot compile %s: %s", what, err)}
 }

@@ -7,6 +7,8 @@ import (
 	"math/big"
 	"strconv"
 	"strings"
+
+	"github.com/plerl/plerl/runtime/sqlstate"
 )
 
 // Limits of PostgreSQL's numeric storage format (numeric.c).
@@ -109,7 +111,7 @@ func ParseNumeric(s string) (*Numeric, error) {
 		return numericNInf(), nil
 	}
 	bad := func() (*Numeric, error) {
-		return nil, Errorf(StateInvalidText, "invalid input syntax for type numeric: %q", s)
+		return nil, Errorf(sqlstate.InvalidTextRepresentation, "invalid input syntax for type numeric: %q", s)
 	}
 	i := 0
 	neg := false
@@ -200,10 +202,10 @@ func isPGSpace(r rune) bool {
 }
 
 func errNumericOverflow() *Error {
-	return Errorf(StateOutOfRange, "value overflows numeric format")
+	return Errorf(sqlstate.NumericValueOutOfRange, "value overflows numeric format")
 }
 
-func errDivisionByZero() *Error { return Errorf(StateDivisionByZero, "division by zero") }
+func errDivisionByZero() *Error { return Errorf(sqlstate.DivisionByZero, "division by zero") }
 
 // String is numeric_out's text: all digits, exactly scale of them after the point.
 func (n *Numeric) String() string {

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/plerl/plerl/runtime/sqlstate"
 	lua "github.com/yuin/gopher-lua"
 )
 
@@ -53,7 +54,7 @@ func (s *State) toNumeric(v lua.LValue) (*Numeric, error) {
 			return NumericFromInt64(u), nil
 		}
 	}
-	return nil, Errorf(StateDatatype, "cannot convert %s to numeric", s.typeName(v))
+	return nil, Errorf(sqlstate.DatatypeMismatch, "cannot convert %s to numeric", s.typeName(v))
 }
 
 func (s *State) checkNumericArg(L *lua.LState, n int) *Numeric {
@@ -87,7 +88,7 @@ func (s *State) numericArith(op string) lua.LGFunction {
 		case "mod":
 			r, err = a.Mod(b)
 		default:
-			err = Errorf(StateFeature, "numeric has no %s operator: convert with :tonumber() first", op)
+			err = Errorf(sqlstate.FeatureNotSupported, "numeric has no %s operator: convert with :tonumber() first", op)
 		}
 		if err != nil {
 			s.raise(err)
@@ -257,5 +258,5 @@ func (s *State) numericText(v lua.LValue) (string, error) {
 			return strconv.FormatInt(u, 10), nil
 		}
 	}
-	return "", Errorf(StateDatatype, "cannot convert %s to numeric", s.typeName(v))
+	return "", Errorf(sqlstate.DatatypeMismatch, "cannot convert %s to numeric", s.typeName(v))
 }

@@ -5,6 +5,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/plerl/plerl/runtime/sqlstate"
 )
 
 // numeric_ops.tsv was produced by PostgreSQL 15 itself: a, b, a+b, a-b,
@@ -160,7 +162,7 @@ func TestNumericMethods(t *testing.T) {
 // refuses more integer digits than numeric holds.
 func TestNumericLimits(t *testing.T) {
 	big, _ := ParseNumeric("1e70000")
-	if _, err := big.Mul(big); err == nil || err.(*Error).SQLState != StateOutOfRange {
+	if _, err := big.Mul(big); err == nil || err.(*Error).SQLState != sqlstate.NumericValueOutOfRange {
 		t.Errorf("1e70000 squared: %v", err)
 	}
 	tiny, _ := ParseNumeric("1e-10000")

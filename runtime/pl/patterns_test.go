@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/plerl/plerl/runtime/sqlstate"
 )
 
 // A catastrophic pattern match gives way to the call's cancellation, and
@@ -44,7 +46,7 @@ func TestPatternGuard(t *testing.T) {
 	if err == nil || time.Since(t0) > 5*time.Second {
 		t.Fatalf("catastrophic match: err %v after %v", err, time.Since(t0))
 	}
-	if pe, ok := err.(*Error); !ok || pe.SQLState != StateQueryCanceled {
+	if pe, ok := err.(*Error); !ok || pe.SQLState != sqlstate.QueryCanceled {
 		t.Errorf("want a 57014 cancel, got %#v", err)
 	}
 }

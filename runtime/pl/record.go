@@ -2,6 +2,7 @@
 package pl
 
 import (
+	"github.com/plerl/plerl/runtime/sqlstate"
 	lua "github.com/yuin/gopher-lua"
 )
 
@@ -62,7 +63,7 @@ func (s *State) unknownField(t *lua.LTable, typeName string, names []string) err
 		return nil
 	}
 	if _, ok := bad.(lua.LString); ok {
-		return Errorf(StateUndefinedColumn, "%s has no field %s", typeName, s.keyString(bad))
+		return Errorf(sqlstate.UndefinedColumn, "%s has no field %s", typeName, s.keyString(bad))
 	}
-	return Errorf(StateDatatypeMismatch, "a row must be a table keyed by field name (%s has the key %s)", typeName, s.keyString(bad))
+	return Errorf(sqlstate.DatatypeMismatch, "a row must be a table keyed by field name (%s has the key %s)", typeName, s.keyString(bad))
 }

@@ -3,6 +3,7 @@
 package pl
 
 import (
+	"github.com/plerl/plerl/runtime/sqlstate"
 	lua "github.com/yuin/gopher-lua"
 )
 
@@ -98,7 +99,7 @@ func (r *SRF) Next() ([]lua.LValue, bool, error) {
 		case *lua.LNilType:
 			return nil, true, nil
 		}
-		return nil, false, Errorf(StateDatatype,
+		return nil, false, Errorf(sqlstate.DatatypeMismatch,
 			"a set-returning function must yield its rows or return a table of rows, not %s", s.typeName(ret))
 	default:
 		r.finish()

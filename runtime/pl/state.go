@@ -6,6 +6,7 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
+	"github.com/plerl/plerl/runtime/sqlstate"
 	"github.com/plerl/plerl/runtime/term"
 )
 
@@ -193,7 +194,7 @@ func (s *State) luaElog(L *lua.LState, level int) int {
 
 // elog.error(msg [, {sqlstate=..., detail=..., hint=...}]) raises.
 func (s *State) luaElogError(L *lua.LState) int {
-	e := &Error{Kind: KindError, SQLState: StateRaiseException, Message: s.tostring(L.CheckAny(1))}
+	e := &Error{Kind: KindError, SQLState: sqlstate.RaiseException, Message: s.tostring(L.CheckAny(1))}
 	if opts, ok := L.Get(2).(*lua.LTable); ok {
 		if st := lua.LVAsString(opts.RawGetString("sqlstate")); st != "" {
 			if !validSQLState(st) {

@@ -5,6 +5,7 @@ package pl
 import (
 	"strings"
 
+	"github.com/plerl/plerl/runtime/sqlstate"
 	lua "github.com/yuin/gopher-lua"
 )
 
@@ -92,14 +93,14 @@ func (e *Engine) CallTrigger(s *State, id int64, td *TriggerData) (TriggerResult
 			return TriggerResult{Action: TriggerSkip}, nil
 		case "OK", "MODIFY":
 		default:
-			return TriggerResult{}, Errorf(StateInvalidParam,
+			return TriggerResult{}, Errorf(sqlstate.InvalidParameterValue,
 				"trigger function %q returned %q: return nil, a row table, \"SKIP\" or false", td.Name, string(r))
 		}
 	case lua.LBool:
 		if !r {
 			return TriggerResult{Action: TriggerSkip}, nil
 		}
-		return TriggerResult{}, Errorf(StateInvalidParam,
+		return TriggerResult{}, Errorf(sqlstate.InvalidParameterValue,
 			"trigger function %q returned true: return nil, a row table, \"SKIP\" or false", td.Name)
 	case *lua.LTable:
 		if r != td.New || td.Op == "DELETE" {
@@ -110,7 +111,7 @@ func (e *Engine) CallTrigger(s *State, id int64, td *TriggerData) (TriggerResult
 		}
 	case *lua.LNilType:
 	default:
-		return TriggerResult{}, Errorf(StateInvalidParam,
+		return TriggerResult{}, Errorf(sqlstate.InvalidParameterValue,
 			"trigger function %q returned %s: return nil, a row table, \"SKIP\" or false", td.Name, s.typeName(ret))
 	}
 	if td.Op == "DELETE" {
@@ -125,11 +126,11 @@ func (e *Engine) CallTrigger(s *State, id int64, td *TriggerData) (TriggerResult
 			return TriggerResult{Action: TriggerModify, Row: n}, nil
 		}
 	default:
-		return TriggerResult{}, Errorf(StateDatatype, "trigger.new must be a table, not %s", s.typeName(cur))
+		return TriggerResult{}, Errorf(sqlstate.DatatypeMismatch, "trigger.new must be a table, not %s", s.typeName(cur))
 	}
 	changed, any, unknown := rowChanges(td.New, td.Columns, td.NewValues)
 	if unknown != "" {
-		return TriggerResult{}, Errorf("42703",
+		return TriggerResult{}, Errorf(sqlstate.UndefinedColumn,
 			"column %q of relation %q does not exist", unknown, td.Table)
 	}
 	if !any {

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/plerl/plerl/runtime/sqlstate"
 	lua "github.com/yuin/gopher-lua"
 )
 
@@ -17,17 +18,6 @@ import (
 // from there on), and a number at or beyond it is refused where an exact
 // integer or numeric is needed.
 const maxExact = 1 << 53
-
-// SQLSTATEs of value conversions (besides errors.go's).
-const (
-	StateDivisionByZero   = "22012"
-	StateArraySubscript   = "2202E"
-	StateUndefinedColumn  = "42703"
-	StateNullNotAllowed   = "22004"
-	StateInvalidJSON      = "22032" // invalid_json_text
-	StateUntranslatable   = "22P05"
-	StateDatatypeMismatch = "42804"
-)
 
 // typeState is what a State keeps for the value types (embedded in State).
 type typeState struct {
@@ -94,10 +84,10 @@ func (s *State) ToInt(v lua.LValue, bits int) (int64, error) {
 	case lua.LNumber:
 		f := float64(x)
 		if f != math.Trunc(f) || math.IsInf(f, 0) || math.IsNaN(f) {
-			return 0, Errorf(StateInvalidText, "invalid input syntax for type %s: %q", intTypeName(bits), fmtNumber(f))
+			return 0, Errorf(sqlstate.InvalidTextRepresentation, "invalid input syntax for type %s: %q", intTypeName(bits), fmtNumber(f))
 		}
 		if f < -9223372036854775808.0 || f >= 9223372036854775808.0 {
-			return 0, Errorf(StateOutOfRange, "value %s out of range for type %s", fmtNumber(f), intTypeName(bits))
+			return 0, Errorf(sqlstate.NumericValueOutOfRange, "value %s out of range for type %s", fmtNumber(f), intTypeName(bits))
 		}
 		if math.Abs(f) >= maxExact {
 			return 0, errRounded(f, intTypeName(bits))
@@ -107,31 +97,31 @@ func (s *State) ToInt(v lua.LValue, bits int) (int64, error) {
 		n, err := strconv.ParseInt(strings.TrimFunc(string(x), isPGSpace), 10, 64)
 		if err != nil {
 			if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
-				return 0, Errorf(StateOutOfRange, "value %q is out of range for type %s", string(x), intTypeName(bits))
+				return 0, Errorf(sqlstate.NumericValueOutOfRange, "value %q is out of range for type %s", string(x), intTypeName(bits))
 			}
-			return 0, Errorf(StateInvalidText, "invalid input syntax for type %s: %q", intTypeName(bits), string(x))
+			return 0, Errorf(sqlstate.InvalidTextRepresentation, "invalid input syntax for type %s: %q", intTypeName(bits), string(x))
 		}
 		i = n
 	case *lua.LUserData:
 		n, err := s.toInt64(x)
 		if err != nil {
-			if e, ok := err.(*Error); ok && e.SQLState == StateOutOfRange {
-				return 0, Errorf(StateOutOfRange, "%s out of range", intTypeName(bits))
+			if e, ok := err.(*Error); ok && e.SQLState == sqlstate.NumericValueOutOfRange {
+				return 0, Errorf(sqlstate.NumericValueOutOfRange, "%s out of range", intTypeName(bits))
 			}
 			return 0, err
 		}
 		i = n
 	default:
-		return 0, Errorf(StateDatatype, "cannot convert %s to %s", s.typeName(v), intTypeName(bits))
+		return 0, Errorf(sqlstate.DatatypeMismatch, "cannot convert %s to %s", s.typeName(v), intTypeName(bits))
 	}
 	switch bits {
 	case 16:
 		if i < math.MinInt16 || i > math.MaxInt16 {
-			return 0, Errorf(StateOutOfRange, "smallint out of range")
+			return 0, Errorf(sqlstate.NumericValueOutOfRange, "smallint out of range")
 		}
 	case 32:
 		if i < math.MinInt32 || i > math.MaxInt32 {
-			return 0, Errorf(StateOutOfRange, "integer out of range")
+			return 0, Errorf(sqlstate.NumericValueOutOfRange, "integer out of range")
 		}
 	}
 	return i, nil
@@ -166,9 +156,9 @@ func (s *State) ToFloat(v lua.LValue) (float64, error) {
 		f, err := strconv.ParseFloat(str, 64)
 		if err != nil {
 			if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
-				return 0, Errorf(StateOutOfRange, "%q is out of range for type double precision", string(x))
+				return 0, Errorf(sqlstate.NumericValueOutOfRange, "%q is out of range for type double precision", string(x))
 			}
-			return 0, Errorf(StateInvalidText, "invalid input syntax for type double precision: %q", string(x))
+			return 0, Errorf(sqlstate.InvalidTextRepresentation, "invalid input syntax for type double precision: %q", string(x))
 		}
 		return f, nil
 	case *lua.LUserData:
@@ -179,7 +169,7 @@ func (s *State) ToFloat(v lua.LValue) (float64, error) {
 			return u.Float64(), nil
 		}
 	}
-	return 0, Errorf(StateDatatype, "cannot convert %s to a float", s.typeName(v))
+	return 0, Errorf(sqlstate.DatatypeMismatch, "cannot convert %s to a float", s.typeName(v))
 }
 
 // NumericText converts a result for a numeric column to numeric's input
@@ -216,7 +206,7 @@ func (s *State) ToText(v lua.LValue) (string, error) {
 			return s.tostring(v), nil
 		}
 	}
-	return "", Errorf(StateDatatype, "cannot convert %s to text", s.typeName(v))
+	return "", Errorf(sqlstate.DatatypeMismatch, "cannot convert %s to text", s.typeName(v))
 }
 
 // TypeName names a Lua value for messages ("int64", "a Lua table").

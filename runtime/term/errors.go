@@ -4,6 +4,8 @@ package term
 import (
 	"errors"
 	"strconv"
+
+	"github.com/plerl/plerl/runtime/sqlstate"
 )
 
 // Kind classifies an error so the SQL layer can pick a SQLSTATE in one table.
@@ -38,11 +40,11 @@ func (k Kind) String() string {
 func (k Kind) SQLState() string {
 	switch k {
 	case KindTooLarge:
-		return "54000"
+		return sqlstate.ProgramLimitExceeded
 	case KindOutOfRange:
-		return "22003"
+		return sqlstate.NumericValueOutOfRange
 	}
-	return "22023"
+	return sqlstate.InvalidParameterValue
 }
 
 // DecodeError reports why Decode rejected its input.

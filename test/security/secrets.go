@@ -5,24 +5,72 @@
 package main
 
 import (
+	"bytes"
+	"encoding/binary"
+	"net"
 	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/plerl/plerl/internal/fakepeer"
 )
 
-// fakeNames are the misbehaving nodes (fakenode.go), by alive name.
-var fakeNames = map[string]behavior{
-	"plerl_fake_garbage": bhGarbage, "plerl_fake_oversize": bhOversize,
-	"plerl_fake_deep": bhDeep, "plerl_fake_badutf8": bhBadUTF8Bin,
-	"plerl_fake_badatom": bhBadAtom, "plerl_fake_bignum": bhHugeBignum,
-	"plerl_fake_close": bhClose, "plerl_fake_silent": bhSilentCall,
-	"plerl_fake_silenths": bhSilentHS, "plerl_fake_status": bhBadStatus,
-	"plerl_fake_digest": bhBadDigest, "plerl_fake_hugetuple": bhHugeTuple,
+// fakeNames are the misbehaving nodes (internal/fakepeer), by alive name.
+var fakeNames = map[string]fakepeer.Behavior{
+	"plerl_fake_garbage":   {GarbageOnCall: []byte{112, 131, 0xff, 0xfe, 0xfd, 'g', 'a', 'r', 'b', 'a', 'g', 'e'}},
+	"plerl_fake_oversize":  {OversizeOnCall: 0x7fffffff}, // a frame claiming 2 GB
+	"plerl_fake_deep":      {RawReply: deepList(100000)},
+	"plerl_fake_badutf8":   {RawReply: []byte{109, 0, 0, 0, 4, 0xff, 0xfe, 'o', 'k'}}, // a binary that is not UTF-8 (fine: tagged base64)
+	"plerl_fake_badatom":   {RawReply: []byte{119, 3, 0xff, 0xfe, 0xfd}},              // an atom whose bytes are not UTF-8
+	"plerl_fake_bignum":    {RawReply: hugeBignum(4 << 20)},                           // printing it is quadratic
+	"plerl_fake_close":     {CloseOnCall: true},
+	"plerl_fake_silent":    {SilentOnCall: true}, // ticks keep the link alive
+	"plerl_fake_silenths":  {SilentHandshake: true},
+	"plerl_fake_status":    {Status: "not_allowed"},
+	"plerl_fake_digest":    {BadDigest: true},
+	"plerl_fake_hugetuple": {RawReply: []byte{105, 0xff, 0xff, 0xff, 0xff, 106}}, // LARGE_TUPLE_EXT claiming 2^32-1 elements
 }
 
-var fake *fakeNode
+// deepList encodes a list nested depth deep ([[[...]]]), beyond what the
+// encoder would make.
+func deepList(depth int) []byte {
+	r := make([]byte, 0, depth*6+1)
+	for i := 0; i < depth; i++ {
+		r = append(r, 108, 0, 0, 0, 1) // LIST_EXT, 1 element
+	}
+	r = append(r, 106) // the innermost []
+	for i := 0; i < depth; i++ {
+		r = append(r, 106) // each list's tail
+	}
+	return r
+}
+
+// hugeBignum encodes a LARGE_BIG_EXT of n digit bytes.
+func hugeBignum(n int) []byte {
+	r := binary.BigEndian.AppendUint32([]byte{111}, uint32(n))
+	r = append(r, 0)
+	return append(r, bytes.Repeat([]byte{0x9b}, n)...)
+}
+
+// startFakeNodes listens as epmd on host:4369 (the backend always asks
+// that port) and starts one node per entry of fakeNames there.
+func startFakeNodes(host, cookie string) (*fakepeer.Epmd, error) {
+	f, err := fakepeer.StartEpmd(net.JoinHostPort(host, "4369"))
+	if err != nil {
+		return nil, err
+	}
+	for alive, b := range fakeNames {
+		if _, err := f.Start(alive, cookie, b); err != nil {
+			f.Close()
+			return nil, err
+		}
+	}
+	return f, nil
+}
+
+var fake *fakepeer.Epmd
 
 func (e *env) setup() {
 	if e.node == "" || e.cookie == "" {
@@ -32,7 +80,7 @@ func (e *env) setup() {
 	// A loopback address of our own for the fake epmd (the real one has 127.0.0.1).
 	for i := 2; i < 40 && fake == nil; i++ {
 		host := "127.0.0." + strconv.Itoa(i)
-		if f, err := startFakeNodes(host, e.fakeCookie, fakeNames); err == nil {
+		if f, err := startFakeNodes(host, e.fakeCookie); err == nil {
 			fake, e.fakeHost = f, host
 		}
 	}

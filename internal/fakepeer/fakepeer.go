@@ -1,11 +1,17 @@
-// Package fakepeer is a scripted Erlang node for tests: a tiny epmd plus a
-// distribution acceptor (handshake version 6, accepting side) that answers
-// rex calls and can be told to misbehave: refuse at epmd, send a bad
-// digest, close after the challenge reply, send garbage or oversized
-// frames, be slow, close mid-call, stay silent, or restart.
+// Package fakepeer is the one scripted Erlang node of plerl's tests: a tiny epmd plus distribution acceptors that can be told to misbehave.
 //
-// It speaks just enough of the protocol (erl_dist_protocol.md) for the
-// dist package's tests; it is not an Erlang node.
+// Each peer runs the accepting side of the handshake (version 6) and
+// answers rex calls, and can refuse at epmd, send a bad digest, close
+// after the challenge reply, stay silent in the handshake or on a call,
+// send garbage, oversized frames or hostile terms, be slow, close
+// mid-call, or restart. Start gives a peer its own epmd on an ephemeral
+// port (for the dist client, which can be told the port); StartEpmd
+// listens as epmd on a chosen address (e.g. 127.0.0.2:4369, for a backend,
+// which always asks port 4369) and serves several peers on that host.
+//
+// It speaks just enough of the protocol (erl_dist_protocol.md) for tests;
+// it is not an Erlang node. It lives at the module root, not under
+// runtime/dist/internal, so that test/security can import it too.
 package fakepeer
 
 import (
@@ -31,33 +37,39 @@ const DefaultFlags uint64 = 0x1070F94 | 0x8 | 0x20 | 1<<32 | 0x2000000 | 1<<34
 
 // Behavior scripts the peer. The zero value is a well-behaved node.
 type Behavior struct {
-	EpmdRefuse     bool          // PORT2_RESP result 1 (not registered)
-	EpmdHighest    uint16        // version reported by epmd (default 6)
-	Status         string        // handshake status (default "ok")
-	Version5       bool          // send a version 5 challenge ('n')
-	Flags          uint64        // flags in our challenge (default DefaultFlags)
-	BadDigest      bool          // send a wrong digest in the challenge ack
-	CloseAfterName bool          // close right after send_name (name refused)
-	IgnoreCookie   bool          // accept any challenge reply
-	HandshakeDelay time.Duration // sleep before answering send_name
-	ReplyDelay     time.Duration // sleep before answering each rex call
-	SplitReply     time.Duration // write each reply in two parts, this far apart
-	CloseOnCall    bool          // close the connection when a rex call arrives
-	GarbageOnCall  []byte        // send this packet (4-byte framed) instead of a reply
-	OversizeOnCall uint32        // send a packet header claiming this many bytes
-	NoTicks        bool          // never send ticks (default: tick every TickEvery)
-	TickEvery      time.Duration // default 200ms
-	BatchReplies   int           // hold rex replies until this many, then write them in one write (not with ReplyDelay)
+	EpmdRefuse      bool          // PORT2_RESP result 1 (not registered)
+	EpmdHighest     uint16        // version reported by epmd (default 6)
+	Status          string        // handshake status (default "ok")
+	Version5        bool          // send a version 5 challenge ('n')
+	Flags           uint64        // flags in our challenge (default DefaultFlags)
+	BadDigest       bool          // send a wrong digest in the challenge ack
+	CloseAfterName  bool          // close right after send_name (name refused)
+	IgnoreCookie    bool          // accept any challenge reply
+	HandshakeDelay  time.Duration // sleep before answering send_name
+	ReplyDelay      time.Duration // sleep before answering each rex call
+	SplitReply      time.Duration // write each reply in two parts, this far apart
+	SilentHandshake bool          // read send_name, then never answer (until the client gives up)
+	CloseOnCall     bool          // close the connection when a rex call arrives
+	SilentOnCall    bool          // never answer a rex call (ticks keep the link alive)
+	RawReply        []byte        // answer each rex call with this Result: an encoded term without the version byte, for terms the encoder refuses to make
+	GarbageOnCall   []byte        // send this packet (4-byte framed) instead of a reply
+	OversizeOnCall  uint32        // send a packet header claiming this many bytes
+	NoTicks         bool          // never send ticks (default: tick every TickEvery)
+	TickEvery       time.Duration // default 200ms
+	BatchReplies    int           // hold rex replies until this many, then write them in one write (not with ReplyDelay)
 }
 
 // Peer is a running fake node.
 type Peer struct {
-	Name   string // alive@127.0.0.1
+	Name   string // alive@host
 	Cookie string
+
+	host    string
+	epmd    *Epmd
+	ownEpmd bool // Start made epmd for this peer alone: Close closes it
 
 	mu       sync.Mutex
 	b        Behavior
-	epmdLn   net.Listener
 	distLn   net.Listener
 	distPort int
 	conns    map[net.Conn]bool
@@ -77,24 +89,82 @@ type Event struct {
 	Payload any
 }
 
-// Start listens on 127.0.0.1 (random ports) as node alive@127.0.0.1.
-func Start(alive, cookie string) (*Peer, error) {
-	p := &Peer{Name: alive + "@127.0.0.1", Cookie: cookie, conns: map[net.Conn]bool{}, Received: make(chan Event, 1024)}
-	var err error
-	if p.epmdLn, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+// Epmd is a fake epmd: it answers PORT_PLEASE2 for the peers started
+// through it, all on its host.
+type Epmd struct {
+	host  string
+	ln    net.Listener
+	mu    sync.Mutex
+	peers map[string]*Peer // alive -> peer
+	wg    sync.WaitGroup
+}
+
+// StartEpmd listens as epmd on addr (host:port; port 0 for any).
+func StartEpmd(addr string) (*Epmd, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
 		return nil, err
 	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	e := &Epmd{host: host, ln: ln, peers: map[string]*Peer{}}
+	e.wg.Add(1)
+	go e.loop()
+	return e, nil
+}
+
+// Port is where this epmd listens (set dist.Config.EpmdPort to it).
+func (e *Epmd) Port() int { return e.ln.Addr().(*net.TCPAddr).Port }
+
+// Host is the address this epmd and its peers listen on.
+func (e *Epmd) Host() string { return e.host }
+
+// Start makes node alive@host with behaviour b, registered in e.
+func (e *Epmd) Start(alive, cookie string, b Behavior) (*Peer, error) {
+	p := &Peer{Name: alive + "@" + e.host, Cookie: cookie, host: e.host, epmd: e, b: b,
+		conns: map[net.Conn]bool{}, Received: make(chan Event, 1024)}
 	if err := p.listenDist(0); err != nil {
-		p.epmdLn.Close()
 		return nil, err
 	}
-	p.wg.Add(1)
-	go p.epmdLoop(p.epmdLn)
+	e.mu.Lock()
+	e.peers[alive] = p
+	e.mu.Unlock()
 	return p, nil
 }
 
-// EpmdPort is where the fake epmd listens (set Config.EpmdPort to it).
-func (p *Peer) EpmdPort() int { return p.epmdLn.Addr().(*net.TCPAddr).Port }
+// Close closes every peer of e, then e.
+func (e *Epmd) Close() {
+	e.mu.Lock()
+	peers := e.peers
+	e.peers = map[string]*Peer{}
+	e.mu.Unlock()
+	for _, p := range peers {
+		p.closeNode()
+	}
+	e.ln.Close()
+	e.wg.Wait()
+}
+
+// Start listens on 127.0.0.1 (random ports, its own epmd) as node
+// alive@127.0.0.1.
+func Start(alive, cookie string) (*Peer, error) {
+	e, err := StartEpmd("127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	p, err := e.Start(alive, cookie, Behavior{})
+	if err != nil {
+		e.Close()
+		return nil, err
+	}
+	p.ownEpmd = true
+	return p, nil
+}
+
+// EpmdPort is where the peer's epmd listens (set Config.EpmdPort to it).
+func (p *Peer) EpmdPort() int { return p.epmd.Port() }
 
 // Set replaces the behaviour for new connections and calls.
 func (p *Peer) Set(b Behavior) {
@@ -110,7 +180,7 @@ func (p *Peer) behavior() Behavior {
 }
 
 func (p *Peer) listenDist(port int) error {
-	ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+	ln, err := net.Listen("tcp", net.JoinHostPort(p.host, strconv.Itoa(port)))
 	if err != nil {
 		return err
 	}
@@ -157,26 +227,37 @@ func (p *Peer) KillConns() {
 	}
 }
 
-// Close stops everything and waits for the goroutines.
+// Close stops the node and waits for its goroutines; a peer from Start
+// closes its epmd too.
 func (p *Peer) Close() {
+	if p.ownEpmd {
+		p.epmd.Close() // closes p
+		return
+	}
+	p.epmd.mu.Lock()
+	delete(p.epmd.peers, p.Alive())
+	p.epmd.mu.Unlock()
+	p.closeNode()
+}
+
+func (p *Peer) closeNode() {
 	p.mu.Lock()
 	p.closed = true
 	p.mu.Unlock()
 	p.Stop()
-	p.epmdLn.Close()
 	p.wg.Wait()
 }
 
-func (p *Peer) epmdLoop(ln net.Listener) {
-	defer p.wg.Done()
+func (e *Epmd) loop() {
+	defer e.wg.Done()
 	for {
-		c, err := ln.Accept()
+		c, err := e.ln.Accept()
 		if err != nil {
 			return
 		}
-		p.wg.Add(1)
+		e.wg.Add(1)
 		go func() {
-			defer p.wg.Done()
+			defer e.wg.Done()
 			defer c.Close()
 			c.SetDeadline(time.Now().Add(5 * time.Second))
 			var hdr [2]byte
@@ -188,11 +269,18 @@ func (p *Peer) epmdLoop(ln net.Listener) {
 				return
 			}
 			alive := string(req[1:])
+			e.mu.Lock()
+			p := e.peers[alive]
+			e.mu.Unlock()
+			if p == nil {
+				c.Write([]byte{119, 1}) // not registered
+				return
+			}
 			b := p.behavior()
 			p.mu.Lock()
 			port, up := p.distPort, p.distLn != nil
 			p.mu.Unlock()
-			if b.EpmdRefuse || !up || alive+"@127.0.0.1" != p.Name {
+			if b.EpmdRefuse || !up {
 				c.Write([]byte{119, 1})
 				return
 			}
@@ -285,6 +373,10 @@ func (p *Peer) serve(c net.Conn) {
 	clientName := string(m[15 : 15+nlen])
 	p.event(Event{Kind: "name", Name: clientName, Flags: clientFlags})
 	if b.CloseAfterName {
+		return
+	}
+	if b.SilentHandshake {
+		io.Copy(io.Discard, br) // until the client gives up
 		return
 	}
 	if b.HandshakeDelay > 0 {
@@ -463,6 +555,9 @@ func (p *Peer) rexCall(c net.Conn, write func([]byte) error, payload any) bool {
 	if b.CloseOnCall {
 		return false
 	}
+	if b.SilentOnCall {
+		return true
+	}
 	if b.GarbageOnCall != nil {
 		write(b.GarbageOnCall)
 		return true
@@ -479,6 +574,13 @@ func (p *Peer) rexCall(c net.Conn, write func([]byte) error, payload any) bool {
 	reply := func() {
 		pkt := []byte{112}
 		pkt, _ = term.Append(pkt, term.Tuple{int64(2), term.Atom(""), from[0]})
+		if b.RawReply != nil {
+			// {Ref, Result} by hand: SMALL_TUPLE_EXT of 2, Ref, the raw Result.
+			pkt = append(pkt, 131, 104, 2)
+			pkt, _ = term.AppendNoVersion(pkt, from[1])
+			write(append(pkt, b.RawReply...))
+			return
+		}
 		pkt, _ = term.Append(pkt, term.Tuple{from[1], result})
 		write(pkt)
 	}
