@@ -192,3 +192,37 @@ func TestNoBareProtocolNumbers(t *testing.T) {
 		}
 	}
 }
+
+// TestRegressSchedule: every sql/*.sql area is in the Makefile's fixed
+// schedule exactly once (REGRESS_LOCAL or REGRESS_NODE), and nothing else is.
+func TestRegressSchedule(t *testing.T) {
+	mk, err := os.ReadFile("../../Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := strings.ReplaceAll(string(mk), "\\\n", " ")
+	listed := map[string]int{}
+	for _, v := range []string{"REGRESS_LOCAL", "REGRESS_NODE"} {
+		m := regexp.MustCompile(`(?m)^` + v + `\s*=\s*(.*)$`).FindStringSubmatch(src)
+		if m == nil {
+			t.Fatalf("Makefile has no %s", v)
+		}
+		for _, a := range strings.Fields(m[1]) {
+			listed[a]++
+		}
+	}
+	files, _ := filepath.Glob("../../sql/*.sql")
+	if len(files) == 0 {
+		t.Fatal("no sql/*.sql")
+	}
+	for _, f := range files {
+		a := strings.TrimSuffix(filepath.Base(f), ".sql")
+		if listed[a] != 1 {
+			t.Errorf("sql/%s.sql is listed %d times in REGRESS_LOCAL/REGRESS_NODE", a, listed[a])
+		}
+		delete(listed, a)
+	}
+	for a := range listed {
+		t.Errorf("%s is scheduled but sql/%s.sql does not exist", a, a)
+	}
+}
