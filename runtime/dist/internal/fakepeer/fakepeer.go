@@ -48,6 +48,10 @@ type Behavior struct {
 	NoTicks        bool          // never send ticks (default: tick every TickEvery)
 	TickEvery      time.Duration // default 200ms
 	BatchReplies   int           // hold rex replies until this many, then write them in one write (not with ReplyDelay)
+	// HoldReads, if set, keeps the peer from reading anything after the
+	// handshake until it is closed (a node that stopped reading, e.g. under
+	// SIGSTOP: our writes fill the socket buffers and block). Ticks go on.
+	HoldReads chan struct{}
 }
 
 // Peer is a running fake node.
@@ -407,6 +411,11 @@ func (p *Peer) connected(c net.Conn, br *bufio.Reader, client string) {
 				}
 			}
 		}()
+	}
+	if hold := p.behavior().HoldReads; hold != nil {
+		// No smaller receive buffer: with a tiny window and delayed ACKs
+		// the test's 32 MB would take minutes once released.
+		<-hold
 	}
 	for {
 		var h [4]byte
