@@ -208,10 +208,18 @@ func (b *bridge) identOf(cookie string) string {
 // callContext bounds one request by the statement (query cancel through
 // the engine's context) and by timeout (0: none).
 func callContext(timeout time.Duration) (context.Context, context.CancelFunc) {
-	if timeout > 0 {
-		return context.WithTimeout(engine.Context(), timeout)
+	return callContextFrom(nil, timeout)
+}
+
+// callContextFrom is callContext under parent (nil: the engine's context).
+func callContextFrom(parent context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	if parent == nil {
+		parent = engine.Context()
 	}
-	return context.WithCancel(engine.Context())
+	if timeout > 0 {
+		return context.WithTimeout(parent, timeout)
+	}
+	return context.WithCancel(parent)
 }
 
 // sqlError maps an Erlang-side error to its SQLSTATE (one table).
@@ -417,7 +425,7 @@ func erlRequest(req *C.PlerlErlReq) error {
 		if req.op == C.PLERL_ERL_CAST {
 			msg = term.Tuple{term.Atom("$gen_cast"), msg}
 		}
-		if err := b.send(t, goStr(req.name), msg); err != nil {
+		if err := b.send(nil, t, goStr(req.name), msg); err != nil {
 			return err
 		}
 		setBool(&req.result, true)
@@ -427,9 +435,11 @@ func erlRequest(req *C.PlerlErlReq) error {
 	return nil
 }
 
-// send delivers msg to a registered name (string) or a pid on t.
-func (b *bridge) send(t target, to any, msg any) error {
-	ctx, cancel := callContext(readSettings().CallTimeout)
+// send delivers msg to a registered name (string) or a pid on t, under
+// parent (nil: the engine's context) and plerl.call_timeout. Waiting for a
+// peer that stopped reading is waiting like any other: it ends with them.
+func (b *bridge) send(parent context.Context, t target, to any, msg any) error {
+	ctx, cancel := callContextFrom(parent, readSettings().CallTimeout)
 	defer cancel()
 	var err error
 	waiting(func() {

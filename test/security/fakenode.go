@@ -28,18 +28,20 @@ const fakeFlags uint64 = 0x1070F94 | 0x8 | 0x20 | 1<<32 | 0x2000000 | 1<<34
 type behavior int
 
 const (
-	bhGarbage    behavior = iota // a garbage packet instead of a reply
-	bhOversize                   // a frame header claiming 2 GB
-	bhDeep                       // a reply nested 100000 lists deep
-	bhBadUTF8Bin                 // a binary that is not UTF-8 (fine: tagged base64)
-	bhBadAtom                    // an atom whose bytes are not UTF-8
-	bhHugeBignum                 // a bignum of 4 MB (printing it is quadratic)
-	bhClose                      // close the socket when the call arrives
-	bhSilentCall                 // never answer (ticks keep the link alive)
-	bhSilentHS                   // accept TCP, never answer the handshake
-	bhBadStatus                  // refuse the handshake ("not_allowed")
-	bhBadDigest                  // a wrong digest in the challenge ack
-	bhHugeTuple                  // a reply claiming a tuple of 2^32-1 elements
+	bhGarbage        behavior = iota // a garbage packet instead of a reply
+	bhOversize                       // a frame header claiming 2 GB
+	bhDeep                           // a reply nested 100000 lists deep
+	bhBadUTF8Bin                     // a binary that is not UTF-8 (fine: tagged base64)
+	bhBadAtom                        // an atom whose bytes are not UTF-8
+	bhHugeBignum                     // a bignum of 4 MB (printing it is quadratic)
+	bhClose                          // close the socket when the call arrives
+	bhSilentCall                     // never answer (ticks keep the link alive)
+	bhSilentHS                       // accept TCP, never answer the handshake
+	bhBadStatus                      // refuse the handshake ("not_allowed")
+	bhBadDigest                      // a wrong digest in the challenge ack
+	bhHugeTuple                      // a reply claiming a tuple of 2^32-1 elements
+	bhNoRead                         // read nothing after the handshake (a node under SIGSTOP; ticks go on)
+	bhNoReadAfterOne                 // answer one rex call with a pid (erlang:whereis(user)), then read nothing
 )
 
 type fakeNode struct {
@@ -242,6 +244,21 @@ func (f *fakeNode) connected(c net.Conn, br *bufio.Reader, b behavior) {
 			}
 		}
 	}()
+	stopReading := func() {
+		for {
+			f.mu.Lock()
+			closed := f.closed
+			f.mu.Unlock()
+			if closed {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	if b == bhNoRead {
+		stopReading()
+		return
+	}
 	for {
 		var h [4]byte
 		if _, err := io.ReadFull(br, h[:]); err != nil {
@@ -276,6 +293,10 @@ func (f *fakeNode) connected(c net.Conn, br *bufio.Reader, b behavior) {
 			continue
 		}
 		if !f.answer(c, write, b, from) {
+			return
+		}
+		if b == bhNoReadAfterOne {
+			stopReading()
 			return
 		}
 	}
@@ -327,6 +348,9 @@ func (f *fakeNode) answer(c net.Conn, write func([]byte) error, b behavior, from
 	case bhClose:
 		return false
 	case bhSilentCall:
+	case bhNoReadAfterOne:
+		r, _ := term.AppendNoVersion(nil, term.Pid{Node: term.Atom("plerl_fake_noread1@" + f.host), ID: 1, Creation: 7})
+		reply(r)
 	}
 	return true
 }

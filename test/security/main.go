@@ -6,6 +6,8 @@
 //	limits    timeouts and limits that need a peer of our own
 //	badinput  a table of hostile inputs; the backend survives each one
 //	tls       TLS distribution with a throw-away CA
+//	writes    writes to a node that stopped reading end with the call's
+//	          timeout, statement_timeout, cancel and terminate (also at COMMIT)
 //
 // It prints one line per check ("ok ..." or "FAIL ..."), and
 // "N passed, N failed" last; the exit status is 1 if anything failed.
@@ -80,6 +82,7 @@ func main() {
 		{"limits", (*env).limits},
 		{"badinput", (*env).badinput},
 		{"tls", (*env).tls},
+		{"writes", (*env).writes},
 		{"logcheck", (*env).logcheck},
 	}
 	want := map[string]bool{}

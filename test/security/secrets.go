@@ -20,6 +20,7 @@ var fakeNames = map[string]behavior{
 	"plerl_fake_close": bhClose, "plerl_fake_silent": bhSilentCall,
 	"plerl_fake_silenths": bhSilentHS, "plerl_fake_status": bhBadStatus,
 	"plerl_fake_digest": bhBadDigest, "plerl_fake_hugetuple": bhHugeTuple,
+	"plerl_fake_noread": bhNoRead, "plerl_fake_noread1": bhNoReadAfterOne,
 }
 
 var fake *fakeNode
