@@ -58,7 +58,7 @@ SELECT erlang_ping('fake_noread') AS ping;
 SELECT state FROM erlang_connections() WHERE node LIKE 'plerl_fake_noread@%';
 \set st :SQLSTATE
 `+after)
-	e.check("writes/erlang_ping behind a blocked write", strings.Contains(out, "PE001") && strings.Contains(out, "ping \n------\n f") &&
+	e.check("writes/erlang_ping behind a blocked write", strings.Contains(out, "fake_noread: timed out") && strings.Contains(out, "------\n f\n") &&
 		d < 2*time.Second && sameAfter(out),
 		"after %v: %s", d.Round(time.Millisecond), strings.Join(strings.Fields(out), " "))
 
