@@ -291,10 +291,18 @@ func (b *bridge) identOf(cookie string) string {
 // callContext bounds one request by the statement (query cancel through
 // the engine's context) and by timeout (0: none).
 func callContext(timeout time.Duration) (context.Context, context.CancelFunc) {
-	if timeout > 0 {
-		return context.WithTimeout(engine.Context(), timeout)
+	return callContextFrom(nil, timeout)
+}
+
+// callContextFrom is callContext under parent (nil: the engine's context).
+func callContextFrom(parent context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	if parent == nil {
+		parent = engine.Context()
 	}
-	return context.WithCancel(engine.Context())
+	if timeout > 0 {
+		return context.WithTimeout(parent, timeout)
+	}
+	return context.WithCancel(parent)
 }
 
 // sqlError maps an Erlang-side error to its SQLSTATE (one table).
@@ -493,7 +501,7 @@ func erlRequest(req *C.PlerlErlReq) error {
 		if req.op == C.PLERL_ERL_CAST {
 			msg = term.Tuple{term.Atom("$gen_cast"), msg}
 		}
-		if err := b.send(t, t.module, msg); err != nil {
+		if err := b.send(nil, t, t.module, msg); err != nil {
 			return err
 		}
 		setBool(&req.result, true)
@@ -593,8 +601,10 @@ func isDone(c *dist.Conn) bool {
 // path every send and cast takes. A registered name must be the one C
 // checked (t.module), a pid needs the '!' row; the atoms of msg (and of a
 // pid's node name) are held to the allow-list. The sender is the pid of the
-// role t was resolved for, so replies reach that role's mailbox only.
-func (b *bridge) send(t target, to any, msg any) error {
+// role t was resolved for, so replies reach that role's mailbox only. It
+// waits under parent (nil: the engine's context) and plerl.call_timeout:
+// waiting for a peer that stopped reading ends with them like any wait.
+func (b *bridge) send(parent context.Context, t target, to any, msg any) error {
 	switch dst := to.(type) {
 	case string:
 		if err := checkName("registered", dst); err != nil {
@@ -613,7 +623,7 @@ func (b *bridge) send(t target, to any, msg any) error {
 	if err := b.checkAtoms(t, to, msg); err != nil {
 		return err
 	}
-	ctx, cancel := callContext(readSettings().CallTimeout)
+	ctx, cancel := callContextFrom(parent, readSettings().CallTimeout)
 	defer cancel()
 	var err error
 	waiting(func() {

@@ -4,12 +4,16 @@ package main
 
 /*
 #include <stdlib.h>
+#include "postgres.h"
+#include "storage/proc.h"
 #include "plerl.h"
 */
 import "C"
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"time"
 	"unsafe"
 
@@ -19,7 +23,11 @@ import (
 	"github.com/plerl/plerl/runtime/term"
 )
 
-type erlangHost struct{}
+type erlangHost struct {
+	// parent, if set, bounds every request (the COMMIT-time flush: see
+	// plerlGoXact); nil: the engine's context.
+	parent context.Context
+}
 
 func (h erlangHost) Resolve(targetName, module, function string, arity, op int) (pl.Target, error) {
 	return h.ResolveAs(0, targetName, module, function, arity, op)
@@ -113,12 +121,12 @@ func (erlangHost) CheckSend(t pl.Target, to any, msg any) error {
 	return b.checkAtoms(t.(target), to, msg)
 }
 
-func (erlangHost) Send(t pl.Target, to any, msg any) error {
+func (h erlangHost) Send(t pl.Target, to any, msg any) error {
 	b, err := erlBridge()
 	if err != nil {
 		return err
 	}
-	return b.send(t.(target), to, msg)
+	return b.send(h.parent, t.(target), to, msg)
 }
 
 func (erlangHost) Connect(node, cookie string) error {
@@ -292,10 +300,31 @@ func plerlGoXact(event C.int, level C.int, cerr *C.PlerlError) {
 		// As a call of its own: the context of the last Lua call may be
 		// cancelled (a statement cancelled in a savepoint rolled back
 		// since), and that says nothing about these sends.
+		//
+		// The transaction has committed: errors can only be WARNINGs, but
+		// waiting here is waiting like anywhere else. The poller must see
+		// this phase (commitStarted) so that pg_cancel_backend and
+		// pg_terminate_backend end it (it only reads the flags, which are
+		// set even while CommitTransaction holds interrupts; it never
+		// raises). PostgreSQL has already disabled statement_timeout
+		// (finish_xact_command does so before it commits), so the flush
+		// applies it itself, from its own start.
 		engine.Enter()
-		errs := engine.FlushSends(h)
+		commitStarted()
+		ctx, cancel := context.WithCancel(engine.Context())
+		if st := int64(C.StatementTimeout); st > 0 {
+			cancel()
+			ctx, cancel = context.WithTimeout(engine.Context(), time.Duration(st)*time.Millisecond)
+		}
+		errs := engine.FlushSends(erlangHost{parent: ctx})
+		timedOut := ctx.Err() == context.DeadlineExceeded && engine.Context().Err() == nil
+		cancel()
+		callFinished()
 		engine.Leave()
 		for _, err := range errs {
+			if timedOut {
+				err = fmt.Errorf("%w (statement_timeout ended the sends at COMMIT)", err)
+			}
 			_ = h.warn(err)
 		}
 	case C.PLERL_XACT_ABORT:

@@ -40,6 +40,10 @@ func callStarted() {
 	// The time limit is measured by the poller from the first tick that
 	// sees this call (callSeen), which is within pollInterval of its start.
 	refreshLimits()
+	markStarted()
+}
+
+func markStarted() {
 	calls.Add(1)
 	if parked.Load() && parked.CompareAndSwap(true, false) {
 		select {
@@ -47,6 +51,16 @@ func callStarted() {
 		default:
 		}
 	}
+}
+
+// commitStarted marks the sends deferred to COMMIT (plerlGoXact) as a
+// call, so the poller looks at cancel and terminate while they wait; end
+// it with callFinished. No Lua runs there, so plerl's Lua time and memory
+// limits are off for it (the next callStarted sets them again).
+func commitStarted() {
+	timeLimit.Store(0)
+	memoryLimit.Store(0)
+	markStarted()
 }
 
 func callFinished() { calls.Add(1) }

@@ -57,6 +57,13 @@ type Behavior struct {
 	NoTicks         bool          // never send ticks (default: tick every TickEvery)
 	TickEvery       time.Duration // default 200ms
 	BatchReplies    int           // hold rex replies until this many, then write them in one write (not with ReplyDelay)
+	// HoldReads, if set, keeps the peer from reading anything after the
+	// handshake until it is closed (a node that stopped reading, e.g. under
+	// SIGSTOP: our writes fill the socket buffers and block). Ticks go on.
+	HoldReads chan struct{}
+	// HoldAfterCalls, with HoldReads: answer this many rex calls first,
+	// then stop reading (0: stop right after the handshake).
+	HoldAfterCalls int
 }
 
 // Peer is a running fake node.
@@ -500,6 +507,13 @@ func (p *Peer) connected(c net.Conn, br *bufio.Reader, client string) {
 			}
 		}()
 	}
+	hold := p.behavior().HoldReads
+	if hold != nil && p.behavior().HoldAfterCalls == 0 {
+		// No smaller receive buffer: with a tiny window and delayed ACKs
+		// the test's 32 MB would take minutes once released.
+		<-hold
+	}
+	answered := 0
 	for {
 		var h [4]byte
 		if _, err := io.ReadFull(br, h[:]); err != nil {
@@ -534,6 +548,9 @@ func (p *Peer) connected(c net.Conn, br *bufio.Reader, client string) {
 		if len(t) == 4 && t[0] == int64(6) && t[3] == term.Atom("rex") {
 			if !p.rexCall(c, replyWrite, payload) {
 				return
+			}
+			if answered++; hold != nil && answered == p.behavior().HoldAfterCalls {
+				<-hold
 			}
 		}
 	}

@@ -174,7 +174,7 @@ func TestMeasureReaderHandoff(t *testing.T) {
 				b = appendAtom(appendAtom(b, "erlang"), "node")
 				b = append(b, tagNil, tagSmallAtomUTF8, 4, 'u', 's', 'e', 'r')
 				cl := c.register(k, false)
-				if err := c.writeFrame(b); err != nil {
+				if err := c.writeFrame(context.Background(), b); err != nil {
 					t.Fatal(err)
 				}
 				for len(cl.ch) == 0 {

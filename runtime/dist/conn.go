@@ -161,6 +161,7 @@ type Conn struct {
 
 	// combining writer
 	wmu     sync.Mutex
+	wwake   chan struct{} // closed when the queue is taken or the writer stops (writeRaw waits on it); nil: nobody waits
 	wbuf    []byte
 	wspare  []byte
 	writing bool
@@ -440,32 +441,62 @@ func (c *Conn) downErr(step string, err error) *Error {
 
 // ---- writer --------------------------------------------------------------
 
+// wbufMax bounds what callers may queue behind a write in progress. Below
+// it a packet is appended and its caller returns at once (the batching of
+// the combining writer); above it the caller waits, under its context,
+// until it can write its packet itself or there is room: a writer blocked
+// on a peer that stopped reading thus never collects an unbounded queue,
+// and a caller whose context ends while it waits has queued nothing.
+const wbufMax = 256 << 10
+
 // writeFrame writes one packet. b must start with frameHdr bytes of room
 // for the length, which writeFrame fills in. The combining writer: whoever
 // finds the writer idle writes its own packet straight from its buffer
 // (no copy, no goroutine hand-off); packets that arrive while a write is in
-// progress are appended to a shared buffer and written by that same writer
-// in one syscall when its write returns. Under contention (conc8) this
+// progress are appended to a shared buffer (up to wbufMax) and written in
+// one syscall when that write returns. Under contention (conc8) this
 // batches many packets per syscall; idle it is one write per packet.
-// On return b may be reused. A write error kills the connection.
-func (c *Conn) writeFrame(b []byte) error {
+//
+// Waiting to write is waiting: it ends with ctx (see writeLoop for what
+// happens to a packet then). On return b may be reused. A write error or a
+// write blocked for WriteTimeout kills the connection.
+func (c *Conn) writeFrame(ctx context.Context, b []byte) error {
 	n := len(b) - frameHdr
 	if n > c.cfg.MaxSendSize {
 		return newErr(KindTooLarge, c.node, "send", fmt.Errorf("message of %d bytes exceeds the %d byte limit", n, c.cfg.MaxSendSize))
 	}
 	binary.BigEndian.PutUint32(b, uint32(n))
-	return c.writeRaw(b)
+	return c.writeRaw(ctx, b)
 }
 
-func (c *Conn) writeRaw(b []byte) error {
+func (c *Conn) writeRaw(ctx context.Context, b []byte) error {
 	if c.wq != nil {
-		return c.writeViaGoroutine(b)
+		return c.writeViaGoroutine(ctx, b)
 	}
 	c.wmu.Lock()
-	if c.writing || c.corked {
-		c.wbuf = append(c.wbuf, b...)
+	for c.writing || c.corked {
+		// A cork with no write in progress is flushed by the reader as soon
+		// as it has dispatched its read: no need to bound it.
+		if (c.corked && !c.writing) || len(c.wbuf)+len(b) <= wbufMax {
+			c.wbuf = append(c.wbuf, b...)
+			c.wmu.Unlock()
+			return nil
+		}
+		// Full: wait for the writer to take the queue or stop. b is not
+		// queued, so giving up leaves nothing behind.
+		if c.wwake == nil {
+			c.wwake = make(chan struct{})
+		}
+		wake := c.wwake
 		c.wmu.Unlock()
-		return nil
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return ctxErr(ctx, KindTimeout, c.node, "write", ctx.Err())
+		case <-c.done:
+			return c.err
+		}
+		c.wmu.Lock()
 	}
 	select {
 	case <-c.done:
@@ -474,40 +505,67 @@ func (c *Conn) writeRaw(b []byte) error {
 	default:
 	}
 	c.writing = true
-	return c.writeLoop(b, true, false)
+	return c.writeLoop(ctx, b, true, false)
+}
+
+// wakeWritersLocked wakes callers waiting for room (writeRaw). Called with
+// wmu held whenever the queue is taken or the writer stops.
+func (c *Conn) wakeWritersLocked() {
+	if c.wwake != nil {
+		close(c.wwake)
+		c.wwake = nil
+	}
 }
 
 // writeLoop writes out, then whatever packets were appended to wbuf
 // meanwhile, until wbuf is empty. Called with wmu held and c.writing set;
 // returns with wmu released. own says out is the caller's buffer (else it is
-// a batch buffer, kept for reuse). nowait (the reader goroutine's flush):
-// write only what the socket takes now and leave the rest to a goroutine
-// that may wait.
-func (c *Conn) writeLoop(out []byte, own, nowait bool) error {
+// a batch buffer, kept for reuse).
+//
+// ctx is the caller's (nil: a background writer, bounded by WriteTimeout
+// only). A caller waits for its own packet under ctx, never for others':
+// once its packet is out, what the others queued is written with what the
+// socket takes now and the rest is finished by a background writer (on our
+// own sockets; a net.Conn's caller writes it under its ctx). nowait (the
+// reader goroutine's flush): write only what the socket takes now.
+//
+// When ctx ends during the write: if nothing of the packet was written, it
+// is withdrawn and the caller gets ctx's error; if part of it is on the
+// wire, the stream cannot be resumed without the rest, so a background
+// writer finishes it (a copy: the caller reuses its buffer) under
+// WriteTimeout while the caller returns ctx's error at once. Why not close
+// the connection instead: a peer that is only slow (a busy node, a full
+// window) keeps its connection and the other callers' pending calls, and a
+// peer that stopped for good is cut at WriteTimeout (= TickTime) as before,
+// which is also when the liveness timer would declare it down. A net.Conn
+// (TLS, a Config.Dialer) cannot resume an interrupted write (crypto/tls
+// breaks the stream on a write timeout), so there the connection is closed.
+func (c *Conn) writeLoop(ctx context.Context, out []byte, own, nowait bool) error {
+	fc := c.ownSocket()
 	for {
 		c.refreshWriteDeadline()
 		c.wmu.Unlock()
+		var n int
 		var err error
 		if nowait {
-			var n int
-			n, err = c.sr.fc.writeNoWait(out)
+			n, err = fc.writeNoWait(out)
 			if err == nil && n < len(out) {
 				c.wframes.Add(1)
-				rest := out[n:]
-				go func() {
-					c.wmu.Lock()
-					c.writeLoop(rest, true, false) // still the writer: others append meanwhile
-				}()
+				go c.finishWrite(out[n:]) // a batch buffer: not reused by anyone
 				return nil
 			}
 		} else {
-			_, err = c.nc.Write(out)
+			n, err = c.writeOut(ctx, out)
 		}
 		c.wframes.Add(1)
 		c.wmu.Lock()
 		if err != nil {
+			if ctx != nil && ctx.Err() != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+				return c.abandonWriteLocked(ctx, out, n, own)
+			}
 			c.writing = false
 			c.wbuf = c.wbuf[:0]
+			c.wakeWritersLocked()
 			c.wmu.Unlock()
 			e := c.downErr("write", err)
 			if errors.Is(err, os.ErrDeadlineExceeded) {
@@ -526,10 +584,97 @@ func (c *Conn) writeLoop(out []byte, own, nowait bool) error {
 		out, c.wbuf = c.wbuf, c.wspare
 		c.wspare = nil
 		own = false
+		c.wakeWritersLocked()
+		if ctx != nil && fc != nil {
+			nowait = true // others' packets: never wait for them (see above)
+		}
 	}
 	c.writing = false
+	c.wakeWritersLocked()
 	c.wmu.Unlock()
 	return nil
+}
+
+// abandonWriteLocked is writeLoop's end when ctx ended during a write of
+// out of which n bytes went out (see writeLoop). Called with wmu held and
+// c.writing set; releases wmu.
+func (c *Conn) abandonWriteLocked(ctx context.Context, out []byte, n int, own bool) error {
+	e := ctxErr(ctx, KindTimeout, c.node, "write", ctx.Err())
+	if c.ownSocket() == nil {
+		c.writing = false
+		c.wbuf = c.wbuf[:0]
+		c.wakeWritersLocked()
+		c.wmu.Unlock()
+		c.fail(c.downErr("write", fmt.Errorf("a write was abandoned half-done (%v): this connection cannot resume it", ctx.Err())))
+		return e
+	}
+	var rest []byte
+	if n > 0 || !own {
+		rest = out[n:] // on the wire in part: must be finished
+		if own {
+			rest = append([]byte(nil), rest...)
+			e.Err = fmt.Errorf("%w (%w)", e.Err, errPartialWrite)
+		}
+	} else if len(c.wbuf) > 0 { // ours is withdrawn; the queue still goes out
+		rest, c.wbuf = c.wbuf, c.wspare
+		c.wspare = nil
+		c.wakeWritersLocked()
+	}
+	if rest == nil {
+		c.writing = false
+		c.wakeWritersLocked()
+		c.wmu.Unlock()
+		return e
+	}
+	c.wmu.Unlock()
+	go c.finishWrite(rest)
+	return e
+}
+
+// errPartialWrite marks a caller's ctx error after part of its packet went
+// out: the packet will still reach the peer (CallKill must then be ready
+// to kill what it spawns).
+var errPartialWrite = errors.New("part of the packet was written; the rest follows in the background")
+
+// finishWrite is a background writer: it stays the writer, writes rest and
+// then the queue, bounded by WriteTimeout only.
+func (c *Conn) finishWrite(rest []byte) {
+	c.wmu.Lock()
+	c.writeLoop(nil, rest, true, false)
+}
+
+// ownSocket is the connection's fdConn, nil for a net.Conn (TLS, Dialer,
+// tests).
+func (c *Conn) ownSocket() *fdConn {
+	if c.sr == nil {
+		return nil
+	}
+	return c.sr.fc
+}
+
+// writeOut writes all of out, waiting for the socket under ctx (nil: the
+// write deadline only). n is how much went out.
+func (c *Conn) writeOut(ctx context.Context, out []byte) (int, error) {
+	if fc := c.ownSocket(); fc != nil {
+		return fc.writeCtx(ctx, out)
+	}
+	if ctx == nil || ctx.Done() == nil {
+		return c.nc.Write(out)
+	}
+	// A net.Conn's write is interrupted by moving its deadline.
+	fired := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		c.nc.SetWriteDeadline(time.Unix(1, 0))
+		close(fired)
+	})
+	n, err := c.nc.Write(out)
+	if !stop() {
+		<-fired
+		c.wmu.Lock()
+		c.wdl = time.Time{} // the next refreshWriteDeadline sets it again
+		c.wmu.Unlock()
+	}
+	return n, err
 }
 
 // Corking (the reader goroutine only). Measured in conc8 (bench/distbench):
@@ -560,7 +705,8 @@ func (c *Conn) flushCork() {
 	c.wmu.Lock()
 	c.corked = false
 	if c.writing || len(c.wbuf) == 0 {
-		c.wmu.Unlock() // a writer in progress takes wbuf with it
+		c.wakeWritersLocked() // a caller waiting for room may now write itself
+		c.wmu.Unlock()        // a writer in progress takes wbuf with it
 		return
 	}
 	select {
@@ -572,7 +718,8 @@ func (c *Conn) flushCork() {
 	c.writing = true
 	out := c.wbuf
 	c.wbuf, c.wspare = c.wspare, nil
-	c.writeLoop(out, false, true)
+	c.wakeWritersLocked()
+	c.writeLoop(nil, out, false, true)
 }
 
 // useWriterGoroutine switches c to the writer-goroutine design (for
@@ -609,11 +756,13 @@ func (c *Conn) useWriterGoroutine() {
 	}()
 }
 
-func (c *Conn) writeViaGoroutine(b []byte) error {
+func (c *Conn) writeViaGoroutine(ctx context.Context, b []byte) error {
 	cp := append([]byte(nil), b...) // the caller reuses b
 	select {
 	case c.wq <- cp:
 		return nil
+	case <-ctx.Done():
+		return ctxErr(ctx, KindTimeout, c.node, "write", ctx.Err())
 	case <-c.done:
 		return c.err
 	}
@@ -655,7 +804,7 @@ func (c *Conn) flushControl() {
 		}
 		c.ctlMu.Unlock()
 		for _, b := range q {
-			if c.writeRaw(b) != nil {
+			if c.writeRaw(context.Background(), b) != nil { // a flusher goroutine: WriteTimeout bounds it
 				c.ctlMu.Lock()
 				c.ctlQ, c.ctlFlushing = nil, false
 				c.ctlMu.Unlock()
@@ -689,7 +838,7 @@ func (c *Conn) onTick() {
 		c.tickQuiet, c.tickLastR = 0, r
 	}
 	if c.wframes.Load() == c.tickLastW {
-		if c.writeRaw(tickPacket) != nil {
+		if c.writeRaw(context.Background(), tickPacket) != nil { // the timer's goroutine: WriteTimeout bounds it
 			return
 		}
 	}

@@ -88,6 +88,19 @@
 // one connection thus cost one write and one peer wake-up per batch, not
 // per call.
 //
+// Waiting to write is waiting (conn.go, writeLoop): a caller waits for the
+// socket under its own context. A packet not begun when that ends is
+// withdrawn; one partly written is finished by a background writer under
+// WriteTimeout (a peer that is only slow keeps its connection; one that
+// stopped for good is cut at WriteTimeout, as the liveness rule would), and
+// the caller returns at once (errPartialWrite marks that case: CallKill then
+// kills what the request spawns). A caller whose packet is done never waits
+// for the others' packets queued behind it: what the socket does not take
+// at once goes to a background writer. The queue behind a writer is bounded
+// (wbufMax); a caller over it waits for room under its context, having
+// queued nothing. TLS and Dialer connections cannot resume a write cut by a
+// context, so there it closes the connection.
+//
 // Liveness: a timer every TickTime/4 writes a tick (4 zero bytes) whenever we wrote
 // nothing for TickTime/4, and declares the node down when no byte arrived
 // for TickTime (4 intervals) — the same rule as erts. Socket close, read

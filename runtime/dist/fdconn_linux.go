@@ -372,7 +372,14 @@ func recv(fd int, p []byte, flags int) (int, error) {
 // Write writes all of p (MSG_NOSIGNAL: a dead peer is EPIPE, never a
 // SIGPIPE; MSG_DONTWAIT: a full socket buffer is waited for in ppoll), up
 // to the write deadline.
-func (c *fdConn) Write(p []byte) (int, error) {
+func (c *fdConn) Write(p []byte) (int, error) { return c.writeCtx(nil, p) }
+
+// writeCtx is Write whose waits for room also end with ctx (nil: none),
+// looked at every few milliseconds as in wait (os.ErrDeadlineExceeded; the
+// caller tells ctx from the deadline). n says how much of p went out: a
+// caller must know whether a packet was touched at all. The first send
+// costs nothing extra: ctx is looked at only once the socket is full.
+func (c *fdConn) writeCtx(ctx context.Context, p []byte) (int, error) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	done := 0
@@ -382,7 +389,7 @@ func (c *fdConn) Write(p []byte) (int, error) {
 		if err != nil || done == len(p) {
 			return done, err
 		}
-		if err := c.wait(nil, pollOut, c.wdl.Load()); err != nil {
+		if err := c.wait(ctx, pollOut, c.wdl.Load()); err != nil {
 			return done, c.opErr("write", err)
 		}
 	}

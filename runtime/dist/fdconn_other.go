@@ -23,3 +23,5 @@ func (c *fdConn) pollerRead(p []byte) (int, error) { return c.Read(p) }
 func (c *fdConn) dropPoller()                      {}
 
 func (c *fdConn) writeNoWait(p []byte) (int, error) { return c.Write(p) }
+
+func (c *fdConn) writeCtx(ctx context.Context, p []byte) (int, error) { return c.Write(p) }

@@ -350,7 +350,7 @@ func (c *Conn) Call(ctx context.Context, mod, fun string, args []any) (any, erro
 	}
 	b = append(b, tagSmallAtomUTF8, 4, 'u', 's', 'e', 'r')
 	cl := c.register(k, false)
-	err = c.writeFrame(b)
+	err = c.writeFrame(ctx, b)
 	putBuf(bp, b)
 	if err != nil {
 		c.abandon(k, cl)
@@ -479,7 +479,7 @@ func (c *Conn) genCall(ctx context.Context, name string, req any) (any, error) {
 		return nil, newErr(KindProtocol, c.node, "call "+name, err)
 	}
 	cl := c.register(k, false)
-	if err := c.writeFrame(b); err != nil {
+	if err := c.writeFrame(ctx, b); err != nil {
 		c.abandon(k, cl)
 		return nil, err
 	}
@@ -546,8 +546,16 @@ func (c *Conn) CallKill(ctx context.Context, mod, fun string, args []any) (any, 
 		return nil, c.countErr(newErr(KindProtocol, c.node, step, fmt.Errorf("encode: %w", err)))
 	}
 	cl := c.register(k, true)
-	err = c.writeFrame(b)
+	err = c.writeFrame(ctx, b)
 	putBuf(bp, b)
+	if err != nil && errors.Is(err, errPartialWrite) {
+		// The request will reach the peer after all: whatever it spawns is
+		// killed when its SPAWN_REPLY comes (routeSignal).
+		c.pmu.Lock()
+		cl.cancelled = true
+		c.pmu.Unlock()
+		return nil, c.countErr(c.stepErr(err, "erpc", mod, fun, len(args)))
+	}
 	if err != nil {
 		c.abandon(k, cl)
 		return nil, c.countErr(c.stepErr(err, "erpc", mod, fun, len(args)))
@@ -580,7 +588,7 @@ func (c *Conn) CallKill(ctx context.Context, mod, fun string, args []any) (any, 
 		}
 		c.pmu.Unlock()
 		if kill != nil {
-			c.writeRaw(c.exit2Frame(*kill, "kill"))
+			c.queueKill(*kill) // ctx has ended: never wait for the socket here
 		}
 		return nil, c.countErr(ctxErr(ctx, KindTimeout, c.node, step, ctx.Err()))
 	default:
@@ -653,7 +661,7 @@ func (c *Conn) sendCtl(ctx context.Context, step string, ctrl term.Tuple, payloa
 		putBuf(bp, b)
 		return newErr(KindProtocol, c.node, step, fmt.Errorf("encode: %w", err))
 	}
-	err = c.writeFrame(b)
+	err = c.writeFrame(ctx, b)
 	putBuf(bp, b)
 	return err
 }
@@ -667,7 +675,7 @@ func (c *Conn) Send(ctx context.Context, to term.Pid, msg any) error {
 	bp := getBuf()
 	b := append((*bp)[:0], 0, 0, 0, 0, passThrough, versionMagic, tagSmallTuple, 3, tagSmallInt, OpSend, tagSmallAtomUTF8, 0)
 	b = appendPid(b, to)
-	return c.sendBuilt(bp, b, msg, "send")
+	return c.sendBuilt(ctx, bp, b, msg, "send")
 }
 
 // RegSend sends msg to the process registered as name on the peer
@@ -686,17 +694,17 @@ func (c *Conn) RegSend(ctx context.Context, from term.Pid, name string, msg any)
 	b = appendPid(b, from)
 	b = append(b, tagSmallAtomUTF8, 0)
 	b = appendAtom(b, name)
-	return c.sendBuilt(bp, b, msg, "reg_send")
+	return c.sendBuilt(ctx, bp, b, msg, "reg_send")
 }
 
 // sendBuilt appends the payload to a built control message and writes it.
-func (c *Conn) sendBuilt(bp *[]byte, b []byte, msg any, step string) error {
+func (c *Conn) sendBuilt(ctx context.Context, bp *[]byte, b []byte, msg any, step string) error {
 	b, err := appendVersioned(b, msg)
 	if err != nil {
 		putBuf(bp, b)
 		return newErr(KindProtocol, c.node, step, fmt.Errorf("encode: %w", err))
 	}
-	err = c.writeFrame(b)
+	err = c.writeFrame(ctx, b)
 	putBuf(bp, b)
 	return err
 }

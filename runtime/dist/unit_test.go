@@ -628,7 +628,7 @@ func TestFlushCorkDoesNotBlock(t *testing.T) {
 		big[i] = byte(i)
 	}
 	c.cork()
-	if err := c.writeRaw(big); err != nil {
+	if err := c.writeRaw(context.Background(), big); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan struct{})
@@ -645,7 +645,7 @@ func TestFlushCorkDoesNotBlock(t *testing.T) {
 		t.Fatal("32 MiB went into the socket at once: the test shows nothing")
 	}
 	tail := []byte("tail")
-	if err := c.writeRaw(tail); err != nil { // joins the writer in progress
+	if err := c.writeRaw(context.Background(), tail); err != nil { // joins the writer in progress
 		t.Fatal(err)
 	}
 	got := make([]byte, len(big)+len(tail))

@@ -10,6 +10,8 @@
 //	          and other roles (names, atoms, REPEATABLE READ, parallel
 //	          workers, mailboxes)
 //	luabudget Lua built-ins against the memory limit and cancel
+//	writes    writes to a node that stopped reading end with the call's
+//	          timeout, statement_timeout, cancel and terminate (also at COMMIT)
 //
 // It prints one line per check ("ok ..." or "FAIL ..."), and
 // "N passed, N failed" last; the exit status is 1 if anything failed.
@@ -86,6 +88,7 @@ func main() {
 		{"tls", (*env).tls},
 		{"hostile", (*env).hostile},
 		{"luabudget", (*env).luabudget},
+		{"writes", (*env).writes},
 		{"logcheck", (*env).logcheck},
 	}
 	want := map[string]bool{}

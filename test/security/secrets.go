@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/plerl/plerl/internal/fakepeer"
+	"github.com/plerl/plerl/runtime/term"
 )
 
 // fakeNames are the misbehaving nodes (internal/fakepeer), by alive name.
@@ -30,7 +31,19 @@ var fakeNames = map[string]fakepeer.Behavior{
 	"plerl_fake_silenths":  {SilentHandshake: true},
 	"plerl_fake_status":    {Status: "not_allowed"},
 	"plerl_fake_digest":    {BadDigest: true},
-	"plerl_fake_hugetuple": {RawReply: []byte{105, 0xff, 0xff, 0xff, 0xff, 106}}, // LARGE_TUPLE_EXT claiming 2^32-1 elements
+	"plerl_fake_hugetuple": {RawReply: []byte{105, 0xff, 0xff, 0xff, 0xff, 106}},              // LARGE_TUPLE_EXT claiming 2^32-1 elements
+	"plerl_fake_noread":    {HoldReads: holdReads},                                            // reads nothing after the handshake (a node under SIGSTOP)
+	"plerl_fake_noread1":   {HoldReads: holdReads, HoldAfterCalls: 1, RawReply: noread1Pid()}, // answers one call with a pid, then reads nothing
+}
+
+// holdReads keeps the "noread" fake nodes from reading until the driver
+// exits (writes.go: a node that stopped reading).
+var holdReads = make(chan struct{})
+
+// noread1Pid is the pid plerl_fake_noread1 answers its one call with.
+func noread1Pid() []byte {
+	b, _ := term.AppendNoVersion(nil, term.Pid{Node: "plerl_fake_noread1@127.0.0.2", ID: 1, Creation: 7})
+	return b
 }
 
 // deepList encodes a list nested depth deep ([[[...]]]), beyond what the
