@@ -31,7 +31,7 @@ func jsonbNumbers(js []byte) []byte {
 		case c == '"':
 			inStr = true
 		case c == '-':
-			n, _ := scanNumber(js[i:])
+			n, _ := ScanJSONNumber(js[i:])
 			if strings.Trim(string(js[i+1:i+n]), "0.") == "" {
 				continue // a negative zero: drop the sign
 			}
