@@ -156,7 +156,9 @@ func (s *State) toTerm(v lua.LValue, opt *TermOptions, depth int, atoms map[term
 		return term.Atom("false"), nil
 	case lua.LNumber:
 		f := float64(x)
-		if f == math.Trunc(f) && math.Abs(f) <= maxExact {
+		// -0.0 stays a float: there is no integer -0, and the sign is
+		// what the value says.
+		if f == math.Trunc(f) && math.Abs(f) <= maxExact && !(f == 0 && math.Signbit(f)) {
 			return int64(f), nil
 		}
 		if math.IsNaN(f) || math.IsInf(f, 0) {

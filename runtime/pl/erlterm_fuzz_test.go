@@ -245,7 +245,7 @@ func invalidTerm(t any, opt *TermOptions) string {
 func exactTerm(t any, opt *TermOptions) bool {
 	switch x := t.(type) {
 	case float64:
-		return x != math.Trunc(x) || math.Abs(x) > maxExact
+		return x != math.Trunc(x) || math.Abs(x) > maxExact || (x == 0 && math.Signbit(x))
 	case term.List:
 		for _, e := range x {
 			if !exactTerm(e, opt) {

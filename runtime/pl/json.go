@@ -7,15 +7,17 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"unicode/utf16"
-	"unicode/utf8"
 
 	"github.com/plerl/plerl/runtime/sqlstate"
 	lua "github.com/yuin/gopher-lua"
+
+	"github.com/plerl/plerl/runtime/term"
 )
 
-// maxJSONDepth bounds nesting both ways (and catches cyclic tables).
-const maxJSONDepth = 1000
+// maxJSONDepth bounds nesting both ways (and catches cyclic tables): the
+// term mapping's default, so a JSON value too deep for one is too deep for
+// the other.
+const maxJSONDepth = term.DefaultJSONMaxDepth
 
 // DecodeJSON converts JSON text to Lua: objects are plain tables, arrays
 // are tables marked as arrays (json.isarray), null is the null sentinel,
@@ -54,22 +56,17 @@ func (d *jsonDecoder) errorf(format string, args ...any) *Error {
 }
 
 func (d *jsonDecoder) ws() {
-	for d.pos < len(d.data) {
-		switch d.data[d.pos] {
-		case ' ', '\t', '\n', '\r':
-			d.pos++
-		default:
-			return
-		}
-	}
+	d.pos = term.SkipJSONSpace(d.data, d.pos)
 }
 
 func (d *jsonDecoder) value(depth int) (lua.LValue, error) {
-	if depth > maxJSONDepth {
-		return nil, d.errorf("nested deeper than %d levels", maxJSONDepth)
-	}
 	if d.pos >= len(d.data) {
 		return nil, d.errorf("unexpected end of input")
+	}
+	// Counted as the term mapping counts MaxDepth: at most maxJSONDepth
+	// arrays and objects, one inside the other.
+	if c := d.data[d.pos]; (c == '{' || c == '[') && depth >= maxJSONDepth {
+		return nil, d.errorf("nested deeper than %d levels", maxJSONDepth)
 	}
 	L := d.s.L
 	switch c := d.data[d.pos]; {
@@ -182,150 +179,38 @@ func clearTail(vals []lua.LValue, n int) []lua.LValue {
 	return vals[:n]
 }
 
-// str reads a string literal at d.pos (the opening quote).
+// str reads a string literal at d.pos (the opening quote) with the lexer
+// the term mapping uses (term.ScanJSONString), so a json argument, a jsonb
+// argument and json.decode read strings by one set of rules. Raw bytes are
+// not checked for UTF-8: a Lua string is bytes in the server encoding.
 func (d *jsonDecoder) str() (string, error) {
-	d.pos++
-	start := d.pos
-	// Fast path: no escapes.
-	for d.pos < len(d.data) {
-		c := d.data[d.pos]
-		if c == '"' {
-			d.pos++
-			return d.data[start : d.pos-1], nil
-		}
-		if c == '\\' {
-			break
-		}
-		if c < 0x20 {
-			return "", d.errorf("control character in a string")
-		}
-		d.pos++
+	text, escaped, end, serr := term.ScanJSONString(d.data, d.pos, d.buf[:0])
+	if serr != nil {
+		d.pos = serr.Offset
+		return "", d.errorf("%s", serr.Reason)
 	}
-	b := append(d.buf[:0], d.data[start:d.pos]...)
-	for d.pos < len(d.data) {
-		c := d.data[d.pos]
-		switch {
-		case c == '"':
-			d.pos++
-			d.buf = b
-			return string(b), nil
-		case c < 0x20:
-			return "", d.errorf("control character in a string")
-		case c != '\\':
-			b = append(b, c)
-			d.pos++
-			continue
-		}
-		d.pos++
-		if d.pos >= len(d.data) {
-			break
-		}
-		e := d.data[d.pos]
-		d.pos++
-		switch e {
-		case '"', '\\', '/':
-			b = append(b, e)
-		case 'b':
-			b = append(b, '\b')
-		case 'f':
-			b = append(b, '\f')
-		case 'n':
-			b = append(b, '\n')
-		case 'r':
-			b = append(b, '\r')
-		case 't':
-			b = append(b, '\t')
-		case 'u':
-			r, ok := d.hex4()
-			if !ok {
-				return "", d.errorf("bad \\u escape")
-			}
-			if utf16.IsSurrogate(r) {
-				r2 := rune(-1)
-				if strings.HasPrefix(d.data[d.pos:], "\\u") {
-					save := d.pos
-					d.pos += 2
-					var ok2 bool
-					r2, ok2 = d.hex4()
-					if !ok2 {
-						return "", d.errorf("bad \\u escape")
-					}
-					if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
-						r = dec
-						r2 = -2
-					} else {
-						d.pos = save
-					}
-				}
-				if r2 != -2 {
-					r = utf8.RuneError
-				}
-			}
-			b = utf8.AppendRune(b, r)
-		default:
-			return "", d.errorf("bad escape \\%c", e)
-		}
+	str := d.data[d.pos+1 : end-1]
+	if escaped {
+		d.buf = text
+		str = string(text)
 	}
-	return "", d.errorf("unterminated string")
+	d.pos = end
+	return str, nil
 }
 
-func (d *jsonDecoder) hex4() (rune, bool) {
-	if d.pos+4 > len(d.data) {
-		return 0, false
-	}
-	v, err := strconv.ParseUint(d.data[d.pos:d.pos+4], 16, 32)
-	if err != nil {
-		return 0, false
-	}
-	d.pos += 4
-	return rune(v), true
-}
-
-// number reads a JSON number (RFC 8259 grammar) and picks its Lua form.
+// number reads a JSON number (the shared grammar, term.ScanJSONNumber) and
+// picks its Lua form.
 func (d *jsonDecoder) number() (lua.LValue, error) {
 	start := d.pos
-	p := d.pos
-	if p < len(d.data) && d.data[p] == '-' {
-		p++
-	}
-	digits := func() int {
-		q := p
-		for p < len(d.data) && d.data[p] >= '0' && d.data[p] <= '9' {
-			p++
-		}
-		return p - q
-	}
-	if p < len(d.data) && d.data[p] == '0' {
-		p++
-	} else if digits() == 0 {
-		d.pos = p
+	n, isFloat := term.ScanJSONNumber(d.data[start:])
+	if n == 0 {
 		return nil, d.errorf("bad number")
 	}
-	integer := true
-	if p < len(d.data) && d.data[p] == '.' {
-		p++
-		integer = false
-		if digits() == 0 {
-			d.pos = p
-			return nil, d.errorf("bad number")
-		}
-	}
-	if p < len(d.data) && (d.data[p] == 'e' || d.data[p] == 'E') {
-		p++
-		integer = false
-		if p < len(d.data) && (d.data[p] == '+' || d.data[p] == '-') {
-			p++
-		}
-		if digits() == 0 {
-			d.pos = p
-			return nil, d.errorf("bad number")
-		}
-	}
-	d.pos = p
-	v, err := d.s.jsonNumber(d.data[start:p], integer)
+	d.pos = start + n
+	v, err := d.s.jsonNumber(d.data[start:d.pos], !isFloat)
 	if err != nil {
 		d.pos = start
-		e := Errorf(sqlstate.NumericValueOutOfRange, "JSON number %s is out of range for a numeric", d.data[start:p])
+		e := Errorf(sqlstate.NumericValueOutOfRange, "JSON number %s is out of range for a numeric", d.data[start:start+n])
 		e.Detail = "at byte " + strconv.Itoa(start)
 		return nil, e
 	}

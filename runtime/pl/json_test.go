@@ -3,11 +3,15 @@ package pl
 import (
 	"bytes"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf16"
 
 	"github.com/plerl/plerl/runtime/sqlstate"
 	lua "github.com/yuin/gopher-lua"
+
+	"github.com/plerl/plerl/runtime/term"
 )
 
 func TestJSONRoundTrip(t *testing.T) {
@@ -20,7 +24,7 @@ func TestJSONRoundTrip(t *testing.T) {
 		{`[null, true, false]`, `[null,true,false]`},
 		{`{"b": 1, "a": 2, "c": {"z": null, "y": [1, 2]}}`, `{"a":2,"b":1,"c":{"y":[1,2],"z":null}}`},
 		{`"h\u00e9llo \"q\" \\ \/ \b\f\n\r\t \u0001"`, `"héllo \"q\" \\ / \b\f\n\r\t \u0001"`},
-		{`"\ud83d\ude00 \ud800 x"`, `"😀 ` + "\uFFFD" + ` x"`},
+		{`"\ud83d\ude00 \uD83D\uDE00 x"`, `"😀 😀 x"`},
 		// Integers keep every digit: numbers, then int64, then numeric.
 		{`[0, -0, 9007199254740991, 9007199254740992, -9223372036854775808, 18446744073709551616]`,
 			`[0,-0,9007199254740991,9007199254740992,-9223372036854775808,18446744073709551616]`},
@@ -54,6 +58,8 @@ func TestJSONDecodeErrors(t *testing.T) {
 	for _, in := range []string{
 		``, ` `, `[`, `[1,]`, `{"a"}`, `{"a":}`, `{a:1}`, `[1 2]`, `01`, `1.`, `.5`, `-`, `1e`, `+1`,
 		`tru`, `nul`, `"abc`, "\"a\x01b\"", `"\x"`, `"\u12"`, `[] []`, `NaN`, `Infinity`,
+		// Lone surrogates, refused as jsonb refuses them.
+		`"\ud800"`, `"\udc00"`, `["\ud800x"]`, `"\ud800\u0041"`, `"\ud800\ud800"`, `{"\udfff": 1}`,
 		strings.Repeat("[", maxJSONDepth+2) + strings.Repeat("]", maxJSONDepth+2),
 	} {
 		if v, err := s.DecodeJSON(in); err == nil {
@@ -158,7 +164,7 @@ func FuzzJSONLua(f *testing.F) {
 	for _, seed := range []string{
 		`{}`, `[]`, `null`, `{"a": [1, 2.5, "x", null, true, false, {}, []]}`,
 		`[9223372036854775807, -9223372036854775808, 18446744073709551616, 0.1, 1e400, -0.0, 1E-7]`,
-		`"\ud83d\ude00\u0000\n"`, `[[[[[]]]]]`, `{"a": 1, "a": 2}`, `[1,]`, `{"a"`, "\"\xff\"",
+		`"\ud83d\ude00\u0000\n"`, `"\ud800"`, `"\udc00\ud800"`, `[[[[[]]]]]`, `{"a": 1, "a": 2}`, `[1,]`, `{"a"`, "\"\xff\"",
 		`3.141592653589793238462643383279`, `[1e-20000, 1e20000]`, `1E170000`,
 	} {
 		f.Add([]byte(seed))
@@ -167,7 +173,8 @@ func FuzzJSONLua(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		in := string(data)
 		v, err := s.DecodeJSON(in)
-		valid := json.Valid(data)
+		// Valid by RFC 8259 and by jsonb's rule on surrogates.
+		valid := json.Valid(data) && !loneSurrogate(data)
 		if err != nil {
 			// Refused although valid: only deeper than the limit, or a
 			// number beyond numeric's range (22003).
@@ -195,6 +202,36 @@ func FuzzJSONLua(f *testing.F) {
 			t.Fatalf("meaning changed: %q -> %q", in, enc)
 		}
 	})
+}
+
+// loneSurrogate reports whether a string in JSON text (assumed otherwise
+// valid) has a \u escape of a surrogate that is not half of a pair.
+func loneSurrogate(data []byte) bool {
+	inStr := false
+	for i := 0; i < len(data); i++ {
+		switch c := data[i]; {
+		case !inStr:
+			inStr = c == '"'
+		case c == '"':
+			inStr = false
+		case c == '\\' && i+1 < len(data) && data[i+1] == 'u' && i+6 <= len(data):
+			r, _ := strconv.ParseUint(string(data[i+2:i+6]), 16, 32)
+			i += 5
+			if utf16.IsSurrogate(rune(r)) {
+				if r >= 0xdc00 || i+7 > len(data) || data[i+1] != '\\' || data[i+2] != 'u' {
+					return true
+				}
+				r2, _ := strconv.ParseUint(string(data[i+3:i+7]), 16, 32)
+				if r2 < 0xdc00 || r2 > 0xdfff {
+					return true
+				}
+				i += 6
+			}
+		case c == '\\':
+			i++
+		}
+	}
+	return false
 }
 
 func nesting(data []byte) int {
@@ -296,5 +333,41 @@ func TestJSONEncodeTypes(t *testing.T) {
 	}
 	if out, err := s.EncodeJSON(lua.LNil); err != nil || out != "null" {
 		t.Errorf("nil: %q %v", out, err)
+	}
+}
+
+// The SQL path (term.FromJSON, erlang_call's arguments) and the Lua path
+// (json and jsonb arguments, json.decode) share one lexer: they accept and
+// refuse the same string literals and read the same text from them, and
+// they agree on the integer digit limit (numeric's 131072 digits, 22003
+// beyond; checked against PostgreSQL 15).
+func TestJSONSameRulesAsTerm(t *testing.T) {
+	s := newValuesState(t)
+	for _, in := range []string{
+		`""`, `"plain"`, `"h\u00e9 \/ \"q\" \\ \b\f\n\r\t"`, `"\ud83d\ude00"`, `"\uD83D\uDE00"`, `"a\u0000b"`,
+		`"\ud800"`, `"\udc00"`, `"\ud800x"`, `"\ud800\u0041"`, `"\ud800\ud800"`, `"\udc00\ud800"`, `"\ud800\u12"`,
+		`"\x"`, `"\u12"`, `"abc`, "\"a\x01b\"", "\"tab\tin\"", `"\u00"`, `"\`,
+	} {
+		tv, terr := term.FromJSON([]byte(in), nil)
+		lv, lerr := s.DecodeJSON(in)
+		if (terr == nil) != (lerr == nil) {
+			t.Errorf("%s: term %v, Lua %v", in, terr, lerr)
+			continue
+		}
+		if terr == nil && string(tv.(term.Binary)) != string(lv.(lua.LString)) {
+			t.Errorf("%s: term %q, Lua %q", in, tv, lv)
+		}
+	}
+	for digits, ok := range map[int]bool{term.MaxJSONIntDigits: true, term.MaxJSONIntDigits + 1: false} {
+		for _, in := range []string{"1" + strings.Repeat("0", digits-1), "-" + strings.Repeat("9", digits)} {
+			_, terr := term.FromJSON([]byte(in), nil)
+			_, lerr := s.DecodeJSON(in)
+			if ok != (terr == nil) || ok != (lerr == nil) {
+				t.Errorf("%d digits: term %v, Lua %v", digits, terr, lerr)
+			}
+			if !ok && (term.KindOf(terr).SQLState() != sqlstate.NumericValueOutOfRange || lerr.(*Error).SQLState != sqlstate.NumericValueOutOfRange) {
+				t.Errorf("%d digits: term %v, Lua %v, want 22003", digits, terr, lerr)
+			}
+		}
 	}
 }

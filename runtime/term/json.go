@@ -9,7 +9,6 @@ import (
 	"math/big"
 	"strconv"
 	"strings"
-	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -217,14 +216,7 @@ func isIdent(s []byte) bool {
 }
 
 func (p *jsonParser) skipSpace() {
-	for p.pos < len(p.data) {
-		switch p.data[p.pos] {
-		case ' ', '\t', '\n', '\r':
-			p.pos++
-		default:
-			return
-		}
-	}
+	p.pos = SkipJSONSpace(p.data, p.pos)
 }
 
 func (p *jsonParser) end() error {
@@ -639,7 +631,7 @@ func (p *jsonParser) countAtomsIn(raw []byte) error {
 // number parses a JSON number: an integer (no fraction, no exponent) to an
 // exact int64 or *big.Int, anything else to float64.
 func (p *jsonParser) number() (any, error) {
-	n, isFloat := scanNumber(p.data[p.pos:])
+	n, isFloat := ScanJSONNumber(p.data[p.pos:])
 	if n == 0 {
 		return nil, p.unexpected()
 	}
@@ -649,46 +641,6 @@ func (p *jsonParser) number() (any, error) {
 		return p.parseFloat(text)
 	}
 	return p.parseInt(text)
-}
-
-// scanNumber returns the length of the JSON number at the start of b (0 if
-// there is none) and whether it has a fraction or an exponent.
-func scanNumber(b []byte) (int, bool) {
-	i, isFloat := 0, false
-	digits := func() int {
-		n := 0
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-			n++
-		}
-		return n
-	}
-	if i < len(b) && b[i] == '-' {
-		i++
-	}
-	if i < len(b) && b[i] == '0' {
-		i++
-	} else if digits() == 0 {
-		return 0, false
-	}
-	if i < len(b) && b[i] == '.' {
-		isFloat = true
-		i++
-		if digits() == 0 {
-			return 0, false
-		}
-	}
-	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
-		isFloat = true
-		i++
-		if i < len(b) && (b[i] == '+' || b[i] == '-') {
-			i++
-		}
-		if digits() == 0 {
-			return 0, false
-		}
-	}
-	return i, isFloat
 }
 
 func (p *jsonParser) parseFloat(text string) (any, error) {
@@ -742,113 +694,24 @@ func isJSONInt(s string) bool {
 
 // isJSONNumber reports whether s is exactly a JSON number.
 func isJSONNumber(s string) bool {
-	n, _ := scanNumber([]byte(s))
+	n, _ := ScanJSONNumber(s)
 	return n > 0 && n == len(s)
 }
 
-// str parses a JSON string at p.pos (the opening quote) and returns its
-// text, which is valid UTF-8: raw bytes are checked, \u escapes decoded
-// (surrogate pairs joined, lone surrogates rejected).
+// str parses a JSON string at p.pos (the opening quote) with the shared
+// lexer (jsonscan.go) and returns its text, which must be valid UTF-8: a
+// JSON string is a UTF-8 binary.
 func (p *jsonParser) str() (Binary, error) {
-	p.pos++ // "
-	start := p.pos
-	// Fast path: no escapes.
-	for p.pos < len(p.data) {
-		c := p.data[p.pos]
-		if c == '"' {
-			s := p.data[start:p.pos]
-			if !utf8.Valid(s) {
-				return nil, p.fail(KindMalformed, "string is not valid UTF-8")
-			}
-			p.pos++
-			return Binary(bytes.Clone(s)), nil
-		}
-		if c == '\\' || c < 0x20 {
-			break
-		}
-		p.pos++
+	text, escaped, end, serr := ScanJSONString(p.data, p.pos, nil)
+	if serr != nil {
+		return nil, p.fail(KindMalformed, serr.Reason+" at byte "+strconv.Itoa(serr.Offset))
 	}
-	buf := append([]byte(nil), p.data[start:p.pos]...)
-	for p.pos < len(p.data) {
-		c := p.data[p.pos]
-		switch {
-		case c == '"':
-			p.pos++
-			if !utf8.Valid(buf) {
-				return nil, p.fail(KindMalformed, "string is not valid UTF-8")
-			}
-			return Binary(buf), nil
-		case c < 0x20:
-			return nil, p.fail(KindMalformed, "control character in string at byte "+strconv.Itoa(p.pos))
-		case c != '\\':
-			buf = append(buf, c)
-			p.pos++
-			continue
-		}
-		p.pos++
-		if p.pos >= len(p.data) {
-			break
-		}
-		e := p.data[p.pos]
-		p.pos++
-		switch e {
-		case '"', '\\', '/':
-			buf = append(buf, e)
-		case 'b':
-			buf = append(buf, '\b')
-		case 'f':
-			buf = append(buf, '\f')
-		case 'n':
-			buf = append(buf, '\n')
-		case 'r':
-			buf = append(buf, '\r')
-		case 't':
-			buf = append(buf, '\t')
-		case 'u':
-			r, ok := p.hex4()
-			if !ok {
-				return nil, p.fail(KindMalformed, "bad \\u escape")
-			}
-			if utf16.IsSurrogate(r) {
-				var r2 rune = -1
-				if p.pos+1 < len(p.data) && p.data[p.pos] == '\\' && p.data[p.pos+1] == 'u' {
-					p.pos += 2
-					r2, ok = p.hex4()
-					if !ok {
-						return nil, p.fail(KindMalformed, "bad \\u escape")
-					}
-				}
-				r = utf16.DecodeRune(r, r2)
-				if r == utf8.RuneError {
-					return nil, p.fail(KindMalformed, "lone surrogate in \\u escape")
-				}
-			}
-			buf = utf8.AppendRune(buf, r)
-		default:
-			return nil, p.fail(KindMalformed, "bad escape \\"+string(rune(e)))
-		}
+	if !escaped {
+		text = bytes.Clone(p.data[p.pos+1 : end-1])
 	}
-	return nil, p.fail(KindMalformed, "unterminated string")
-}
-
-func (p *jsonParser) hex4() (rune, bool) {
-	if p.pos+4 > len(p.data) {
-		return 0, false
+	if !utf8.Valid(text) {
+		return nil, p.fail(KindMalformed, "string is not valid UTF-8")
 	}
-	var r rune
-	for _, c := range p.data[p.pos : p.pos+4] {
-		r <<= 4
-		switch {
-		case c >= '0' && c <= '9':
-			r |= rune(c - '0')
-		case c >= 'a' && c <= 'f':
-			r |= rune(c - 'a' + 10)
-		case c >= 'A' && c <= 'F':
-			r |= rune(c - 'A' + 10)
-		default:
-			return 0, false
-		}
-	}
-	p.pos += 4
-	return r, true
+	p.pos = end
+	return Binary(text), nil
 }

@@ -12,12 +12,16 @@ import (
 )
 
 // maxJSONIntBits: integers with more bits have more than MaxJSONIntDigits
-// decimal digits (131072 / log10(2) = 435411.6).
-const maxJSONIntBits = 435411
+// decimal digits. 10^131072 - 1, the largest integer of 131072 digits, has
+// 435412 bits (131072 / log10(2) = 435411.6), but so have some integers of
+// 131073 digits: at exactly this many bits the digits written are counted.
+// Checking the bits first keeps a huge integer from being converted at all.
+const maxJSONIntBits = 435412
 
 // ToJSON converts a term to JSON text. Integers are written exactly, floats
 // always with a fraction (1.0) and never with an exponent, so that jsonb
-// (which stores numbers as numeric) keeps them floats; binaries that are
+// (which stores numbers as numeric) keeps them floats (-0.0, which numeric
+// cannot hold, as {"$float":"-0.0"}); binaries that are
 // UTF-8 without NUL become strings; proper lists arrays; maps with string
 // keys objects with sorted keys; everything else a tagged form (see
 // docs/mapping.md). The same term always gives the same bytes.
@@ -151,10 +155,22 @@ func (w *jsonWriter) value(t any, depth int) error {
 			w.buf = strconv.AppendInt(w.buf, i, 10)
 			return nil
 		}
-		if b.BitLen() > maxJSONIntBits {
+		tooLong := func() error {
 			return w.fail(KindOutOfRange, "integer with more than "+strconv.Itoa(MaxJSONIntDigits)+" digits does not fit a jsonb number")
 		}
+		if b.BitLen() > maxJSONIntBits {
+			return tooLong()
+		}
+		start := len(w.buf)
 		w.buf = b.Append(w.buf, 10)
+		digits := len(w.buf) - start
+		if b.Sign() < 0 {
+			digits-- // the minus sign
+		}
+		if digits > MaxJSONIntDigits {
+			w.buf = w.buf[:start]
+			return tooLong()
+		}
 		return nil
 	}
 	return w.fail(KindMalformed, fmt.Sprintf("unsupported Go type %T", t))
@@ -182,12 +198,18 @@ func (w *jsonWriter) atom(a Atom) error {
 }
 
 // float writes f in positional notation with at least one fractional
-// digit and the fewest digits that read back as f: 1.0, 0.1, -0.0,
+// digit and the fewest digits that read back as f: 1.0, 0.1,
 // 1000000000000000000000.0. No exponent: jsonb keeps a number's digits and
 // scale, so 1e21 would come back as the integer 1000000000000000000000.
+// Negative zero is {"$float":"-0.0"}: numeric has no negative zero, so
+// jsonb would turn the number -0.0 into 0.0, but it keeps a string.
 func (w *jsonWriter) float(f float64) error {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		return w.fail(KindOutOfRange, "float is NaN or infinite")
+	}
+	if f == 0 && math.Signbit(f) {
+		w.buf = append(w.buf, `{"$float":"-0.0"}`...)
+		return nil
 	}
 	start := len(w.buf)
 	w.buf = strconv.AppendFloat(w.buf, f, 'f', -1, 64)
