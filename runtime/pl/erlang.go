@@ -27,6 +27,7 @@ const (
 	OpSend       = 3
 	OpPing       = 4
 	OpCast       = 7
+	OpCallMany   = 8
 )
 
 // Target is a resolved destination; only the host looks inside.
