@@ -17,6 +17,7 @@ import "C"
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 	"unsafe"
 
@@ -285,4 +286,89 @@ func (sb *sqlBatch) row(f *flight, res any, err error) (C.PlerlBatchRow, error) 
 	}
 	row.message = C.CString(msg)
 	return row, nil
+}
+
+// ---- erlang.async and friends (pl.AsyncHost) ----
+
+// asyncCall is a Lua call in flight. Calls not awaited are abandoned when
+// the call into plerl that made them ends (endCall), so nothing stays in
+// flight between statements.
+type asyncCall struct {
+	f     flight
+	depth int
+	what  string
+}
+
+var (
+	asyncOpen  = map[*asyncCall]struct{}{}
+	entryDepth int // calls into plerl_go.so in progress (beginCall/endCall)
+)
+
+// abandonAsync gives up the calls made at entry depth d or deeper.
+func abandonAsync(d int) {
+	for a := range asyncOpen {
+		if a.depth >= d {
+			delete(asyncOpen, a)
+			if a.f.p != nil {
+				a.f.p.Abandon()
+			}
+		}
+	}
+}
+
+func (erlangHost) MaxInFlight() int { return maxInFlight(0) }
+
+func (erlangHost) Start(t pl.Target, args []any, timeout time.Duration, kill bool) (pl.AsyncCall, error) {
+	b, err := erlBridge()
+	if err != nil {
+		return nil, err
+	}
+	if len(asyncOpen) >= maxInFlight(0) {
+		return nil, &pl.Error{Kind: pl.KindError, SQLState: sqlstate.ProgramLimitExceeded,
+			Message: fmt.Sprintf("more than plerl.max_in_flight (%d) Erlang calls in flight", maxInFlight(0)),
+			Hint:    "Await some handles first (erlang.await, erlang.await_all), or raise plerl.max_in_flight."}
+	}
+	tg := t.(target)
+	if err := checkTarget(tg); err != nil {
+		return nil, err
+	}
+	a := &asyncCall{depth: entryDepth, what: fmt.Sprintf("erlang.call %s:%s on %s", tg.module, tg.function, tg.name())}
+	if timeout > 0 {
+		a.f.deadline = time.Now().Add(timeout)
+	}
+	ctx, cancel := callContext(readSettings().ConnectTimeout)
+	defer cancel()
+	waiting(func() { a.f.p, err = b.start(ctx, tg, nil, args, kill) })
+	if err != nil {
+		return nil, luaError(err, a.what)
+	}
+	asyncOpen[a] = struct{}{}
+	return a, nil
+}
+
+func (erlangHost) Await(h pl.AsyncCall, wait time.Duration) (any, error) {
+	a := h.(*asyncCall)
+	if _, ok := asyncOpen[a]; !ok {
+		return nil, pl.Errorf(sqlstate.InvalidParameterValue, "%s: the call was cancelled when the call that made it ended", a.what)
+	}
+	delete(asyncOpen, a)
+	f := a.f
+	if wait > 0 {
+		if d := time.Now().Add(wait); f.deadline.IsZero() || d.Before(f.deadline) {
+			f.deadline = d
+		}
+	}
+	res, err := f.result()
+	if err != nil {
+		return nil, luaError(err, a.what)
+	}
+	return res, nil
+}
+
+func (erlangHost) Abandon(h pl.AsyncCall) {
+	a := h.(*asyncCall)
+	if _, ok := asyncOpen[a]; ok {
+		delete(asyncOpen, a)
+		a.f.p.Abandon()
+	}
 }
