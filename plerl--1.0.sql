@@ -102,7 +102,18 @@ CREATE FUNCTION erlang_connections(OUT node text, OUT state text, OUT since time
   RETURNS SETOF record
   AS 'MODULE_PATHNAME', 'plerl_erlang_connections' LANGUAGE C STRICT;
 
+-- Many calls of one module:function on one server, pipelined on one
+-- connection: args_query yields one jsonb array of arguments per row (its
+-- first column); a row per item comes back in input order.
+CREATE FUNCTION erlang_call_many(node text, module text, function text, args_query text,
+    max_in_flight int DEFAULT NULL, timeout_ms int DEFAULT NULL,
+    fail_fast boolean DEFAULT false, kill boolean DEFAULT false)
+  RETURNS TABLE(item bigint, result jsonb, sqlstate text, message text)
+  AS 'MODULE_PATHNAME', 'plerl_erlang_call_many' LANGUAGE C;
+
 REVOKE ALL ON FUNCTION erlang_connect(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION erlang_call_many(text, text, text, text, int, int, boolean, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION erlang_call_many(text, text, text, text, int, int, boolean, boolean) TO plerl_caller;
 REVOKE ALL ON FUNCTION erlang_call(text, text, text, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION erlang_call(text, text, text, jsonb, int) FROM PUBLIC;
 REVOKE ALL ON FUNCTION erlang_disconnect(text) FROM PUBLIC;

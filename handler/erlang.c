@@ -30,6 +30,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
+#include "executor/spi.h"
 
 #include "plerl_int.h"
 #include "_cgo_export.h"
@@ -454,6 +455,209 @@ erl_connections(FunctionCallInfo fcinfo)
 	return (Datum) 0;
 }
 
+/*
+ * erlang_call_many: items come from a query (its first column, one jsonb
+ * array of arguments per row) read through a cursor in chunks of
+ * BATCH_CHUNK rows; each chunk goes to Go, which keeps up to max_in_flight
+ * calls in flight on one connection and hands back the rows finished so
+ * far, in item order. Memory stays bounded: one chunk of items, what is in
+ * flight, and the result tuplestore (which spills to disk past work_mem).
+ * The target is resolved and checked once, for the first item's arity;
+ * every item must have that arity (the allow-list row checked may depend on
+ * it). An error or cancel between chunks ends the batch through a reset
+ * callback of the query's memory, so nothing stays in flight.
+ */
+#define BATCH_CHUNK 1000
+
+typedef struct BatchEnd
+{
+	MemoryContextCallback cb;
+	int64		id;
+} BatchEnd;
+
+static void
+batch_end(void *arg)
+{
+	plerlGoBatchEnd(((BatchEnd *) arg)->id);
+}
+
+static void
+batch_put_rows(ReturnSetInfo *rsinfo, PlerlBatchFeed *fd)
+{
+	for (int i = 0; i < fd->nrows; i++)
+	{
+		PlerlBatchRow *r = &fd->rows[i];
+		Datum		values[4];
+		bool		nulls[4] = {0};
+
+		values[0] = Int64GetDatum(r->item);
+		if (r->sqlstate[0] == '\0')
+		{
+			char	   *s = pnstrdup(r->json ? r->json : "null", r->json ? r->jsonlen : 4);
+
+			values[1] = DirectFunctionCall1(jsonb_in, CStringGetDatum(s));
+			nulls[2] = nulls[3] = true;
+		}
+		else
+		{
+			nulls[1] = true;
+			values[2] = CStringGetTextDatum(r->sqlstate);
+			values[3] = CStringGetTextDatum(r->message ? r->message : "");
+		}
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+}
+
+static void
+batch_free_rows(PlerlBatchFeed *fd)
+{
+	for (int i = 0; i < fd->nrows; i++)
+	{
+		free(fd->rows[i].json);
+		free(fd->rows[i].message);
+	}
+	free(fd->rows);
+	fd->rows = NULL;
+	fd->nrows = 0;
+}
+
+static Datum
+erl_call_many(FunctionCallInfo fcinfo)
+{
+	ReturnSetInfo *rsinfo;
+	char	   *target = text_arg(fcinfo, 0, "node");
+	char	   *module = text_arg(fcinfo, 1, "module");
+	char	   *function = text_arg(fcinfo, 2, "function");
+	char	   *query = text_arg(fcinfo, 3, "args_query");
+	int32		max_in_flight = PG_ARGISNULL(4) ? 0 : PG_GETARG_INT32(4);
+	int32		timeout_ms = PG_ARGISNULL(5) ? -1 : PG_GETARG_INT32(5);
+	bool		fail_fast = !PG_ARGISNULL(6) && PG_GETARG_BOOL(6);
+	bool		kill = !PG_ARGISNULL(7) && PG_GETARG_BOOL(7);
+	MemoryContext chunk_cxt;
+	MemoryContext old;
+	SPIPlanPtr	plan;
+	Portal		portal;
+	PlerlErlReq req;
+	BatchEnd   *end = NULL;
+	int			arity = -1;
+	int64		nitem = 0;
+
+	if (!PG_ARGISNULL(4) && max_in_flight <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_in_flight must be positive")));
+	if (timeout_ms < -1 || (!PG_ARGISNULL(5) && timeout_ms < 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("timeout_ms must be zero (no timeout) or positive")));
+	refuse_parallel_worker();
+	InitMaterializedSRF(fcinfo, 0);
+	rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	chunk_cxt = AllocSetContextCreate(CurrentMemoryContext, "plerl batch chunk", ALLOCSET_DEFAULT_SIZES);
+	memset(&req, 0, sizeof(req));
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "plerl: SPI_connect failed");
+	plan = SPI_prepare(query, 0, NULL);
+	if (plan == NULL)
+		elog(ERROR, "plerl: cannot prepare args_query: %s", SPI_result_code_string(SPI_result));
+	if (!SPI_is_cursor_plan(plan))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("args_query must be a query that returns rows")));
+	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
+	if (portal->tupDesc == NULL || portal->tupDesc->natts < 1 ||
+		TupleDescAttr(portal->tupDesc, 0)->atttypid != JSONBOID)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("the first column of args_query must be jsonb (one array of arguments per row)")));
+	for (;;)
+	{
+		PlerlBatchFeed fd;
+		const char *items[BATCH_CHUNK];
+		int64		lens[BATCH_CHUNK];
+		uint64		n;
+		SPITupleTable *tt;
+
+		SPI_cursor_fetch(portal, true, BATCH_CHUNK);
+		n = SPI_processed;
+		tt = SPI_tuptable;
+		old = MemoryContextSwitchTo(chunk_cxt);
+		for (uint64 i = 0; i < n; i++)
+		{
+			bool		isnull;
+			Datum		d = SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull);
+			Jsonb	   *jb;
+
+			nitem++;
+			if (isnull)
+				ereport(ERROR,
+						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						 errmsg("erlang_call_many: item %lld is null", (long long) nitem)));
+			jb = DatumGetJsonbP(d);
+			if (!JB_ROOT_IS_ARRAY(jb) || JB_ROOT_IS_SCALAR(jb))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("erlang_call_many: item %lld is not a JSON array of arguments", (long long) nitem)));
+			if (arity < 0)
+			{
+				int64		id;
+
+				/* Once per batch: the checks of erlang_call, for this arity. */
+				arity = JB_ROOT_COUNT(jb);
+				erl_resolve(target, module, function, arity, &req.target);
+				req.op = PLERL_ERL_CALL_MANY;
+				req.timeout_ms = timeout_ms;
+				plerl_call_depth++;
+				id = plerlGoBatchStart(&req, max_in_flight, fail_fast, kill);
+				plerl_call_depth--;
+				if (req.err.kind != PLERL_OK || plerl_has_stash())
+					plerl_raise(&req.err);
+				end = MemoryContextAllocZero(rsinfo->econtext->ecxt_per_query_memory, sizeof(BatchEnd));
+				end->id = id;
+				end->cb.func = batch_end;
+				end->cb.arg = end;
+				MemoryContextRegisterResetCallback(rsinfo->econtext->ecxt_per_query_memory, &end->cb);
+			}
+			else if (JB_ROOT_COUNT(jb) != arity)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("erlang_call_many: item %lld has %d arguments, item 1 has %d",
+								(long long) nitem, (int) JB_ROOT_COUNT(jb), arity),
+						 errdetail("Every item of a batch calls the same function: %s:%s/%d.", module, function, arity)));
+			items[i] = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
+			lens[i] = strlen(items[i]);
+		}
+		if (end != NULL)
+		{
+			memset(&fd, 0, sizeof(fd));
+			fd.batch = end->id;
+			fd.items = items;
+			fd.lens = lens;
+			fd.nitems = (int32) n;
+			fd.final = n == 0;
+			plerl_call_depth++;
+			plerlGoBatchFeed(&fd);
+			plerl_call_depth--;
+			batch_put_rows(rsinfo, &fd);
+			batch_free_rows(&fd);
+			if (fd.err.kind != PLERL_OK || plerl_has_stash())
+				plerl_raise(&fd.err);
+		}
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(chunk_cxt);
+		SPI_freetuptable(tt);
+		CHECK_FOR_INTERRUPTS();
+		if (n == 0)
+			break;
+	}
+	SPI_cursor_close(portal);
+	SPI_finish();
+	if (end != NULL)
+		plerlGoBatchEnd(end->id);
+	return (Datum) 0;
+}
+
 /* The erlang_* SQL functions (entry.c dispatches to here by PlerlErlangFn). */
 Datum
 plerl_erlang_sql(PlerlErlangFn fn, FunctionCallInfo fcinfo)
@@ -471,6 +675,8 @@ plerl_erlang_sql(PlerlErlangFn fn, FunctionCallInfo fcinfo)
 			return erl_message(fcinfo, fn);
 		case PLERL_ERL_CONNECTIONS:
 			return erl_connections(fcinfo);
+		case PLERL_ERL_CALL_MANY:
+			return erl_call_many(fcinfo);
 		case PLERL_ERL_FDW_VALIDATOR:
 			break;				/* entry.c sends it to fdw.c */
 	}

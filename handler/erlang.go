@@ -512,36 +512,52 @@ func erlRequest(req *C.PlerlErlReq) error {
 }
 
 // call makes the call t permits, t.module:t.function(args...): the one path
-// every Erlang call takes (SQL and Lua), so what is sent is by construction
-// what C checked: the names come from the resolved target, never from the
-// caller, and the atoms in args are held to the allow-list here.
+// every Erlang call takes (SQL and Lua, single, async and batched), so what
+// is sent is by construction what C checked: the names come from the
+// resolved target, never from the caller (checkTarget), and the atoms in
+// args are held to the allow-list (start). A call is start + its wait.
 func (b *bridge) call(ctx context.Context, t target, args []any, kill bool) (any, error) {
-	if err := checkName("module", t.module); err != nil {
-		return nil, err
-	}
-	if err := checkName("function", t.function); err != nil {
-		return nil, err
-	}
-	if err := b.checkAtoms(t, args); err != nil {
+	if err := checkTarget(t); err != nil {
 		return nil, err
 	}
 	var res any
 	var err error
 	waiting(func() {
-		var c *dist.Conn
-		if c, err = b.conn(ctx, t); err != nil {
-			return
-		}
-		if err = b.functionExists(ctx, c, t, len(args)); err != nil {
-			return
-		}
-		if kill {
-			res, err = c.CallKill(ctx, t.module, t.function, args)
-		} else {
-			res, err = c.Call(ctx, t.module, t.function, args)
+		var p *dist.Pending
+		if p, err = b.start(ctx, t, nil, args, kill); err == nil {
+			res, err = p.Wait(ctx)
 		}
 	})
 	return res, err
+}
+
+// checkTarget: what is the same for every request to t, checked once per
+// call, batch or async target.
+func checkTarget(t target) error {
+	if err := checkName("module", t.module); err != nil {
+		return err
+	}
+	return checkName("function", t.function)
+}
+
+// start sends one request to t (checked by checkTarget) without waiting:
+// the atoms of args against the allow-list, the connection (c, if the
+// caller has it already), a new function name asked about once, then
+// dist.Conn.Go. The caller must Wait or Abandon what it returns.
+func (b *bridge) start(ctx context.Context, t target, c *dist.Conn, args []any, kill bool) (*dist.Pending, error) {
+	if err := b.checkAtoms(t, args); err != nil {
+		return nil, err
+	}
+	var err error
+	if c == nil || isDone(c) {
+		if c, err = b.conn(ctx, t); err != nil {
+			return nil, err
+		}
+	}
+	if err = b.functionExists(ctx, c, t, len(args)); err != nil {
+		return nil, err
+	}
+	return c.Go(ctx, t.module, t.function, args, kill)
 }
 
 // knownFuncs: per connection, function names that exist as atoms on its

@@ -255,6 +255,33 @@ typedef struct PlerlErlReq
 	PlerlError	err;
 } PlerlErlReq;
 
+/*
+ * A batch (erlang_call_many): C feeds items (the JSON text of each
+ * argument list) in chunks; Go sends them pipelined and hands back the rows
+ * finished so far, in item order. Every row and string is malloc'd by Go
+ * and freed by C.
+ */
+typedef struct PlerlBatchRow
+{
+	int64_t		item;			/* 1-based, in input order */
+	char	   *json;			/* the result (JSON text), or NULL if the item failed */
+	int64_t		jsonlen;
+	char		sqlstate[6];	/* the failed item's SQLSTATE, "" if it succeeded */
+	char	   *message;		/* the failed item's message */
+} PlerlBatchRow;
+
+typedef struct PlerlBatchFeed
+{
+	int64_t		batch;			/* from plerlGoBatchStart */
+	const char **items;			/* JSON arrays, one per item */
+	int64_t    *lens;
+	int32_t		nitems;
+	int32_t		final;			/* no more items: wait for all in flight */
+	PlerlBatchRow *rows;		/* out: finished rows (malloc'd) */
+	int32_t		nrows;
+	PlerlError	err;			/* the batch failed (cancel, fail_fast, connection) */
+} PlerlBatchFeed;
+
 typedef struct PlerlConnRow
 {
 	char	   *node;

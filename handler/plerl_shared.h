@@ -23,6 +23,7 @@ typedef enum PlerlErlangFn
 	PLERL_ERL_CONNECTIONS = 5,	/* erlang_connections() */
 	PLERL_ERL_FDW_VALIDATOR = 6,	/* plerl_fdw_validator(options, catalog) */
 	PLERL_ERL_CAST = 7,			/* erlang_cast(node, name, message) */
+	PLERL_ERL_CALL_MANY = 8,	/* erlang_call_many(node, module, function, args_query, ...) */
 } PlerlErlangFn;
 
 /* Entry points that plerl.so forwards to plerl_go.so's dispatcher. */
@@ -43,6 +44,7 @@ typedef enum PlerlEntry
 #define PLERL_DEFAULT_MAX_MESSAGE_KB	65536
 #define PLERL_DEFAULT_MAX_CONNECTIONS	8
 #define PLERL_DEFAULT_MAX_ATOMS			100
+#define PLERL_DEFAULT_MAX_IN_FLIGHT		64
 #define PLERL_DEFAULT_LUA_MEMORY_LIMIT_KB 262144
 #define PLERL_DEFAULT_LUA_TIME_LIMIT_MS	0
 #define PLERL_DEFAULT_TICK_TIME_S		60
@@ -63,6 +65,7 @@ typedef struct PlerlSettings
 	int			lua_time_limit_ms;
 	int			tick_time_s;
 	int			go_max_procs;
+	int			max_in_flight;
 	char	   *node_prefix;
 	char	   *node_host;
 	char	   *null_atom;

@@ -76,6 +76,7 @@ func beginCall() bool {
 	// occasional yield sysmon takes it for one long-running goroutine
 	// (runtime/yield).
 	yield.Owned(&entries)
+	entryDepth++
 	outer := engine.Enter()
 	if outer {
 		callStarted()
@@ -84,6 +85,10 @@ func beginCall() bool {
 }
 
 func endCall(outer bool) {
+	if len(asyncOpen) > 0 {
+		abandonAsync(entryDepth) // erlang.async handles this call made and did not await
+	}
+	entryDepth--
 	engine.Leave()
 	if outer {
 		callFinished()

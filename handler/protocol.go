@@ -21,6 +21,7 @@ var (
 	_ = same[pl.OpSend-C.PLERL_ERL_SEND]
 	_ = same[pl.OpPing-C.PLERL_ERL_PING]
 	_ = same[pl.OpCast-C.PLERL_ERL_CAST]
+	_ = same[pl.OpCallMany-C.PLERL_ERL_CALL_MANY]
 
 	_ = same[pl.LevelDebug-C.PLERL_DEBUG]
 	_ = same[pl.LevelLog-C.PLERL_LOG]

@@ -40,6 +40,7 @@ static PlerlSettings settings = {
 	.lua_time_limit_ms = PLERL_DEFAULT_LUA_TIME_LIMIT_MS,
 	.tick_time_s = PLERL_DEFAULT_TICK_TIME_S,
 	.go_max_procs = PLERL_DEFAULT_GO_MAX_PROCS,
+	.max_in_flight = PLERL_DEFAULT_MAX_IN_FLIGHT,
 };
 
 /* plerl_go.so's plerl_dispatch and plerl_bind (handler/entry.c). */
@@ -83,6 +84,11 @@ _PG_init(void)
 							"Atoms one call may create from tagged arguments.",
 							NULL, &settings.max_atoms, PLERL_DEFAULT_MAX_ATOMS, 0, 1000000,
 							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("plerl.max_in_flight",
+							"Erlang calls one batch, multicall or Lua function may have in flight at once.",
+							"Bounds what a batch holds in memory; replies beyond it wait on the node.",
+							&settings.max_in_flight, PLERL_DEFAULT_MAX_IN_FLIGHT, 1, 100000,
+							PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("plerl.lua_memory_limit",
 							"Memory one backend's Lua states may use.",
 							NULL, &settings.lua_memory_limit_kb, PLERL_DEFAULT_LUA_MEMORY_LIMIT_KB, 1024, INT_MAX,
@@ -200,6 +206,7 @@ PLERL_ENTRY_FN(plerl_erlang_ping, PLERL_ENTRY_ERLANG + PLERL_ERL_PING)
 PLERL_ENTRY_FN(plerl_erlang_connections, PLERL_ENTRY_ERLANG + PLERL_ERL_CONNECTIONS)
 PLERL_ENTRY_FN(plerl_fdw_validator, PLERL_ENTRY_ERLANG + PLERL_ERL_FDW_VALIDATOR)
 PLERL_ENTRY_FN(plerl_erlang_cast, PLERL_ENTRY_ERLANG + PLERL_ERL_CAST)
+PLERL_ENTRY_FN(plerl_erlang_call_many, PLERL_ENTRY_ERLANG + PLERL_ERL_CALL_MANY)
 
 /*
  * Statement trigger on plerl_allow: tell every backend to reload its cached

@@ -332,31 +332,11 @@ func (c *Conn) rpcPidMessage(payload []byte) {
 // (use CallKill for that). A failure on the peer is a KindRemote *Error
 // wrapping a *RemoteError.
 func (c *Conn) Call(ctx context.Context, mod, fun string, args []any) (any, error) {
-	if err := c.precheck(ctx, "rpc", mod, fun, args); err != nil {
+	p, err := c.Go(ctx, mod, fun, args, false)
+	if err != nil {
 		return nil, err
 	}
-	t0 := time.Now()
-	k := c.newRefKey()
-	bp := getBuf()
-	b := append((*bp)[:0], c.rexHdr...)
-	b = c.appendOurRef(b, k)
-	b = append(b, tagSmallTuple, 5, tagSmallAtomUTF8, 4, 'c', 'a', 'l', 'l')
-	b = appendAtom(b, mod)
-	b = appendAtom(b, fun)
-	b, err := appendArgs(b, args)
-	if err != nil {
-		putBuf(bp, b)
-		return nil, c.countErr(newErr(KindProtocol, c.node, "rpc "+mfaString(mod, fun, len(args)), fmt.Errorf("encode arguments: %w", err)))
-	}
-	b = append(b, tagSmallAtomUTF8, 4, 'u', 's', 'e', 'r')
-	cl := c.register(k, false)
-	err = c.writeFrame(ctx, b)
-	putBuf(bp, b)
-	if err != nil {
-		c.abandon(k, cl)
-		return nil, c.countErr(c.stepErr(err, "rpc", mod, fun, len(args)))
-	}
-	return c.awaitReply(ctx, k, cl, t0, mod, fun, len(args), true)
+	return p.Wait(ctx)
 }
 
 func (c *Conn) precheck(ctx context.Context, what, mod, fun string, args []any) error {
@@ -512,89 +492,11 @@ func (c *Conn) Ping(ctx context.Context) error {
 // goes to the peer's console like rex calls; if there is none, our rpc pid,
 // which answers io_requests with {error, enotsup}.
 func (c *Conn) CallKill(ctx context.Context, mod, fun string, args []any) (any, error) {
-	if err := c.precheck(ctx, "erpc", mod, fun, args); err != nil {
+	p, err := c.Go(ctx, mod, fun, args, true)
+	if err != nil {
 		return nil, err
 	}
-	step := "erpc " + mfaString(mod, fun, len(args))
-	need := FlagSpawn | FlagDistMonitor | FlagDistMonitorName
-	if c.flags&need != need {
-		return nil, c.countErr(newErr(KindProtocol, c.node, step, fmt.Errorf("peer did not negotiate SPAWN, DIST_MONITOR and DIST_MONITOR_NAME (flags %#x)", c.flags)))
-	}
-	gl, err := c.groupLeader(ctx)
-	if err != nil {
-		return nil, c.countErr(err)
-	}
-	t0 := time.Now()
-	k := c.newRefKey()
-	resK := c.newRefKey()
-	ctrl := term.Tuple{int64(OpSpawnRequest), c.refOf(k), c.rpcPid, gl,
-		term.Tuple{term.Atom("erpc"), term.Atom("execute_call"), int64(4)}, term.List{term.Atom("monitor")}}
-	bp := getBuf()
-	b := append((*bp)[:0], 0, 0, 0, 0)
-	b, err = appendControl(b, ctrl, nil, false)
-	if err == nil {
-		// The argument list [ResRef, M, F, Args].
-		b = append(b, versionMagic, tagList, 0, 0, 0, 4)
-		b = c.appendOurRef(b, resK)
-		b = appendAtom(b, mod)
-		b = appendAtom(b, fun)
-		b, err = appendArgs(b, args)
-		b = append(b, tagNil)
-	}
-	if err != nil {
-		putBuf(bp, b)
-		return nil, c.countErr(newErr(KindProtocol, c.node, step, fmt.Errorf("encode: %w", err)))
-	}
-	cl := c.register(k, true)
-	err = c.writeFrame(ctx, b)
-	putBuf(bp, b)
-	if err != nil && errors.Is(err, errPartialWrite) {
-		// The request will reach the peer after all: whatever it spawns is
-		// killed when its SPAWN_REPLY comes (routeSignal).
-		c.pmu.Lock()
-		cl.cancelled = true
-		c.pmu.Unlock()
-		return nil, c.countErr(c.stepErr(err, "erpc", mod, fun, len(args)))
-	}
-	if err != nil {
-		c.abandon(k, cl)
-		return nil, c.countErr(c.stepErr(err, "erpc", mod, fun, len(args)))
-	}
-	mfa := mfaString(mod, fun, len(args))
-	r, err := c.wait(ctx, cl)
-	switch {
-	case err == nil:
-		ctl := r.ctl
-		if ctl.Op == OpSpawnReply { // the spawn failed (routeSignal keeps a pid to itself)
-			return nil, c.countErr(newErr(KindRemote, c.node, step, &RemoteError{Class: "error", Reason: ctl.Reason, MFA: mfa}))
-		}
-		c.lastRTT.Store(int64(time.Since(t0)))
-		v, re := erpcResult(ctl.Reason, c.refOf(resK), mfa)
-		if re != nil {
-			return nil, c.countErr(newErr(KindRemote, c.node, step, re))
-		}
-		return v, nil
-	case ctx.Err() != nil:
-		c.pmu.Lock()
-		var kill *term.Pid
-		if c.pending[k] == cl {
-			if cl.havePid {
-				delete(c.pending, k)
-				p := cl.pid
-				kill = &p
-			} else {
-				cl.cancelled = true // the reader kills it when SPAWN_REPLY comes
-			}
-		}
-		c.pmu.Unlock()
-		if kill != nil {
-			c.queueKill(*kill) // ctx has ended: never wait for the socket here
-		}
-		return nil, c.countErr(ctxErr(ctx, KindTimeout, c.node, step, ctx.Err()))
-	default:
-		c.abandon(k, cl)
-		return nil, c.countErr(c.stepErr(c.err, "erpc", mod, fun, len(args)))
-	}
+	return p.Wait(ctx)
 }
 
 // erpcResult decodes the DOWN reason of erpc:execute_call/4.

@@ -27,6 +27,7 @@ const (
 	OpSend       = 3
 	OpPing       = 4
 	OpCast       = 7
+	OpCallMany   = 8
 )
 
 // Target is a resolved destination; only the host looks inside.
@@ -125,7 +126,32 @@ func (m *erlMod) install() {
 		t.RawSetString(name, L.NewFunction(fn))
 	}
 	t.RawSetString("null", m.s.null)
+	m.installAsync(t)
 	L.SetGlobal("erlang", t)
+}
+
+// errorObject is the Lua error object erlang.call would raise for err.
+func (m *erlMod) errorObject(err error) lua.LValue {
+	var re *RemoteError
+	if errors.As(err, &re) {
+		obj := newErrorObject(m.s.L, re.Err)
+		obj.RawSetString("class", lua.LString(re.Class))
+		opt := m.host.TermOptions()
+		if v, e := m.s.fromTerm(re.Reason, opt, 0); e == nil {
+			obj.RawSetString("reason", v)
+		}
+		if re.Stack != nil {
+			if v, e := m.s.fromTerm(re.Stack, opt, 0); e == nil {
+				obj.RawSetString("stack", v)
+			}
+		}
+		return obj
+	}
+	var pe *Error
+	if errors.As(err, &pe) {
+		return newErrorObject(m.s.L, pe)
+	}
+	return lua.LString(err.Error())
 }
 
 func (m *erlMod) raise(err error) {
