@@ -11,16 +11,19 @@ import (
 // allowTrusted is every path reachable from _G (and the string metatable)
 // in a trusted state, by table: "" holds the globals. A gopher-lua upgrade
 // that adds a function fails TestSandboxAllowList until it is listed here
-// (and in docs/lua-api.md) or removed in openLibs. Modules the handler
-// installs (erlang) are not part of a bare engine and not listed.
+// (and in docs/lua-api.md) or removed in openLibs. The erlang module is
+// what the handler installs (ErlangModule), listed here too.
 var allowTrusted = map[string][]string{
 	"": {"_G", "_GOPHER_LUA_VERSION", "_VERSION", "assert", "collectgarbage", "coroutine", "elog",
-		"error", "getfenv", "getmetatable", "int64", "ipairs", "json", "load", "loadstring", "math",
+		"erlang", "error", "getfenv", "getmetatable", "int64", "ipairs", "json", "load", "loadstring", "math",
 		"next", "null", "numeric", "os", "pairs", "pcall", "print", "rawequal", "rawget", "rawset",
 		"select", "setfenv", "setmetatable", "spi", "string", "table", "tonumber", "tostring", "type",
 		"unpack", "xpcall"},
 	"coroutine": {"create", "resume", "running", "status", "wrap", "yield"},
 	"elog":      {"debug", "error", "info", "log", "notice", "warning"},
+	"erlang": {"async", "async_with", "atom", "await", "await_all", "binary", "call", "call_many",
+		"call_with", "cast", "charlist", "connect", "disconnect", "float", "int", "is_atom", "is_tuple",
+		"list", "map", "multicall", "null", "ping", "receive", "self", "send", "term_type", "tuple"},
 	"int64":     {"add", "compare", "div", "is", "max", "min", "mod", "mul", "sub", "tonumber", "tostring"},
 	"json":      {"array", "decode", "encode", "isarray", "null", "object"},
 	"math": {"abs", "acos", "asin", "atan", "atan2", "ceil", "cos", "cosh", "deg", "exp", "floor",
