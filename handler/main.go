@@ -1,6 +1,8 @@
 // Package main is plerl_go.so: the Go half of plerl inside a backend. The
-// C entry points (entry.c) call the //export functions below; Go reaches
-// PostgreSQL only through the C guards (guard.c), from this goroutine.
+// C entry paths (exec.c, trigger.c, srf.c, erlang.c, xact.c) call the
+// //export functions of this package (this file has those for compiling
+// and calling functions); Go reaches PostgreSQL only through the C guards
+// (docs/internals/architecture.md), from the goroutine that entered.
 package main
 
 /*

@@ -152,8 +152,8 @@ func checkCall(call uint64, start time.Time) {
 		return
 	}
 	if lim := memoryLimit.Load(); lim > 0 && pl.HeapBytes() > lim {
-		// The heap counts garbage not yet collected (with GC percent 400 it
-		// can be most of it, and a call stopped by this limit leaves its
+		// The heap counts garbage not yet collected (up to as much again as
+		// the live heap at GC percent 100, and a call stopped by this limit leaves its
 		// garbage behind for the next call): collect before judging, once
 		// per call and then at most every 50ms, so the verdict is about
 		// live memory.
