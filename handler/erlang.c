@@ -113,6 +113,7 @@ erl_resolve(const char *target, const char *module, const char *function, int ar
 {
 	memset(out, 0, sizeof(*out));
 	refuse_parallel_worker();
+	out->role = (uint32_t) GetUserId();
 	if (strchr(target, '@') == NULL)
 	{
 		ForeignServer *server = GetForeignServerByName(target, true);

@@ -123,7 +123,7 @@ func targetFromC(t *C.PlerlErlTarget) target {
 		node: goStr(t.node), cookie: goStr(t.cookie), server: goStr(t.server),
 		tls: t.tls != 0, tlsCA: goStr(t.tls_ca), tlsCert: goStr(t.tls_cert),
 		tlsKey: goStr(t.tls_key), tlsName: goStr(t.tls_server_name),
-		module: goStr(t.module), function: goStr(t.function),
+		module: goStr(t.module), function: goStr(t.function), role: uint32(t.role),
 		anyAtom: t.any_atom != 0, anyFunction: t.any_function != 0,
 	}
 	if t.natoms > 0 {
@@ -437,7 +437,6 @@ func erlRequest(req *C.PlerlErlReq) error {
 		return err
 	}
 	t := targetFromC(&req.target)
-	t.role = uint32(C.plerl_current_user())
 	switch req.op {
 	case C.PLERL_ERL_CONNECT:
 		cookie := goStr(req.name)

@@ -57,9 +57,6 @@ func (erlangHost) ResolveAs(user uint32, targetName, module, function string, ar
 			return nil, err
 		}
 	}
-	if user == 0 {
-		user = uint32(C.plerl_current_user())
-	}
 	var ct C.PlerlErlTarget
 	var cerr C.PlerlError
 	ctarget := C.CString(targetName)
@@ -76,11 +73,9 @@ func (erlangHost) ResolveAs(user uint32, targetName, module, function string, ar
 		return nil, guardError(&cerr)
 	}
 	if op == pl.OpConnect {
-		return target{node: targetName, role: user}, nil
+		return target{node: targetName}, nil
 	}
-	t := targetFromC(&ct)
-	t.role = user
-	return t, nil
+	return targetFromC(&ct), nil // with the role C checked as
 }
 
 // Call makes the call Resolve checked: t's names are what is sent (mod

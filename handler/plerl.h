@@ -223,6 +223,7 @@ typedef struct PlerlErlTarget
 	char	   *tls_cert;
 	char	   *tls_key;
 	char	   *tls_server_name;
+	uint32_t	role;			/* the role checked (GetUserId): its mailbox and sender pid */
 
 	/*
 	 * What plerl.allow permitted, for a request through a server (all zero
