@@ -154,21 +154,11 @@ func (m *erlMod) errorObject(err error) lua.LValue {
 	return lua.LString(err.Error())
 }
 
+// raise raises err as erlang.call's error object (never returns).
 func (m *erlMod) raise(err error) {
 	var re *RemoteError
 	if errors.As(err, &re) {
-		obj := newErrorObject(m.s.L, re.Err)
-		obj.RawSetString("class", lua.LString(re.Class))
-		opt := m.host.TermOptions()
-		if v, e := m.s.fromTerm(re.Reason, opt, 0); e == nil {
-			obj.RawSetString("reason", v)
-		}
-		if re.Stack != nil {
-			if v, e := m.s.fromTerm(re.Stack, opt, 0); e == nil {
-				obj.RawSetString("stack", v)
-			}
-		}
-		m.s.L.Error(obj, 0)
+		m.s.L.Error(m.errorObject(err), 0)
 	}
 	m.s.raise(err)
 }
