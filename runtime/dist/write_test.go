@@ -91,7 +91,7 @@ func TestWriteCtxEndsMidPacket(t *testing.T) {
 	if !IsTimeout(err) || !errors.Is(err, errPartialWrite) {
 		t.Fatalf("want a timeout after a partial write, got %v", err)
 	}
-	if d > time.Second {
+	if d > 3*time.Second { // ~200 ms on a quiet box; the bound is for a loaded CI box, far below the 60 s it took
 		t.Fatalf("the send returned after %v, its context ended after 200ms", d)
 	}
 	if c.Err() != nil {
@@ -194,7 +194,7 @@ func TestWriteQueuedBehindBlockedWriter(t *testing.T) {
 	time.Sleep(50 * time.Millisecond) // the owner is in its wait for room
 
 	t0 := time.Now()
-	if err := c.RegSend(ctxFor(t, 2*time.Second), c.NewPid(), "sink", sinkMsg("small", 10)); err != nil || time.Since(t0) > 100*time.Millisecond {
+	if err := c.RegSend(ctxFor(t, 2*time.Second), c.NewPid(), "sink", sinkMsg("small", 10)); err != nil || time.Since(t0) > time.Second {
 		t.Fatalf("a small packet behind the writer: %v after %v", err, time.Since(t0))
 	}
 	t0 = time.Now()
@@ -218,7 +218,7 @@ func TestWriteQueuedBehindBlockedWriter(t *testing.T) {
 		if !IsCancelled(err) || !errors.Is(err, errPartialWrite) {
 			t.Fatalf("the owner: want cancelled after a partial write, got %v", err)
 		}
-		if d := time.Since(t0); d > 200*time.Millisecond {
+		if d := time.Since(t0); d > time.Second {
 			t.Fatalf("the owner returned %v after its cancel", d)
 		}
 	case <-time.After(5 * time.Second):

@@ -108,11 +108,13 @@ func (e *env) budgetCancel(fn, want string) {
 	select {
 	case out := <-done:
 		d := time.Since(t0)
-		ok := v == "t" && d < 300*time.Millisecond
+		// ~20-40 ms on a quiet box (the boundary suite measures cancel
+		// latency precisely); the bound, psql included, is for a loaded one.
+		ok := v == "t" && d < 1500*time.Millisecond
 		if want != "" {
 			ok = ok && strings.Contains(out, "@@STATE "+want)
 		}
-		e.check(name, ok, "signalled (%s %v), ended %v after the signal was sent (bound 300 ms including psql): %s", v, err, d.Round(time.Millisecond), trim(strings.Join(strings.Fields(out), " "), 200))
+		e.check(name, ok, "signalled (%s %v), ended %v after the signal was sent (bound 1500 ms including psql): %s", v, err, d.Round(time.Millisecond), trim(strings.Join(strings.Fields(out), " "), 200))
 	case <-time.After(20 * time.Second):
 		e.check(name, false, "still running 20 s after %s (%s %v)", fn, v, err)
 	}
