@@ -26,6 +26,7 @@
 #include "storage/lmgr.h"
 #include "storage/lock.h"
 #include "utils/array.h"
+#include "utils/resowner.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
@@ -132,6 +133,22 @@ mark_group(OutboxBatch *gr)
 			if (gr->g.bad >= 0 && gr->g.bad < gr->g.n)
 				exec_ids("UPDATE plerl.outbox SET dead = true, attempts = attempts + 1, last_error = $2, next_attempt = NULL WHERE id = ANY($1)",
 						 &gr->ids[gr->g.bad], 1, error);
+			break;
+		case PLERL_OUTBOX_UNREACHABLE:
+
+			/*
+			 * The node or the receiver is not there: the destination waits
+			 * (the head's next_attempt), however long, and no attempt is
+			 * counted: a node that is down never turns messages into dead
+			 * letters (docs/outbox.md).
+			 */
+			{
+				char	   *sql = psprintf("UPDATE plerl.outbox SET last_error = $2, "
+										   "next_attempt = clock_timestamp() + interval '1 ms' * %d WHERE id = ANY($1)",
+										   plerl_settings->outbox_retry_ms);
+
+				exec_ids(sql, gr->ids, 1, error ? error : "unreachable");
+			}
 			break;
 		default:
 			{
@@ -278,28 +295,50 @@ outbox_round(void)
 	 */
 	for (int i = 0; i < ngroups; i++)
 	{
-		OutboxBatch	   *gr = &groups[i];
+		OutboxBatch *gr = &groups[i];
 		PlerlErlTarget t;
 		PlerlError	err;
+		MemoryContext old = CurrentMemoryContext;
+		ResourceOwner owner = CurrentResourceOwner;
 
+		/*
+		 * In a subtransaction of its own: a refusal is an ERROR, which must
+		 * be rolled back properly before the round goes on (the guard
+		 * stashes errors it cannot hand back as catchable).
+		 */
 		memset(&err, 0, sizeof(err));
-		if (plerl_erl_resolve_as_guarded(gr->role, gr->server, gr->dest, "!", 1, gr->op, &t, &err) != 0)
+		BeginInternalSubTransaction(NULL);
+		MemoryContextSwitchTo(old);
+		PG_TRY();
 		{
-			MemoryContext old = MemoryContextSwitchTo(round_cxt);
-
-			if (err.kind == PLERL_ERR_RETHROW)
-				plerl_rethrow_stash();	/* not a refusal: the round fails, rows stay */
-			gr->resolve_error = psprintf("%s: %s", err.sqlstate, err.message ? err.message : "refused");
-			MemoryContextSwitchTo(old);
-			plerl_error_free(&err);
-			continue;
-		}
-		{
-			MemoryContext old = MemoryContextSwitchTo(round_cxt);
-
+			if (plerl_erl_resolve_as_guarded(gr->role, gr->server, gr->dest, "!", 1, gr->op, &t, &err) != 0)
+			{
+				if (err.kind == PLERL_ERR_RETHROW)
+					plerl_rethrow_stash();
+				plerl_raise(&err);
+			}
+			MemoryContextSwitchTo(round_cxt);
 			copy_target(&gr->g.target, &t);
 			MemoryContextSwitchTo(old);
+			ReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(old);
+			CurrentResourceOwner = owner;
 		}
+		PG_CATCH();
+		{
+			ErrorData  *ed;
+
+			MemoryContextSwitchTo(round_cxt);
+			ed = CopyErrorData();
+			FlushErrorState();
+			RollbackAndReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(old);
+			CurrentResourceOwner = owner;
+			plerl_stash_reset();
+			gr->resolve_error = MemoryContextStrdup(round_cxt,
+													psprintf("%s: %s", unpack_sql_state(ed->sqlerrcode), ed->message));
+		}
+		PG_END_TRY();
 	}
 
 	/* Hand the batches to Go: one cgo call, the deliveries run concurrently. */

@@ -189,7 +189,7 @@ func (b *bridge) deliver(ob *outboxBatch, timeout time.Duration) {
 	defer cancel()
 	c, err := b.outboxConn(ctx, ob)
 	if err != nil {
-		ob.err = "cannot connect to " + ob.t.name() + ": " + err.Error()
+		ob.status, ob.err = C.PLERL_OUTBOX_UNREACHABLE, clip("cannot connect to "+ob.t.name()+": "+err.Error())
 		return
 	}
 	res, err := c.Call(ctx, "gen_server", "call",
@@ -198,12 +198,21 @@ func (b *bridge) deliver(ob *outboxBatch, timeout time.Duration) {
 		var re *dist.RemoteError
 		if errors.As(err, &re) {
 			ob.err = clip(fmt.Sprintf("receiver %s on %s failed: %s %s", ob.t.module, ob.t.name(), re.Class, termText(re.Reason)))
-			if re.IsUndef() {
+			switch {
+			case re.IsUndef():
 				ob.status = C.PLERL_OUTBOX_DEAD
+			case isNoproc(re.Reason):
+				// The node is up but the receiver is not registered (yet):
+				// like a node that is down, it costs no attempt.
+				ob.status = C.PLERL_OUTBOX_UNREACHABLE
 			}
 			return
 		}
-		ob.err = "delivery to " + ob.t.module + " on " + ob.t.name() + ": " + err.Error()
+		ob.err = clip("delivery to " + ob.t.module + " on " + ob.t.name() + ": " + err.Error())
+		switch dist.KindOf(err) {
+		case dist.KindEpmd, dist.KindConnect, dist.KindNodeDown, dist.KindClosed, dist.KindHandshake, dist.KindCookieRefused:
+			ob.status = C.PLERL_OUTBOX_UNREACHABLE
+		}
 		return
 	}
 	if res != term.Atom("ok") {
@@ -240,4 +249,11 @@ func clip(s string) string {
 		return strings.ToValidUTF8(s[:500], "") + "..."
 	}
 	return s
+}
+
+// isNoproc: gen_server:call's exit reason when no process has the name,
+// {noproc, {gen_server, call, Args}}.
+func isNoproc(reason any) bool {
+	t, ok := reason.(term.Tuple)
+	return ok && len(t) == 2 && t[0] == term.Atom("noproc")
 }

@@ -286,6 +286,7 @@ enum
 	PLERL_OUTBOX_RETRY = 1,		/* transient (node down, receiver raised): retry later */
 	PLERL_OUTBOX_DEAD = 2,		/* permanent for all of them (undefined, refused) */
 	PLERL_OUTBOX_DEAD_ONE = 3,	/* permanent for message [bad] only (an atom refused) */
+	PLERL_OUTBOX_UNREACHABLE = 4,	/* node or receiver not there: retry, no attempt counted */
 };
 
 /*
