@@ -123,7 +123,8 @@ plerl_queue_insert(const char *server, const char *dest, int op, Oid role,
 			memset(namebuf, 0, sizeof(namebuf));
 			strlcpy(namebuf, server, sizeof(namebuf));
 			values[0] = PointerGetDatum(namebuf);
-			if (SPI_execute_plan(insert_plan, values, NULL, false, 1) != SPI_OK_INSERT_RETURNING ||
+			/* count 0: with a limit the insert is not run to its end, and AFTER STATEMENT triggers (the wake-up) never fire */
+			if (SPI_execute_plan(insert_plan, values, NULL, false, 0) != SPI_OK_INSERT_RETURNING ||
 				SPI_processed != 1)
 				elog(ERROR, "plerl: the outbox insert failed");
 			id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
