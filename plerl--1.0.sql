@@ -129,3 +129,88 @@ GRANT EXECUTE ON FUNCTION erlang_send(text, text, jsonb) TO plerl_caller;
 GRANT EXECUTE ON FUNCTION erlang_cast(text, text, jsonb) TO plerl_caller;
 GRANT EXECUTE ON FUNCTION erlang_ping(text) TO plerl_caller;
 GRANT EXECUTE ON FUNCTION erlang_connections() TO plerl_caller;
+
+-- ---------------------------------------------------------------------------
+-- The durable outbox (docs/outbox.md): messages as rows, written in the
+-- enqueuing transaction, delivered by a background worker (src/plerl.c,
+-- handler/outbox.c) and deleted only after the receiver acknowledged them.
+-- Nobody but its owner reads the queue (messages carry other roles' data):
+-- enqueue checks as the calling role and inserts as the table's owner.
+-- ---------------------------------------------------------------------------
+CREATE TABLE plerl.outbox (
+  id           bigserial PRIMARY KEY,       -- the message's id: receivers drop repeats by it
+  server       name NOT NULL,               -- the plerl foreign server
+  dest         text NOT NULL,               -- the registered name the message goes to
+  op           int NOT NULL,                -- 3 send, 7 cast: the EXECUTE privilege re-checked at delivery
+  role         oid NOT NULL,                -- the enqueuing role: checks and user mapping at delivery
+  payload      bytea NOT NULL,              -- the message in Erlang external term format
+  enqueued_at  timestamptz NOT NULL DEFAULT now(),
+  attempts     int NOT NULL DEFAULT 0,
+  next_attempt timestamptz,                 -- set after a failure: the destination waits until then
+  last_error   text,
+  dead         boolean NOT NULL DEFAULT false
+) WITH (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 10000,
+        autovacuum_vacuum_insert_scale_factor = 0, autovacuum_vacuum_insert_threshold = 10000);
+REVOKE ALL ON plerl.outbox FROM PUBLIC;
+REVOKE ALL ON SEQUENCE plerl.outbox_id_seq FROM PUBLIC;
+-- What the worker reads: the live rows in id order, and the destinations waiting for a retry.
+CREATE INDEX outbox_live ON plerl.outbox (id) WHERE NOT dead;
+CREATE INDEX outbox_retry ON plerl.outbox (server, dest, id) WHERE NOT dead AND next_attempt IS NOT NULL;
+COMMENT ON TABLE plerl.outbox IS 'messages waiting for delivery by the plerl outbox worker (and dead letters)';
+
+-- Wakes this database's worker at COMMIT (pure C in plerl.so: no Go).
+CREATE FUNCTION plerl.outbox_wake() RETURNS trigger
+  AS 'MODULE_PATHNAME', 'plerl_outbox_wake' LANGUAGE C;
+CREATE TRIGGER outbox_wake AFTER INSERT OR UPDATE ON plerl.outbox
+  FOR EACH STATEMENT EXECUTE FUNCTION plerl.outbox_wake();
+
+-- enqueue(server, name, message): a durable cast to the registered name,
+-- checked now as the calling role (EXECUTE on erlang_cast, USAGE on the
+-- server, a user mapping, plerl.allow with its atoms). Returns the id.
+CREATE FUNCTION plerl.enqueue(server text, name text, message jsonb) RETURNS bigint
+  AS 'MODULE_PATHNAME', 'plerl_outbox_enqueue' LANGUAGE C STRICT;
+REVOKE ALL ON FUNCTION plerl.enqueue(text, text, jsonb) FROM PUBLIC;
+GRANT USAGE ON SCHEMA plerl TO plerl_caller;
+GRANT EXECUTE ON FUNCTION plerl.enqueue(text, text, jsonb) TO plerl_caller;
+
+-- Per destination: what waits, what is dead, and how late it is.
+CREATE VIEW plerl.outbox_status AS
+  SELECT server, dest,
+         count(*) FILTER (WHERE NOT dead) AS pending,
+         count(*) FILTER (WHERE dead) AS dead,
+         max(attempts) FILTER (WHERE NOT dead) AS attempts,
+         min(next_attempt) FILTER (WHERE NOT dead) AS next_attempt,
+         (array_agg(last_error ORDER BY id DESC) FILTER (WHERE last_error IS NOT NULL))[1] AS last_error,
+         now() - min(enqueued_at) FILTER (WHERE NOT dead) AS lag
+    FROM plerl.outbox GROUP BY server, dest;
+REVOKE ALL ON plerl.outbox_status FROM PUBLIC;
+GRANT SELECT ON plerl.outbox_status TO plerl_admin;
+
+-- Dead letters, for an administrator: look, retry, discard.
+CREATE VIEW plerl.outbox_dead AS
+  SELECT id, server, dest, role::regrole AS role, enqueued_at, attempts, last_error
+    FROM plerl.outbox WHERE dead;
+REVOKE ALL ON plerl.outbox_dead FROM PUBLIC;
+GRANT SELECT ON plerl.outbox_dead TO plerl_admin;
+-- A retried message goes back in its place (its id): order among what is still pending is kept.
+CREATE FUNCTION plerl.outbox_retry(id bigint) RETURNS boolean LANGUAGE sql
+  BEGIN ATOMIC
+    WITH r AS (UPDATE plerl.outbox o SET dead = false, attempts = 0, next_attempt = NULL
+                WHERE o.id = outbox_retry.id AND o.dead RETURNING 1)
+    SELECT count(*) > 0 FROM r;
+  END;
+CREATE FUNCTION plerl.outbox_discard(id bigint) RETURNS boolean LANGUAGE sql
+  BEGIN ATOMIC
+    WITH d AS (DELETE FROM plerl.outbox o WHERE o.id = outbox_discard.id AND o.dead RETURNING 1)
+    SELECT count(*) > 0 FROM d;
+  END;
+REVOKE ALL ON FUNCTION plerl.outbox_retry(bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION plerl.outbox_discard(bigint) FROM PUBLIC;
+GRANT SELECT, UPDATE, DELETE ON plerl.outbox TO plerl_admin;
+GRANT EXECUTE ON FUNCTION plerl.outbox_retry(bigint) TO plerl_admin;
+GRANT EXECUTE ON FUNCTION plerl.outbox_discard(bigint) TO plerl_admin;
+-- Start this database's outbox worker from a backend (without
+-- plerl.outbox_databases); see docs/outbox.md for what it lacks then.
+CREATE FUNCTION plerl.outbox_start() RETURNS boolean
+  AS 'MODULE_PATHNAME', 'plerl_outbox_start' LANGUAGE C STRICT;
+REVOKE ALL ON FUNCTION plerl.outbox_start() FROM PUBLIC;

@@ -62,11 +62,13 @@ plerl_dispatch(int entry, FunctionCallInfo fcinfo)
 			return plerl_exec_validator(fcinfo, true);
 		case PLERL_ENTRY_VALIDATOR_U:
 			return plerl_exec_validator(fcinfo, false);
+		case PLERL_ENTRY_OUTBOX_WORKER:
+			plerl_outbox_worker();
 		case PLERL_ENTRY_ERLANG + PLERL_ERL_FDW_VALIDATOR:
 			return plerl_fdw_validate(fcinfo);
 		default:
 			if (entry >= PLERL_ENTRY_ERLANG + PLERL_ERL_CONNECT &&
-				entry <= PLERL_ENTRY_ERLANG + PLERL_ERL_CALL_MANY)
+				entry <= PLERL_ENTRY_ERLANG + PLERL_ERL_ENQUEUE)
 				return plerl_erlang_sql((PlerlErlangFn) (entry - PLERL_ENTRY_ERLANG), fcinfo);
 			elog(ERROR, "plerl: unknown entry point %d", entry);
 	}

@@ -659,6 +659,50 @@ erl_call_many(FunctionCallInfo fcinfo)
 	return (Datum) 0;
 }
 
+/*
+ * plerl.enqueue(server, name, message): checked now as the caller exactly
+ * as erlang_cast would be (EXECUTE on erlang_cast, USAGE, a user mapping,
+ * plerl.allow), the atoms by Go (bridge.checkAtoms, which also encodes the
+ * message), then written into the outbox in the caller's transaction.
+ */
+static Datum
+erl_enqueue(FunctionCallInfo fcinfo)
+{
+	PlerlErlReq req;
+	PlerlError	err;
+	char	   *target = text_arg(fcinfo, 0, "server");
+	char	   *name = text_arg(fcinfo, 1, "name");
+	Jsonb	   *msg = PG_GETARG_JSONB_P(2);
+	int64		id;
+
+	if (strchr(target, '@') != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the outbox delivers through plerl foreign servers only, not to a raw node name"),
+				 errhint("Delivery uses the enqueuing role's user mapping: CREATE SERVER ... FOREIGN DATA WRAPPER plerl.")));
+	memset(&req, 0, sizeof(req));
+	memset(&err, 0, sizeof(err));
+	if (plerl_erl_resolve_as_guarded(InvalidOid, target, name, "!", 1, PLERL_ERL_CAST, &req.target, &err) != 0)
+		plerl_raise(&err);
+	req.op = PLERL_ERL_ENQUEUE;
+	req.timeout_ms = -1;
+	req.name = name;
+	req.json = JsonbToCString(NULL, &msg->root, VARSIZE(msg));
+	req.jsonlen = strlen(req.json);
+	erl_go(&req);
+	PG_TRY();
+	{
+		id = plerl_queue_insert(req.target.server, req.target.module, PLERL_ERL_CAST, GetUserId(),
+								req.result.p, req.result.len);
+	}
+	PG_FINALLY();
+	{
+		free(req.result.p);
+	}
+	PG_END_TRY();
+	PG_RETURN_INT64(id);
+}
+
 /* The erlang_* SQL functions (entry.c dispatches to here by PlerlErlangFn). */
 Datum
 plerl_erlang_sql(PlerlErlangFn fn, FunctionCallInfo fcinfo)
@@ -678,6 +722,8 @@ plerl_erlang_sql(PlerlErlangFn fn, FunctionCallInfo fcinfo)
 			return erl_connections(fcinfo);
 		case PLERL_ERL_CALL_MANY:
 			return erl_call_many(fcinfo);
+		case PLERL_ERL_ENQUEUE:
+			return erl_enqueue(fcinfo);
 		case PLERL_ERL_FDW_VALIDATOR:
 			break;				/* entry.c sends it to fdw.c */
 	}

@@ -504,6 +504,18 @@ func erlRequest(req *C.PlerlErlReq) error {
 			return err
 		}
 		setBool(&req.result, true)
+	case C.PLERL_ERL_ENQUEUE:
+		// plerl.enqueue: C checked the caller; the atoms are checked and
+		// the message encoded here, C writes the row (erlang.c erl_enqueue).
+		msg, err := term.FromJSON(C.GoBytes(unsafe.Pointer(req.json), C.int(req.jsonlen)), b.jsonOptions())
+		if err != nil {
+			return sqlError(err, "message")
+		}
+		data, err := encodeDurable(t, msg)
+		if err != nil {
+			return err
+		}
+		setBytes(&req.result, C.PLV_BYTES, string(data))
 	default:
 		return pl.Errorf(sqlstate.InternalError, "plerl: unknown Erlang request %d", int(req.op))
 	}

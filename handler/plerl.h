@@ -302,6 +302,43 @@ extern int	plerl_erl_resolve_as_guarded(uint32_t as_user, const char *target, co
 										 const char *function, int arity, int lua_op,
 										 PlerlErlTarget *out, PlerlError *err);
 
+/* ---- the durable outbox (outbox.c, queue.c; docs/outbox.md) ---- */
+
+/* field4 of the advisory lock tags plerl's outbox takes (user locks use 1 and 2). */
+#define PLERL_OUTBOX_LOCK 0x706c
+
+/* What became of a delivery to one destination (PlerlOutboxGroup.status). */
+enum
+{
+	PLERL_OUTBOX_ACKED = 0,		/* the receiver replied ok: delete the rows */
+	PLERL_OUTBOX_RETRY = 1,		/* transient (node down, receiver raised): retry later */
+	PLERL_OUTBOX_DEAD = 2,		/* permanent for all of them (undefined, refused) */
+	PLERL_OUTBOX_DEAD_ONE = 3,	/* permanent for message [bad] only (an atom refused) */
+	PLERL_OUTBOX_UNREACHABLE = 4,	/* node or receiver not there: retry, no attempt counted */
+};
+
+/*
+ * One destination's batch, in id order, all enqueued by one role with one
+ * op; target is resolved as that role. C owns the inputs (valid during the
+ * Go call); Go sets status, bad and error (malloc'd, C frees).
+ */
+typedef struct PlerlOutboxGroup
+{
+	PlerlErlTarget target;
+	const char *dest;
+	int32_t		n;
+	const int64_t *ids;
+	const char *const *payloads;	/* each as term.Encode made it */
+	const int64_t *lens;
+	int32_t		status;
+	int32_t		bad;
+	char	   *error;
+} PlerlOutboxGroup;
+
+/* Guard for Lua's durable sends (queue.c): write one message into plerl.outbox. */
+extern int	plerl_queue_insert_guarded(uint32_t role, const char *server, const char *dest, int op,
+									   const char *payload, int64_t len, int64_t *id, PlerlError *err);
+
 /* ---- SPI, triggers, set-returning functions (spi.c, trigger.c, srf.c) ---- */
 
 /*

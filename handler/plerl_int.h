@@ -9,9 +9,11 @@
  *   exec.c       function calls, DO blocks, validators
  *   trigger.c    triggers and event triggers
  *   srf.c        set-returning functions (value per call)
+ *   outbox.c     the outbox worker's loop: read, resolve, deliver, mark
  *   erlang.c     the erlang_* SQL functions, target resolution, Lua's guard
  *   fdw.c        the foreign-data wrapper's option validator
  *   allow.c      the allow-list (plerl.allow) cache and check
+ *   queue.c      writing a message into the durable outbox
  *   xact.c       transaction and subtransaction events, for Go
  *   procedure.c  the per-backend cache of compiled functions
  *   spi.c        SPI guards (execute, prepare, cursors, commit)
@@ -49,6 +51,11 @@ extern Datum plerl_exec_validator(FunctionCallInfo fcinfo, bool trusted);
 extern Datum plerl_trigger_call(FunctionCallInfo fcinfo, bool trusted);
 extern Datum plerl_event_trigger_call(FunctionCallInfo fcinfo, bool trusted);
 
+/* ---- outbox.c ---- */
+
+/* The outbox worker's main loop (PLERL_ENTRY_OUTBOX_WORKER); never returns. */
+extern void plerl_outbox_worker(void) pg_attribute_noreturn();
+
 /* ---- erlang.c, fdw.c ---- */
 
 /* erlang_* SQL functions, by PlerlErlangFn. */
@@ -64,6 +71,13 @@ extern Datum plerl_fdw_validate(FunctionCallInfo fcinfo);
  */
 extern void plerl_allow_check(const char *server, const char *module, const char *function,
 							  int arity, PlerlErlTarget *out);
+
+/* ---- queue.c ---- */
+
+extern Oid	plerl_queue_relid(bool missing_ok);
+/* Write one message (checked already) into plerl.outbox; returns its id. Raises. */
+extern int64 plerl_queue_insert(const char *server, const char *dest, int op, Oid role,
+								const char *payload, int64 len);
 
 /* ---- xact.c ---- */
 

@@ -24,6 +24,7 @@ typedef enum PlerlErlangFn
 	PLERL_ERL_FDW_VALIDATOR = 6,	/* plerl_fdw_validator(options, catalog) */
 	PLERL_ERL_CAST = 7,			/* erlang_cast(node, name, message) */
 	PLERL_ERL_CALL_MANY = 8,	/* erlang_call_many(node, module, function, args_query, ...) */
+	PLERL_ERL_ENQUEUE = 9,		/* plerl.enqueue(server, name, message): a durable cast */
 } PlerlErlangFn;
 
 /* Entry points that plerl.so forwards to plerl_go.so's dispatcher. */
@@ -35,6 +36,7 @@ typedef enum PlerlEntry
 	PLERL_ENTRY_CALL_U,			/* the same for plerlu */
 	PLERL_ENTRY_INLINE_U,
 	PLERL_ENTRY_VALIDATOR_U,
+	PLERL_ENTRY_OUTBOX_WORKER = 50,	/* the outbox worker's main loop (fcinfo NULL; never returns) */
 	PLERL_ENTRY_ERLANG = 100	/* erlang_* SQL functions: 100 + PlerlErlangFn */
 } PlerlEntry;
 
@@ -52,6 +54,11 @@ typedef enum PlerlEntry
 #define PLERL_DEFAULT_NODE_PREFIX		"plerl"
 #define PLERL_DEFAULT_NODE_HOST			"127.0.0.1"
 #define PLERL_DEFAULT_NULL_ATOM			"nil"
+#define PLERL_DEFAULT_OUTBOX_BATCH		500
+#define PLERL_DEFAULT_OUTBOX_MAX_ATTEMPTS 10
+#define PLERL_DEFAULT_OUTBOX_RETRY_MS	1000
+#define PLERL_DEFAULT_OUTBOX_MAX_SIZE_MB 1024
+#define PLERL_DEFAULT_OUTBOX_SWEEP_MS	1000
 
 /* Settings, defined as GUCs by plerl.so and read by plerl_go.so. */
 typedef struct PlerlSettings
@@ -69,6 +76,12 @@ typedef struct PlerlSettings
 	char	   *node_prefix;
 	char	   *node_host;
 	char	   *null_atom;
+	/* the outbox (docs/outbox.md) */
+	int			outbox_batch;		/* messages per delivery to one destination */
+	int			outbox_max_attempts;	/* then a message is dead */
+	int			outbox_retry_ms;	/* first backoff; doubles per attempt, at most 5 min */
+	int			outbox_max_size_mb; /* enqueue fails beyond this size of the queue table */
+	int			outbox_sweep_ms;	/* the worker looks without a wake-up this often */
 } PlerlSettings;
 
 /* Bound by plerl_bind (entry.c) when the loader loads plerl_go.so. */

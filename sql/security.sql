@@ -354,7 +354,7 @@ SET plerl.lua_time_limit = 0;
 SET plerl.call_timeout = '1s';  -- a user setting
 RESET plerl.call_timeout;
 RESET ROLE;
-SELECT name, setting, unit, context FROM pg_settings WHERE name LIKE 'plerl.%' ORDER BY name;
+SELECT name, setting, unit, context FROM pg_settings WHERE name LIKE 'plerl.%' AND name <> 'plerl.outbox_databases' ORDER BY name;
 
 -- The call timeout (PE001), per call or plerl.call_timeout.
 SELECT erlang_call('sec_node', 'Elixir.Plerl.Test', 'sleep', '[2000]', 100);

@@ -16,11 +16,24 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include "access/xact.h"
+#include "commands/dbcommands.h"
 #include "commands/trigger.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "storage/shmem.h"
+#include "storage/spin.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
 #include "utils/inval.h"
 #include "utils/guc.h"
+#include "utils/varlena.h"
 
 #include "../handler/plerl_shared.h"
 
@@ -41,7 +54,15 @@ static PlerlSettings settings = {
 	.tick_time_s = PLERL_DEFAULT_TICK_TIME_S,
 	.go_max_procs = PLERL_DEFAULT_GO_MAX_PROCS,
 	.max_in_flight = PLERL_DEFAULT_MAX_IN_FLIGHT,
+	.outbox_batch = PLERL_DEFAULT_OUTBOX_BATCH,
+	.outbox_max_attempts = PLERL_DEFAULT_OUTBOX_MAX_ATTEMPTS,
+	.outbox_retry_ms = PLERL_DEFAULT_OUTBOX_RETRY_MS,
+	.outbox_max_size_mb = PLERL_DEFAULT_OUTBOX_MAX_SIZE_MB,
+	.outbox_sweep_ms = PLERL_DEFAULT_OUTBOX_SWEEP_MS,
 };
+
+/* plerl.outbox_databases: one outbox worker each (read at server start). */
+static char *outbox_databases = NULL;
 
 /* plerl_go.so's plerl_dispatch and plerl_bind (handler/entry.c). */
 typedef Datum (*PlerlDispatchFn) (int entry, FunctionCallInfo fcinfo);
@@ -59,6 +80,7 @@ static PlerlDispatchFn dispatch = NULL;
 #define PLERL_GO_THREAD_STACK (512 * 1024)
 
 void		_PG_init(void);
+static void outbox_init(void);
 
 void
 _PG_init(void)
@@ -122,7 +144,40 @@ _PG_init(void)
 							   "Atom that JSON null and Lua nil become (nil for Elixir, null or undefined for Erlang).",
 							   NULL, &settings.null_atom, PLERL_DEFAULT_NULL_ATOM,
 							   PGC_USERSET, 0, NULL, NULL, NULL);
+	/*
+	 * A PGC_POSTMASTER setting can only be defined while the postmaster
+	 * loads us (defining it in a backend is FATAL): without
+	 * shared_preload_libraries there is no plerl.outbox_databases, and no
+	 * worker started from it.
+	 */
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomStringVariable("plerl.outbox_databases",
+								   "Databases whose outbox a background worker delivers (comma-separated; needs shared_preload_libraries).",
+								   NULL, &outbox_databases, "",
+								   PGC_POSTMASTER, GUC_LIST_INPUT, NULL, NULL, NULL);
+	DefineCustomIntVariable("plerl.outbox_batch_size",
+							"Most messages the outbox worker delivers to one destination in one call.",
+							NULL, &settings.outbox_batch, PLERL_DEFAULT_OUTBOX_BATCH, 1, 100000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("plerl.outbox_max_attempts",
+							"Delivery attempts before a message is set aside as dead.",
+							NULL, &settings.outbox_max_attempts, PLERL_DEFAULT_OUTBOX_MAX_ATTEMPTS, 1, 1000000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("plerl.outbox_retry_delay",
+							"Wait before the first retry of a destination; it doubles per attempt, up to 5 minutes.",
+							NULL, &settings.outbox_retry_ms, PLERL_DEFAULT_OUTBOX_RETRY_MS, 1, 300000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("plerl.outbox_max_size",
+							"Size of the outbox table beyond which enqueue fails.",
+							NULL, &settings.outbox_max_size_mb, PLERL_DEFAULT_OUTBOX_MAX_SIZE_MB, 1, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_MB, NULL, NULL, NULL);
+	DefineCustomIntVariable("plerl.outbox_sweep_interval",
+							"How often the outbox worker looks for work without being woken.",
+							NULL, &settings.outbox_sweep_ms, PLERL_DEFAULT_OUTBOX_SWEEP_MS, 10, 3600000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("plerl");
+	if (process_shared_preload_libraries_in_progress)
+		outbox_init();
 }
 
 /*
@@ -207,6 +262,7 @@ PLERL_ENTRY_FN(plerl_erlang_connections, PLERL_ENTRY_ERLANG + PLERL_ERL_CONNECTI
 PLERL_ENTRY_FN(plerl_fdw_validator, PLERL_ENTRY_ERLANG + PLERL_ERL_FDW_VALIDATOR)
 PLERL_ENTRY_FN(plerl_erlang_cast, PLERL_ENTRY_ERLANG + PLERL_ERL_CAST)
 PLERL_ENTRY_FN(plerl_erlang_call_many, PLERL_ENTRY_ERLANG + PLERL_ERL_CALL_MANY)
+PLERL_ENTRY_FN(plerl_outbox_enqueue, PLERL_ENTRY_ERLANG + PLERL_ERL_ENQUEUE)
 
 /*
  * Statement trigger on plerl_allow: tell every backend to reload its cached
@@ -231,4 +287,248 @@ Datum
 plerl_go_loaded(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_BOOL(dispatch != NULL);
+}
+
+/* ---- the outbox worker (docs/outbox.md) ---- */
+
+/*
+ * Shared memory: which process delivers each database's outbox, so that a
+ * committing backend can set its latch. Only with shared_preload_libraries
+ * (shared memory is requested at server start); without it the worker finds
+ * work by its periodic sweep alone.
+ */
+#define PLERL_OUTBOX_SLOTS 32
+
+typedef struct OutboxSlot
+{
+	Oid			dboid;
+	pid_t		pid;			/* 0: free */
+	Latch	   *latch;			/* the worker's procLatch (in shared memory) */
+} OutboxSlot;
+
+typedef struct OutboxShared
+{
+	slock_t		mutex;
+	OutboxSlot	slots[PLERL_OUTBOX_SLOTS];
+} OutboxShared;
+
+static OutboxShared *outbox_shared = NULL;
+static shmem_request_hook_type prev_shmem_request = NULL;
+static shmem_startup_hook_type prev_shmem_startup = NULL;
+
+static void
+outbox_shmem_request(void)
+{
+	if (prev_shmem_request)
+		prev_shmem_request();
+	RequestAddinShmemSpace(MAXALIGN(sizeof(OutboxShared)));
+}
+
+static void
+outbox_shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup)
+		prev_shmem_startup();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	outbox_shared = ShmemInitStruct("plerl outbox", sizeof(OutboxShared), &found);
+	if (!found)
+	{
+		memset(outbox_shared, 0, sizeof(OutboxShared));
+		SpinLockInit(&outbox_shared->mutex);
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+PGDLLEXPORT void plerl_outbox_main(Datum arg);
+
+static void
+outbox_register(const char *dbname, bool dynamic)
+{
+	BackgroundWorker w;
+	BackgroundWorkerHandle *handle;
+
+	memset(&w, 0, sizeof(w));
+	w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	w.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	/* A crashed or killed worker comes back (5 s: a database not created yet would spin): the queue is still there. */
+	w.bgw_restart_time = 5;
+	strlcpy(w.bgw_library_name, "plerl", BGW_MAXLEN);
+	strlcpy(w.bgw_function_name, "plerl_outbox_main", BGW_MAXLEN);
+	snprintf(w.bgw_name, BGW_MAXLEN, "plerl outbox %s", dbname);
+	strlcpy(w.bgw_type, "plerl outbox", BGW_MAXLEN);
+	strlcpy(w.bgw_extra, dbname, BGW_EXTRALEN);
+	if (!dynamic)
+	{
+		RegisterBackgroundWorker(&w);
+		return;
+	}
+	w.bgw_notify_pid = MyProcPid;
+	if (!RegisterDynamicBackgroundWorker(&w, &handle))
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("could not start the plerl outbox worker: no free background worker slot"),
+				 errhint("Raise max_worker_processes, or list the database in plerl.outbox_databases.")));
+}
+
+/* At server start (shared_preload_libraries): shared memory, one worker per listed database. */
+static void
+outbox_init(void)
+{
+	char	   *raw = pstrdup(outbox_databases ? outbox_databases : "");
+	List	   *names = NIL;
+	ListCell   *lc;
+
+	prev_shmem_request = shmem_request_hook;
+	shmem_request_hook = outbox_shmem_request;
+	prev_shmem_startup = shmem_startup_hook;
+	shmem_startup_hook = outbox_shmem_startup;
+	if (!SplitIdentifierString(raw, ',', &names))
+		ereport(FATAL,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid list syntax in plerl.outbox_databases")));
+	foreach(lc, names)
+		outbox_register((char *) lfirst(lc), false);
+}
+
+static void
+outbox_slot_release(int code, Datum arg)
+{
+	OutboxSlot *slot = &outbox_shared->slots[DatumGetInt32(arg)];
+
+	SpinLockAcquire(&outbox_shared->mutex);
+	if (slot->pid == MyProcPid)
+	{
+		slot->pid = 0;
+		slot->latch = NULL;
+	}
+	SpinLockRelease(&outbox_shared->mutex);
+}
+
+/* Take a slot for this worker's database, so commits there set our latch. */
+static void
+outbox_slot_take(void)
+{
+	int			free_slot = -1;
+
+	if (outbox_shared == NULL)
+		return;
+	SpinLockAcquire(&outbox_shared->mutex);
+	for (int i = 0; i < PLERL_OUTBOX_SLOTS; i++)
+	{
+		OutboxSlot *s = &outbox_shared->slots[i];
+
+		/* a slot of our database left by a worker that died without cleanup */
+		if (s->pid != 0 && s->dboid == MyDatabaseId && kill(s->pid, 0) != 0)
+			s->pid = 0;
+		if (s->pid == 0 && free_slot < 0)
+			free_slot = i;
+	}
+	if (free_slot >= 0)
+	{
+		outbox_shared->slots[free_slot].dboid = MyDatabaseId;
+		outbox_shared->slots[free_slot].latch = MyLatch;
+		outbox_shared->slots[free_slot].pid = MyProcPid;
+	}
+	SpinLockRelease(&outbox_shared->mutex);
+	if (free_slot >= 0)
+		before_shmem_exit(outbox_slot_release, Int32GetDatum(free_slot));
+	else
+		elog(LOG, "plerl outbox: no wake-up slot free; delivering by sweep only");
+}
+
+/*
+ * The worker's main, forked from the postmaster (which never loaded Go).
+ * SIGTERM is die(), not bgworker_die(): that one raises FATAL inside the
+ * signal handler, wherever the process is, Go frames included; die() only
+ * sets flags and the latch, and the loop (handler/outbox.c) acts on them at
+ * safe points in C. Then Go is loaded exactly as in a backend, with the
+ * signals blocked, and the loop runs in plerl_go.so.
+ */
+void
+plerl_outbox_main(Datum arg)
+{
+	char		dbname[BGW_EXTRALEN];
+
+	strlcpy(dbname, MyBgworkerEntry->bgw_extra, sizeof(dbname));
+	pqsignal(SIGTERM, die);
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(dbname, NULL, 0);
+	pgstat_report_appname("plerl outbox");
+	outbox_slot_take();
+	plerl_load_go();
+	dispatch(PLERL_ENTRY_OUTBOX_WORKER, NULL);
+	proc_exit(0);
+}
+
+/* Set when this transaction wrote the outbox; the wake-up goes at COMMIT. */
+static bool outbox_wake_pending = false;
+static bool outbox_callback_set = false;
+
+static void
+outbox_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+			/*
+			 * After the commit record is durable and visible: the worker
+			 * woken now sees the rows. Never at PRE_COMMIT (it would look
+			 * too early, and a later failure would leave nothing to see).
+			 */
+			if (outbox_wake_pending && outbox_shared != NULL)
+			{
+				for (int i = 0; i < PLERL_OUTBOX_SLOTS; i++)
+				{
+					OutboxSlot *s = &outbox_shared->slots[i];
+					Latch	   *latch = s->latch;
+
+					/* Unlocked reads: a stale latch is a procLatch in shared memory, harmless to set. */
+					if (s->pid != 0 && s->dboid == MyDatabaseId && latch != NULL)
+						SetLatch(latch);
+				}
+			}
+			outbox_wake_pending = false;
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PREPARE:	/* COMMIT PREPARED: found by the sweep */
+		case XACT_EVENT_PARALLEL_ABORT:
+			outbox_wake_pending = false;
+			break;
+		default:
+			break;
+	}
+}
+
+/* Statement trigger on plerl.outbox: wake the worker when this transaction commits. Pure C. */
+PG_FUNCTION_INFO_V1(plerl_outbox_wake);
+Datum
+plerl_outbox_wake(PG_FUNCTION_ARGS)
+{
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "plerl_outbox_wake: not called as a trigger");
+	if (!outbox_callback_set)
+	{
+		RegisterXactCallback(outbox_xact_callback, NULL);
+		outbox_callback_set = true;
+	}
+	outbox_wake_pending = true;
+	return PointerGetDatum(NULL);
+}
+
+/*
+ * plerl.outbox_start(): start a worker for the current database from a
+ * backend (a dynamic background worker), for a server without
+ * plerl.outbox_databases. Without shared_preload_libraries it is not woken
+ * at commit and finds work by its sweep (plerl.outbox_sweep_interval).
+ * A second worker for a database exits at once (handler/outbox.c).
+ */
+PG_FUNCTION_INFO_V1(plerl_outbox_start);
+Datum
+plerl_outbox_start(PG_FUNCTION_ARGS)
+{
+	outbox_register(get_database_name(MyDatabaseId), true);
+	PG_RETURN_BOOL(true);
 }

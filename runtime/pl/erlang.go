@@ -47,6 +47,10 @@ type ErlangHost interface {
 	// CheckSend checks that a send to to (a name or pid) on t may carry
 	// msg (its atoms, against plerl.allow); Send checks it again.
 	CheckSend(t Target, to any, msg any) error
+	// Enqueue writes msg for the registered name to into the durable
+	// outbox, in the current (sub)transaction, as checked by Resolve;
+	// returns the message's id (docs/outbox.md).
+	Enqueue(t Target, to string, msg any, cast bool) (int64, error)
 	Call(t Target, mod, fun string, args []any, timeout time.Duration, kill bool) (any, error)
 	Send(t Target, to any, msg any) error // to: registered name (string) or term.Pid
 	Connect(node, cookie string) error
@@ -294,18 +298,20 @@ func (m *erlMod) message(L *lua.LState, target string, cast bool) int {
 	if err != nil {
 		m.badArg(3, fn, err)
 	}
+	plain := msg // a durable message is stored unwrapped: the receiver protocol carries it
 	if cast {
 		msg = term.Tuple{term.Atom("$gen_cast"), msg}
 	}
-	onCommit := false
+	onCommit, durable := false, false
 	if o := L.Get(4); o != lua.LNil {
 		// A misspelled on_commit must not quietly send at once.
 		t, ok := o.(*lua.LTable)
 		if !ok {
 			m.badArg(4, fn, fmt.Errorf("options must be a table, not a %s", o.Type()))
 		}
-		m.checkOptions(4, fn, t, map[string]lua.LValueType{"on_commit": lua.LTBool})
+		m.checkOptions(4, fn, t, map[string]lua.LValueType{"on_commit": lua.LTBool, "durable": lua.LTBool})
 		onCommit = lua.LVAsBool(t.RawGetString("on_commit"))
+		durable = lua.LVAsBool(t.RawGetString("durable"))
 	}
 	op := OpSend
 	if cast {
@@ -315,6 +321,22 @@ func (m *erlMod) message(L *lua.LState, target string, cast bool) int {
 	t, err := m.host.Resolve(target, name, "!", 1, op)
 	if err != nil {
 		m.raise(err)
+	}
+	if durable {
+		// A row in the outbox, written now in this (sub)transaction and
+		// delivered by the worker after COMMIT, acknowledged (docs/outbox.md).
+		if onCommit {
+			m.badArg(4, fn, fmt.Errorf("durable and on_commit exclude each other: a durable message is always sent after COMMIT"))
+		}
+		if _, isPid := to.(term.Pid); isPid {
+			m.badArg(2, fn, fmt.Errorf("a durable message goes to a registered name, not a pid"))
+		}
+		id, err := m.host.Enqueue(t, name, plain, cast)
+		if err != nil {
+			m.raise(err)
+		}
+		L.Push(lua.LNumber(id))
+		return 1
 	}
 	if onCommit {
 		// A message refused at COMMIT could only be a WARNING after it:
