@@ -54,6 +54,8 @@ extern Datum plerl_event_trigger_call(FunctionCallInfo fcinfo, bool trusted);
 /* erlang_* SQL functions, by PlerlErlangFn. */
 extern Datum plerl_erlang_sql(PlerlErlangFn fn, FunctionCallInfo fcinfo);
 extern Datum plerl_fdw_validate(FunctionCallInfo fcinfo);
+/* The members of a server's nodes option, validated (raises); palloc'd. */
+extern List *plerl_fdw_split_nodes(const char *value);
 
 /* ---- allow.c ---- */
 
