@@ -174,10 +174,15 @@ func (s *Suite) testGroupAffinity() (string, error) {
 	return fmt.Sprintf("300 keys x 3 calls x 2 sessions, each key on one member; keys per member %v", per), nil
 }
 
+// retryArg is what the retryable sessions of testGroupKill pass
+// (PLERL_INT_NO_RETRY=1: false, to see the test fail).
+var retryArg = map[bool]string{false: "true", true: "false"}[os.Getenv("PLERL_INT_NO_RETRY") == "1"]
+
 // testGroupKill: 8 sessions under load; c3 is killed. Sessions 1-4 call
-// g_rr with retry: none may fail. Sessions 5-8 call g_first (c3 first)
-// without retry: the call in flight on c3 fails with 08006, the rest go on
-// to c1 without the caller noticing.
+// with retry, 1-2 on g_first (c3 first: their call in flight dies with
+// it), 3-4 on g_rr: none may fail. Sessions 5-8 call g_first without
+// retry: the call in flight on c3 fails with 08006, the rest go on to c1
+// without the caller noticing.
 func (s *Suite) testGroupKill() (string, error) {
 	ns, err := s.groupNodes()
 	if err != nil {
@@ -198,9 +203,12 @@ func (s *Suite) testGroupKill() (string, error) {
 	}
 	const n, ms = 40, 50
 	for i, a := range ss {
-		if i < 4 {
-			a.Start(fmt.Sprintf(`SELECT load('g_rr', true, %d, %d)`, n, ms))
-		} else {
+		switch {
+		case i < 2: // their call in flight is on c3 when it dies: retried elsewhere
+			a.Start(fmt.Sprintf(`SELECT load('g_first', %s, %d, %d)`, retryArg, n, ms))
+		case i < 4:
+			a.Start(fmt.Sprintf(`SELECT load('g_rr', %s, %d, %d)`, retryArg, n, ms))
+		default:
 			a.Start(fmt.Sprintf(`SELECT load('g_first', false, %d, %d)`, n, ms))
 		}
 	}
