@@ -185,3 +185,18 @@ func TestShare(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkPick is what a group adds to a call: the order, the pick, up.
+func BenchmarkPick(b *testing.B) {
+	for _, p := range []Policy{RoundRobin, First, Affinity} {
+		b.Run(p.String(), func(b *testing.B) {
+			g := New(three, p, Config{})
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				m := g.Order("customer-42")[0]
+				g.Up(m)
+				g.Picked(m)
+			}
+		})
+	}
+}
