@@ -89,6 +89,11 @@ CREATE FUNCTION erlang_call(node text, module text, function text, args jsonb) R
   AS 'MODULE_PATHNAME', 'plerl_erlang_call' LANGUAGE C;
 CREATE FUNCTION erlang_call(node text, module text, function text, args jsonb, timeout_ms int) RETURNS jsonb
   AS 'MODULE_PATHNAME', 'plerl_erlang_call' LANGUAGE C;
+-- options: {"retry": true} (a call in flight when its group member died may
+-- run again on another member), {"key": "..."} (balance 'affinity').
+CREATE FUNCTION erlang_call(node text, module text, function text, args jsonb, timeout_ms int,
+    options jsonb) RETURNS jsonb
+  AS 'MODULE_PATHNAME', 'plerl_erlang_call' LANGUAGE C;
 CREATE FUNCTION erlang_disconnect(node text) RETURNS boolean
   AS 'MODULE_PATHNAME', 'plerl_erlang_disconnect' LANGUAGE C STRICT;
 CREATE FUNCTION erlang_send(node text, name text, message jsonb) RETURNS boolean
@@ -101,6 +106,13 @@ CREATE FUNCTION erlang_connections(OUT node text, OUT state text, OUT since time
     OUT calls bigint, OUT errors bigint, OUT last_rtt_ms float8, OUT last_error text)
   RETURNS SETOF record
   AS 'MODULE_PATHNAME', 'plerl_erlang_connections' LANGUAGE C STRICT;
+-- The members of the groups (servers with the option nodes) this backend
+-- has used: each one's state and its share of the calls.
+CREATE FUNCTION erlang_group_members(OUT server text, OUT node text, OUT state text,
+    OUT down_until timestamptz, OUT failures bigint, OUT last_error text,
+    OUT calls bigint, OUT share float8)
+  RETURNS SETOF record
+  AS 'MODULE_PATHNAME', 'plerl_erlang_group_members' LANGUAGE C STRICT;
 
 -- Many calls of one module:function on one server, pipelined on one
 -- connection: args_query yields one jsonb array of arguments per row (its
@@ -116,6 +128,8 @@ REVOKE ALL ON FUNCTION erlang_call_many(text, text, text, text, int, int, boolea
 GRANT EXECUTE ON FUNCTION erlang_call_many(text, text, text, text, int, int, boolean, boolean) TO plerl_caller;
 REVOKE ALL ON FUNCTION erlang_call(text, text, text, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION erlang_call(text, text, text, jsonb, int) FROM PUBLIC;
+REVOKE ALL ON FUNCTION erlang_call(text, text, text, jsonb, int, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION erlang_group_members() FROM PUBLIC;
 REVOKE ALL ON FUNCTION erlang_disconnect(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION erlang_send(text, text, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION erlang_cast(text, text, jsonb) FROM PUBLIC;
@@ -124,6 +138,8 @@ REVOKE ALL ON FUNCTION erlang_connections() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION erlang_connect(text, text) TO plerl_admin;
 GRANT EXECUTE ON FUNCTION erlang_call(text, text, text, jsonb) TO plerl_caller;
 GRANT EXECUTE ON FUNCTION erlang_call(text, text, text, jsonb, int) TO plerl_caller;
+GRANT EXECUTE ON FUNCTION erlang_call(text, text, text, jsonb, int, jsonb) TO plerl_caller;
+GRANT EXECUTE ON FUNCTION erlang_group_members() TO plerl_caller;
 GRANT EXECUTE ON FUNCTION erlang_disconnect(text) TO plerl_caller;
 GRANT EXECUTE ON FUNCTION erlang_send(text, text, jsonb) TO plerl_caller;
 GRANT EXECUTE ON FUNCTION erlang_cast(text, text, jsonb) TO plerl_caller;

@@ -68,7 +68,7 @@ plerl_dispatch(int entry, FunctionCallInfo fcinfo)
 			return plerl_fdw_validate(fcinfo);
 		default:
 			if (entry >= PLERL_ENTRY_ERLANG + PLERL_ERL_CONNECT &&
-				entry <= PLERL_ENTRY_ERLANG + PLERL_ERL_ENQUEUE)
+				entry <= PLERL_ENTRY_ERLANG + PLERL_ERL_GROUP_MEMBERS)
 				return plerl_erlang_sql((PlerlErlangFn) (entry - PLERL_ENTRY_ERLANG), fcinfo);
 			elog(ERROR, "plerl: unknown entry point %d", entry);
 	}

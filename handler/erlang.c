@@ -119,6 +119,7 @@ erl_resolve(const char *target, const char *module, const char *function, int ar
 		ForeignServer *server = GetForeignServerByName(target, true);
 		UserMapping *um;
 		char	   *tls;
+		char	   *nodes;
 
 		if (server == NULL || !is_plerl_server(server))
 			ereport(ERROR,
@@ -131,10 +132,26 @@ erl_resolve(const char *target, const char *module, const char *function, int ar
 					 errmsg("permission denied for foreign server %s", server->servername)));
 		out->server = pstrdup(server->servername);
 		out->node = option_value(server->options, "node");
+		nodes = option_value(server->options, "nodes");
+		if (out->node == NULL && nodes != NULL)
+		{
+			List	   *members = plerl_fdw_split_nodes(nodes);
+			ListCell   *lc;
+			int			i = 0;
+
+			out->nmembers = list_length(members);
+			out->members = palloc(sizeof(char *) * out->nmembers);
+			foreach(lc, members)
+				out->members[i++] = (char *) lfirst(lc);
+			out->node = out->members[0];
+			out->balance = option_value(server->options, "balance");
+			if (out->balance == NULL)
+				out->balance = "round_robin";
+		}
 		if (out->node == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
-					 errmsg("plerl server \"%s\" has no node option", server->servername)));
+					 errmsg("plerl server \"%s\" has no node or nodes option", server->servername)));
 		tls = option_value(server->options, "tls");
 		out->tls = tls && (strcmp(tls, "on") == 0 || strcmp(tls, "true") == 0);
 		out->tls_ca = option_value(server->options, "tls_ca");
@@ -345,6 +362,17 @@ erl_call(FunctionCallInfo fcinfo)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("timeout_ms must be zero (no timeout) or positive")));
 	}
+	if (PG_NARGS() > 5 && !PG_ARGISNULL(5))
+	{
+		Jsonb	   *opts = PG_GETARG_JSONB_P(5);
+
+		if (!JB_ROOT_IS_OBJECT(opts))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("erlang_call options must be a JSON object"),
+					 errhint("Known options: retry (boolean), key (string).")));
+		req.options = JsonbToCString(NULL, &opts->root, VARSIZE(opts));
+	}
 	erl_resolve(target, module, function, arity, &req.target);
 	req.module = module;
 	req.function = function;
@@ -408,7 +436,14 @@ erl_simple(FunctionCallInfo fcinfo, int op)
 			ForeignServer *server = GetForeignServerByName(target, true);
 
 			if (server && is_plerl_server(server))
+			{
+				/* A group: the nodes option whole; Go splits it. */
 				req.target.node = option_value(server->options, "node");
+				if (req.target.node == NULL)
+					req.target.node = option_value(server->options, "nodes");
+				if (req.target.node == NULL)
+					req.target.node = target;
+			}
 		}
 	}
 	else
@@ -448,6 +483,49 @@ erl_connections(FunctionCallInfo fcinfo)
 		else
 			nulls[6] = true;
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		free(r->node);
+		free(r->state);
+		free(r->last_error);
+	}
+	free(rows);
+	return (Datum) 0;
+}
+
+static TimestampTz
+unix_us_to_timestamptz(int64 us)
+{
+	return (TimestampTz) (us - ((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * USECS_PER_SEC));
+}
+
+static Datum
+erl_group_members(FunctionCallInfo fcinfo)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	PlerlMemberRow *rows = NULL;
+	int			n = 0;
+
+	InitMaterializedSRF(fcinfo, 0);
+	plerlGoGroupMembers(&rows, &n);
+	for (int i = 0; i < n; i++)
+	{
+		Datum		values[8];
+		bool		nulls[8] = {0};
+		PlerlMemberRow *r = &rows[i];
+
+		values[0] = CStringGetTextDatum(r->server);
+		values[1] = CStringGetTextDatum(r->node);
+		values[2] = CStringGetTextDatum(r->state);
+		values[3] = TimestampTzGetDatum(unix_us_to_timestamptz(r->down_until_unix_us));
+		nulls[3] = r->down_until_unix_us <= 0;
+		values[4] = Int64GetDatum(r->failures);
+		if (r->last_error)
+			values[5] = CStringGetTextDatum(r->last_error);
+		else
+			nulls[5] = true;
+		values[6] = Int64GetDatum(r->calls);
+		values[7] = Float8GetDatum(r->share);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		free(r->server);
 		free(r->node);
 		free(r->state);
 		free(r->last_error);
@@ -724,6 +802,8 @@ plerl_erlang_sql(PlerlErlangFn fn, FunctionCallInfo fcinfo)
 			return erl_call_many(fcinfo);
 		case PLERL_ERL_ENQUEUE:
 			return erl_enqueue(fcinfo);
+		case PLERL_ERL_GROUP_MEMBERS:
+			return erl_group_members(fcinfo);
 		case PLERL_ERL_FDW_VALIDATOR:
 			break;				/* entry.c sends it to fdw.c */
 	}

@@ -17,9 +17,11 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -27,6 +29,7 @@ import (
 	"unicode/utf8"
 	"unsafe"
 
+	"github.com/plerl/plerl/runtime/cluster"
 	"github.com/plerl/plerl/runtime/dist"
 	"github.com/plerl/plerl/runtime/pl"
 	"github.com/plerl/plerl/runtime/sqlstate"
@@ -37,7 +40,8 @@ type bridge struct {
 	pool      *dist.Pool
 	limits    poolLimits // what pool was made with
 	self      string
-	rawCookie map[string]string // node -> cookie, from erlang_connect (admins)
+	rawCookie map[string]string         // node -> cookie, from erlang_connect (admins)
+	groups    map[string]*cluster.Group // by groupKey: each server's members and their state
 
 	lastCookie, lastIdent string // identOf's memo
 }
@@ -73,7 +77,8 @@ func erlBridge() (*bridge, error) {
 		return nil, pl.Errorf(sqlstate.InvalidParameterValue, "plerl.node_prefix/plerl.node_host do not make a valid node name: %v", err)
 	}
 	l := currentPoolLimits()
-	erl = &bridge{pool: newPool(name, l), limits: l, self: name, rawCookie: map[string]string{}}
+	erl = &bridge{pool: newPool(name, l), limits: l, self: name, rawCookie: map[string]string{},
+		groups: map[string]*cluster.Group{}}
 	return erl, nil
 }
 
@@ -116,6 +121,19 @@ type target struct {
 	atoms            map[term.Atom]bool // atoms the request may carry
 	anyAtom          bool               // a row said '*'
 	anyFunction      bool               // only NULL-function rows permit it
+
+	// A group (the server's option nodes): its members and policy; and
+	// the call's routing options (pl.Routed).
+	members []string
+	balance string
+	key     string
+	retry   bool
+}
+
+// WithRoute: the affinity key and retry option of one call (pl.Routed).
+func (t target) WithRoute(key string, retry bool) pl.Target {
+	t.key, t.retry = key, retry
+	return t
 }
 
 func targetFromC(t *C.PlerlErlTarget) target {
@@ -125,6 +143,12 @@ func targetFromC(t *C.PlerlErlTarget) target {
 		tlsKey: goStr(t.tls_key), tlsName: goStr(t.tls_server_name),
 		module: goStr(t.module), function: goStr(t.function), role: uint32(t.role),
 		anyAtom: t.any_atom != 0, anyFunction: t.any_function != 0,
+	}
+	if t.nmembers > 0 {
+		for _, m := range unsafe.Slice(t.members, int(t.nmembers)) {
+			tg.members = append(tg.members, C.GoString(m))
+		}
+		tg.balance = goStr(t.balance)
 	}
 	if t.natoms > 0 {
 		tg.atoms = make(map[term.Atom]bool, int(t.natoms))
@@ -177,7 +201,7 @@ func (b *bridge) checkAtoms(t target, terms ...any) error {
 				return nil
 			case a == "$gen_cast": // what a cast is wrapped in, by plerl; gen_server has it
 				return nil
-			case string(a) == t.node || string(a) == b.self:
+			case string(a) == t.node || string(a) == b.self || t.isMember(string(a)):
 				return nil
 			}
 			shown := strings.ToValidUTF8(string(a), "?")
@@ -214,20 +238,86 @@ func (t target) name() string {
 	return t.node
 }
 
-// conn returns the session for a target, connecting if needed.
+func (t target) isMember(node string) bool {
+	for _, m := range t.members {
+		if m == node {
+			return true
+		}
+	}
+	return false
+}
+
+// group is the state of t's group, made on first use. A group is named by
+// its server, policy and members: ALTER SERVER makes a new one.
+func (b *bridge) group(t target) *cluster.Group {
+	k := t.server + "\x00" + t.balance + "\x00" + strings.Join(t.members, ",")
+	g := b.groups[k]
+	if g == nil {
+		p, _ := cluster.ParsePolicy(t.balance) // fdw.c validated it
+		g = cluster.New(t.members, p, cluster.Config{})
+		b.groups[k] = g
+	}
+	return g
+}
+
+// memberLost: err (from a member's connection) means the member is gone or
+// unreachable, not that the caller gave up or the request was refused.
+func memberLost(ctx context.Context, err error) bool {
+	if err == nil || ctx.Err() != nil {
+		return false
+	}
+	var pe *pl.Error
+	if errors.As(err, &pe) {
+		return pe.SQLState == sqlstate.SQLClientUnableToEstablishSQLConnection // connect_timeout
+	}
+	switch dist.KindOf(err) {
+	case dist.KindEpmd, dist.KindConnect, dist.KindHandshake, dist.KindCookieRefused,
+		dist.KindNodeDown, dist.KindClosed, dist.KindTimeout:
+		return true
+	}
+	return false
+}
+
+// conn returns the session for a target, connecting if needed. For a group
+// it is the first member in the policy's order that connects: a member that
+// cannot be reached (epmd, TCP, handshake, its connection found dead and
+// not remade) is marked down and skipped; when none is left the error
+// (08001) names every member and why it is down.
 func (b *bridge) conn(ctx context.Context, t target) (*dist.Conn, error) {
+	if len(t.members) == 0 {
+		return b.connNode(ctx, t, t.node)
+	}
+	g := b.group(t)
+	for _, m := range g.Order(t.key) {
+		c, err := b.connNode(ctx, t, m)
+		if err == nil {
+			g.Up(m)
+			return c, nil
+		}
+		if !memberLost(ctx, err) {
+			return nil, err
+		}
+		g.Down(m, err)
+	}
+	return nil, &pl.Error{Kind: pl.KindError, SQLState: sqlstate.SQLClientUnableToEstablishSQLConnection,
+		Message: fmt.Sprintf("cannot reach %s: %v", t.name(), g.AllDown()),
+		Hint:    "A member is tried again when its backoff has passed (100 ms, doubling per failure, at most 10 s); erlang_group_members() shows each member's state."}
+}
+
+// connNode returns the session with one node of t, connecting if needed.
+func (b *bridge) connNode(ctx context.Context, t target, node string) (*dist.Conn, error) {
 	cookie := t.cookie
 	if t.server == "" {
-		c, ok := b.rawCookie[t.node]
+		c, ok := b.rawCookie[node]
 		if !ok {
-			return nil, pl.Errorf(sqlstate.ConnectionDoesNotExist, "no session with node %s: call erlang_connect(node, cookie) first, or name a plerl foreign server", t.node)
+			return nil, pl.Errorf(sqlstate.ConnectionDoesNotExist, "no session with node %s: call erlang_connect(node, cookie) first, or name a plerl foreign server", node)
 		}
 		cookie = c
 	}
 	ident := b.identOf(cookie)
 	if !t.tls {
 		// The common case, once connected: no context, no config.
-		if c := b.pool.Lookup(t.node, ident); c != nil {
+		if c := b.pool.Lookup(node, ident); c != nil {
 			return c, nil
 		}
 	}
@@ -243,12 +333,12 @@ func (b *bridge) conn(ctx context.Context, t target) (*dist.Conn, error) {
 	s := readSettings()
 	cctx, cancel := context.WithTimeout(ctx, s.ConnectTimeout)
 	defer cancel()
-	c, err := b.pool.GetWith(cctx, t.node, nc)
+	c, err := b.pool.GetWith(cctx, node, nc)
 	if err != nil && dist.IsTimeout(err) && ctx.Err() == nil {
 		// plerl.connect_timeout ran out (now, or at the failed connect
 		// the pool is backing off from), not the call's own timeout.
 		return nil, &pl.Error{Kind: pl.KindError, SQLState: sqlstate.SQLClientUnableToEstablishSQLConnection,
-			Message: fmt.Sprintf("cannot connect to %s: %v", t.name(), err),
+			Message: fmt.Sprintf("cannot connect to %s: %v", node, err),
 			Hint:    "The limit of connecting (epmd lookup, TCP connect, handshake) is plerl.connect_timeout."}
 	}
 	return c, err
@@ -459,7 +549,14 @@ func erlRequest(req *C.PlerlErlReq) error {
 		setBool(&req.result, true)
 	case C.PLERL_ERL_DISCONNECT:
 		delete(b.rawCookie, t.node)
-		setBool(&req.result, b.disconnect(t.node))
+		// A group's server: C passes its nodes option whole.
+		was := false
+		for _, n := range strings.Split(t.node, ",") {
+			if b.disconnect(strings.TrimSpace(n)) {
+				was = true
+			}
+		}
+		setBool(&req.result, was)
 	case C.PLERL_ERL_PING:
 		ctx, cancel := callContext(timeoutOf(req.timeout_ms))
 		defer cancel()
@@ -479,6 +576,11 @@ func erlRequest(req *C.PlerlErlReq) error {
 		args, err := term.ArgsFromJSON(C.GoBytes(unsafe.Pointer(req.json), C.int(req.jsonlen)), opts)
 		if err != nil {
 			return sqlError(err, "erlang_call arguments")
+		}
+		if req.options != nil {
+			if t, err = callOptions(t, C.GoString(req.options)); err != nil {
+				return err
+			}
 		}
 		ctx, cancel := callContext(timeoutOf(req.timeout_ms))
 		defer cancel()
@@ -534,9 +636,22 @@ func (b *bridge) call(ctx context.Context, t target, args []any, kill bool) (any
 	var res any
 	var err error
 	waiting(func() {
-		var p *dist.Pending
-		if p, err = b.start(ctx, t, nil, args, kill); err == nil {
+		for tries := 0; ; tries++ {
+			var p *dist.Pending
+			if p, err = b.start(ctx, t, nil, args, kill); err != nil {
+				return
+			}
 			res, err = p.Wait(ctx)
+			if len(t.members) == 0 || !memberLost(ctx, err) || dist.KindOf(err) == dist.KindTimeout {
+				return
+			}
+			// Its member died with the call in flight: 08006, unless the
+			// caller said the call may run again (retry), and there is
+			// another member to run it.
+			b.group(t).Down(p.Conn().Node(), err)
+			if !t.retry || tries+1 >= len(t.members) {
+				return
+			}
 		}
 	})
 	return res, err
@@ -559,16 +674,33 @@ func (b *bridge) start(ctx context.Context, t target, c *dist.Conn, args []any, 
 	if err := b.checkAtoms(t, args); err != nil {
 		return nil, err
 	}
-	var err error
-	if c == nil || isDone(c) {
-		if c, err = b.conn(ctx, t); err != nil {
+	for tries := 0; ; tries++ {
+		var err error
+		if c == nil || isDone(c) {
+			if c, err = b.conn(ctx, t); err != nil {
+				return nil, err
+			}
+		}
+		var p *dist.Pending
+		if err = b.functionExists(ctx, c, t, len(args)); err == nil {
+			p, err = c.Go(ctx, t.module, t.function, args, kill)
+		}
+		if len(t.members) == 0 {
+			return p, err
+		}
+		g := b.group(t)
+		if err == nil {
+			g.Picked(c.Node())
+			return p, nil
+		}
+		// Not written: a member whose connection failed under the write
+		// (or the name check) is skipped without the caller noticing.
+		if !memberLost(ctx, err) || dist.KindOf(err) == dist.KindTimeout || tries+1 >= len(t.members) {
 			return nil, err
 		}
+		g.Down(c.Node(), err)
+		c = nil
 	}
-	if err = b.functionExists(ctx, c, t, len(args)); err != nil {
-		return nil, err
-	}
-	return c.Go(ctx, t.module, t.function, args, kill)
 }
 
 // knownFuncs: per connection, function names that exist as atoms on its
@@ -705,6 +837,76 @@ func plerlGoErlangConnections(rows **C.PlerlConnRow, n *C.int) {
 		out[i].last_rtt_ms = C.double(float64(s.LastRTT) / float64(time.Millisecond))
 	}
 	*rows, *n = arr, C.int(len(stats))
+}
+
+// callOptions reads erlang_call's options object: retry (boolean), key (string).
+func callOptions(t target, js string) (target, error) {
+	var o map[string]any
+	if err := json.Unmarshal([]byte(js), &o); err != nil {
+		return t, pl.Errorf(sqlstate.InvalidParameterValue, "erlang_call options: %v", err)
+	}
+	for k, v := range o {
+		switch k {
+		case "retry":
+			b, ok := v.(bool)
+			if !ok {
+				return t, pl.Errorf(sqlstate.InvalidParameterValue, "erlang_call option retry must be a boolean")
+			}
+			t.retry = b
+		case "key":
+			s, ok := v.(string)
+			if !ok {
+				return t, pl.Errorf(sqlstate.InvalidParameterValue, "erlang_call option key must be a string")
+			}
+			t.key = s
+		default:
+			return t, pl.Errorf(sqlstate.InvalidParameterValue, "unknown erlang_call option %q (known: key, retry)", k)
+		}
+	}
+	return t, nil
+}
+
+//export plerlGoGroupMembers
+func plerlGoGroupMembers(rows **C.PlerlMemberRow, n *C.int) {
+	defer reportPanics("erlang_group_members")
+	*rows, *n = nil, 0
+	if erl == nil || len(erl.groups) == 0 {
+		return
+	}
+	keys := make([]string, 0, len(erl.groups))
+	for k := range erl.groups {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	type row struct {
+		server string
+		m      cluster.MemberInfo
+	}
+	var all []row
+	for _, k := range keys {
+		server, _, _ := strings.Cut(k, "\x00")
+		for _, m := range erl.groups[k].Stats() {
+			all = append(all, row{server, m})
+		}
+	}
+	size := C.size_t(unsafe.Sizeof(C.PlerlMemberRow{})) * C.size_t(len(all))
+	arr := (*C.PlerlMemberRow)(C.calloc(1, size))
+	out := unsafe.Slice(arr, len(all))
+	for i, r := range all {
+		out[i].server = C.CString(r.server)
+		out[i].node = C.CString(r.m.Node)
+		out[i].state = C.CString(r.m.State)
+		if !r.m.DownUntil.IsZero() {
+			out[i].down_until_unix_us = C.int64_t(r.m.DownUntil.UnixMicro())
+		}
+		out[i].failures = C.int64_t(r.m.Failures)
+		if r.m.LastError != "" {
+			out[i].last_error = C.CString(r.m.LastError)
+		}
+		out[i].calls = C.int64_t(r.m.Picks)
+		out[i].share = C.double(r.m.Share)
+	}
+	*rows, *n = arr, C.int(len(all))
 }
 
 //export plerlGoShutdown

@@ -147,12 +147,21 @@ func (erlangHost) Disconnect(targetName string) bool {
 	if erl == nil {
 		return false
 	}
-	node := targetName
+	nodes := []string{targetName}
 	if t, err := (erlangHost{}).Resolve(targetName, "", "", 0, pl.OpPing); err == nil {
-		node = t.(target).node
+		nodes = []string{t.(target).node}
+		if ms := t.(target).members; len(ms) > 0 {
+			nodes = ms
+		}
 	}
-	delete(erl.rawCookie, node)
-	return erl.disconnect(node)
+	was := false
+	for _, node := range nodes {
+		delete(erl.rawCookie, node)
+		if erl.disconnect(node) {
+			was = true
+		}
+	}
+	return was
 }
 
 func (erlangHost) Ping(t pl.Target) error {

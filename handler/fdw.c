@@ -1,7 +1,8 @@
 /*
  * fdw.c: the validator of the plerl foreign-data wrapper: the options of a
- * server (node, tls, tls_ca, tls_cert, tls_key, tls_server_name) and of a
- * user mapping (cookie).
+ * server (node or nodes, balance, tls, tls_ca, tls_cert, tls_key,
+ * tls_server_name) and of a user mapping (cookie); and the one parser of a
+ * server's nodes list (erlang.c resolves through it).
  */
 #include "postgres.h"
 
@@ -13,7 +14,66 @@
 
 #include "plerl_int.h"
 
-/* Options: server (node, tls, tls_ca, tls_cert, tls_key, tls_server_name), user mapping (cookie). */
+/* Whether node is alive@host: one '@', both parts non-empty, at most 255 bytes. */
+static bool
+valid_node_name(const char *node)
+{
+	const char *at = strchr(node, '@');
+
+	return at != NULL && at != node && at[1] != '\0' && strchr(at + 1, '@') == NULL &&
+		strlen(node) <= 255;
+}
+
+/*
+ * plerl_fdw_split_nodes: the members of a nodes option ('a@h1, b@h2'), in
+ * order, blanks around each trimmed (palloc'd strings). Raises 22023-like
+ * HV00D on an empty, malformed or duplicate member or more than
+ * PLERL_MAX_MEMBERS of them: the validator and the resolver agree by
+ * construction.
+ */
+List *
+plerl_fdw_split_nodes(const char *value)
+{
+	List	   *out = NIL;
+	const char *p = value;
+
+	for (;;)
+	{
+		const char *end = strchr(p, ',');
+		const char *s = p;
+		const char *e = end ? end : p + strlen(p);
+		char	   *node;
+		ListCell   *lc;
+
+		while (s < e && (*s == ' ' || *s == '\t' || *s == '\n'))
+			s++;
+		while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n'))
+			e--;
+		node = pnstrdup(s, e - s);
+		if (!valid_node_name(node))
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+					 errmsg("invalid member \"%s\" in option nodes: expected a comma-separated list of name@host, each at most 255 bytes", node)));
+		foreach(lc, out)
+		{
+			if (strcmp((char *) lfirst(lc), node) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+						 errmsg("node \"%s\" appears twice in option nodes", node)));
+		}
+		out = lappend(out, node);
+		if (list_length(out) > PLERL_MAX_MEMBERS)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+					 errmsg("option nodes lists more than %d members", PLERL_MAX_MEMBERS)));
+		if (end == NULL)
+			break;
+		p = end + 1;
+	}
+	return out;
+}
+
+/* Options: server (node or nodes, balance, tls, tls_ca, tls_cert, tls_key, tls_server_name), user mapping (cookie). */
 Datum
 plerl_fdw_validate(FunctionCallInfo fcinfo)
 {
@@ -21,6 +81,8 @@ plerl_fdw_validate(FunctionCallInfo fcinfo)
 	Oid			catalog = PG_GETARG_OID(1);
 	ListCell   *lc;
 	bool		has_node = false;
+	bool		has_nodes = false;
+	bool		has_balance = false;
 
 	foreach(lc, options)
 	{
@@ -31,13 +93,25 @@ plerl_fdw_validate(FunctionCallInfo fcinfo)
 		{
 			if (strcmp(d->defname, "node") == 0)
 			{
-				const char *at = strchr(v, '@');
-
-				if (at == NULL || at == v || at[1] == '\0' || strlen(v) > 255)
+				if (!valid_node_name(v))
 					ereport(ERROR,
 							(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
 							 errmsg("invalid node name \"%s\": expected name@host", v)));
 				has_node = true;
+			}
+			else if (strcmp(d->defname, "nodes") == 0)
+			{
+				(void) plerl_fdw_split_nodes(v);
+				has_nodes = true;
+			}
+			else if (strcmp(d->defname, "balance") == 0)
+			{
+				if (strcmp(v, "round_robin") != 0 && strcmp(v, "random") != 0 &&
+					strcmp(v, "first") != 0 && strcmp(v, "affinity") != 0)
+					ereport(ERROR,
+							(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+							 errmsg("option balance must be round_robin, random, first or affinity, not \"%s\"", v)));
+				has_balance = true;
 			}
 			else if (strcmp(d->defname, "tls") == 0)
 			{
@@ -58,7 +132,7 @@ plerl_fdw_validate(FunctionCallInfo fcinfo)
 				ereport(ERROR,
 						(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
 						 errmsg("invalid option \"%s\" for a plerl server", d->defname),
-						 errhint("Valid options: node, tls, tls_ca, tls_cert, tls_key, tls_server_name.")));
+						 errhint("Valid options: node, nodes, balance, tls, tls_ca, tls_cert, tls_key, tls_server_name.")));
 		}
 		else if (catalog == UserMappingRelationId)
 		{
@@ -77,9 +151,17 @@ plerl_fdw_validate(FunctionCallInfo fcinfo)
 					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
 					 errmsg("plerl takes no options here")));
 	}
-	if (catalog == ForeignServerRelationId && !has_node && options != NIL)
+	if (catalog == ForeignServerRelationId && has_node && has_nodes)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+				 errmsg("a plerl server takes node (one node) or nodes (a group), not both")));
+	if (catalog == ForeignServerRelationId && has_balance && !has_nodes)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+				 errmsg("option balance applies to a group: it needs the option nodes")));
+	if (catalog == ForeignServerRelationId && !has_node && !has_nodes && options != NIL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
-				 errmsg("a plerl server needs the option node")));
+				 errmsg("a plerl server needs the option node or nodes")));
 	PG_RETURN_VOID();
 }

@@ -212,10 +212,22 @@ enum
  */
 #include "plerl_shared.h"
 
+/* The most members a server's nodes option may list. */
+#define PLERL_MAX_MEMBERS 64
+
 /* Where a call goes, resolved by C from a server name or a raw node name. */
 typedef struct PlerlErlTarget
 {
-	char	   *node;			/* e.g. app@127.0.0.1 */
+	char	   *node;			/* e.g. app@127.0.0.1; a group's first member */
+
+	/*
+	 * A server with the option nodes (a group): its members in the order
+	 * given, and the policy of option balance ("round_robin" if unset). Go
+	 * picks the member per request. nmembers is 0 for a single node.
+	 */
+	char	  **members;
+	int32_t		nmembers;
+	char	   *balance;
 	char	   *cookie;			/* from the user mapping; NULL for a raw node (session cookie) */
 	char	   *server;			/* foreign server name; NULL for a raw node */
 	int32_t		tls;			/* server option tls 'on' */
@@ -251,6 +263,7 @@ typedef struct PlerlErlReq
 	const char *function;		/* CALL */
 	const char *name;			/* SEND/CAST: registered name; CONNECT: cookie */
 	const char *json;			/* CALL: args (a JSON array); SEND/CAST: the message */
+	const char *options;		/* CALL: the options object (JSON text), or NULL */
 	int64_t		jsonlen;
 	PlerlValue	result;			/* CALL: PLV_JSON (malloc'd); others: PLV_BOOL */
 	PlerlError	err;
@@ -293,6 +306,19 @@ typedef struct PlerlConnRow
 	int64_t		errors;
 	double		last_rtt_ms;
 } PlerlConnRow;
+
+/* One member of a group, for erlang_group_members() (malloc'd by Go). */
+typedef struct PlerlMemberRow
+{
+	char	   *server;
+	char	   *node;
+	char	   *state;			/* up, down, retrying */
+	int64_t		down_until_unix_us;	/* 0: not down */
+	int64_t		failures;
+	char	   *last_error;
+	int64_t		calls;
+	double		share;
+} PlerlMemberRow;
 
 /*
  * Guard for Lua (erlang.c): resolve target and check privileges and the

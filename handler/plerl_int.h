@@ -61,6 +61,8 @@ extern void plerl_outbox_worker(void) pg_attribute_noreturn();
 /* erlang_* SQL functions, by PlerlErlangFn. */
 extern Datum plerl_erlang_sql(PlerlErlangFn fn, FunctionCallInfo fcinfo);
 extern Datum plerl_fdw_validate(FunctionCallInfo fcinfo);
+/* The members of a server's nodes option, validated (raises); palloc'd. */
+extern List *plerl_fdw_split_nodes(const char *value);
 
 /* ---- allow.c ---- */
 

@@ -16,7 +16,7 @@
 typedef enum PlerlErlangFn
 {
 	PLERL_ERL_CONNECT = 0,		/* erlang_connect(node, cookie) */
-	PLERL_ERL_CALL = 1,			/* erlang_call(node, module, function, args [, timeout_ms]) */
+	PLERL_ERL_CALL = 1,			/* erlang_call(node, module, function, args [, timeout_ms [, options]]) */
 	PLERL_ERL_DISCONNECT = 2,	/* erlang_disconnect(node) */
 	PLERL_ERL_SEND = 3,			/* erlang_send(node, name, message) */
 	PLERL_ERL_PING = 4,			/* erlang_ping(node) */
@@ -25,6 +25,7 @@ typedef enum PlerlErlangFn
 	PLERL_ERL_CAST = 7,			/* erlang_cast(node, name, message) */
 	PLERL_ERL_CALL_MANY = 8,	/* erlang_call_many(node, module, function, args_query, ...) */
 	PLERL_ERL_ENQUEUE = 9,		/* plerl.enqueue(server, name, message): a durable cast */
+	PLERL_ERL_GROUP_MEMBERS = 10,	/* erlang_group_members() */
 } PlerlErlangFn;
 
 /* Entry points that plerl.so forwards to plerl_go.so's dispatcher. */

@@ -263,6 +263,7 @@ PLERL_ENTRY_FN(plerl_fdw_validator, PLERL_ENTRY_ERLANG + PLERL_ERL_FDW_VALIDATOR
 PLERL_ENTRY_FN(plerl_erlang_cast, PLERL_ENTRY_ERLANG + PLERL_ERL_CAST)
 PLERL_ENTRY_FN(plerl_erlang_call_many, PLERL_ENTRY_ERLANG + PLERL_ERL_CALL_MANY)
 PLERL_ENTRY_FN(plerl_outbox_enqueue, PLERL_ENTRY_ERLANG + PLERL_ERL_ENQUEUE)
+PLERL_ENTRY_FN(plerl_erlang_group_members, PLERL_ENTRY_ERLANG + PLERL_ERL_GROUP_MEMBERS)
 
 /*
  * Statement trigger on plerl_allow: tell every backend to reload its cached

@@ -33,6 +33,14 @@ const (
 // Target is a resolved destination; only the host looks inside.
 type Target any
 
+// Routed is a Target that takes a group's routing options for one call:
+// key, the affinity key (balance 'affinity': the same key, the same live
+// member), and retry, whether a call in flight when its member died may go
+// to another member (for idempotent calls).
+type Routed interface {
+	WithRoute(key string, retry bool) Target
+}
+
 // ErlangHost is what the erlang module needs from the backend. Every error
 // is an *Error (with SQLSTATE) or a *RemoteError.
 type ErlangHost interface {
@@ -215,11 +223,12 @@ func (m *erlMod) call(L *lua.LState) int {
 	return m.doCall(L, target, mod, fun, args, m.host.CallTimeout(), false)
 }
 
-// erlang.call_with({timeout = ms, kill = true}, server, module, function, ...)
+// erlang.call_with({timeout = ms, kill = true, key = 'k', retry = true}, server, module, function, ...)
 func (m *erlMod) callWith(L *lua.LState) int {
 	opts := L.CheckTable(1)
 	target, mod, fun := L.CheckString(2), L.CheckString(3), L.CheckString(4)
-	m.checkOptions(1, "call_with", opts, map[string]lua.LValueType{"timeout": lua.LTNumber, "kill": lua.LTBool})
+	m.checkOptions(1, "call_with", opts, map[string]lua.LValueType{"timeout": lua.LTNumber, "kill": lua.LTBool,
+		"key": lua.LTString, "retry": lua.LTBool})
 	timeout := m.host.CallTimeout()
 	if v, ok := opts.RawGetString("timeout").(lua.LNumber); ok {
 		if v < 0 {
@@ -228,8 +237,21 @@ func (m *erlMod) callWith(L *lua.LState) int {
 		timeout = time.Duration(float64(v) * float64(time.Millisecond))
 	}
 	kill := lua.LVAsBool(opts.RawGetString("kill"))
+	key, _ := opts.RawGetString("key").(lua.LString)
+	retry := lua.LVAsBool(opts.RawGetString("retry"))
 	args := m.args(L, 5, "call_with")
-	return m.doCall(L, target, mod, fun, args, timeout, kill)
+	t, err := m.host.Resolve(target, mod, fun, len(args), OpCall)
+	if err != nil {
+		m.raise(err)
+	}
+	if r, ok := t.(Routed); ok {
+		t = r.WithRoute(string(key), retry)
+	}
+	res, err := m.host.Call(t, mod, fun, args, timeout, kill)
+	if err != nil {
+		m.raise(err)
+	}
+	return m.result(L, res)
 }
 
 // checkOptions refuses keys of an options table that are not in known, and

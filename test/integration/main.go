@@ -42,6 +42,7 @@ type Suite struct {
 	passed, failed, skipped int
 	nodes                   []*Node // started by us: killed at exit
 	admin                   *Session
+	group                   []*Node // the three members of the group tests (cluster.go)
 }
 
 type skipError struct{ why string }
@@ -92,6 +93,10 @@ func main() {
 	s.run("8", "ticks: an idle session outlives the peer's net_ticktime (4 s)", s.testTicktime)
 	s.run("9", "connecting waits too: cancel ends it at once, plerl.connect_timeout gives 08001", s.testConnectHang)
 	s.run("10", "sends keep no per-send state: 20000 from SQL and 20000 from Lua, small Go heap", s.testManySends)
+	s.run("11", "group: round_robin over 3 real nodes spreads 3000 calls within 10%", s.testGroupRoundRobin)
+	s.run("12", "group: affinity keeps each key on one member, across sessions", s.testGroupAffinity)
+	s.run("13", "group: a member killed under load from 8 sessions: 0 failed retryable calls, clean 08006 for calls in flight", s.testGroupKill)
+	s.run("14", "group: a missing member is skipped within 100 ms; once back it takes calls within the backoff maximum", s.testGroupRefused)
 	s.teardown()
 	if s.skipped > 0 {
 		fmt.Printf("(%d skipped)\n", s.skipped)

@@ -1,0 +1,302 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"strings"
+	"time"
+)
+
+// groupNodes starts three nodes of our own sharing one cookie (a group's
+// cookie is the server's user mapping's) and makes the servers over them:
+// g_rr (round_robin), g_aff (affinity), g_first (c3 first: primary, then
+// standbys).
+func (s *Suite) groupNodes() ([]*Node, error) {
+	if s.group != nil {
+		for _, n := range s.group {
+			if !n.Running() {
+				if err := n.Start(); err != nil {
+					return nil, err
+				}
+			}
+		}
+		return s.group, nil
+	}
+	var ns []*Node
+	for i := 1; i <= 3; i++ {
+		n, err := NewNode(s.dir, fmt.Sprintf("plerl_int_%d_c%d", os.Getpid(), i))
+		if err != nil {
+			return nil, err
+		}
+		if i > 1 { // the first node's cookie for all three
+			f := filepath.Join(n.home, ".erlang.cookie")
+			if err := os.Chmod(f, 0o600); err != nil {
+				return nil, err
+			}
+			if err := os.WriteFile(f, []byte(ns[0].Cookie), 0o400); err != nil {
+				return nil, err
+			}
+			n.Cookie = ns[0].Cookie
+		}
+		s.nodes = append(s.nodes, n)
+		if err := n.Start(); err != nil {
+			return nil, err
+		}
+		ns = append(ns, n)
+	}
+	mk := func(name, nodes, balance string) error {
+		err := s.admin.Must(
+			`SET log_statement = 'none'`,
+			fmt.Sprintf(`CREATE SERVER %s FOREIGN DATA WRAPPER plerl OPTIONS (nodes %s, balance %s)`, name, quote(nodes), quote(balance)),
+			fmt.Sprintf(`CREATE USER MAPPING FOR CURRENT_USER SERVER %s OPTIONS (cookie %s)`, name, quote(ns[0].Cookie)),
+			`RESET log_statement`)
+		if err != nil {
+			return err
+		}
+		return s.allow(name, "'erlang', 'node', 0", "'timer', 'sleep', 1")
+	}
+	all := ns[0].Name + ", " + ns[1].Name + ", " + ns[2].Name
+	if err := mk("g_rr", all, "round_robin"); err != nil {
+		return nil, err
+	}
+	if err := mk("g_aff", all, "affinity"); err != nil {
+		return nil, err
+	}
+	if err := mk("g_first", ns[2].Name+", "+ns[0].Name+", "+ns[1].Name, "first"); err != nil {
+		return nil, err
+	}
+	if err := s.admin.Must(`CREATE FUNCTION load(server text, retry bool, n int, ms int) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE ok int := 0; lost int := 0; other text := '';
+BEGIN
+  FOR i IN 1..n LOOP
+    BEGIN
+      PERFORM erlang_call(server, 'timer', 'sleep', jsonb_build_array(ms), NULL, jsonb_build_object('retry', retry));
+      ok := ok + 1;
+    EXCEPTION WHEN connection_failure THEN lost := lost + 1;
+      WHEN others THEN other := other || ' ' || SQLSTATE || ': ' || SQLERRM;
+    END;
+  END LOOP;
+  RETURN ok || ' ' || lost || other;
+END $$`); err != nil {
+		return nil, err
+	}
+	s.group = ns
+	return ns, nil
+}
+
+// spread is how many of n calls (in one statement) each member took.
+func spread(a *Session, server string, n int, nodes []*Node) ([]int, error) {
+	rows, err := a.Query(fmt.Sprintf(`SELECT erlang_call(%s, 'erlang', 'node', '[]')->>'$atom' FROM generate_series(1, %d)`, quote(server), n))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]int, len(nodes))
+	for _, r := range rows {
+		found := false
+		for i, nd := range nodes {
+			if r == nd.Name {
+				out[i]++
+				found = true
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("a call answered from %q, not a member", r)
+		}
+	}
+	return out, nil
+}
+
+func (s *Suite) testGroupRoundRobin() (string, error) {
+	ns, err := s.groupNodes()
+	if err != nil {
+		return "", err
+	}
+	a, err := s.session("grp-rr")
+	if err != nil {
+		return "", err
+	}
+	defer a.Close()
+	c, err := spread(a, "g_rr", 3000, ns)
+	if err != nil {
+		return "", err
+	}
+	for i, k := range c {
+		if k < 900 || k > 1100 {
+			return "", fmt.Errorf("member %s took %d of 3000 calls (want 1000 +/- 10%%): %v", ns[i].Name, k, c)
+		}
+	}
+	share, err := a.Query(`SELECT node || '=' || calls || '/' || round(share::numeric, 3) FROM erlang_group_members() WHERE server = 'g_rr' ORDER BY node`)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("3000 calls: %v; erlang_group_members: %s", c, strings.Join(share, " ")), nil
+}
+
+func (s *Suite) testGroupAffinity() (string, error) {
+	ns, err := s.groupNodes()
+	if err != nil {
+		return "", err
+	}
+	var maps []map[string]string
+	for i := 0; i < 2; i++ { // two sessions: the key's member is the same in both
+		a, err := s.session(fmt.Sprintf("grp-aff%d", i))
+		if err != nil {
+			return "", err
+		}
+		rows, err := a.Query(`SELECT k || ' ' || (erlang_call('g_aff', 'erlang', 'node', '[]', NULL, jsonb_build_object('key', 'customer-' || k))->>'$atom')
+			FROM generate_series(1, 300) k, generate_series(1, 3) r`)
+		a.Close()
+		if err != nil {
+			return "", err
+		}
+		m := map[string]string{}
+		for _, r := range rows {
+			k, node, _ := strings.Cut(r, " ")
+			if old, ok := m[k]; ok && old != node {
+				return "", fmt.Errorf("key customer-%s went to %s and to %s", k, old, node)
+			}
+			m[k] = node
+		}
+		maps = append(maps, m)
+	}
+	per := map[string]int{}
+	for k, node := range maps[0] {
+		if maps[1][k] != node {
+			return "", fmt.Errorf("key customer-%s: %s in one session, %s in another", k, node, maps[1][k])
+		}
+		per[node]++
+	}
+	if len(per) != len(ns) {
+		return "", fmt.Errorf("300 keys reached %d of 3 members: %v", len(per), per)
+	}
+	return fmt.Sprintf("300 keys x 3 calls x 2 sessions, each key on one member; keys per member %v", per), nil
+}
+
+// retryArg is what the retryable sessions of testGroupKill pass
+// (PLERL_INT_NO_RETRY=1: false, to see the test fail).
+var retryArg = map[bool]string{false: "true", true: "false"}[os.Getenv("PLERL_INT_NO_RETRY") == "1"]
+
+// testGroupKill: 8 sessions under load; c3 is killed. Sessions 1-4 call
+// with retry, 1-2 on g_first (c3 first: their call in flight dies with
+// it), 3-4 on g_rr: none may fail. Sessions 5-8 call g_first without
+// retry: the call in flight on c3 fails with 08006, the rest go on to c1
+// without the caller noticing.
+func (s *Suite) testGroupKill() (string, error) {
+	ns, err := s.groupNodes()
+	if err != nil {
+		return "", err
+	}
+	var ss []*Session
+	defer func() {
+		for _, a := range ss {
+			a.Close()
+		}
+	}()
+	for i := 0; i < 8; i++ {
+		a, err := s.session(fmt.Sprintf("grp-kill%d", i))
+		if err != nil {
+			return "", err
+		}
+		ss = append(ss, a)
+	}
+	const n, ms = 40, 50
+	for i, a := range ss {
+		switch {
+		case i < 2: // their call in flight is on c3 when it dies: retried elsewhere
+			a.Start(fmt.Sprintf(`SELECT load('g_first', %s, %d, %d)`, retryArg, n, ms))
+		case i < 4:
+			a.Start(fmt.Sprintf(`SELECT load('g_rr', %s, %d, %d)`, retryArg, n, ms))
+		default:
+			a.Start(fmt.Sprintf(`SELECT load('g_first', false, %d, %d)`, n, ms))
+		}
+	}
+	time.Sleep(700 * time.Millisecond)
+	ns[2].Kill()
+	lostTotal := 0
+	var notes []string
+	for i, a := range ss {
+		r := a.Wait(60 * time.Second)
+		v, err := r.One()
+		if err != nil {
+			return "", fmt.Errorf("session %d: %v", i+1, err)
+		}
+		f := strings.Fields(v)
+		ok, lost := atoi(f[0]), atoi(f[1])
+		if len(f) > 2 {
+			return "", fmt.Errorf("session %d: errors other than 08006: %s", i+1, v)
+		}
+		if i < 4 && (ok != n || lost != 0) {
+			return "", fmt.Errorf("retryable session %d: %d ok, %d failed with 08006", i+1, ok, lost)
+		}
+		if i >= 4 {
+			if ok+lost != n || lost > 1 {
+				return "", fmt.Errorf("session %d: %d ok, %d lost (want at most the 1 in flight)", i+1, ok, lost)
+			}
+			lostTotal += lost
+		}
+		notes = append(notes, fmt.Sprintf("s%d %d/%d", i+1, ok, n))
+	}
+	if lostTotal == 0 {
+		return "", fmt.Errorf("no call was in flight on the killed member: the test did not test")
+	}
+	return fmt.Sprintf("retry sessions: 4 x %d calls, 0 failed; no-retry sessions: %d clean 08006 (the calls in flight), every other call ok (%s)",
+		n, lostTotal, strings.Join(notes, ", ")), nil
+}
+
+// testGroupRefused: a member that is not there (c3, killed) is skipped
+// within 100 ms by a session that never saw it; then it comes back and
+// takes calls again within the backoff maximum (10 s).
+func (s *Suite) testGroupRefused() (string, error) {
+	ns, err := s.groupNodes()
+	if err != nil {
+		return "", err
+	}
+	ns[2].Kill()
+	a, err := s.session("grp-refused")
+	if err != nil {
+		return "", err
+	}
+	defer a.Close()
+	// Warm the connections to c1 (g_first's first standby) so only the skip is timed.
+	if r := a.Exec(`SELECT erlang_call('g_rr', 'erlang', 'node', '[]') FROM generate_series(1, 3)`); r.Error() != nil {
+		return "", r.Error()
+	}
+	r := a.Exec(`SELECT erlang_call('g_first', 'erlang', 'node', '[]')->>'$atom'`)
+	v, err := r.One()
+	if err != nil {
+		return "", err
+	}
+	if v != ns[0].Name || r.Elapsed() > 100*time.Millisecond {
+		return "", fmt.Errorf("g_first with c3 gone: answered by %s in %v (want %s within 100 ms)", v, r.Elapsed(), ns[0].Name)
+	}
+	skip := r.Elapsed()
+	// Keep calling while c3 is away (its backoff grows), then restart it.
+	for i := 0; i < 20; i++ {
+		if r := a.Exec(`SELECT erlang_call('g_rr', 'erlang', 'node', '[]')`); r.Error() != nil {
+			return "", fmt.Errorf("g_rr with c3 gone: %v", r.Error())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err := ns[2].Start(); err != nil {
+		return "", err
+	}
+	t0 := time.Now()
+	for {
+		c, err := spread(a, "g_rr", 3, ns)
+		if err != nil {
+			return "", err
+		}
+		if c[2] > 0 {
+			break
+		}
+		if time.Since(t0) > 10*time.Second {
+			return "", fmt.Errorf("c3 took no call within 10 s of its restart")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	back := time.Since(t0)
+	state, _ := a.Value(`SELECT state FROM erlang_group_members() WHERE server = 'g_rr' AND node = ` + quote(ns[2].Name))
+	return fmt.Sprintf("skip of the missing member: %s; back in rotation %s after its restart (state %s)", ms(skip), ms(back), state), nil
+}
