@@ -302,6 +302,13 @@ extern int	plerl_erl_resolve_as_guarded(uint32_t as_user, const char *target, co
 										 const char *function, int arity, int lua_op,
 										 PlerlErlTarget *out, PlerlError *err);
 
+/*
+ * Statistics (stats.c): the sample of one Erlang request for plerl.stat_calls
+ * (plain, never raises), and the log line of a slow one (a guard).
+ */
+extern void plerl_stat_record(const PlerlStatSample *sample);
+extern int	plerl_stat_log(const PlerlStatSample *sample, const char *sqlstate, PlerlError *err);
+
 /* ---- SPI, triggers, set-returning functions (spi.c, trigger.c, srf.c) ---- */
 
 /*

@@ -23,6 +23,7 @@
 #include "utils/guc.h"
 
 #include "../handler/plerl_shared.h"
+#include "stats.h"
 
 PG_MODULE_MAGIC;
 
@@ -41,6 +42,8 @@ static PlerlSettings settings = {
 	.tick_time_s = PLERL_DEFAULT_TICK_TIME_S,
 	.go_max_procs = PLERL_DEFAULT_GO_MAX_PROCS,
 	.max_in_flight = PLERL_DEFAULT_MAX_IN_FLIGHT,
+	.stat_track = PLERL_DEFAULT_STAT_TRACK,
+	.log_min_duration_ms = PLERL_DEFAULT_LOG_MIN_DURATION_MS,
 };
 
 /* plerl_go.so's plerl_dispatch and plerl_bind (handler/entry.c). */
@@ -122,6 +125,7 @@ _PG_init(void)
 							   "Atom that JSON null and Lua nil become (nil for Elixir, null or undefined for Erlang).",
 							   NULL, &settings.null_atom, PLERL_DEFAULT_NULL_ATOM,
 							   PGC_USERSET, 0, NULL, NULL, NULL);
+	plerl_stats_init(&settings);	/* src/stats.c: statistics, slow-call log */
 	MarkGUCPrefixReserved("plerl");
 }
 
