@@ -228,12 +228,13 @@ plerl_stats_init(PlerlSettings *settings)
 							"The line names role, server, node, module:function/arity and the duration, never argument values.",
 							&settings->log_min_duration_ms, PLERL_DEFAULT_LOG_MIN_DURATION_MS, -1, INT_MAX,
 							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
+	/* PGC_POSTMASTER may only be defined while preloading (FATAL after). */
+	if (!process_shared_preload_libraries_in_progress)
+		return;
 	DefineCustomIntVariable("plerl.stat_max",
 							"Entries plerl.stat_calls keeps (the least used is evicted beyond it).",
 							NULL, &stat_max, PLERL_DEFAULT_STAT_MAX, 100, INT_MAX / 2,
 							PGC_POSTMASTER, 0, NULL, NULL, NULL);
-	if (!process_shared_preload_libraries_in_progress)
-		return;
 	prev_shmem_request = shmem_request_hook;
 	shmem_request_hook = stat_shmem_request;
 	prev_shmem_startup = shmem_startup_hook;
