@@ -1,7 +1,7 @@
 # plerl: PGXS build of the pure-C library (plerl.so) plus the Go library
 # (plerl_go.so) that plerl.so loads lazily in each backend.
 MODULE_big = plerl
-OBJS = src/plerl.o
+OBJS = src/plerl.o src/stats.o
 EXTENSION = plerl
 DATA = plerl--1.0.sql
 # pg_regress areas in a fixed order: first those that need nothing but the
@@ -10,7 +10,7 @@ DATA = plerl--1.0.sql
 # one of the lists (test/layout checks every sql/*.sql is listed once).
 REGRESS_LOCAL = base types arrays composites srf triggers event_triggers spi \
 	subxact procedures errors isolation sandbox
-REGRESS_NODE = erlang erlang_lua security batch outbox cluster
+REGRESS_NODE = erlang erlang_lua security batch outbox cluster stats
 REGRESS = $(REGRESS_LOCAL) $(REGRESS_NODE)
 CONTRIB_TESTDB = plerl_regress
 

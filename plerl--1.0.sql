@@ -230,3 +230,41 @@ GRANT EXECUTE ON FUNCTION plerl.outbox_discard(bigint) TO plerl_admin;
 CREATE FUNCTION plerl.outbox_start() RETURNS boolean
   AS 'MODULE_PATHNAME', 'plerl_outbox_start' LANGUAGE C STRICT;
 REVOKE ALL ON FUNCTION plerl.outbox_start() FROM PUBLIC;
+-- Statistics (docs/monitoring.md): counted in shared memory when plerl is in
+-- shared_preload_libraries (src/stats.c). Readable by plerl_admin and
+-- pg_read_all_stats; reset by superusers and plerl_admin. Names only: no
+-- argument values, no cookies.
+-- ---------------------------------------------------------------------------
+
+-- Never an error: whether statistics are on, the limit, entries, evictions.
+CREATE FUNCTION plerl.stat_info(OUT shared_memory boolean, OUT tracking boolean,
+    OUT stat_max int, OUT entries bigint, OUT dealloc bigint, OUT stats_reset timestamptz)
+  AS 'MODULE_PATHNAME', 'plerl_stat_info' LANGUAGE C;
+CREATE VIEW plerl.stat_info AS SELECT * FROM plerl.stat_info();
+
+-- Raises 55000 without shared_preload_libraries (statistics need it).
+CREATE FUNCTION plerl.stat_calls(OUT dbid oid, OUT userid oid, OUT server text,
+    OUT node text, OUT kind text, OUT module text, OUT function text, OUT arity int,
+    OUT calls bigint, OUT errors bigint, OUT timeouts bigint, OUT node_down bigint,
+    OUT remote_errors bigint, OUT refused bigint, OUT cancelled bigint,
+    OUT other_errors bigint, OUT total_time float8, OUT min_time float8,
+    OUT max_time float8, OUT mean_time float8, OUT stddev_time float8)
+  RETURNS SETOF record
+  AS 'MODULE_PATHNAME', 'plerl_stat_calls' LANGUAGE C;
+CREATE VIEW plerl.stat_calls AS
+  SELECT d.datname, r.rolname, s.*
+    FROM plerl.stat_calls() s
+    LEFT JOIN pg_database d ON d.oid = s.dbid
+    LEFT JOIN pg_roles r ON r.oid = s.userid;
+
+CREATE FUNCTION plerl.stat_reset() RETURNS void
+  AS 'MODULE_PATHNAME', 'plerl_stat_reset' LANGUAGE C;
+
+GRANT USAGE ON SCHEMA plerl TO pg_read_all_stats;
+REVOKE ALL ON FUNCTION plerl.stat_info() FROM PUBLIC;
+REVOKE ALL ON FUNCTION plerl.stat_calls() FROM PUBLIC;
+REVOKE ALL ON FUNCTION plerl.stat_reset() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION plerl.stat_info() TO plerl_admin, pg_read_all_stats;
+GRANT EXECUTE ON FUNCTION plerl.stat_calls() TO plerl_admin, pg_read_all_stats;
+GRANT SELECT ON plerl.stat_info, plerl.stat_calls TO plerl_admin, pg_read_all_stats;
+GRANT EXECUTE ON FUNCTION plerl.stat_reset() TO plerl_admin;

@@ -42,6 +42,9 @@ type flight struct {
 	p        *dist.Pending
 	err      error
 	deadline time.Time // zero: no per-item timeout
+	start    time.Time // when it was sent (statistics)
+	arity    int
+	sent     bool // its arguments converted: it counts as a request
 }
 
 // result waits for f under the statement's context and f's deadline.
@@ -87,7 +90,7 @@ func (pp *pipeline) inFlight() int { return len(pp.q) - pp.head }
 // The caller pops first when inFlight() reaches max.
 func (pp *pipeline) push(args []any, argErr error) {
 	pp.next++
-	f := &flight{item: pp.next, err: argErr}
+	f := &flight{item: pp.next, err: argErr, start: time.Now(), arity: len(args), sent: argErr == nil}
 	if f.err == nil {
 		if pp.timeout > 0 {
 			f.deadline = time.Now().Add(pp.timeout)
@@ -120,6 +123,9 @@ func (pp *pipeline) pop() (*flight, any, error) {
 	pp.q[pp.head] = nil
 	pp.head++
 	res, err := f.result()
+	if f.sent {
+		recordStat(pp.t, C.PLERL_STAT_CALL, f.arity, f.start, err)
+	}
 	return f, res, err
 }
 

@@ -630,11 +630,14 @@ func erlRequest(req *C.PlerlErlReq) error {
 // resolved target, never from the caller (checkTarget), and the atoms in
 // args are held to the allow-list (start). A call is start + its wait.
 func (b *bridge) call(ctx context.Context, t target, args []any, kill bool) (any, error) {
+	start := time.Now()
 	if err := checkTarget(t); err != nil {
+		recordStat(t, C.PLERL_STAT_CALL, len(args), start, err)
 		return nil, err
 	}
 	var res any
 	var err error
+	defer func() { recordStat(t, C.PLERL_STAT_CALL, len(args), start, err) }()
 	waiting(func() {
 		for tries := 0; ; tries++ {
 			var p *dist.Pending
@@ -763,7 +766,9 @@ func isDone(c *dist.Conn) bool {
 // role t was resolved for, so replies reach that role's mailbox only. It
 // waits under parent (nil: the engine's context) and plerl.call_timeout:
 // waiting for a peer that stopped reading ends with them like any wait.
-func (b *bridge) send(parent context.Context, t target, to any, msg any) error {
+func (b *bridge) send(parent context.Context, t target, to any, msg any) (err error) {
+	start := time.Now()
+	defer func() { recordStat(t, sendKind(parent, msg), -1, start, err) }()
 	switch dst := to.(type) {
 	case string:
 		if err := checkName("registered", dst); err != nil {
@@ -784,7 +789,6 @@ func (b *bridge) send(parent context.Context, t target, to any, msg any) error {
 	}
 	ctx, cancel := callContextFrom(parent, readSettings().CallTimeout)
 	defer cancel()
-	var err error
 	waiting(func() {
 		var c *dist.Conn
 		if c, err = b.conn(ctx, t); err != nil {
@@ -800,6 +804,18 @@ func (b *bridge) send(parent context.Context, t target, to any, msg any) error {
 		}
 	})
 	return sqlError(err, "send to "+t.name())
+}
+
+// sendKind: for statistics, a send deferred to COMMIT (it goes out under
+// the flush's parent context), a cast (wrapped as gen_server does), or a send.
+func sendKind(parent context.Context, msg any) C.int32_t {
+	if parent != nil {
+		return C.PLERL_STAT_OUTBOX
+	}
+	if tu, ok := msg.(term.Tuple); ok && len(tu) == 2 && tu[0] == term.Atom("$gen_cast") {
+		return C.PLERL_STAT_CAST
+	}
+	return C.PLERL_STAT_SEND
 }
 
 func setBool(v *C.PlerlValue, b bool) {

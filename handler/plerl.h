@@ -364,6 +364,12 @@ typedef struct PlerlOutboxGroup
 /* Guard for Lua's durable sends (queue.c): write one message into plerl.outbox. */
 extern int	plerl_queue_insert_guarded(uint32_t role, const char *server, const char *dest, int op,
 									   const char *payload, int64_t len, int64_t *id, PlerlError *err);
+/*
+ * Statistics (stats.c): the sample of one Erlang request for plerl.stat_calls
+ * (plain, never raises), and the log line of a slow one (a guard).
+ */
+extern void plerl_stat_record(const PlerlStatSample *sample);
+extern int	plerl_stat_log(const PlerlStatSample *sample, const char *sqlstate, PlerlError *err);
 
 /* ---- SPI, triggers, set-returning functions (spi.c, trigger.c, srf.c) ---- */
 

@@ -15,6 +15,7 @@
  *   allow.c      the allow-list (plerl.allow) cache and check
  *   queue.c      writing a message into the durable outbox
  *   xact.c       transaction and subtransaction events, for Go
+ *   stats.c      an Erlang request's statistics sample, slow-request log
  *   procedure.c  the per-backend cache of compiled functions
  *   spi.c        SPI guards (execute, prepare, cursors, commit)
  *   frame.c      the stack of running calls, the lazy SPI connection,

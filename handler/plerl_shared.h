@@ -7,6 +7,8 @@
 #ifndef PLERL_SHARED_H
 #define PLERL_SHARED_H
 
+#include <stdint.h>
+
 /*
  * The Erlang SQL functions and operations. The loader forwards erlang_*
  * as PLERL_ENTRY_ERLANG + one of these; the same numbers name the request
@@ -60,6 +62,58 @@ typedef enum PlerlEntry
 #define PLERL_DEFAULT_OUTBOX_RETRY_MS	1000
 #define PLERL_DEFAULT_OUTBOX_MAX_SIZE_MB 1024
 #define PLERL_DEFAULT_OUTBOX_SWEEP_MS	1000
+#define PLERL_DEFAULT_STAT_MAX			5000	/* plerl.stat_max: entries of plerl.stat_calls */
+#define PLERL_DEFAULT_STAT_TRACK		1	/* plerl.stat_track: on */
+#define PLERL_DEFAULT_LOG_MIN_DURATION_MS (-1)	/* plerl.log_min_duration: off */
+
+/*
+ * Call statistics (docs/monitoring.md). The shared table lives in plerl.so
+ * (src/stats.c: shared memory exists only when plerl is in
+ * shared_preload_libraries); plerl_go.so reports one sample per Erlang
+ * request through PlerlSettings.stat_record, a plain function that never
+ * raises (it takes an LWLock and an entry's spinlock, and drops the sample
+ * if the table has no room). A sample holds names only, never argument
+ * values or cookies. Names longer than the key's fields are cut.
+ */
+#define PLERL_STAT_NAMELEN		256	/* node, module, function: bytes kept, with the NUL */
+#define PLERL_STAT_SERVERLEN	64	/* NAMEDATALEN */
+
+typedef enum PlerlStatKind
+{
+	PLERL_STAT_CALL = 0,		/* erlang_call, erlang.call, batch items */
+	PLERL_STAT_SEND = 1,		/* erlang_send, erlang.send */
+	PLERL_STAT_CAST = 2,		/* erlang_cast, erlang.cast */
+	PLERL_STAT_OUTBOX = 3,		/* sends deferred to COMMIT, as they go out */
+	PLERL_STAT_NKINDS
+} PlerlStatKind;
+
+/* How a request ended: the error classes counted apart. */
+typedef enum PlerlStatOutcome
+{
+	PLERL_STAT_OK = 0,
+	PLERL_STAT_TIMEOUT = 1,		/* PE timeout (plerl.call_timeout, timeout_ms) */
+	PLERL_STAT_NODE_DOWN = 2,	/* class 08: cannot connect, connection lost */
+	PLERL_STAT_REMOTE = 3,		/* the function raised on the node (PE remote error, 42883 undef) */
+	PLERL_STAT_REFUSED = 4,		/* 42501 (plerl.allow's atoms), 28000 (cookie refused) */
+	PLERL_STAT_CANCELLED = 5,	/* 57014: cancel, statement_timeout */
+	PLERL_STAT_OTHER = 6,
+	PLERL_STAT_NOUTCOMES
+} PlerlStatOutcome;
+
+typedef struct PlerlStatSample
+{
+	uint32_t	role;			/* the role the request was checked as */
+	int32_t		kind;			/* PlerlStatKind */
+	int32_t		arity;			/* calls; -1 for sends */
+	int32_t		outcome;		/* PlerlStatOutcome */
+	const char *server;			/* NULL or "": a raw node name */
+	const char *node;
+	const char *module;			/* sends: the registered name, "!" for a pid */
+	const char *function;		/* sends: "!" */
+	double		ms;				/* wall time of the request */
+} PlerlStatSample;
+
+typedef void (*PlerlStatRecordFn) (const PlerlStatSample *sample);
 
 /* Settings, defined as GUCs by plerl.so and read by plerl_go.so. */
 typedef struct PlerlSettings
@@ -83,6 +137,9 @@ typedef struct PlerlSettings
 	int			outbox_retry_ms;	/* first backoff; doubles per attempt, at most 5 min */
 	int			outbox_max_size_mb; /* enqueue fails beyond this size of the queue table */
 	int			outbox_sweep_ms;	/* the worker looks without a wake-up this often */
+	_Bool		stat_track;		/* plerl.stat_track */
+	int			log_min_duration_ms;	/* plerl.log_min_duration; -1: off */
+	PlerlStatRecordFn stat_record;	/* NULL: not in shared_preload_libraries */
 } PlerlSettings;
 
 /* Bound by plerl_bind (entry.c) when the loader loads plerl_go.so. */

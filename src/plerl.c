@@ -36,6 +36,7 @@
 #include "utils/varlena.h"
 
 #include "../handler/plerl_shared.h"
+#include "stats.h"
 
 PG_MODULE_MAGIC;
 
@@ -59,6 +60,8 @@ static PlerlSettings settings = {
 	.outbox_retry_ms = PLERL_DEFAULT_OUTBOX_RETRY_MS,
 	.outbox_max_size_mb = PLERL_DEFAULT_OUTBOX_MAX_SIZE_MB,
 	.outbox_sweep_ms = PLERL_DEFAULT_OUTBOX_SWEEP_MS,
+	.stat_track = PLERL_DEFAULT_STAT_TRACK,
+	.log_min_duration_ms = PLERL_DEFAULT_LOG_MIN_DURATION_MS,
 };
 
 /* plerl.outbox_databases: one outbox worker each (read at server start). */
@@ -175,6 +178,7 @@ _PG_init(void)
 							"How often the outbox worker looks for work without being woken.",
 							NULL, &settings.outbox_sweep_ms, PLERL_DEFAULT_OUTBOX_SWEEP_MS, 10, 3600000,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	plerl_stats_init(&settings);	/* src/stats.c: statistics, slow-call log */
 	MarkGUCPrefixReserved("plerl");
 	if (process_shared_preload_libraries_in_progress)
 		outbox_init();

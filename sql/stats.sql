@@ -1,0 +1,127 @@
+-- stats: plerl.stat_calls counts a known workload exactly (docs/monitoring.md).
+-- Two expected outputs: stats.out with plerl in shared_preload_libraries,
+-- stats_1.out without (the views then say statistics need it).
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS plerl;
+RESET client_min_messages;
+\getenv node PLERL_TEST_NODE
+\getenv cookie PLERL_TEST_COOKIE
+
+SELECT stat_max > 0 AS has_limit FROM plerl.stat_info;
+SELECT NOT shared_memory AS no_preload FROM plerl.stat_info \gset
+\if :no_preload
+-- Without shared_preload_libraries: a clear error, and everything else works.
+SELECT * FROM plerl.stat_calls;
+SELECT plerl.stat_reset();
+SELECT shared_memory, tracking, entries, dealloc FROM plerl.stat_info;
+\quit
+\endif
+
+SET log_statement = 'none';
+CREATE SERVER statsnode FOREIGN DATA WRAPPER plerl OPTIONS (node :'node');
+CREATE SERVER statsdead FOREIGN DATA WRAPPER plerl OPTIONS (node 'nobody_here@127.0.0.1');
+CREATE ROLE stats_worker;
+GRANT plerl_caller TO stats_worker;
+GRANT USAGE ON FOREIGN SERVER statsnode, statsdead TO stats_worker;
+CREATE USER MAPPING FOR stats_worker SERVER statsnode OPTIONS (cookie :'cookie');
+CREATE USER MAPPING FOR stats_worker SERVER statsdead OPTIONS (cookie 'not-the-cookie');
+RESET log_statement;
+INSERT INTO plerl.allow (server, role, module, function, arity, atoms) VALUES
+  ('statsnode', 'stats_worker', 'erlang', 'node', 0, NULL),
+  ('statsnode', 'stats_worker', 'erlang', 'abs', 1, NULL),
+  ('statsnode', 'stats_worker', 'Elixir.Plerl.Test', 'raise_error', 0, NULL),
+  ('statsnode', 'stats_worker', 'Elixir.Plerl.Test', 'sleep', 1, NULL),
+  ('statsnode', 'stats_worker', 'Elixir.Plerl.Test', 'echo', 1, NULL),
+  ('statsnode', 'stats_worker', 'OrderDesk', '!', 1, NULL),
+  ('statsnode', 'stats_worker', 'Elixir.OrderDesk', '!', 1, NULL),
+  ('statsdead', 'stats_worker', 'erlang', 'node', 0, NULL);
+CREATE FUNCTION stats_lua_abs(n int) RETURNS int LANGUAGE plerl AS $$
+  return erlang.call('statsnode', 'erlang', 'abs', n)
+$$;
+GRANT EXECUTE ON FUNCTION stats_lua_abs(int) TO stats_worker;
+
+SELECT plerl.stat_reset();
+SELECT entries, dealloc FROM plerl.stat_info;
+SET track_functions = 'pl';
+
+-- The workload, as stats_worker: every error caught and its SQLSTATE counted.
+SET ROLE stats_worker;
+CREATE TEMP TABLE outcome(sqlstate text);
+DO $$
+DECLARE i int;
+BEGIN
+  FOR i IN 1..5 LOOP PERFORM erlang_call('statsnode', 'erlang', 'node', '[]'); END LOOP;
+  FOR i IN 1..2 LOOP
+    BEGIN PERFORM erlang_call('statsnode', 'Elixir.Plerl.Test', 'raise_error', '[]');
+    EXCEPTION WHEN OTHERS THEN INSERT INTO outcome VALUES (SQLSTATE); END;
+  END LOOP;
+  FOR i IN 1..3 LOOP
+    BEGIN PERFORM erlang_call('statsnode', 'Elixir.Plerl.Test', 'sleep', '[2000]', 50);
+    EXCEPTION WHEN OTHERS THEN INSERT INTO outcome VALUES (SQLSTATE); END;
+  END LOOP;
+  -- an atom plerl.allow does not list: refused before anything is sent
+  BEGIN PERFORM erlang_call('statsnode', 'Elixir.Plerl.Test', 'echo', '[{"$atom": "not_listed"}]');
+  EXCEPTION WHEN OTHERS THEN INSERT INTO outcome VALUES (SQLSTATE); END;
+  FOR i IN 1..2 LOOP
+    BEGIN PERFORM erlang_call('statsdead', 'erlang', 'node', '[]');
+    EXCEPTION WHEN OTHERS THEN INSERT INTO outcome VALUES (SQLSTATE); END;
+  END LOOP;
+  FOR i IN 1..4 LOOP PERFORM erlang_send('statsnode', 'OrderDesk', '{"id": 1}'); END LOOP;
+  FOR i IN 1..3 LOOP PERFORM erlang_cast('statsnode', 'Elixir.OrderDesk', '{"id": 2}'); END LOOP;
+  FOR i IN 1..7 LOOP PERFORM stats_lua_abs(-i); END LOOP;
+END $$;
+SELECT count(*) AS batch_rows FROM erlang_call_many('statsnode', 'erlang', 'abs',
+  $$SELECT jsonb_build_array(-g) FROM generate_series(1, 6) g$$);
+SELECT sqlstate, count(*) FROM outcome GROUP BY 1 ORDER BY 1;
+RESET ROLE;
+
+-- Exactly what ran: per server, node, module, function, arity and kind.
+SELECT rolname, server, kind, module, function, arity, calls, errors, timeouts,
+       node_down, remote_errors, refused, cancelled, other_errors,
+       min_time <= mean_time AND mean_time <= max_time AND total_time > 0 AS times_ok,
+       CASE WHEN node = :'node' THEN 'the test node' ELSE node END AS node
+  FROM plerl.stat_calls WHERE server LIKE 'stats%'
+ ORDER BY server, kind, module, function;
+SELECT datname = current_database() AS this_db FROM plerl.stat_calls WHERE server = 'statsnode' LIMIT 1;
+SELECT entries FROM plerl.stat_info;
+
+-- Lua functions show in pg_stat_user_functions (track_functions = 'pl').
+SELECT pg_stat_force_next_flush();
+SELECT funcname, calls FROM pg_stat_user_functions WHERE funcname = 'stats_lua_abs';
+
+-- Not PUBLIC's: the schema, the views and the reset.
+SET ROLE stats_worker;
+SELECT count(*) FROM plerl.stat_calls;
+SELECT plerl.stat_reset();
+RESET ROLE;
+GRANT pg_read_all_stats TO stats_worker;
+SET ROLE stats_worker;
+SELECT count(*) > 0 AS readable FROM plerl.stat_calls;
+SELECT plerl.stat_reset();
+RESET ROLE;
+
+-- Off: nothing counted.
+SET plerl.stat_track = off;
+SELECT plerl.stat_reset();
+SET ROLE stats_worker;
+SELECT erlang_call('statsnode', 'erlang', 'node', '[]') IS NOT NULL AS called;
+SELECT count(*) FROM plerl.stat_calls WHERE server LIKE 'stats%';
+RESET ROLE;
+RESET plerl.stat_track;
+SET ROLE stats_worker;
+SELECT erlang_call('statsnode', 'erlang', 'node', '[]') IS NOT NULL AS called;
+RESET ROLE;
+SELECT calls FROM plerl.stat_calls WHERE server LIKE 'stats%';
+
+-- Reset empties it.
+SELECT plerl.stat_reset();
+SELECT count(*) FROM plerl.stat_calls;
+SELECT entries, dealloc FROM plerl.stat_info;
+
+DROP FUNCTION stats_lua_abs(int);
+DELETE FROM plerl.allow WHERE server LIKE 'stats%';
+DROP USER MAPPING FOR stats_worker SERVER statsnode;
+DROP USER MAPPING FOR stats_worker SERVER statsdead;
+DROP SERVER statsnode, statsdead;
+REVOKE pg_read_all_stats FROM stats_worker;
+DROP ROLE stats_worker;
