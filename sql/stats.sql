@@ -3,6 +3,7 @@
 -- stats_1.out without (the views then say statistics need it).
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS plerl;
+DROP ROLE IF EXISTS stats_worker;  -- left by an interrupted run (roles outlive the database)
 RESET client_min_messages;
 \getenv node PLERL_TEST_NODE
 \getenv cookie PLERL_TEST_COOKIE
