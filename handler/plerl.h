@@ -37,6 +37,18 @@ enum
 	PLV_JSON,					/* p, len: json or jsonb text */
 	PLV_ARRAY,					/* p: PlerlArray, len: number of elements */
 	PLV_RECORD,					/* p: PlerlRecord, len: number of fields */
+	/*
+	 * Date and time values as PostgreSQL stores them (exact, no text):
+	 * i is days since 2000-01-01 (date), microseconds since midnight (time)
+	 * or since 2000-01-01 00:00 (timestamp; UTC for timestamptz), with
+	 * PostgreSQL's infinities (INT32/INT64 MIN and MAX); for an interval i is
+	 * its microseconds and len packs days (high 32 bits) and months (low).
+	 */
+	PLV_DATE,
+	PLV_TIME,
+	PLV_TIMESTAMP,
+	PLV_TIMESTAMPTZ,
+	PLV_INTERVAL,
 };
 
 /* Type kinds, chosen once per function for each argument and the result. */
@@ -482,5 +494,10 @@ extern int	plerl_spi_is_atomic(void);
 
 /* Frees the one malloc'd block of a value Go made (typeio.c). */
 extern void plerl_value_free(PlerlValue *v);
+
+/* datetime.c: date and time values for Lua (guards). */
+extern int	plerl_dt_text(const PlerlValue *v, char **out, PlerlError *err);
+extern int	plerl_dt_parse(int32_t kind, const char *text, PlerlValue *out, PlerlError *err);
+extern int	plerl_dt_zone(int64_t t, int32_t local, int32_t *offset, PlerlError *err);
 
 #endif

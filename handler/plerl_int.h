@@ -138,6 +138,7 @@ typedef struct PlerlType
 	struct PlerlRecDesc *recs;	/* PLT_RECORD: row types seen, most recent first */
 	bool		rec_fixed;		/* PLT_RECORD: rec came from plerl_type_init_tupdesc */
 	bool		iso_out;		/* PLT_OTHER date/time types: output in ISO style */
+	int			dt;				/* PLT_OTHER: PLV_DATE.. for date, time, timestamp(tz), interval; else 0 */
 } PlerlType;
 
 typedef struct PlerlProc
@@ -196,6 +197,10 @@ extern void plerl_args_from_fcinfo(PlerlProc *proc, FunctionCallInfo fcinfo, Ple
 
 /* C -> Go. v (and any tree below) is palloc'd in CurrentMemoryContext. */
 extern void plerl_datum_to_value(PlerlType *t, Datum d, bool isnull, PlerlValue *v);
+/* Date and time kinds (PLV_DATE..PLV_INTERVAL): their type, Datum <-> value. */
+extern Oid	plerl_dt_type(int kind);
+extern void plerl_dt_to_value(int kind, Datum d, PlerlValue *v);
+extern Datum plerl_dt_datum(const PlerlValue *v);
 extern void plerl_tuple_to_value(PlerlType *t, HeapTuple tuple, PlerlValue *v);
 
 /* Go -> C. Both consume v (free Go's block), also when they raise. */

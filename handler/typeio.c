@@ -24,9 +24,11 @@
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/date.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
+#include "utils/timestamp.h"
 #include "utils/typcache.h"
 
 
@@ -157,6 +159,24 @@ plerl_type_init(PlerlType *t, Oid oid, int32 typmod, bool result, MemoryContext 
 			}
 			else
 				t->kind = PLT_OTHER;
+			break;
+	}
+	switch (base)
+	{
+		case DATEOID:
+			t->dt = PLV_DATE;
+			break;
+		case TIMEOID:
+			t->dt = PLV_TIME;
+			break;
+		case TIMESTAMPOID:
+			t->dt = PLV_TIMESTAMP;
+			break;
+		case TIMESTAMPTZOID:
+			t->dt = PLV_TIMESTAMPTZ;
+			break;
+		case INTERVALOID:
+			t->dt = PLV_INTERVAL;
 			break;
 	}
 	switch (base)
@@ -550,6 +570,93 @@ plerl_args_from_fcinfo(PlerlProc *proc, FunctionCallInfo fcinfo, PlerlValue *arg
 
 /* ---------- C -> Go ---------- */
 
+/* The type of a date and time kind (PLV_DATE..PLV_INTERVAL). */
+Oid
+plerl_dt_type(int kind)
+{
+	switch (kind)
+	{
+		case PLV_DATE:
+			return DATEOID;
+		case PLV_TIME:
+			return TIMEOID;
+		case PLV_TIMESTAMP:
+			return TIMESTAMPOID;
+		case PLV_TIMESTAMPTZ:
+			return TIMESTAMPTZOID;
+		case PLV_INTERVAL:
+			return INTERVALOID;
+	}
+	return InvalidOid;
+}
+
+/* A date and time Datum as its integers (exact, no text). */
+void
+plerl_dt_to_value(int kind, Datum d, PlerlValue *v)
+{
+	v->kind = kind;
+	switch (kind)
+	{
+		case PLV_DATE:
+			v->i = DatumGetDateADT(d);
+			break;
+		case PLV_TIME:
+			v->i = DatumGetTimeADT(d);
+			break;
+		case PLV_TIMESTAMP:
+		case PLV_TIMESTAMPTZ:
+			v->i = DatumGetTimestamp(d);
+			break;
+		case PLV_INTERVAL:
+			{
+				Interval   *iv = DatumGetIntervalP(d);
+
+				v->i = iv->time;
+				v->len = (int64_t) (((uint64) (uint32) iv->day << 32) | (uint32) iv->month);
+				break;
+			}
+	}
+}
+
+/* The Datum of a date and time value (palloc'd for an interval). */
+Datum
+plerl_dt_datum(const PlerlValue *v)
+{
+	switch (v->kind)
+	{
+		case PLV_DATE:
+			if (v->i < PG_INT32_MIN || v->i > PG_INT32_MAX)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+						 errmsg("date out of range")));
+			return DateADTGetDatum((DateADT) v->i);
+		case PLV_TIME:
+			if (v->i < 0 || v->i > USECS_PER_DAY)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+						 errmsg("time out of range")));
+			return TimeADTGetDatum(v->i);
+		case PLV_TIMESTAMP:
+		case PLV_TIMESTAMPTZ:
+			if (!TIMESTAMP_NOT_FINITE(v->i) && !IS_VALID_TIMESTAMP(v->i))
+				ereport(ERROR,
+						(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+						 errmsg("timestamp out of range")));
+			return TimestampGetDatum(v->i);
+		case PLV_INTERVAL:
+			{
+				Interval   *iv = palloc(sizeof(Interval));
+
+				iv->time = v->i;
+				iv->day = (int32) (uint32) ((uint64) v->len >> 32);
+				iv->month = (int32) (uint32) ((uint64) v->len & 0xffffffff);
+				return IntervalPGetDatum(iv);
+			}
+	}
+	elog(ERROR, "plerl: value kind %d is no date or time", (int) v->kind);
+	pg_unreachable();
+}
+
 /*
  * Date and time values reach Lua in one style whatever the session's
  * DateStyle: ISO 8601 (2024-02-29 13:45:00+00), intervals in the postgres
@@ -702,6 +809,11 @@ plerl_datum_to_value(PlerlType *t, Datum d, bool isnull, PlerlValue *v)
 			elog(ERROR, "plerl: polymorphic type %u was not resolved", t->oid);
 			break;
 		default:
+			if (t->dt != 0)
+			{
+				plerl_dt_to_value(t->dt, d, v);
+				break;
+			}
 			{
 				char	   *s = t->iso_out ? iso_output(t, d) : OutputFunctionCall(&t->out, d);
 
@@ -891,6 +1003,26 @@ value_to_datum(PlerlType *t, PlerlValue *v, bool *isnull)
 			d = HeapTupleGetDatum(tuple_from_value(t, v));
 			break;
 		default:
+			if (v->kind >= PLV_DATE && v->kind <= PLV_INTERVAL)
+			{
+				d = plerl_dt_datum(v);
+				if (v->kind != t->dt || (t->typmod >= 0 && v->kind != PLV_DATE))
+				{
+					/*
+					 * Another type (timestamptz for a date column), or a
+					 * precision to apply (timestamp(0)): as the SQL text of
+					 * the value read by the column's input function.
+					 */
+					Oid			outfn;
+					bool		isvarlena;
+					char	   *s;
+
+					getTypeOutputInfo(plerl_dt_type(v->kind), &outfn, &isvarlena);
+					s = OidOutputFunctionCall(outfn, d);
+					return value_to_datum(t, &(PlerlValue) {.kind = PLV_TEXT, .p = s, .len = strlen(s)}, isnull);
+				}
+				break;
+			}
 			value_kind_error(t, v);
 			pg_unreachable();
 	}

@@ -43,6 +43,8 @@ func valueToLua(s *pl.State, v *C.PlerlValue) (lua.LValue, error) {
 		return arrayToLua(s, v)
 	case C.PLV_RECORD:
 		return recordToLua(s, v)
+	case C.PLV_DATE, C.PLV_TIME, C.PLV_TIMESTAMP, C.PLV_TIMESTAMPTZ, C.PLV_INTERVAL:
+		return s.NewDateTime(dtFromValue(v)), nil
 	}
 	return nil, pl.Errorf(sqlstate.InternalError, "plerl: unknown value kind %d", int(v.kind))
 }
@@ -235,6 +237,7 @@ type outVal struct {
 	dims  []int // PLV_ARRAY
 	lbs   []int
 	elems []outVal // PLV_ARRAY elements, PLV_RECORD fields
+	n     int64    // PLV_INTERVAL: days and months (PlerlValue.len)
 }
 
 func (o *outVal) isString() bool {
@@ -256,7 +259,7 @@ func (o *outVal) store(out *C.PlerlValue) {
 		a := arena{base: C.malloc(C.size_t(size)), size: size}
 		a.write(o, out)
 	default:
-		*out = C.PlerlValue{kind: o.kind, i: C.int64_t(o.i), f: C.double(o.f)}
+		*out = C.PlerlValue{kind: o.kind, i: C.int64_t(o.i), f: C.double(o.f), len: C.int64_t(o.n)}
 	}
 }
 
@@ -298,7 +301,7 @@ func (a *arena) alloc(n uintptr) unsafe.Pointer {
 }
 
 func (a *arena) write(o *outVal, dst *C.PlerlValue) {
-	*dst = C.PlerlValue{kind: o.kind, i: C.int64_t(o.i), f: C.double(o.f)}
+	*dst = C.PlerlValue{kind: o.kind, i: C.int64_t(o.i), f: C.double(o.f), len: C.int64_t(o.n)}
 	switch {
 	case o.isString():
 		p := a.alloc(uintptr(len(o.str)) + 1)
@@ -356,6 +359,13 @@ func scalarOut(s *pl.State, v lua.LValue, kind int, o *outVal) error {
 	if str, ok := v.(lua.LString); ok && kind != C.PLT_BYTEA {
 		o.kind = C.PLV_TEXT
 		o.str = string(str)
+		return nil
+	}
+	if d, ok := pl.AsDateTime(v); ok && kind == C.PLT_OTHER {
+		// As its integers; C converts to another date/time type if needed.
+		var cv C.PlerlValue
+		dtToValue(d, &cv)
+		o.kind, o.i, o.n = cv.kind, int64(cv.i), int64(cv.len)
 		return nil
 	}
 	switch kind {

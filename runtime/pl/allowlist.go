@@ -14,18 +14,19 @@ import (
 // (and in docs/lua-api.md) or removed in openLibs. The erlang module is
 // what the handler installs (ErlangModule), listed here too.
 var allowTrusted = map[string][]string{
-	"": {"_G", "_GOPHER_LUA_VERSION", "_VERSION", "assert", "collectgarbage", "coroutine", "elog",
+	"": {"_G", "_GOPHER_LUA_VERSION", "_VERSION", "assert", "collectgarbage", "coroutine", "datetime", "elog",
 		"erlang", "error", "getfenv", "getmetatable", "int64", "ipairs", "json", "load", "loadstring", "math",
 		"next", "null", "numeric", "os", "pairs", "pcall", "print", "rawequal", "rawget", "rawset",
 		"select", "setfenv", "setmetatable", "spi", "string", "table", "tonumber", "tostring", "type",
 		"unpack", "xpcall"},
 	"coroutine": {"create", "resume", "running", "status", "wrap", "yield"},
+	"datetime":  {"date", "interval", "is", "time", "timestamp", "timestamptz"},
 	"elog":      {"debug", "error", "info", "log", "notice", "warning"},
 	"erlang": {"async", "async_with", "atom", "await", "await_all", "binary", "call", "call_many",
 		"call_with", "cast", "charlist", "connect", "disconnect", "float", "int", "is_atom", "is_tuple",
 		"list", "map", "multicall", "null", "ping", "receive", "self", "send", "term_type", "tuple"},
-	"int64":     {"add", "compare", "div", "is", "max", "min", "mod", "mul", "sub", "tonumber", "tostring"},
-	"json":      {"array", "decode", "encode", "isarray", "null", "object"},
+	"int64": {"add", "compare", "div", "is", "max", "min", "mod", "mul", "sub", "tonumber", "tostring"},
+	"json":  {"array", "decode", "encode", "isarray", "null", "object"},
 	"math": {"abs", "acos", "asin", "atan", "atan2", "ceil", "cos", "cosh", "deg", "exp", "floor",
 		"fmod", "frexp", "huge", "ldexp", "log", "log10", "max", "min", "mod", "modf", "pi", "pow",
 		"rad", "random", "randomseed", "sin", "sinh", "sqrt", "tan", "tanh"},

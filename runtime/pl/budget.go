@@ -256,11 +256,21 @@ func (s *State) luaTableConcat(L *lua.LState) int {
 		return 1
 	}
 	size := 0
+	var texts map[int]string // date and time values: their SQL text
 	for k := i; k <= j; k++ {
 		if k&0xffff == 0 {
 			s.checkCancel(L)
 		}
 		v := tbl.RawGetInt(k)
+		if d, ok := AsDateTime(v); ok {
+			// Date and time values concatenate as their SQL text (they
+			// were strings before they were values).
+			if texts == nil {
+				texts = map[int]string{}
+			}
+			texts[k] = s.DateTimeText(d)
+			v = lua.LString(texts[k])
+		}
 		if !lua.LVCanConvToString(v) {
 			L.RaiseError("invalid value (%s) at index %d in table for concat", v.Type().String(), k)
 		}
@@ -273,7 +283,11 @@ func (s *State) luaTableConcat(L *lua.LState) int {
 	var b strings.Builder
 	b.Grow(size)
 	for k := i; k <= j; k++ {
-		b.WriteString(lua.LVAsString(tbl.RawGetInt(k)))
+		if t, ok := texts[k]; ok {
+			b.WriteString(t)
+		} else {
+			b.WriteString(lua.LVAsString(tbl.RawGetInt(k)))
+		}
 		if k != j {
 			b.WriteString(sep)
 		}

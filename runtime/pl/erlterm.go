@@ -183,6 +183,9 @@ func (s *State) toTerm(v lua.LValue, opt *TermOptions, depth int, atoms map[term
 		if i, ok := x.Value.(int64); ok {
 			return i, nil
 		}
+		if d, ok := x.Value.(DateTime); ok {
+			return dateTimeTerm(d)
+		}
 		if n, ok := s.exactInteger(x); ok {
 			return n, nil
 		}
@@ -451,4 +454,33 @@ func describeTerm(t any) string {
 		return s + "}"
 	}
 	return fmt.Sprintf("%v", t)
+}
+
+// dateTimeTerm: a date or time value as a tagged tuple of integers, exact
+// and without atoms (docs/lua-api.md, "Dates and times"): {<<"date">>,
+// {Y, M, D}}, {<<"time">>, {H, Mi, S}, Us}, {<<"timestamp">>, {{Y, M, D},
+// {H, Mi, S}}, Us}, {<<"timestamptz">>, UnixMicroseconds} (UTC),
+// {<<"interval">>, Months, Days, Microseconds}.
+func dateTimeTerm(d DateTime) (any, error) {
+	if d.infinite() != 0 {
+		return nil, termError(sqlstate.InvalidParameterValue, "cannot send an infinite %s to Erlang", d.Kind)
+	}
+	ymd := func(c civil) term.Tuple { return term.Tuple{c.year, c.month, c.day} }
+	hms := func(c civil) term.Tuple { return term.Tuple{c.hour, c.min, c.sec} }
+	switch d.Kind {
+	case DTDate:
+		return term.Tuple{term.Binary("date"), ymd(toCivil(d.V * usPerDay))}, nil
+	case DTTime:
+		c := toCivil(d.V)
+		if d.V == usPerDay {
+			c = civil{hour: 24}
+		}
+		return term.Tuple{term.Binary("time"), hms(c), c.usec}, nil
+	case DTTimestamp:
+		c := toCivil(d.V)
+		return term.Tuple{term.Binary("timestamp"), term.Tuple{ymd(c), hms(c)}, c.usec}, nil
+	case DTTimestampTZ:
+		return term.Tuple{term.Binary("timestamptz"), d.V + unixToPG*usPerSec}, nil
+	}
+	return term.Tuple{term.Binary("interval"), int64(d.Months), int64(d.Days), d.V}, nil
 }

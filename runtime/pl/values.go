@@ -55,6 +55,7 @@ func (s *State) registerTypes() {
 	s.registerInt64()
 	s.registerNumeric()
 	s.registerJSON()
+	s.registerDateTime()
 }
 
 // Null is the sentinel for SQL NULL (and JSON null) inside tables.

@@ -1,0 +1,128 @@
+/*
+ * datetime.c: the guards Lua's date and time values call (runtime/pl's
+ * datetime.go through pl.DateTimeHost): their SQL text, parsing text into
+ * one, and the session time zone's offsets. Values cross as their integers
+ * (PLV_DATE..PLV_INTERVAL, typeio.c converts them), never as text.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "miscadmin.h"
+#include "pgtime.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/lsyscache.h"
+#include "utils/timestamp.h"
+
+#include "plerl_int.h"
+
+/*
+ * The SQL text of v (malloc'd into *out): ISO 8601 whatever DateStyle says,
+ * intervals in the postgres style, timestamptz in the session's TimeZone,
+ * as arguments reach Lua as text elsewhere (typeio.c's iso_output).
+ */
+int
+plerl_dt_text(const PlerlValue *v, char **out, PlerlError *err)
+{
+	int			save_style = DateStyle;
+	int			save_istyle = IntervalStyle;
+
+	PLERL_GUARD_ENTER(err);
+	*out = NULL;
+	PG_TRY();
+	{
+		Oid			outfn;
+		bool		isvarlena;
+		char	   *s;
+
+		getTypeOutputInfo(plerl_dt_type(v->kind), &outfn, &isvarlena);
+		DateStyle = USE_ISO_DATES;
+		IntervalStyle = INTSTYLE_POSTGRES;
+		s = OidOutputFunctionCall(outfn, plerl_dt_datum(v));
+		DateStyle = save_style;
+		IntervalStyle = save_istyle;
+		*out = strdup(s);
+		if (*out == NULL)
+			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+		pfree(s);
+	}
+	PG_CATCH();
+	{
+		DateStyle = save_style;
+		IntervalStyle = save_istyle;
+		PLERL_GUARD_CAPTURE(err);
+		return -1;
+	}
+	PG_END_TRY();
+	return 0;
+}
+
+/* text read by the input function of kind's type (SQL's own rules). */
+int
+plerl_dt_parse(int32_t kind, const char *text, PlerlValue *out, PlerlError *err)
+{
+	PLERL_GUARD_ENTER(err);
+	memset(out, 0, sizeof(*out));
+	PG_TRY();
+	{
+		Oid			infn,
+					ioparam;
+		Oid			typ = plerl_dt_type(kind);
+		Datum		d;
+
+		if (typ == InvalidOid)
+			elog(ERROR, "plerl: value kind %d is no date or time", (int) kind);
+		getTypeInputInfo(typ, &infn, &ioparam);
+		d = OidInputFunctionCall(infn, (char *) text, ioparam, -1);
+		plerl_dt_to_value(kind, d, out);
+	}
+	PG_CATCH();
+	{
+		PLERL_GUARD_CAPTURE(err);
+		return -1;
+	}
+	PG_END_TRY();
+	return 0;
+}
+
+/*
+ * The session time zone's offset in seconds east of UTC: at the instant t
+ * (microseconds since 2000-01-01 UTC), or, with local, for the wall-clock
+ * time t (as timestamp -> timestamptz resolves it: DST gaps and overlaps
+ * the way PostgreSQL does).
+ */
+int
+plerl_dt_zone(int64_t t, int32_t local, int32_t *offset, PlerlError *err)
+{
+	PLERL_GUARD_ENTER(err);
+	*offset = 0;
+	PG_TRY();
+	{
+		struct pg_tm tm;
+		fsec_t		fsec;
+		int			tz = 0;
+
+		if (TIMESTAMP_NOT_FINITE(t))
+			tz = 0;
+		else if (local)
+		{
+			if (timestamp2tm(t, NULL, &tm, &fsec, NULL, NULL) != 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+						 errmsg("timestamp out of range")));
+			tz = DetermineTimeZoneOffset(&tm, session_timezone);
+		}
+		else if (timestamp2tm(t, &tz, &tm, &fsec, NULL, NULL) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+					 errmsg("timestamp out of range")));
+		*offset = -tz;
+	}
+	PG_CATCH();
+	{
+		PLERL_GUARD_CAPTURE(err);
+		return -1;
+	}
+	PG_END_TRY();
+	return 0;
+}

@@ -1,0 +1,148 @@
+-- Date and time values: date, time, timestamp, timestamptz and interval
+-- reach Lua as values holding PostgreSQL's integers (exact round trips),
+-- with fields, arithmetic, comparison and constructors.
+SET timezone = 'UTC';
+SET datestyle = 'ISO, YMD';
+
+CREATE FUNCTION dt_kinds(d date, t time, ts timestamp, tz timestamptz, i interval) RETURNS text LANGUAGE plerl AS $$
+  return table.concat({type(d), d:type(), t:type(), ts:type(), tz:type(), i:type(),
+    tostring(datetime.is(tz)), tostring(datetime.is(tz, 'date')), tostring(datetime.is('x'))}, ' ')
+$$;
+SELECT dt_kinds('2024-02-29', '13:45', '2024-02-29 13:45', '2024-02-29 13:45+02', '1 day');
+
+-- Exact round trips, microseconds and infinities included.
+CREATE FUNCTION rt_ts(x timestamp) RETURNS timestamp LANGUAGE plerl AS $$ return x $$;
+CREATE FUNCTION rt_tz(x timestamptz) RETURNS timestamptz LANGUAGE plerl AS $$ return x $$;
+CREATE FUNCTION rt_d(x date) RETURNS date LANGUAGE plerl AS $$ return x $$;
+CREATE FUNCTION rt_t(x time) RETURNS time LANGUAGE plerl AS $$ return x $$;
+CREATE FUNCTION rt_i(x interval) RETURNS interval LANGUAGE plerl AS $$ return x $$;
+SELECT x, rt_ts(x) = x AS same FROM (VALUES (timestamp '2024-02-29 13:45:00.123456'), ('294276-12-31 23:59:59.999999'),
+  ('4713-11-24 00:00:00 BC'), ('infinity'), ('-infinity')) v(x);
+SELECT x, rt_tz(x) = x AS same FROM (VALUES (timestamptz '2024-02-29 13:45:00.000001+05:30'), ('infinity')) v(x);
+SELECT x, rt_d(x) = x AS same FROM (VALUES (date '2024-02-29'), ('5874897-12-31'), ('4714-11-24 BC'), ('-infinity')) v(x);
+SELECT rt_t('23:59:59.999999'), rt_t('24:00'), rt_i('1 year 2 mons -3 days 04:05:06.789'), rt_i('-178000000 years');
+SELECT rt_ts(x) FROM unnest(ARRAY[timestamp '2001-01-01', '2002-02-02 02:02']) x;
+
+-- Fields (timestamptz in the session's TimeZone), epoch exactly.
+CREATE FUNCTION dt_fields(x anyelement) RETURNS text LANGUAGE plerl AS $$
+  local t = x:as_table()
+  local keys = {}
+  for k in pairs(t) do keys[#keys + 1] = k end
+  table.sort(keys)
+  local out = {}
+  for _, k in ipairs(keys) do out[#out + 1] = k .. '=' .. tostring(t[k]) end
+  return table.concat(out, ' ')
+$$;
+SELECT dt_fields(timestamp '2024-02-29 13:45:06.5');
+SELECT dt_fields(date '2024-02-29'), dt_fields(time '01:02:03.25');
+SELECT dt_fields(interval '1 year 14 mons 3 days 04:05:06.5');
+SET timezone = 'Asia/Kolkata';
+SELECT dt_fields(timestamptz '2024-02-29 13:45:06+00');
+CREATE FUNCTION dt_epoch_us(x timestamptz) RETURNS text LANGUAGE plerl AS $$
+  return tostring(x.epoch_us) .. ' ' .. tostring(x.epoch) .. ' ' .. tostring(x.year) .. ' ' .. tostring(x.isfinite)
+$$;
+SELECT dt_epoch_us('2024-02-29 13:45:06.000001+00'), dt_epoch_us('infinity'),
+  extract(epoch FROM timestamptz '2024-02-29 13:45:06.000001+00');
+SET timezone = 'UTC';
+
+-- Arithmetic as SQL does it: months clamp to the month's end, days on the
+-- wall clock (across a DST change for timestamptz), date +/- days.
+CREATE FUNCTION dt_arith() RETURNS text LANGUAGE plerl AS $$
+  local ts = datetime.timestamp('2024-01-31 10:00')
+  local mon = datetime.interval('1 mon')
+  local out = {
+    ts + mon, ts - mon, mon + ts, ts + datetime.interval('1 day 02:00'),
+    ts - datetime.timestamp('2024-01-01'), datetime.date('2024-03-01') - 1,
+    1 + datetime.date('2024-02-28'), datetime.date('2024-03-01') - datetime.date('2024-01-01'),
+    datetime.date('2024-02-29') + datetime.time('12:30'), datetime.time('23:00') + datetime.interval('2 hours'),
+    datetime.interval('1 day') * 1.5, datetime.interval('1 mon') / 4, -datetime.interval('1 day 01:00'),
+    datetime.interval('1 day') + datetime.interval('-2 hours'),
+  }
+  return table.concat(out, ' | ')
+$$;
+SELECT dt_arith();
+SET timezone = 'Europe/Paris';
+CREATE FUNCTION dt_dst(x timestamptz) RETURNS text LANGUAGE plerl AS $$
+  return tostring(x + datetime.interval('1 day')) .. ' / ' .. tostring(x + datetime.interval('24 hours'))
+$$;
+SELECT dt_dst('2024-03-30 12:00+01'),
+  (timestamptz '2024-03-30 12:00+01' + interval '1 day')::text || ' / ' || (timestamptz '2024-03-30 12:00+01' + interval '24 hours')::text AS sql;
+SET timezone = 'UTC';
+
+-- Comparison (intervals by span: 1 mon = 30 days), and mixed kinds refused.
+CREATE FUNCTION dt_cmp() RETURNS text LANGUAGE plerl AS $$
+  local a, b = datetime.timestamptz('2024-01-01 00:00+00'), datetime.timestamptz('2024-01-01 01:00+01')
+  local r = {tostring(a == b), tostring(a < b), tostring(a <= b),
+    tostring(datetime.interval('1 mon') == datetime.interval('30 days')),
+    tostring(datetime.interval('1 day') > datetime.interval('23:59:59')),
+    tostring(datetime.date('2024-01-01') == datetime.timestamp('2024-01-01'))}
+  local ok, err = pcall(function() return datetime.date('2024-01-01') < datetime.timestamp('2024-01-01') end)
+  r[#r + 1] = tostring(ok) .. ': ' .. tostring(err)
+  return table.concat(r, ' ')
+$$;
+SELECT dt_cmp();
+
+-- Constructors: SQL text, fields, seconds since 1970 (exact; a fraction
+-- only where a double holds microseconds), casts.
+SET timezone = 'America/New_York';
+CREATE FUNCTION dt_make() RETURNS text LANGUAGE plerl AS $$
+  return table.concat({
+    datetime.timestamptz{year = 2019, month = 4, day = 22, hour = 12, min = 23, sec = 34.1},
+    datetime.timestamp{year = -44, month = 3, day = 15},
+    datetime.date{year = 2024, month = 2, day = 30},
+    datetime.time{hour = 1, min = 2, sec = 3, usec = 4},
+    datetime.interval{year = 1, month = 2, day = 3, hour = 4},
+    datetime.timestamptz(0), datetime.timestamptz(1700000000.5), datetime.timestamp(int64.tostring and int64('1700000000')),
+    datetime.date(datetime.timestamptz('2024-01-01 02:00+00')), datetime.timestamp(datetime.timestamptz('2024-01-01 02:00+00')),
+    datetime.timestamptz{epoch = 86400}, datetime.interval(90.25),
+  }, ' | ')
+$$;
+SELECT dt_make();
+SET timezone = 'UTC';
+DO LANGUAGE plerl $$
+  for _, f in ipairs{
+    function() return datetime.timestamp('not a date') end,
+    function() return datetime.timestamptz(1e15 + 0.5) end,
+    function() return datetime.timestamp{month = 1} end,
+    function() return datetime.date('2024-01-01') + 0.5 end,
+    function() return datetime.timestamp('2024-01-01') + datetime.timestamp('2024-01-01') end,
+    function() return datetime.timestamp('294276-12-31') + datetime.interval('1 year') end,
+  } do
+    local ok, e = pcall(f)
+    print(ok, e.sqlstate, e.message)
+  end
+$$;
+
+-- Results and parameters: a value of one kind for a column of another is
+-- cast as SQL would; precision (timestamp(0)) applies; text columns get the text.
+CREATE TABLE dt_t (id int, d date, ts timestamp(0), tz timestamptz, tx text, i interval);
+CREATE FUNCTION dt_store() RETURNS void LANGUAGE plerl AS $$
+  local v = datetime.timestamptz('2024-05-06 07:08:09.6+00')
+  spi.execute('INSERT INTO dt_t VALUES (1, $1, $2, $3, $4, $5)', v, v, v, v, datetime.interval('2 days'))
+  local r = spi.execute('SELECT * FROM dt_t WHERE tz = $1', v)[1]
+  print(r.d, r.ts, r.tz, r.tx, r.i, r.tz == v, r.d:type())
+$$;
+SELECT dt_store();
+SELECT * FROM dt_t;
+
+-- Strings still work where text did: string methods and concatenation.
+CREATE FUNCTION dt_compat(d date) RETURNS text LANGUAGE plerl AS $$
+  local y, m = d:match('(%d+)-(%d+)')
+  return y .. '/' .. m .. ' ' .. d:sub(1, 4) .. ' ' .. d .. ' ' .. #tostring(d)
+$$;
+SELECT dt_compat('2024-02-29');
+
+-- A trigger on dates: the common path stays values, no text.
+CREATE TABLE dt_log (id int, at timestamptz, due date);
+CREATE FUNCTION dt_trg() RETURNS trigger LANGUAGE plerl AS $$
+  local new = trigger.new
+  if new.due == nil then new.due = datetime.date(new.at) + 30 end
+  if new.due < datetime.date(new.at) then error('due before at') end
+$$;
+CREATE TRIGGER dt_trg BEFORE INSERT OR UPDATE ON dt_log FOR EACH ROW EXECUTE FUNCTION dt_trg();
+INSERT INTO dt_log VALUES (1, '2024-01-15 10:00+00', NULL), (2, '2024-01-15 10:00+00', '2024-01-20');
+INSERT INTO dt_log VALUES (3, '2024-01-15 10:00+00', '2024-01-01');
+UPDATE dt_log SET at = at + interval '1 microsecond' WHERE id = 1;
+SELECT * FROM dt_log ORDER BY id;
+RESET timezone;
+RESET datestyle;
