@@ -9,7 +9,11 @@
 //   - node failure: a node killed during a call gives 08006 within 1 s and
 //     the backend reconnects by itself once the node is back;
 //   - round trips of generated values through SQL (jsonb) and Lua;
-//   - an idle session outlives the peer's net_ticktime.
+//   - an idle session outlives the peer's net_ticktime;
+//   - batches: a cancel ends a 100,000-item erlang_call_many or awaited
+//     erlang.async handles within 100 ms and (kill) leaves no worker on the
+//     node, a 1,000,000-item batch runs in flat memory, five calls at once
+//     take about as long as one.
 //
 // It drives PostgreSQL through psql subprocesses (connection from PGHOST,
 // PGPORT, PGUSER), works in a database of its own (-db, one per run, dropped
@@ -92,6 +96,10 @@ func main() {
 	s.run("8", "ticks: an idle session outlives the peer's net_ticktime (4 s)", s.testTicktime)
 	s.run("9", "connecting waits too: cancel ends it at once, plerl.connect_timeout gives 08001", s.testConnectHang)
 	s.run("10", "sends keep no per-send state: 20000 from SQL and 20000 from Lua, small Go heap", s.testManySends)
+	s.run("11", "batch cancel: a 100000-item erlang_call_many ends within 100 ms (57014) under cancel and statement_timeout; kill = true leaves nothing on the node", s.testBatchCancel)
+	s.run("12", "async cancel: Lua erlang.async{kill} handles end within 100 ms (57014); not awaited, they are killed when the call returns", s.testAsyncCancel)
+	s.run("13", "batch memory: a 1000000-item erlang_call_many peaks within 32 MB of a 100000-item one", s.testBatchMemory)
+	s.run("14", "fan-out: five 1 ms calls awaited together take at most 2.5x one (target 1.5x)", s.testFiveAtOnce)
 	s.teardown()
 	if s.skipped > 0 {
 		fmt.Printf("(%d skipped)\n", s.skipped)
