@@ -92,6 +92,9 @@ func (pp *pipeline) push(args []any, argErr error) {
 		if pp.timeout > 0 {
 			f.deadline = time.Now().Add(pp.timeout)
 		}
+		if pp.c != nil {
+			pp.c.Hold() // requests in a row go out together (release)
+		}
 		ctx, cancel := callContext(readSettings().ConnectTimeout)
 		waiting(func() { f.p, f.err = pp.b.start(ctx, pp.t, pp.c, args, pp.kill) })
 		cancel()
@@ -103,6 +106,15 @@ func (pp *pipeline) push(args []any, argErr error) {
 		pp.q, pp.head = pp.q[:0], 0
 	}
 	pp.q = append(pp.q, f)
+}
+
+// release sends the requests held since the last wait (push holds them;
+// any wait releases them first). Called before returning to C, so nothing
+// stays held between calls into Go.
+func (pp *pipeline) release() {
+	if pp.c != nil {
+		pp.c.Release()
+	}
 }
 
 // ready: the oldest item can be popped without waiting.
@@ -131,6 +143,7 @@ func (pp *pipeline) abandon() {
 		}
 	}
 	pp.q, pp.head = nil, 0
+	pp.release() // what was held goes out; its replies are dropped, erpc workers killed
 }
 
 // statementEnded: the error is the statement's cancel (or a plerl limit),
@@ -202,6 +215,7 @@ func plerlGoBatchFeed(fd *C.PlerlBatchFeed) {
 		return
 	}
 	rows, err := sb.feed(fd)
+	sb.pp.release()
 	fd.rows, fd.nrows = nil, 0
 	if len(rows) > 0 {
 		size := C.size_t(unsafe.Sizeof(C.PlerlBatchRow{})) * C.size_t(len(rows))
