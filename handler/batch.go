@@ -69,6 +69,7 @@ type pipeline struct {
 	kill    bool
 	timeout time.Duration
 	max     int
+	low     int       // a full pipeline is drained down to low, then refilled
 	q       []*flight // in flight, oldest first
 	head    int
 	next    int64
@@ -78,7 +79,8 @@ func newPipeline(b *bridge, t target, timeout time.Duration, kill bool, max int)
 	if err := checkTarget(t); err != nil { // once: the same for every item
 		return nil, err
 	}
-	return &pipeline{b: b, t: t, kill: kill, timeout: timeout, max: maxInFlight(max)}, nil
+	m := maxInFlight(max)
+	return &pipeline{b: b, t: t, kill: kill, timeout: timeout, max: m, low: m - (m+1)/2}, nil
 }
 
 func (pp *pipeline) inFlight() int { return len(pp.q) - pp.head }
@@ -92,12 +94,18 @@ func (pp *pipeline) push(args []any, argErr error) {
 		if pp.timeout > 0 {
 			f.deadline = time.Now().Add(pp.timeout)
 		}
-		if pp.c != nil {
+		ctx := engine.Context()
+		if pp.c == nil || isDone(pp.c) {
+			// Connecting is bounded by plerl.connect_timeout; on a live
+			// connection a send is held (Hold) or waits under the
+			// statement (and the connection's WriteTimeout).
+			var cancel context.CancelFunc
+			ctx, cancel = callContext(readSettings().ConnectTimeout)
+			defer cancel()
+		} else {
 			pp.c.Hold() // requests in a row go out together (release)
 		}
-		ctx, cancel := callContext(readSettings().ConnectTimeout)
 		waiting(func() { f.p, f.err = pp.b.start(ctx, pp.t, pp.c, args, pp.kill) })
-		cancel()
 		if f.p != nil {
 			pp.c = f.p.Conn()
 		}
@@ -246,9 +254,15 @@ func (sb *sqlBatch) feed(fd *C.PlerlBatchFeed) ([]C.PlerlBatchRow, error) {
 		items := unsafe.Slice(fd.items, n)
 		lens := unsafe.Slice(fd.lens, n)
 		for i := 0; i < n; i++ {
-			for sb.pp.inFlight() >= sb.pp.max {
-				if err := emit(); err != nil {
-					return rows, err
+			if sb.pp.inFlight() >= sb.pp.max {
+				// Full: take results until half the room is free (and
+				// whatever else is in), then refill it in a run of
+				// requests that go out in one write (Hold), not one
+				// request per reply.
+				for sb.pp.inFlight() > sb.pp.low || sb.pp.ready() {
+					if err := emit(); err != nil {
+						return rows, err
+					}
 				}
 			}
 			args, err := term.ArgsFromJSON(C.GoBytes(unsafe.Pointer(items[i]), C.int(lens[i])), sb.opts)

@@ -284,7 +284,9 @@ func (c *Conn) readDirect(ctx context.Context, cl *call, mb *mailbox) error {
 		}()
 	}
 	for {
-		if cl != nil && len(cl.ch) > 0 {
+		// OneWaiter: the packets already buffered are dispatched too (the
+		// replies of a pipeline's other calls: they are then Ready).
+		if cl != nil && len(cl.ch) > 0 && !(c.cfg.OneWaiter && c.br.Buffered() > 0) {
 			return nil
 		}
 		if mb != nil && mb.len() > 0 {
