@@ -159,3 +159,31 @@ func TestLiveOneWaiterHold(t *testing.T) {
 		}
 	}
 }
+
+// OneWaiter, calls one at a time: once the reader goroutine has taken the
+// duty back (idle for dutyGrace), the next call parks for it, but the reader
+// then gives the duty up (the parked caller's reply is taken, so it no
+// longer counts as waiting) and the calls after it read for themselves.
+// Without that (a parked caller counted until it runs again) the reader
+// keeps the duty and every call parks; with it, as without OneWaiter, a few
+// to a few dozen of 200 do (the bound is generous: a loaded box).
+func TestLiveOneWaiterSequential(t *testing.T) {
+	n := shared(t)
+	cfg := testConfig(n)
+	cfg.OneWaiter = true
+	c := dialNode(t, n, cfg)
+	ctx := ctx5(t)
+	for round := 0; round < 5; round++ {
+		time.Sleep(3 * dutyGrace) // the reader takes the duty back
+		parked0 := c.parkedWaits.Load()
+		for i := 0; i < 200; i++ {
+			if v, err := c.Call(ctx, "erlang", "abs", []any{int64(-i)}); err != nil || v != int64(i) {
+				t.Fatalf("call %d: %v %v", i, v, err)
+			}
+		}
+		t.Logf("round %d: %d parked", round, c.parkedWaits.Load()-parked0)
+		if parked := c.parkedWaits.Load() - parked0; parked > 100 {
+			t.Fatalf("round %d: %d of 200 calls in a row parked for the reader goroutine", round, parked)
+		}
+	}
+}

@@ -162,7 +162,7 @@ type Conn struct {
 	rmu           sync.Mutex
 	duty          int
 	receivers     int          // goroutines parked in Receive
-	parked        atomic.Int32 // goroutines parked in wait (OneWaiter's count of "others")
+	parked        atomic.Int32 // goroutines parked in wait on a call still pending (OneWaiter's "others"; pmu to change)
 	dutyCh        chan struct{}
 	dutyTimer     *time.Timer
 	readerStarted atomic.Bool

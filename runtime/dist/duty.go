@@ -242,11 +242,25 @@ func (c *Conn) wait(ctx context.Context, cl *call) (reply, error) {
 			return reply{}, err
 		}
 	}
-	// Counted before the reader is made sure of: a reader goroutine that
-	// looks for waiters (OneWaiter) either sees us or has freed the duty,
-	// which ensureReader then hands back to it.
-	c.parked.Add(1)
-	defer c.parked.Add(-1)
+	// Counted (while cl is still pending: unpendLocked uncounts it as its
+	// reply is taken, so a reader goroutine that just dispatched it does
+	// not keep the duty for us) before the reader is made sure of: a reader
+	// that looks for waiters (OneWaiter) either sees us or has freed the
+	// duty, which ensureReader then hands back to it.
+	c.pmu.Lock()
+	if !cl.unpended {
+		cl.parked = true
+		c.parked.Add(1)
+	}
+	c.pmu.Unlock()
+	defer func() {
+		c.pmu.Lock()
+		if cl.parked {
+			cl.parked = false
+			c.parked.Add(-1)
+		}
+		c.pmu.Unlock()
+	}()
 	c.ensureReader()
 	c.parkedWaits.Add(1)
 	select {
