@@ -164,9 +164,9 @@ func TestLiveOneWaiterHold(t *testing.T) {
 // duty back (idle for dutyGrace), the next call parks for it, but the reader
 // then gives the duty up (the parked caller's reply is taken, so it no
 // longer counts as waiting) and the calls after it read for themselves.
-// Without that (a parked caller counted until it runs again) the reader
-// keeps the duty and every call parks; with it, as without OneWaiter, a few
-// to a few dozen of 200 do (the bound is generous: a loaded box).
+// As without OneWaiter, a few to a few dozen of 200 park (measured; the
+// bound is generous for a loaded box); a reader that kept the duty would
+// make all 200 park.
 func TestLiveOneWaiterSequential(t *testing.T) {
 	n := shared(t)
 	cfg := testConfig(n)
