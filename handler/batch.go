@@ -72,6 +72,7 @@ type pipeline struct {
 	kill    bool
 	timeout time.Duration
 	max     int
+	low     int       // a full pipeline is drained down to low, then refilled
 	q       []*flight // in flight, oldest first
 	head    int
 	next    int64
@@ -81,7 +82,8 @@ func newPipeline(b *bridge, t target, timeout time.Duration, kill bool, max int)
 	if err := checkTarget(t); err != nil { // once: the same for every item
 		return nil, err
 	}
-	return &pipeline{b: b, t: t, kill: kill, timeout: timeout, max: maxInFlight(max)}, nil
+	m := maxInFlight(max)
+	return &pipeline{b: b, t: t, kill: kill, timeout: timeout, max: m, low: m - (m+1)/2}, nil
 }
 
 func (pp *pipeline) inFlight() int { return len(pp.q) - pp.head }
@@ -95,9 +97,18 @@ func (pp *pipeline) push(args []any, argErr error) {
 		if pp.timeout > 0 {
 			f.deadline = time.Now().Add(pp.timeout)
 		}
-		ctx, cancel := callContext(readSettings().ConnectTimeout)
+		ctx := engine.Context()
+		if pp.c == nil || isDone(pp.c) {
+			// Connecting is bounded by plerl.connect_timeout; on a live
+			// connection a send is held (Hold) or waits under the
+			// statement (and the connection's WriteTimeout).
+			var cancel context.CancelFunc
+			ctx, cancel = callContext(readSettings().ConnectTimeout)
+			defer cancel()
+		} else {
+			pp.c.Hold() // requests in a row go out together (release)
+		}
 		waiting(func() { f.p, f.err = pp.b.start(ctx, pp.t, pp.c, args, pp.kill) })
-		cancel()
 		if f.p != nil {
 			pp.c = f.p.Conn()
 		}
@@ -106,6 +117,15 @@ func (pp *pipeline) push(args []any, argErr error) {
 		pp.q, pp.head = pp.q[:0], 0
 	}
 	pp.q = append(pp.q, f)
+}
+
+// release sends the requests held since the last wait (push holds them;
+// any wait releases them first). Called before returning to C, so nothing
+// stays held between calls into Go.
+func (pp *pipeline) release() {
+	if pp.c != nil {
+		pp.c.Release()
+	}
 }
 
 // ready: the oldest item can be popped without waiting.
@@ -137,6 +157,7 @@ func (pp *pipeline) abandon() {
 		}
 	}
 	pp.q, pp.head = nil, 0
+	pp.release() // what was held goes out; its replies are dropped, erpc workers killed
 }
 
 // statementEnded: the error is the statement's cancel (or a plerl limit),
@@ -208,6 +229,7 @@ func plerlGoBatchFeed(fd *C.PlerlBatchFeed) {
 		return
 	}
 	rows, err := sb.feed(fd)
+	sb.pp.release()
 	fd.rows, fd.nrows = nil, 0
 	if len(rows) > 0 {
 		size := C.size_t(unsafe.Sizeof(C.PlerlBatchRow{})) * C.size_t(len(rows))
@@ -238,9 +260,15 @@ func (sb *sqlBatch) feed(fd *C.PlerlBatchFeed) ([]C.PlerlBatchRow, error) {
 		items := unsafe.Slice(fd.items, n)
 		lens := unsafe.Slice(fd.lens, n)
 		for i := 0; i < n; i++ {
-			for sb.pp.inFlight() >= sb.pp.max {
-				if err := emit(); err != nil {
-					return rows, err
+			if sb.pp.inFlight() >= sb.pp.max {
+				// Full: take results until half the room is free (and
+				// whatever else is in), then refill it in a run of
+				// requests that go out in one write (Hold), not one
+				// request per reply.
+				for sb.pp.inFlight() > sb.pp.low || sb.pp.ready() {
+					if err := emit(); err != nil {
+						return rows, err
+					}
 				}
 			}
 			args, err := term.ArgsFromJSON(C.GoBytes(unsafe.Pointer(items[i]), C.int(lens[i])), sb.opts)

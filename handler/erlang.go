@@ -92,6 +92,7 @@ func newPool(name string, l poolLimits) *dist.Pool {
 			MaxSendSize:    int(l.maxMessageKB) * 1024,
 			ReplaceAlive:   true, // our name is our backend slot: an old session of it is stale
 			MailboxBytes:   dist.NewByteBudget(mailboxBytes()),
+			OneWaiter:      true, // the backend's thread awaits every call itself
 		},
 		MaxConns: int(l.maxConns),
 	})

@@ -180,7 +180,7 @@ func (p *Pending) Abandon() {
 	var kill *term.Pid
 	if c.pending[p.k] == p.cl {
 		if p.cl.havePid {
-			delete(c.pending, p.k)
+			c.unpendLocked(p.k, p.cl)
 			pid := p.cl.pid
 			kill = &pid
 		} else {

@@ -85,6 +85,16 @@ type Config struct {
 	Dialer *net.Dialer
 	// Limits for decoding terms from the peer [term defaults].
 	Limits term.Limits
+	// OneWaiter says a pending call is awaited only by the goroutine that
+	// made it, when it calls Wait (a backend: one thread makes every call,
+	// and a pipeline keeps many in flight while it waits for the oldest).
+	// Then a call nobody is waiting for does not need the reader goroutine:
+	// a waiter reads the socket itself (dispatching the others' replies)
+	// unless another goroutine is parked waiting or in Receive, and the
+	// reader goroutine gives the duty up when nobody is parked, pending
+	// calls or not (duty.go). Replies nobody waits for are read within
+	// dutyGrace as before.
+	OneWaiter bool
 
 	// writerGoroutine selects the writer-goroutine design (tests and
 	// benchmarks only, see useWriterGoroutine).
@@ -151,7 +161,8 @@ type Conn struct {
 	// read duty (duty.go)
 	rmu           sync.Mutex
 	duty          int
-	receivers     int // goroutines parked in Receive
+	receivers     int          // goroutines parked in Receive
+	parked        atomic.Int32 // goroutines parked in wait on a call still pending (OneWaiter's "others"; pmu to change)
 	dutyCh        chan struct{}
 	dutyTimer     *time.Timer
 	readerStarted atomic.Bool
@@ -165,8 +176,9 @@ type Conn struct {
 	wbuf    []byte
 	wspare  []byte
 	writing bool
-	corked  bool      // the reader goroutine holds packets back (cork)
-	wdl     time.Time // current write deadline
+	corked  bool        // the reader goroutine holds packets back (cork)
+	held    atomic.Bool // the caller holds packets back (Hold), under wmu to change
+	wdl     time.Time   // current write deadline
 	wframes atomic.Uint64
 	// corkable: the reader goroutine may cork (our own sockets only: its
 	// flush must not block, see flushCork); rcorked: it has (its own).
@@ -474,6 +486,26 @@ func (c *Conn) writeRaw(ctx context.Context, b []byte) error {
 		return c.writeViaGoroutine(ctx, b)
 	}
 	c.wmu.Lock()
+	if c.held.Load() && !c.writing && !c.corked {
+		select {
+		case <-c.done:
+			c.wmu.Unlock()
+			return c.err
+		default:
+		}
+		c.wbuf = append(c.wbuf, b...) // Hold: out with the next Release or wait
+		if len(c.wbuf) < wbufMax {
+			c.wmu.Unlock()
+			return nil
+		}
+		// Full: out now, in order, without waiting (as Release).
+		c.writing = true
+		out := c.wbuf
+		c.wbuf, c.wspare = c.wspare, nil
+		c.wakeWritersLocked()
+		c.writeLoop(nil, out, false, true)
+		return nil
+	}
 	for c.writing || c.corked {
 		// A cork with no write in progress is flushed by the reader as soon
 		// as it has dispatched its read: no need to bound it.
@@ -707,6 +739,47 @@ func (c *Conn) flushCork() {
 	if c.writing || len(c.wbuf) == 0 {
 		c.wakeWritersLocked() // a caller waiting for room may now write itself
 		c.wmu.Unlock()        // a writer in progress takes wbuf with it
+		return
+	}
+	select {
+	case <-c.done:
+		c.wmu.Unlock()
+		return
+	default:
+	}
+	c.writing = true
+	out := c.wbuf
+	c.wbuf, c.wspare = c.wspare, nil
+	c.wakeWritersLocked()
+	c.writeLoop(nil, out, false, true)
+}
+
+// Hold makes the packets written from now on wait in the write queue
+// (until it holds wbufMax bytes) instead of going out one system call each:
+// a pipeline sending many requests in a row holds them, and they go out
+// together with Release, which any wait for a reply does first (a caller
+// never waits for a reply to a request still held). Our own sockets only
+// (Release must not block); elsewhere Hold does nothing.
+func (c *Conn) Hold() {
+	if c.ownSocket() == nil || c.wq != nil || !c.corkable {
+		return
+	}
+	c.wmu.Lock()
+	c.held.Store(true)
+	c.wmu.Unlock()
+}
+
+// Release ends a Hold and writes what it held, without waiting for the
+// socket: what it does not take now a background writer finishes (as the
+// reader's flushCork does). A no-op without a Hold.
+func (c *Conn) Release() {
+	if !c.held.Load() {
+		return
+	}
+	c.wmu.Lock()
+	c.held.Store(false)
+	if c.writing || c.corked || len(c.wbuf) == 0 {
+		c.wmu.Unlock() // a writer in progress or the reader's cork takes wbuf
 		return
 	}
 	select {
@@ -1154,6 +1227,7 @@ func (c *Conn) deliverSignal(to any, sig any) {
 // connection ended are still returned; after that it fails with the
 // connection's error.
 func (c *Conn) Receive(ctx context.Context, p term.Pid) (any, error) {
+	c.Release() // never wait for a message in answer to a packet still held (Hold)
 	mb := c.box(p)
 	if mb == nil {
 		return nil, newErr(KindProtocol, c.node, "receive", fmt.Errorf("pid <%d.%d> has no mailbox on this connection", p.ID, p.Serial))

@@ -99,10 +99,14 @@ func (c *Conn) readerMayRelease() bool {
 	return true
 }
 
-// othersWaitingLocked: pending calls or Receive waiters. Lock order: rmu, then pmu.
+// othersWaitingLocked: pending calls or Receive waiters (OneWaiter:
+// goroutines parked in wait or Receive). Lock order: rmu, then pmu.
 func (c *Conn) othersWaitingLocked() bool {
 	if c.receivers > 0 {
 		return true
+	}
+	if c.cfg.OneWaiter {
+		return c.parked.Load() > 0
 	}
 	c.pmu.Lock()
 	n := len(c.pending)
@@ -221,6 +225,7 @@ func (c *Conn) readFailed(err error) {
 // else park until the reader goroutine delivers it.
 func (c *Conn) wait(ctx context.Context, cl *call) (reply, error) {
 	yield.Maybe() // a caller in a loop of calls must not look long-running to sysmon (runtime/yield)
+	c.Release()   // never wait for a reply to a request still held (Hold)
 	select {
 	case r := <-cl.ch:
 		return r, nil
@@ -236,9 +241,27 @@ func (c *Conn) wait(ctx context.Context, cl *call) (reply, error) {
 		if err != errHandOff {
 			return reply{}, err
 		}
-	} else {
-		c.ensureReader()
 	}
+	// Counted (while cl is still pending: unpendLocked uncounts it as its
+	// reply is taken, so a reader goroutine that just dispatched it does
+	// not keep the duty for us) before the reader is made sure of: a reader
+	// that looks for waiters (OneWaiter) either sees us or has freed the
+	// duty, which ensureReader then hands back to it.
+	c.pmu.Lock()
+	if !cl.unpended {
+		cl.parked = true
+		c.parked.Add(1)
+	}
+	c.pmu.Unlock()
+	defer func() {
+		c.pmu.Lock()
+		if cl.parked {
+			cl.parked = false
+			c.parked.Add(-1)
+		}
+		c.pmu.Unlock()
+	}()
+	c.ensureReader()
 	c.parkedWaits.Add(1)
 	select {
 	case r := <-cl.ch:
@@ -275,7 +298,9 @@ func (c *Conn) readDirect(ctx context.Context, cl *call, mb *mailbox) error {
 		}()
 	}
 	for {
-		if cl != nil && len(cl.ch) > 0 {
+		// OneWaiter: the packets already buffered are dispatched too (the
+		// replies of a pipeline's other calls: they are then Ready).
+		if cl != nil && len(cl.ch) > 0 && !(c.cfg.OneWaiter && c.br.Buffered() > 0) {
 			return nil
 		}
 		if mb != nil && mb.len() > 0 {
@@ -310,8 +335,18 @@ func (c *Conn) readDirect(ctx context.Context, cl *call, mb *mailbox) error {
 var errHandOff = errors.New("dist: read duty handed to the reader goroutine")
 
 // othersPending reports calls other than cl waiting for replies, or
-// goroutines parked in Receive.
+// goroutines parked in Receive (OneWaiter: goroutines parked in wait or
+// Receive; the other pending calls are the caller's own).
 func (c *Conn) othersPending(cl *call) bool {
+	if c.cfg.OneWaiter {
+		if c.parked.Load() > 0 {
+			return true
+		}
+		c.rmu.Lock()
+		r := c.receivers
+		c.rmu.Unlock()
+		return r > 0
+	}
 	c.pmu.Lock()
 	n := len(c.pending)
 	c.pmu.Unlock()

@@ -75,6 +75,10 @@ type call struct {
 	havePid   bool
 	pid       term.Pid
 	cancelled bool
+	// OneWaiter's count (Conn.parked), under Conn.pmu: unpended once the
+	// call left the pending map (its reply is being delivered), parked while
+	// a goroutine waits for it and it is still pending.
+	unpended, parked bool
 }
 
 var callPool = sync.Pool{New: func() any { return &call{ch: make(chan reply, 2)} }}
@@ -127,10 +131,22 @@ func (c *Conn) ourRefKey(r term.Ref) (uint64, bool) {
 func (c *Conn) register(k uint64, spawn bool) *call {
 	cl := callPool.Get().(*call)
 	cl.spawn, cl.havePid, cl.cancelled = spawn, false, false
+	cl.unpended, cl.parked = false, false
 	c.pmu.Lock()
 	c.pending[k] = cl
 	c.pmu.Unlock()
 	return cl
+}
+
+// unpendLocked removes call k from the pending map (pmu held): a goroutine
+// parked on it is no longer waiting for the socket (OneWaiter).
+func (c *Conn) unpendLocked(k uint64, cl *call) {
+	delete(c.pending, k)
+	cl.unpended = true
+	if cl.parked {
+		cl.parked = false
+		c.parked.Add(-1)
+	}
 }
 
 // abandon removes a call nobody will wait for. If the reader already took
@@ -139,7 +155,7 @@ func (c *Conn) abandon(k uint64, cl *call) {
 	c.pmu.Lock()
 	mine := c.pending[k] == cl
 	if mine {
-		delete(c.pending, k)
+		c.unpendLocked(k, cl)
 	}
 	c.pmu.Unlock()
 	if mine {
@@ -207,7 +223,7 @@ func (c *Conn) fastReply(f []byte) bool {
 	c.pmu.Lock()
 	cl := c.pending[k]
 	if cl != nil && !cl.spawn {
-		delete(c.pending, k)
+		c.unpendLocked(k, cl)
 	} else {
 		cl = nil
 	}
@@ -234,7 +250,7 @@ func (c *Conn) routeSignal(k uint64, ctl Control) bool {
 			cl.havePid, cl.pid = true, p
 			if cl.cancelled {
 				// The caller gave up before the pid was known: kill now.
-				delete(c.pending, k)
+				c.unpendLocked(k, cl)
 				c.pmu.Unlock()
 				c.queueKill(p)
 				return true
@@ -245,7 +261,7 @@ func (c *Conn) routeSignal(k uint64, ctl Control) bool {
 			return true
 		}
 	}
-	delete(c.pending, k) // DOWN, or a failed spawn: final
+	c.unpendLocked(k, cl) // DOWN, or a failed spawn: final
 	c.pmu.Unlock()
 	if !cl.cancelled {
 		select {
@@ -302,7 +318,7 @@ func (c *Conn) rpcPidMessage(payload []byte) {
 				c.pmu.Lock()
 				cl := c.pending[k]
 				if cl != nil && !cl.spawn {
-					delete(c.pending, k)
+					c.unpendLocked(k, cl)
 				} else {
 					cl = nil
 				}

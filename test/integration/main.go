@@ -9,7 +9,11 @@
 //   - node failure: a node killed during a call gives 08006 within 1 s and
 //     the backend reconnects by itself once the node is back;
 //   - round trips of generated values through SQL (jsonb) and Lua;
-//   - an idle session outlives the peer's net_ticktime.
+//   - an idle session outlives the peer's net_ticktime;
+//   - batches: a cancel ends a 100,000-item erlang_call_many or awaited
+//     erlang.async handles within 100 ms and (kill) leaves no worker on the
+//     node, a 1,000,000-item batch runs in flat memory, five calls at once
+//     take about as long as one.
 //
 // It drives PostgreSQL through psql subprocesses (connection from PGHOST,
 // PGPORT, PGUSER), works in a database of its own (-db, one per run, dropped
@@ -97,6 +101,10 @@ func main() {
 	s.run("12", "group: affinity keeps each key on one member, across sessions", s.testGroupAffinity)
 	s.run("13", "group: a member killed under load from 8 sessions: 0 failed retryable calls, clean 08006 for calls in flight", s.testGroupKill)
 	s.run("14", "group: a missing member is skipped within 100 ms; once back it takes calls within the backoff maximum", s.testGroupRefused)
+	s.run("15", "batch cancel: a 100000-item erlang_call_many ends within 100 ms (57014) under cancel and statement_timeout; kill = true leaves nothing on the node", s.testBatchCancel)
+	s.run("16", "async cancel: Lua erlang.async{kill} handles end within 100 ms (57014); not awaited, they are killed when the call returns", s.testAsyncCancel)
+	s.run("17", "batch memory: a 1000000-item erlang_call_many peaks within 32 MB of a 100000-item one", s.testBatchMemory)
+	s.run("18", "fan-out: five 1 ms calls awaited together take at most 2.5x one (target 1.5x)", s.testFiveAtOnce)
 	s.teardown()
 	if s.skipped > 0 {
 		fmt.Printf("(%d skipped)\n", s.skipped)
