@@ -20,6 +20,7 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
@@ -186,8 +187,8 @@ outbox_round(void)
 				capgroups = 0;
 	uint64		nrows;
 	bool		more = false;
-	Oid			types[1] = {INT4OID};
-	Datum		values[1];
+	Oid			types[2] = {INT4OID, TIMESTAMPTZOID};
+	Datum		values[2];
 	PlerlOutboxGroup *cg;
 
 	MemoryContextReset(round_cxt);
@@ -210,14 +211,22 @@ outbox_round(void)
 	 * The live rows in id order (per destination, commit order: queue.c),
 	 * except those behind a row of their destination that waits for its
 	 * retry time.
+	 *
+	 * "Waits" is judged against one instant, $2, taken before the scan. Not
+	 * clock_timestamp() in the query: that is volatile, evaluated row by
+	 * row, so a scan that outlasts a head's next_attempt (thousands of rows
+	 * pending, a short plerl.outbox_retry_delay, a loaded machine) left out
+	 * the head, read early, and took the rows behind it, read later: they
+	 * were delivered before the head (test/outbox/run, test 7).
 	 */
 	values[0] = Int32GetDatum(limit);
+	values[1] = TimestampTzGetDatum(GetCurrentTimestamp());
 	if (SPI_execute_with_args("SELECT o.id, o.server::text, o.dest, o.op, o.role, o.payload, o.attempts "
 							  "FROM plerl.outbox o WHERE NOT o.dead AND NOT EXISTS ("
 							  " SELECT FROM plerl.outbox h WHERE NOT h.dead AND h.next_attempt IS NOT NULL"
 							  " AND h.server = o.server AND h.dest = o.dest AND h.id <= o.id"
-							  " AND h.next_attempt > clock_timestamp()) "
-							  "ORDER BY o.id LIMIT $1", 1, types, values, NULL, true, 0) != SPI_OK_SELECT)
+							  " AND h.next_attempt > $2) "
+							  "ORDER BY o.id LIMIT $1", 2, types, values, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "plerl outbox: cannot read plerl.outbox");
 	nrows = SPI_processed;
 	more = nrows == (uint64) limit;
@@ -411,9 +420,18 @@ plerl_outbox_worker(void)
 	StartTransactionCommand();
 	if (!outbox_singleton())
 	{
+		/*
+		 * Exit code 0 would unregister a worker for good. A dynamic one
+		 * (plerl.outbox_start()) may go; a preloaded one exits with 1, so
+		 * the postmaster starts it again in bgw_restart_time and it takes
+		 * over once the other (which is not restarted after a server
+		 * restart) is gone.
+		 */
+		bool		dynamic = DatumGetBool(MyBgworkerEntry->bgw_main_arg);
+
 		CommitTransactionCommand();
 		ereport(LOG, (errmsg("plerl outbox: another worker delivers this database's outbox; exiting")));
-		proc_exit(0);
+		proc_exit(dynamic ? 0 : 1);
 	}
 	CommitTransactionCommand();
 	ereport(LOG, (errmsg("plerl outbox worker started")));

@@ -364,6 +364,7 @@ outbox_register(const char *dbname, bool dynamic)
 	snprintf(w.bgw_name, BGW_MAXLEN, "plerl outbox %s", dbname);
 	strlcpy(w.bgw_type, "plerl outbox", BGW_MAXLEN);
 	strlcpy(w.bgw_extra, dbname, BGW_EXTRALEN);
+	w.bgw_main_arg = BoolGetDatum(dynamic);	/* how a second worker exits (handler/outbox.c) */
 	if (!dynamic)
 	{
 		RegisterBackgroundWorker(&w);
