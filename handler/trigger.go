@@ -32,13 +32,10 @@ func plerlGoTrigger(call *C.PlerlCall, tg *C.PlerlTrigger) {
 		}
 		return
 	}
-	td.Name = cachedString(tg.name)
-	td.Table = cachedString(tg.table_name)
-	td.Schema = cachedString(tg.table_schema)
+	f := lastTrig.fixed(tg)
+	td.Name, td.Table, td.Schema = f.name, f.table, f.schema
+	td.When, td.Level, td.Op = f.when, f.level, f.op
 	td.Relid = uint32(tg.relid)
-	td.When = cachedString(tg.when)
-	td.Level = cachedString(tg.level)
-	td.Op = cachedString(tg.op)
 	td.ReturnsRow = tg.returns_row != 0
 	if tg.nargs > 0 {
 		for _, a := range unsafe.Slice(tg.args, int(tg.nargs)) {
@@ -100,6 +97,30 @@ func plerlGoTrigger(call *C.PlerlCall, tg *C.PlerlTrigger) {
 	default:
 		tg.action = C.PLERL_TRIG_KEEP
 	}
+}
+
+// trigFixed holds the fixed strings of one trigger firing and the C
+// pointers they were read from.
+type trigFixed struct {
+	p                                    [6]*C.char
+	name, table, schema, when, level, op string
+}
+
+// lastTrig: a statement fires the same trigger for every row; its strings
+// come from the same C memory each time. Reused only when every pointer is
+// the same and every string still reads the same (memory can be reused),
+// which costs a few byte compares instead of six map lookups (hashing).
+var lastTrig trigFixed
+
+func (f *trigFixed) fixed(tg *C.PlerlTrigger) *trigFixed {
+	p := [6]*C.char{tg.name, tg.table_name, tg.table_schema, tg.when, tg.level, tg.op}
+	if p == f.p && cView(p[0]) == f.name && cView(p[1]) == f.table && cView(p[2]) == f.schema &&
+		cView(p[3]) == f.when && cView(p[4]) == f.level && cView(p[5]) == f.op {
+		return f
+	}
+	*f = trigFixed{p: p, name: cachedString(p[0]), table: cachedString(p[1]), schema: cachedString(p[2]),
+		when: cachedString(p[3]), level: cachedString(p[4]), op: cachedString(p[5])}
+	return f
 }
 
 // C strings a trigger repeats on every row, read once: a lookup through a
