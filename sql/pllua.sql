@@ -118,3 +118,34 @@ SELECT pl_init_fails();
 SELECT pl_init_fails();
 -- neither form compiles: the error is the chunk's
 CREATE FUNCTION pl_bad() RETURNS int LANGUAGE plerl AS $$ return 1 end end $$;
+
+-- spi.error and the other levels take pllua's arguments: (message),
+-- (sqlstate or condition name, message [, detail [, hint]]), or a table.
+DO LANGUAGE plerl $$
+  local function show(...)
+    local ok, e = pcall(spi.error, ...)
+    print(e.sqlstate, e.message, e.detail, e.hint)
+  end
+  show('plain')
+  show('22012', 'by code', 'the detail', 'the hint')
+  show('division_by_zero', 'by name')
+  show({sqlstate = 'P0002', message = 'as a table', hint = 'h'})
+  for _, bad in ipairs({{'nonsense_name', 'm'}, {{message = 'm', detial = 'x'}}, {{}}}) do
+    local ok, e = pcall(spi.error, unpack(bad))
+    print(e.sqlstate, e.message)
+  end
+  spi.notice('a notice')
+  spi.warning('01000', 'a warning', 'its detail')
+  spi.elog('info', {message = 'via elog'})
+  print(pcall(spi.elog, 'loud', 'x'))
+$$;
+DO LANGUAGE plerl $$ spi.error('unique_violation', 'duplicate thing', 'key 1', 'use another key') $$;
+-- spi.prepare checks its options like erlang.* does: unknown keys and
+-- wrong types are 22023.
+DO LANGUAGE plerl $$
+  for _, o in ipairs({{scroll = true, fetch_count = 10}, {scrol = true}, {scroll = 'yes'}, {hold = true},
+                      {fetch_count = '5'}, {fetch_count = 1.5}}) do
+    local ok, e = pcall(spi.prepare, 'SELECT 1 AS x', nil, o)
+    print(ok or e.sqlstate, ok and '' or e.message)
+  end
+$$;
