@@ -139,8 +139,14 @@ func plerlGoCompile(cc *C.PlerlCompile) {
 			}
 		}
 	}
-	id, err := engine.Compile(name, src, names,
-		cc.flags&C.PLERL_TRUSTED != 0, cc.flags&C.PLERL_VALIDATE_ONLY != 0)
+	trusted, validate := cc.flags&C.PLERL_TRUSTED != 0, cc.flags&C.PLERL_VALIDATE_ONLY != 0
+	var id int64
+	var err error
+	if cc.flags&C.PLERL_TRIGGER != 0 {
+		id, err = engine.CompileTrigger(name, src, trusted, validate)
+	} else {
+		id, err = engine.Compile(name, src, names, trusted, validate)
+	}
 	if err != nil {
 		setError(&cc.err, err)
 		return

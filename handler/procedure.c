@@ -106,7 +106,11 @@ proc_build(HeapTuple tup, Oid fn_oid, bool trusted, bool validate_only)
 		}
 		if (pp->prorettype == TRIGGEROID || pp->prorettype == EVENT_TRIGGEROID)
 		{
-			/* The trigger object is the one argument, named trigger. */
+			/*
+			 * The trigger object is the first argument, named trigger; a DML
+			 * trigger's body also gets old, new and the trigger's arguments
+			 * as ... (Go knows them by PLERL_TRIGGER).
+			 */
 			argnames[0] = "trigger";
 			nargs_lua = 1;
 		}
@@ -134,7 +138,8 @@ proc_build(HeapTuple tup, Oid fn_oid, bool trusted, bool validate_only)
 		cc.name = proc->name;
 		cc.nargs = Max(proc->nargs, nargs_lua);
 		cc.argnames = argnames;
-		cc.flags = (trusted ? PLERL_TRUSTED : 0) | (validate_only ? PLERL_VALIDATE_ONLY : 0);
+		cc.flags = (trusted ? PLERL_TRUSTED : 0) | (validate_only ? PLERL_VALIDATE_ONLY : 0) |
+			(pp->prorettype == TRIGGEROID ? PLERL_TRIGGER : 0);
 		plerlGoCompile(&cc);
 		if (cc.err.kind != PLERL_OK)
 			plerl_raise(&cc.err);

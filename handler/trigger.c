@@ -183,6 +183,11 @@ plerl_trigger_call(FunctionCallInfo fcinfo, bool trusted)
 			tg.replace = palloc0(Max(d->ncols, 1));
 		}
 	}
+	else
+	{
+		/* No rows, but the column names (trigger.relation.attributes). */
+		plerl_rows_fill(&tr->desc, &tg.new_row, NULL, 0);
+	}
 
 	memset(&call, 0, sizeof(call));
 	call.fn_id = proc->fn_id;

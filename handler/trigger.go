@@ -42,10 +42,9 @@ func plerlGoTrigger(call *C.PlerlCall, tg *C.PlerlTrigger) {
 			td.Args = append(td.Args, cachedString(a))
 		}
 	}
-	var names []string
+	names, lnames := columnNamesL(&tg.new_row)
+	td.Attributes, td.AttributesID = lnames, int64(tg.new_row.desc_id)
 	if td.Level == "ROW" {
-		var lnames []lua.LString
-		names, lnames = columnNamesL(&tg.new_row)
 		ncols := len(names)
 		var err error
 		if tg.old_row.nrows > 0 {

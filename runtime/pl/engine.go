@@ -46,7 +46,19 @@ type Func struct {
 
 	lastState *State // the state lastFn lives in
 	lastFn    *lua.LFunction
+
+	// factory: proto is pllua's form of the body (a chunk that defines
+	// the function and returns it, after code that runs once); each state
+	// runs it once and calls what it returned.
+	factory bool
+	// self is the name under which the function sees itself in its
+	// environment (unless a global of that name exists); "" for none.
+	self string
 }
+
+// TriggerArgs are the parameters of a trigger function's body: the trigger
+// object, the old and the new row; `...` is the CREATE TRIGGER arguments.
+var TriggerArgs = []string{"trigger", "old", "new"}
 
 // Engine holds everything Lua in one backend.
 type Engine struct {
@@ -109,6 +121,17 @@ func (e *Engine) Host() Host { return e.host }
 // Compile compiles a function body. The body is a Lua chunk: its arguments
 // arrive as `...` and, when named, as locals of those names.
 func (e *Engine) Compile(name, src string, argNames []string, trusted, validateOnly bool) (int64, error) {
+	return e.compile(name, src, argNames, false, trusted, validateOnly)
+}
+
+// CompileTrigger compiles a DML trigger function's body: trigger, old and
+// new are its parameters (TriggerArgs) and `...` the trigger's arguments,
+// as in pllua.
+func (e *Engine) CompileTrigger(name, src string, trusted, validateOnly bool) (int64, error) {
+	return e.compile(name, src, TriggerArgs, true, trusted, validateOnly)
+}
+
+func (e *Engine) compile(name, src string, argNames []string, restVararg, trusted, validateOnly bool) (int64, error) {
 	var prefix strings.Builder
 	named := false
 	for _, n := range argNames {
@@ -134,6 +157,15 @@ func (e *Engine) Compile(name, src string, argNames []string, trusted, validateO
 		return 0, sourceError(describe(name), err)
 	}
 	chunk, err := parse.Parse(strings.NewReader(prefix.String()+src), name)
+	factory := false
+	if err != nil {
+		// pllua's form: the body of `local function name(args) ... end`,
+		// which may end that function early and go on with code run once
+		// (`... end do <init>`).
+		if c, perr := parse.Parse(strings.NewReader(plluaForm(name, src, argNames, restVararg)), name); perr == nil {
+			chunk, err, factory = c, nil, true
+		}
+	}
 	if err != nil {
 		return 0, &Error{Kind: KindError, SQLState: sqlstate.SyntaxError,
 			Message: fmt.Sprintf("syntax error in %s %s", describe(name), syntaxMessage(err, src, prefix.Len()))}
@@ -150,11 +182,21 @@ func (e *Engine) Compile(name, src string, argNames []string, trusted, validateO
 	if validateOnly {
 		return 0, nil
 	}
-	if p := paramProto(name, src, argNames); p != nil {
+	if factory {
+		// as compiled
+	} else if restVararg {
+		if p := functionProto(name, src, "return function("+strings.Join(argNames, ", ")+", ...) "); p != nil {
+			proto = p
+		}
+	} else if p := paramProto(name, src, argNames); p != nil {
 		proto = p
 	}
 	e.nextID++
-	f := &Func{ID: e.nextID, Name: name, Trusted: trusted, proto: proto, argNames: argNames}
+	f := &Func{ID: e.nextID, Name: name, Trusted: trusted, proto: proto, argNames: argNames,
+		factory: factory}
+	if name != "DO block" && isLuaName(name) {
+		f.self = name
+	}
 	e.funcs[f.ID] = f
 	return f.ID, nil
 }
@@ -174,7 +216,12 @@ func paramProto(name, src string, argNames []string) *lua.FunctionProto {
 			return nil
 		}
 	}
-	head := "return function(" + strings.Join(argNames, ", ") + ") "
+	return functionProto(name, src, "return function("+strings.Join(argNames, ", ")+") ")
+}
+
+// functionProto compiles head + src + "end" (head opens a function on the
+// body's first line) and returns that function's prototype, or nil.
+func functionProto(name, src, head string) *lua.FunctionProto {
 	chunk, err := parse.Parse(strings.NewReader(head+src+"\nend"), name)
 	if err != nil {
 		return nil // e.g. a body ending in a `--[[` comment: the chunk form works
@@ -189,6 +236,49 @@ func paramProto(name, src string, argNames []string) *lua.FunctionProto {
 		return nil
 	}
 	return inner
+}
+
+// plluaForm is pllua's wrapping of a body: a chunk defining the function
+// as a local of its own name (so it can call itself) and returning it.
+// Its parameters are the named ones, then `...` when some are unnamed (or
+// for a trigger's arguments). The header shares the body's first line.
+func plluaForm(name, src string, argNames []string, restVararg bool) string {
+	fn := name
+	if !isLuaName(fn) {
+		fn = "plerl_function"
+	}
+	var params []string
+	vararg := restVararg
+	for _, n := range argNames {
+		if n == "" || !isLuaName(n) {
+			vararg = true
+			break
+		}
+		params = append(params, n)
+	}
+	if vararg {
+		params = append(params, "...")
+	}
+	return "local function " + fn + "(" + strings.Join(params, ", ") + ") " + src + "\nend return " + fn
+}
+
+// isLuaName reports whether s is a Lua 5.1 identifier that is not a
+// keyword.
+func isLuaName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, c := range s {
+		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	switch s {
+	case "and", "break", "do", "else", "elseif", "end", "false", "for", "function", "if", "in",
+		"local", "nil", "not", "or", "repeat", "return", "then", "true", "until", "while":
+		return false
+	}
+	return true
 }
 
 func describe(name string) string {

@@ -257,6 +257,14 @@ func (m *erlMod) callWith(L *lua.LState) int {
 // checkOptions refuses keys of an options table that are not in known, and
 // values of the wrong type.
 func (m *erlMod) checkOptions(i int, fn string, t *lua.LTable, known map[string]lua.LValueType) {
+	if bad := optionsError(m.s, t, known); bad != nil {
+		m.badArg(i, fn, bad)
+	}
+}
+
+// optionsError says what is wrong with an options table: a key not in
+// known, or a value not of its type (nil: nothing).
+func optionsError(s *State, t *lua.LTable, known map[string]lua.LValueType) error {
 	var bad error
 	t.ForEach(func(k, v lua.LValue) {
 		if bad != nil {
@@ -270,14 +278,12 @@ func (m *erlMod) checkOptions(i int, fn string, t *lua.LTable, known map[string]
 				names = append(names, n)
 			}
 			sort.Strings(names)
-			bad = fmt.Errorf("unknown option %s (known: %s)", m.s.tostring(k), strings.Join(names, ", "))
+			bad = fmt.Errorf("unknown option %s (known: %s)", s.tostring(k), strings.Join(names, ", "))
 		case v.Type() != want:
 			bad = fmt.Errorf("option %s must be a %s, not a %s", lua.LVAsString(k), want, v.Type())
 		}
 	})
-	if bad != nil {
-		m.badArg(i, fn, bad)
-	}
+	return bad
 }
 
 func (m *erlMod) doCall(L *lua.LState, target, mod, fun string, args []any, timeout time.Duration, kill bool) int {

@@ -4,6 +4,9 @@
 package pl
 
 import (
+	"fmt"
+
+	"github.com/plerl/plerl/runtime/sqlstate"
 	lua "github.com/yuin/gopher-lua"
 )
 
@@ -112,6 +115,7 @@ func (s *State) installSPI() {
 	for name, fn := range fns {
 		mod.RawSetString(name, L.NewFunction(fn))
 	}
+	s.installSPIElog(mod) // spi_elog.go
 	L.SetGlobal("spi", mod)
 
 	pmt := L.NewTypeMetatable(planMetaName)
@@ -252,6 +256,10 @@ func (s *State) spiExecuteCount(L *lua.LState) int {
 	return s.execute(L, q, args(L, 3), n)
 }
 
+// prepareOptions are the options spi.prepare knows, with their types.
+var prepareOptions = map[string]lua.LValueType{"scroll": lua.LTBool, "fast_start": lua.LTBool,
+	"custom_plan": lua.LTBool, "generic_plan": lua.LTBool, "fetch_count": lua.LTNumber}
+
 // spi.prepare(sql [, {types}] [, {options}]) -> plan
 func (s *State) spiPrepare(L *lua.LState) int {
 	sql := L.CheckString(1)
@@ -270,13 +278,17 @@ func (s *State) spiPrepare(L *lua.LState) int {
 	}
 	opts := PlanOptions{Keep: true, FetchCount: DefaultFetchCount}
 	if o, ok := L.Get(3).(*lua.LTable); ok {
+		if bad := optionsError(s, o, prepareOptions); bad != nil {
+			s.raise(&Error{Kind: KindError, SQLState: sqlstate.InvalidParameterValue,
+				Message: fmt.Sprintf("%sbad argument #3 to spi.prepare (%v)", where(L), bad)})
+		}
 		opts.Scroll = lua.LVAsBool(o.RawGetString("scroll"))
 		opts.FastStart = lua.LVAsBool(o.RawGetString("fast_start"))
 		opts.CustomPlan = lua.LVAsBool(o.RawGetString("custom_plan"))
 		opts.GenericPlan = lua.LVAsBool(o.RawGetString("generic_plan"))
 		if fc, ok := o.RawGetString("fetch_count").(lua.LNumber); ok {
-			if fc < 1 {
-				L.ArgError(3, "fetch_count must be at least 1")
+			if fc < 1 || fc != lua.LNumber(int(fc)) {
+				s.badArg(L, 3, "prepare", "fetch_count must be at least 1 (and whole)")
 			}
 			opts.FetchCount = int(fc)
 		}

@@ -35,7 +35,11 @@ func (e *Engine) StartSRF(s *State, id int64, args []lua.LValue) (*SRF, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &SRF{s: s, fn: s.instance(f), th: s.newThread(s.L), live: true}
+	fn, err := s.instance(f)
+	if err != nil {
+		return nil, err
+	}
+	r := &SRF{s: s, fn: fn, th: s.newThread(s.L), live: true}
 	liveSRFs++
 	if len(args) > 0 {
 		r.args = append([]lua.LValue(nil), args...)

@@ -57,22 +57,46 @@ func (s *State) Engine() *Engine { return s.e }
 // instance returns the function's closure in this state, with its own
 // environment table (reads fall through to the globals; writes stay, so a
 // function can keep what it set up on its first call).
-func (s *State) instance(f *Func) *lua.LFunction {
+//
+// A function sees itself under its own name (when no global has that
+// name), so it can call itself as pllua's can. A body in pllua's form is
+// run here once (its code after the function's early `end`, too) and
+// what it returns is the function.
+func (s *State) instance(f *Func) (*lua.LFunction, error) {
 	if f.lastState == s {
-		return f.lastFn
+		return f.lastFn, nil
 	}
 	fn := s.instances[f.ID]
 	if fn == nil {
-		fn = s.L.NewFunctionFromProto(f.proto)
-		env := s.L.NewTable()
-		mt := s.L.NewTable()
-		mt.RawSetString("__index", s.L.Get(lua.GlobalsIndex))
-		s.L.SetMetatable(env, mt)
+		L := s.L
+		fn = L.NewFunctionFromProto(f.proto)
+		env := L.NewTable()
+		mt := L.NewTable()
+		globals := L.Get(lua.GlobalsIndex).(*lua.LTable)
+		mt.RawSetString("__index", globals)
+		L.SetMetatable(env, mt)
 		fn.Env = env
+		if f.factory {
+			base := L.GetTop()
+			L.Push(fn)
+			if err := L.PCall(0, 1, nil); err != nil {
+				L.SetTop(base)
+				return nil, s.e.fromLuaError(err)
+			}
+			made, ok := L.Get(-1).(*lua.LFunction)
+			L.SetTop(base)
+			if !ok {
+				return nil, Errorf(sqlstate.InternalError, "plerl: the body of %s did not make a function", describe(f.Name))
+			}
+			fn = made
+		}
+		if f.self != "" && globals.RawGetString(f.self) == lua.LNil && env.RawGetString(f.self) == lua.LNil {
+			env.RawSetString(f.self, fn)
+		}
 		s.instances[f.ID] = fn
 	}
 	f.lastState, f.lastFn = s, fn
-	return fn
+	return fn, nil
 }
 
 func (s *State) call(f *Func, args []lua.LValue) ([]lua.LValue, error) {
@@ -80,13 +104,16 @@ func (s *State) call(f *Func, args []lua.LValue) ([]lua.LValue, error) {
 	if L.Context() != s.e.lctx {
 		L.SetContext(s.e.lctx)
 	}
-	fn := s.instance(f)
+	fn, err := s.instance(f)
+	if err != nil {
+		return nil, err
+	}
 	base := L.GetTop()
 	L.Push(fn)
 	for _, a := range args {
 		L.Push(a)
 	}
-	err := L.PCall(len(args), lua.MultRet, nil)
+	err = L.PCall(len(args), lua.MultRet, nil)
 	if err != nil {
 		L.SetTop(base)
 		return nil, s.e.fromLuaError(err)

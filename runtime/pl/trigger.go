@@ -31,6 +31,12 @@ type TriggerData struct {
 	// which columns the function changed.
 	Columns   []lua.LString
 	NewValues []lua.LValue
+
+	// Attributes are the relation's column names by position ("" for a
+	// dropped column), for trigger.relation; AttributesID identifies
+	// them (the same id, the same names).
+	Attributes   []lua.LString
+	AttributesID int64
 }
 
 // TriggerAction says what happens to the row.
@@ -78,9 +84,47 @@ func (e *Engine) CallTrigger(s *State, id int64, td *TriggerData) (TriggerResult
 	if td.New != nil {
 		t.RawSetString("new", td.New)
 	}
-	rets, err := e.CallIn(s, id, []lua.LValue{t})
+	// trigger.row: the row the operation acts on (pllua's name).
+	row := td.New
+	if td.Op == "DELETE" {
+		row = td.Old
+	}
+	if row != nil {
+		t.RawSetString("row", row)
+	}
+	args := []lua.LValue{t}
+	if !td.IsEvent {
+		// pllua's parameters: trigger, old, new, then the arguments.
+		args = append(args, lua.LNil, lua.LNil)
+		if td.Old != nil {
+			args[1] = td.Old
+		}
+		if td.New != nil {
+			args[2] = td.New
+		}
+		for _, a := range td.Args {
+			args = append(args, lua.LString(a))
+		}
+	}
+	rets, err := e.CallIn(s, id, args)
 	if err != nil || !td.ReturnsRow {
 		return TriggerResult{}, err
+	}
+	// trigger.row assigned: nil skips the row, a table replaces it.
+	if cur := t.RawGetString("row"); row != nil && cur != lua.LValue(row) {
+		switch r := cur.(type) {
+		case *lua.LNilType:
+			return TriggerResult{Action: TriggerSkip}, nil
+		case *lua.LTable:
+			if td.Op == "DELETE" {
+				return TriggerResult{Action: TriggerKeep}, nil
+			}
+			if len(rets) == 0 || rets[0] == lua.LNil || rets[0] == lua.LValue(td.New) {
+				return TriggerResult{Action: TriggerModify, Row: r}, nil
+			}
+		default:
+			return TriggerResult{}, Errorf(sqlstate.DatatypeMismatch, "trigger.row must be a table, not %s", s.typeName(cur))
+		}
 	}
 	var ret lua.LValue = lua.LNil
 	if len(rets) > 0 {
@@ -190,13 +234,14 @@ func rowChanges(t *lua.LTable, cols []lua.LString, orig []lua.LValue) ([]bool, b
 type triggerKey struct {
 	event, tag, name, table, schema, when, level, op, args string
 	relid                                                  uint32
+	attrs                                                  int64
 }
 
 // triggerMeta returns the metatable whose __index holds the fixed fields
 // of this trigger firing (one per trigger, table and operation, per state).
 func (s *State) triggerMeta(td *TriggerData) *lua.LTable {
 	k := triggerKey{event: td.Event, tag: td.Tag, name: td.Name, table: td.Table, schema: td.Schema,
-		when: td.When, level: td.Level, op: td.Op, relid: td.Relid}
+		when: td.When, level: td.Level, op: td.Op, relid: td.Relid, attrs: td.AttributesID}
 	if len(td.Args) > 0 {
 		k.args = strings.Join(td.Args, "\x00")
 	}
@@ -221,6 +266,19 @@ func (s *State) triggerMeta(td *TriggerData) *lua.LTable {
 		f.RawSetString("level", lua.LString(td.Level))
 		f.RawSetString("op", lua.LString(td.Op))
 		f.RawSetString("operation", lua.LString(td.Op))
+		// pllua's trigger.relation.
+		attrs := L.CreateTable(0, len(td.Attributes))
+		for i, a := range td.Attributes {
+			if a != "" {
+				attrs.RawSet(a, lua.LNumber(i+1))
+			}
+		}
+		rel := L.CreateTable(0, 4)
+		rel.RawSetString("name", lua.LString(td.Table))
+		rel.RawSetString("namespace", lua.LString(td.Schema))
+		rel.RawSetString("oid", lua.LNumber(td.Relid))
+		rel.RawSetString("attributes", attrs)
+		f.RawSetString("relation", rel)
 		noArgs := L.CreateTable(0, 0)
 		L.SetMetatable(noArgs, readOnly(L))
 		f.RawSetString("args", noArgs)

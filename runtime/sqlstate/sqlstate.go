@@ -9,3 +9,19 @@ func Condition(code string) string { return conditions[code] }
 
 // Known reports whether code is in the table.
 func Known(code string) bool { _, ok := conditions[code]; return ok }
+
+var byName map[string]string
+
+// Code returns the SQLSTATE of a condition name (e.g. "22023" for
+// "invalid_parameter_value"), or "" if no condition has that name.
+func Code(name string) string {
+	if byName == nil {
+		byName = make(map[string]string, len(conditions))
+		for c, n := range conditions {
+			if _, dup := byName[n]; !dup || c[2:] == "000" {
+				byName[n] = c
+			}
+		}
+	}
+	return byName[name]
+}
