@@ -49,6 +49,7 @@ enum
 	PLV_TIMESTAMP,
 	PLV_TIMESTAMPTZ,
 	PLV_INTERVAL,
+	PLV_REFCURSOR,				/* p, len: a refcursor's portal name (C to Go only) */
 };
 
 /* Type kinds, chosen once per function for each argument and the result. */
@@ -485,8 +486,22 @@ extern int	plerl_spi_execute(PlerlPlan *plan, const char *sql, PlerlValue *args,
 							  int64_t limit, PlerlRows *out, PlerlError *err);
 extern int	plerl_spi_rows_free(PlerlRows *rows, PlerlError *err);
 extern int	plerl_spi_cursor_open(PlerlPlan *plan, PlerlValue *args, int32_t nargs,
-								  char **name, PlerlError *err);
-extern int	plerl_spi_cursor_fetch(const char *name, int64_t count, PlerlRows *out, PlerlError *err);
+								  const char *want, char **name, PlerlError *err);
+
+/* Cursor directions (Lua's next/prior/first/last map onto these). */
+enum
+{
+	PLERL_FETCH_FORWARD = 0,
+	PLERL_FETCH_BACKWARD,
+	PLERL_FETCH_ABSOLUTE,
+	PLERL_FETCH_RELATIVE,
+};
+
+extern int	plerl_spi_cursor_fetch(const char *name, int32_t dir, int64_t count, PlerlRows *out,
+								   PlerlError *err);
+extern int	plerl_spi_cursor_move(const char *name, int32_t dir, int64_t count, int64_t *moved,
+								  PlerlError *err);
+extern int	plerl_spi_cursor_exists(const char *name, int32_t *exists, PlerlError *err);
 extern int	plerl_spi_cursor_close(const char *name, PlerlError *err);
 extern int	plerl_spi_transaction(int32_t op, PlerlError *err);
 extern int	plerl_spi_is_atomic(void);

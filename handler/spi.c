@@ -481,7 +481,8 @@ plerl_spi_rows_free(PlerlRows *rows, PlerlError *err)
 }
 
 int
-plerl_spi_cursor_open(PlerlPlan *p, PlerlValue *args, int32_t nargs, char **name, PlerlError *err)
+plerl_spi_cursor_open(PlerlPlan *p, PlerlValue *args, int32_t nargs, const char *want,
+					  char **name, PlerlError *err)
 {
 	volatile MemoryContext tmp = NULL;
 	MemoryContext plerl_guard_cxt;
@@ -504,7 +505,7 @@ plerl_spi_cursor_open(PlerlPlan *p, PlerlValue *args, int32_t nargs, char **name
 		MemoryContextSwitchTo(tmp);
 		li = params_make(p, args, nargs);
 		/* The portal copies the parameters and, for an unkept plan, the plan. */
-		portal = SPI_cursor_open_with_paramlist(NULL, ((PlanPriv *) p->priv)->plan, li,
+		portal = SPI_cursor_open_with_paramlist(want, ((PlanPriv *) p->priv)->plan, li,
 												plerl_frame->readonly);
 		if (portal == NULL)
 			elog(ERROR, "SPI_cursor_open failed: %s", SPI_result_code_string(SPI_result));
@@ -539,8 +540,29 @@ cursor_find(const char *name)
 	return portal;
 }
 
+static FetchDirection
+fetch_direction(int32_t dir)
+{
+	switch (dir)
+	{
+		case PLERL_FETCH_BACKWARD:
+			return FETCH_BACKWARD;
+		case PLERL_FETCH_ABSOLUTE:
+			return FETCH_ABSOLUTE;
+		case PLERL_FETCH_RELATIVE:
+			return FETCH_RELATIVE;
+		default:
+			return FETCH_FORWARD;
+	}
+}
+
+/*
+ * Fetch count rows in a direction (as FETCH does: absolute and relative
+ * fetch the one row at that position). A cursor not declared SCROLL
+ * refuses anything but forward (PostgreSQL's 55000).
+ */
 int
-plerl_spi_cursor_fetch(const char *name, int64_t count, PlerlRows *out, PlerlError *err)
+plerl_spi_cursor_fetch(const char *name, int32_t dir, int64_t count, PlerlRows *out, PlerlError *err)
 {
 	memset(out, 0, sizeof(*out));
 	PLERL_GUARD_ENTER(err);
@@ -553,7 +575,7 @@ plerl_spi_cursor_fetch(const char *name, int64_t count, PlerlRows *out, PlerlErr
 		RowsPriv   *rp = rows_begin(out, plerl_guard_cxt);
 
 		MemoryContextSwitchTo(rp->cxt);
-		SPI_cursor_fetch(portal, true, count > 0 ? (long) count : 1);
+		SPI_scroll_cursor_fetch(portal, fetch_direction(dir), (long) count);
 		out->status = SPI_OK_FETCH;
 		MemoryContextSwitchTo(rp->cxt);
 		rows_take_tuptable(rp, out, NULL);
@@ -565,6 +587,51 @@ plerl_spi_cursor_fetch(const char *name, int64_t count, PlerlRows *out, PlerlErr
 		if (out->priv)
 			MemoryContextDelete(((RowsPriv *) out->priv)->cxt);
 		memset(out, 0, sizeof(*out));
+		return -1;
+	}
+	PG_END_TRY();
+	return 0;
+}
+
+/* MOVE: *moved is the rows passed over (SPI_processed). */
+int
+plerl_spi_cursor_move(const char *name, int32_t dir, int64_t count, int64_t *moved, PlerlError *err)
+{
+	*moved = 0;
+	PLERL_GUARD_ENTER(err);
+	if (plerl_spi_connect(err) != 0)
+		return -1;
+	plerl_guard_cxt = CurrentMemoryContext;	/* SPI's procedure context, once connected */
+	PG_TRY();
+	{
+		SPI_scroll_cursor_move(cursor_find(name), fetch_direction(dir), (long) count);
+		*moved = (int64_t) SPI_processed;
+	}
+	PG_CATCH();
+	{
+		PLERL_GUARD_CAPTURE(err);
+		return -1;
+	}
+	PG_END_TRY();
+	return 0;
+}
+
+/* Whether a portal of that name is open (in this transaction). */
+int
+plerl_spi_cursor_exists(const char *name, int32_t *exists, PlerlError *err)
+{
+	*exists = 0;
+	PLERL_GUARD_ENTER(err);
+	if (plerl_spi_connect(err) != 0)
+		return -1;
+	plerl_guard_cxt = CurrentMemoryContext;	/* SPI's procedure context, once connected */
+	PG_TRY();
+	{
+		*exists = SPI_cursor_find(name) != NULL;
+	}
+	PG_CATCH();
+	{
+		PLERL_GUARD_CAPTURE(err);
 		return -1;
 	}
 	PG_END_TRY();

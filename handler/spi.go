@@ -52,26 +52,59 @@ func (p *spiPlan) Free() error {
 	return nil
 }
 
-// spiCursor is an open portal, known by name: the portal may be gone
-// (closed at the end of its transaction) and a name cannot dangle.
+// spiCursor is a portal, known by name: the portal may be gone (closed
+// at the end of its transaction) and a name cannot dangle. An owned
+// cursor (one Lua opened) closes its portal when Lua drops it; a cursor
+// found by name (spi.findcursor, a refcursor) never does.
 type spiCursor struct {
 	name    string
 	closed  bool
+	owned   bool
 	cleanup runtime.Cleanup
 }
 
 func (c *spiCursor) Name() string { return c.name }
 
 func (c *spiCursor) Fetch(s *pl.State, n int64) (*lua.LTable, error) {
+	return c.FetchDir(s, pl.FetchForward, n)
+}
+
+func (c *spiCursor) FetchDir(s *pl.State, dir int, n int64) (*lua.LTable, error) {
 	drainPending()
 	cname := C.CString(c.name)
 	defer C.free(unsafe.Pointer(cname))
 	var rows C.PlerlRows
 	var cerr C.PlerlError
-	if C.plerl_spi_cursor_fetch(cname, C.int64_t(n), &rows, &cerr) != 0 {
+	if C.plerl_spi_cursor_fetch(cname, C.int32_t(dir), C.int64_t(n), &rows, &cerr) != 0 {
 		return nil, guardError(&cerr)
 	}
 	return takeRows(s, &rows)
+}
+
+func (c *spiCursor) Move(dir int, n int64) (int64, error) {
+	drainPending()
+	cname := C.CString(c.name)
+	defer C.free(unsafe.Pointer(cname))
+	var moved C.int64_t
+	var cerr C.PlerlError
+	if C.plerl_spi_cursor_move(cname, C.int32_t(dir), C.int64_t(n), &moved, &cerr) != 0 {
+		return 0, guardError(&cerr)
+	}
+	return int64(moved), nil
+}
+
+func (c *spiCursor) IsOpen() (bool, error) {
+	if c.closed {
+		return false, nil
+	}
+	cname := C.CString(c.name)
+	defer C.free(unsafe.Pointer(cname))
+	var exists C.int32_t
+	var cerr C.PlerlError
+	if C.plerl_spi_cursor_exists(cname, &exists, &cerr) != 0 {
+		return false, guardError(&cerr)
+	}
+	return exists != 0, nil
 }
 
 func (c *spiCursor) Close() error {
@@ -79,7 +112,9 @@ func (c *spiCursor) Close() error {
 		return nil
 	}
 	c.closed = true
-	c.cleanup.Stop()
+	if c.owned {
+		c.cleanup.Stop()
+	}
 	cname := C.CString(c.name)
 	defer C.free(unsafe.Pointer(cname))
 	var cerr C.PlerlError
@@ -88,6 +123,8 @@ func (c *spiCursor) Close() error {
 	}
 	return nil
 }
+
+func (host) SPICursor(name string) pl.Cursor { return &spiCursor{name: name} }
 
 // Plans and cursors Lua dropped without freeing or closing them. Go's
 // cleanups run on another goroutine, which must not touch PostgreSQL:
@@ -305,7 +342,7 @@ func (host) SPIExecute(s *pl.State, q pl.Query, args []lua.LValue, limit int64) 
 	return &pl.Result{Rows: t, Processed: processed}, nil
 }
 
-func (host) SPIOpen(s *pl.State, q pl.Query, args []lua.LValue) (pl.Cursor, error) {
+func (host) SPIOpen(s *pl.State, q pl.Query, args []lua.LValue, name string) (pl.Cursor, error) {
 	drainPending()
 	p, oneshot, err := planFor(q)
 	if err != nil {
@@ -326,14 +363,19 @@ func (host) SPIOpen(s *pl.State, q pl.Query, args []lua.LValue) (pl.Cursor, erro
 	if len(vals) > 0 {
 		vp = &vals[0]
 	}
+	var want *C.char
+	if name != "" {
+		want = C.CString(name)
+		defer C.free(unsafe.Pointer(want))
+	}
 	var cname *C.char
 	var cerr C.PlerlError
-	rc := C.plerl_spi_cursor_open(p.p, vp, C.int32_t(len(vals)), &cname, &cerr)
+	rc := C.plerl_spi_cursor_open(p.p, vp, C.int32_t(len(vals)), want, &cname, &cerr)
 	runtime.KeepAlive(vals)
 	if rc != 0 {
 		return nil, guardError(&cerr)
 	}
-	c := &spiCursor{name: C.GoString(cname)}
+	c := &spiCursor{name: C.GoString(cname), owned: true}
 	C.free(unsafe.Pointer(cname))
 	c.cleanup = runtime.AddCleanup(c, queueCursor, c.name)
 	return c, nil

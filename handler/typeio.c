@@ -818,7 +818,8 @@ plerl_datum_to_value(PlerlType *t, Datum d, bool isnull, PlerlValue *v)
 				char	   *s = t->iso_out ? iso_output(t, d) : OutputFunctionCall(&t->out, d);
 
 				v->kind = t->kind == PLT_NUMERIC ? PLV_NUMERIC :
-					t->kind == PLT_JSONB ? PLV_JSON : PLV_TEXT;
+					t->kind == PLT_JSONB ? PLV_JSON :
+					t->base == REFCURSOROID ? PLV_REFCURSOR : PLV_TEXT;
 				v->p = s;
 				v->len = strlen(s);
 				break;

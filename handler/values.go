@@ -45,6 +45,8 @@ func valueToLua(s *pl.State, v *C.PlerlValue) (lua.LValue, error) {
 		return recordToLua(s, v)
 	case C.PLV_DATE, C.PLV_TIME, C.PLV_TIMESTAMP, C.PLV_TIMESTAMPTZ, C.PLV_INTERVAL:
 		return s.NewDateTime(dtFromValue(v)), nil
+	case C.PLV_REFCURSOR:
+		return s.RefCursor(C.GoStringN(v.p, C.int(v.len))), nil
 	}
 	return nil, pl.Errorf(sqlstate.InternalError, "plerl: unknown value kind %d", int(v.kind))
 }
@@ -354,6 +356,12 @@ func scalarOut(s *pl.State, v lua.LValue, kind int, o *outVal) error {
 		// SQL NULL wherever an SQL value is expected (a json result too:
 		// only inside a JSON value is null JSON's null).
 		o.kind = C.PLV_NULL
+		return nil
+	}
+	if name, ok := pl.CursorName(v); ok && kind != C.PLT_BYTEA {
+		// A cursor object for a refcursor (or any text): its portal's name.
+		o.kind = C.PLV_TEXT
+		o.str = name
 		return nil
 	}
 	if str, ok := v.(lua.LString); ok && kind != C.PLT_BYTEA {

@@ -33,7 +33,7 @@ var allowTrusted = map[string][]string{
 	"numeric": {"abs", "ceil", "compare", "div", "floor", "is", "isnan", "mod", "round", "scale",
 		"tonumber", "tostring", "trunc"},
 	"os":  {"clock", "date", "difftime", "time"},
-	"spi": {"commit", "commit_and_chain", "cursor", "debug", "elog", "error", "execute", "execute_count", "info", "is_atomic", "log", "notice", "prepare", "rollback", "rollback_and_chain", "rows", "warning"},
+	"spi": {"commit", "commit_and_chain", "cursor", "debug", "elog", "error", "execute", "execute_count", "findcursor", "info", "is_atomic", "log", "newcursor", "notice", "prepare", "rollback", "rollback_and_chain", "rows", "warning"},
 	// The string table is also the string metatable (__index, __metatable);
 	// plerl.concat is what `..` compiles to (concat.go).
 	"string": {"__index", "__metatable", "byte", "char", "find", "format", "gfind", "gmatch", "gsub",

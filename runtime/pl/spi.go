@@ -21,8 +21,12 @@ type SPI interface {
 	// SPIPrepare parses and plans sql. types gives the SQL types of the
 	// first parameters; PostgreSQL infers the others from the query.
 	SPIPrepare(s *State, sql string, types []string, opts PlanOptions) (Plan, error)
-	// SPIOpen opens a cursor for q with args bound.
-	SPIOpen(s *State, q Query, args []lua.LValue) (Cursor, error)
+	// SPIOpen opens a cursor for q with args bound, named name (a name
+	// PostgreSQL makes up when it is "").
+	SPIOpen(s *State, q Query, args []lua.LValue, name string) (Cursor, error)
+	// SPICursor is the portal of that name, open or not (a cursor made
+	// this way never closes itself when Lua drops it).
+	SPICursor(name string) Cursor
 	// SPITransaction commits or rolls back (TxCommit or TxRollback, | TxChain).
 	SPITransaction(op int) error
 	// SPIAtomic reports whether transaction control is impossible here.
@@ -56,13 +60,27 @@ type Plan interface {
 	Free() error            // idempotent
 }
 
-// Cursor is an open portal.
+// Cursor is a portal, known by name.
 type Cursor interface {
 	Name() string
 	// Fetch returns up to n rows forward (an empty table at the end).
 	Fetch(s *State, n int64) (*lua.LTable, error)
+	// FetchDir fetches as FETCH does in direction dir (FetchForward..).
+	FetchDir(s *State, dir int, n int64) (*lua.LTable, error)
+	// Move moves as MOVE does and reports the rows passed over.
+	Move(dir int, n int64) (int64, error)
+	// IsOpen reports whether the portal is still there.
+	IsOpen() (bool, error)
 	Close() error // idempotent
 }
+
+// Cursor directions (mirrored by the C guards).
+const (
+	FetchForward  = 0
+	FetchBackward = 1
+	FetchAbsolute = 2
+	FetchRelative = 3
+)
 
 // PlanOptions are spi.prepare's options.
 type PlanOptions struct {
@@ -99,6 +117,8 @@ func (s *State) installSPI() {
 		"prepare":       s.spiPrepare,
 		"rows":          s.spiRows,
 		"cursor":        s.spiCursor,
+		"newcursor":     s.spiNewCursor,
+		"findcursor":    s.spiFindCursor,
 		"commit":        func(L *lua.LState) int { return s.spiTx(L, TxCommit) },
 		"rollback":      func(L *lua.LState) int { return s.spiTx(L, TxRollback) },
 		"commit_and_chain": func(L *lua.LState) int {
@@ -142,9 +162,12 @@ func (s *State) installSPI() {
 	cmt := L.NewTypeMetatable(cursorMetaName)
 	cmethods := L.NewTable()
 	for name, fn := range map[string]lua.LGFunction{
-		"fetch": s.cursorFetch,
-		"close": s.cursorClose,
-		"name":  s.cursorName,
+		"fetch":  s.cursorFetch,
+		"move":   s.cursorMove,
+		"open":   s.cursorOpen,
+		"isopen": s.cursorIsOpen,
+		"close":  s.cursorClose,
+		"name":   s.cursorName,
 	} {
 		cmethods.RawSetString(name, L.NewFunction(fn))
 	}
@@ -153,7 +176,7 @@ func (s *State) installSPI() {
 	cmt.RawSetString("__metatable", lua.LString(cursorMetaName))
 	cmt.RawSetString("__tostring", L.NewFunction(func(L *lua.LState) int {
 		c := s.checkCursor(L, 1)
-		L.Push(lua.LString(cursorMetaName + " " + c.c.Name()))
+		L.Push(lua.LString(cursorMetaName + " " + c.name))
 		return 1
 	}))
 }
@@ -163,9 +186,12 @@ type planBox struct {
 	freed bool
 }
 
+// cursorBox is a Lua cursor: c is nil until it is opened (spi.newcursor)
+// or when it names a portal it did not open (spi.findcursor, a refcursor).
 type cursorBox struct {
 	c      Cursor
-	closed bool
+	name   string
+	closed bool // by c:close()
 }
 
 func (s *State) checkPlan(L *lua.LState, n int) *planBox {
@@ -350,44 +376,157 @@ func (s *State) planArgType(L *lua.LState) int {
 	return 1
 }
 
-func (s *State) open(L *lua.LState, q Query, a []lua.LValue) Cursor {
+func (s *State) open(L *lua.LState, q Query, a []lua.LValue, name string) Cursor {
 	s.checkArgCount(L, q, len(a))
-	c, err := s.spi().SPIOpen(s, q, a)
+	c, err := s.spi().SPIOpen(s, q, a, name)
 	if err != nil {
 		s.raise(err)
 	}
 	return c
 }
 
-func (s *State) pushCursor(L *lua.LState, c Cursor) int {
-	ud := L.NewUserData()
-	ud.Value = &cursorBox{c: c}
-	L.SetMetatable(ud, L.GetTypeMetatable(cursorMetaName))
-	L.Push(ud)
+func (s *State) pushCursor(L *lua.LState, c Cursor, name string) int {
+	L.Push(s.cursorValue(c, name))
 	return 1
 }
 
-// spi.cursor(sql_or_plan, args...) -> cursor with fetch(n), close(), name()
+func (s *State) cursorValue(c Cursor, name string) *lua.LUserData {
+	ud := s.L.NewUserData()
+	ud.Value = &cursorBox{c: c, name: name}
+	s.L.SetMetatable(ud, s.L.GetTypeMetatable(cursorMetaName))
+	return ud
+}
+
+// RefCursor is a refcursor value in Lua: a cursor object for the portal of
+// that name, open or not.
+func (s *State) RefCursor(name string) lua.LValue {
+	return s.cursorValue(s.spi().SPICursor(name), name)
+}
+
+// CursorName is the portal name of a cursor object (ok false for anything
+// else, or for a cursor never opened and never named).
+func CursorName(v lua.LValue) (string, bool) {
+	ud, ok := v.(*lua.LUserData)
+	if !ok {
+		return "", false
+	}
+	cb, ok := ud.Value.(*cursorBox)
+	if !ok || cb.name == "" {
+		return "", false
+	}
+	return cb.name, true
+}
+
+// spi.cursor(sql_or_plan, args...) -> an open cursor
 func (s *State) spiCursor(L *lua.LState) int {
 	q := s.query(L, 1)
-	return s.pushCursor(L, s.open(L, q, args(L, 2)))
+	c := s.open(L, q, args(L, 2), "")
+	return s.pushCursor(L, c, c.Name())
 }
 
 func (s *State) planCursor(L *lua.LState) int {
 	pb := s.checkPlan(L, 1)
-	return s.pushCursor(L, s.open(L, Query{Plan: pb.p}, args(L, 2)))
+	c := s.open(L, Query{Plan: pb.p}, args(L, 2), "")
+	return s.pushCursor(L, c, c.Name())
 }
 
+// spi.newcursor([name]) -> the cursor of that name if a portal is open,
+// else a cursor to open with c:open(...)
+func (s *State) spiNewCursor(L *lua.LState) int {
+	name := L.OptString(1, "")
+	if name != "" {
+		c := s.spi().SPICursor(name)
+		if open, err := c.IsOpen(); err != nil {
+			s.raise(err)
+		} else if open {
+			return s.pushCursor(L, c, name)
+		}
+	}
+	return s.pushCursor(L, nil, name)
+}
+
+// spi.findcursor(name) -> the cursor of an open portal, or nil
+func (s *State) spiFindCursor(L *lua.LState) int {
+	name := L.CheckString(1)
+	c := s.spi().SPICursor(name)
+	open, err := c.IsOpen()
+	if err != nil {
+		s.raise(err)
+	}
+	if !open {
+		L.Push(lua.LNil)
+		return 1
+	}
+	return s.pushCursor(L, c, name)
+}
+
+// c:open(sql_or_plan, args...) -> c
+func (s *State) cursorOpen(L *lua.LState) int {
+	cb := s.checkCursor(L, 1)
+	q := s.query(L, 2)
+	if cb.c != nil && !cb.closed {
+		if open, err := cb.c.IsOpen(); err != nil {
+			s.raise(err)
+		} else if open {
+			s.raise(&Error{Kind: KindError, SQLState: sqlstate.DuplicateCursor,
+				Message: fmt.Sprintf("cursor %q is already open", cb.name)})
+		}
+	}
+	c := s.open(L, q, args(L, 3), cb.name)
+	cb.c, cb.name, cb.closed = c, c.Name(), false
+	L.Push(L.Get(1))
+	return 1
+}
+
+// openCursor is cb's cursor, or an error if it was never opened.
+func (s *State) openCursor(L *lua.LState, cb *cursorBox) Cursor {
+	if cb.c == nil || cb.closed {
+		s.raise(&Error{Kind: KindError, SQLState: sqlstate.InvalidCursorName,
+			Message: "the cursor is closed"})
+	}
+	return cb.c
+}
+
+// directions are pllua's fetch and move directions: the SQL direction and
+// whether the count applies (next, prior, first and last take one row).
+var directions = map[string]struct {
+	dir   int
+	count int64 // the fixed count, or 0: the argument
+	fixed bool
+}{
+	"next":     {FetchForward, 1, true},
+	"prior":    {FetchBackward, 1, true},
+	"first":    {FetchAbsolute, 1, true},
+	"last":     {FetchAbsolute, -1, true},
+	"forward":  {FetchForward, 0, false},
+	"backward": {FetchBackward, 0, false},
+	"absolute": {FetchAbsolute, 0, false},
+	"relative": {FetchRelative, 0, false},
+}
+
+// direction reads (n, dir) at arguments 2 and 3.
+func (s *State) direction(L *lua.LState, fn string) (int, int64) {
+	n := L.OptInt64(2, 1)
+	name := L.OptString(3, "forward")
+	d, ok := directions[name]
+	if !ok {
+		s.badArg(L, 3, fn, fmt.Sprintf("unknown direction %q (next, prior, first, last, forward, backward, absolute, relative)", name))
+	}
+	if d.fixed {
+		return d.dir, d.count
+	}
+	if (d.dir == FetchForward || d.dir == FetchBackward) && n < 0 {
+		s.badArg(L, 2, fn, "count must not be negative")
+	}
+	return d.dir, n
+}
+
+// c:fetch([n [, direction]]) -> rows (forward 1 by default)
 func (s *State) cursorFetch(L *lua.LState) int {
 	cb := s.checkCursor(L, 1)
-	if cb.closed {
-		L.RaiseError("the cursor is closed")
-	}
-	n := L.OptInt64(2, 1)
-	if n < 1 {
-		L.ArgError(2, "count must be at least 1")
-	}
-	rows, err := cb.c.Fetch(s, n)
+	c := s.openCursor(L, cb)
+	dir, n := s.direction(L, "cursor:fetch")
+	rows, err := c.FetchDir(s, dir, n)
 	if err != nil {
 		s.raise(err)
 	}
@@ -395,9 +534,35 @@ func (s *State) cursorFetch(L *lua.LState) int {
 	return 1
 }
 
+// c:move([n [, direction]]) -> rows passed over
+func (s *State) cursorMove(L *lua.LState) int {
+	cb := s.checkCursor(L, 1)
+	c := s.openCursor(L, cb)
+	dir, n := s.direction(L, "cursor:move")
+	moved, err := c.Move(dir, n)
+	if err != nil {
+		s.raise(err)
+	}
+	L.Push(lua.LNumber(moved))
+	return 1
+}
+
+func (s *State) cursorIsOpen(L *lua.LState) int {
+	cb := s.checkCursor(L, 1)
+	open := false
+	if cb.c != nil && !cb.closed {
+		var err error
+		if open, err = cb.c.IsOpen(); err != nil {
+			s.raise(err)
+		}
+	}
+	L.Push(lua.LBool(open))
+	return 1
+}
+
 func (s *State) cursorClose(L *lua.LState) int {
 	cb := s.checkCursor(L, 1)
-	if !cb.closed {
+	if cb.c != nil && !cb.closed {
 		cb.closed = true
 		if err := cb.c.Close(); err != nil {
 			s.raise(err)
@@ -407,7 +572,12 @@ func (s *State) cursorClose(L *lua.LState) int {
 }
 
 func (s *State) cursorName(L *lua.LState) int {
-	L.Push(lua.LString(s.checkCursor(L, 1).c.Name()))
+	cb := s.checkCursor(L, 1)
+	if cb.name == "" {
+		L.Push(lua.LNil)
+	} else {
+		L.Push(lua.LString(cb.name))
+	}
 	return 1
 }
 
@@ -462,12 +632,12 @@ func (s *State) spiRows(L *lua.LState) int {
 	if q.Plan != nil {
 		fetch = q.Plan.FetchCount()
 	}
-	return s.iterate(L, s.open(L, q, args(L, 2)), fetch)
+	return s.iterate(L, s.open(L, q, args(L, 2), ""), fetch)
 }
 
 func (s *State) planRows(L *lua.LState) int {
 	pb := s.checkPlan(L, 1)
-	c := s.open(L, Query{Plan: pb.p}, args(L, 2))
+	c := s.open(L, Query{Plan: pb.p}, args(L, 2), "")
 	return s.iterate(L, c, pb.p.FetchCount())
 }
 

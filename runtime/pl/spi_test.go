@@ -50,6 +50,21 @@ func (c *fakeCursor) Fetch(s *State, n int64) (*lua.LTable, error) {
 	}
 	return t, nil
 }
+func (c *fakeCursor) FetchDir(s *State, dir int, n int64) (*lua.LTable, error) {
+	if dir != FetchForward {
+		c.f.log = append(c.f.log, fmt.Sprintf("fetch dir %d %d", dir, n))
+		return s.L.NewTable(), nil
+	}
+	return c.Fetch(s, n)
+}
+func (c *fakeCursor) Move(dir int, n int64) (int64, error) {
+	c.f.log = append(c.f.log, fmt.Sprintf("move dir %d %d", dir, n))
+	return n, nil
+}
+func (c *fakeCursor) IsOpen() (bool, error) {
+	_, ok := c.f.cursors[c.name]
+	return ok, nil
+}
 func (c *fakeCursor) Close() error { c.f.closed = append(c.f.closed, c.name); return nil }
 
 func count(q Query, args []lua.LValue) int {
@@ -80,8 +95,13 @@ func (f *fakeSPI) SPIPrepare(s *State, sql string, types []string, opts PlanOpti
 	return &fakePlan{sql: sql, types: types, opts: opts}, nil
 }
 
-func (f *fakeSPI) SPIOpen(s *State, q Query, args []lua.LValue) (Cursor, error) {
+func (f *fakeSPI) SPICursor(name string) Cursor { return &fakeCursor{f: f, name: name} }
+
+func (f *fakeSPI) SPIOpen(s *State, q Query, args []lua.LValue, want string) (Cursor, error) {
 	name := fmt.Sprintf("c%d", len(f.cursors)+1)
+	if want != "" {
+		name = want
+	}
 	f.cursors[name] = count(q, args)
 	return &fakeCursor{f: f, name: name}, nil
 }

@@ -1,0 +1,120 @@
+-- cursors: pllua's cursor interface (docs/lua-api.md, "Cursors"): named and
+-- scrollable cursors, fetch and move in every direction, refcursor
+-- arguments and results.
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS plerl;
+RESET client_min_messages;
+\set VERBOSITY default
+
+
+-- A named, scrollable cursor through every direction.
+DO LANGUAGE plerl $$
+  local function ids(rows)
+    local out = {}
+    for i = 1, #rows do out[i] = tostring(rows[i].g) end
+    return '[' .. table.concat(out, ',') .. ']'
+  end
+  local p = spi.prepare('SELECT g FROM generate_series(1, 10) g', nil, {scroll = true})
+  local c = spi.newcursor('lua_scroll')
+  print('before open', c:isopen(), c:name())
+  assert(c:open(p) == c)
+  print('after open', c:isopen(), c:name())
+  print('default', ids(c:fetch()))
+  print('forward 3', ids(c:fetch(3)))
+  print('next', ids(c:fetch(1, 'next')))
+  print('prior', ids(c:fetch(1, 'prior')))
+  print('backward 2', ids(c:fetch(2, 'backward')))
+  print('first', ids(c:fetch(1, 'first')))
+  print('last', ids(c:fetch(1, 'last')))
+  print('absolute 4', ids(c:fetch(4, 'absolute')))
+  print('relative -2', ids(c:fetch(-2, 'relative')))
+  print('relative 0', ids(c:fetch(0, 'relative')))
+  print('absolute 99', ids(c:fetch(99, 'absolute')))
+  print('move absolute 0', c:move(0, 'absolute'))
+  print('move forward 3', c:move(3))
+  print('then next', ids(c:fetch(1, 'next')))
+  print('move backward 9', c:move(9, 'backward'))
+  -- The same portal found by name.
+  local f = spi.findcursor('lua_scroll')
+  print('found', f:name(), f:isopen(), ids(f:fetch(2)))
+  print('not found', spi.findcursor('no_such_cursor'))
+  local n = spi.newcursor('lua_scroll')
+  print('newcursor of an open portal', n:isopen(), ids(n:fetch(1)))
+  c:close()
+  print('closed', c:isopen(), f:isopen())
+  -- Reopened with SQL text and arguments.
+  c:open('SELECT g FROM generate_series(1, $1) g', 3)
+  print('reopened', c:name(), ids(c:fetch(5)))
+  c:close()
+  -- An unnamed cursor gets a name from PostgreSQL when it opens.
+  local u = spi.newcursor()
+  print('unnamed', u:name(), u:isopen())
+  u:open('SELECT 1 AS g')
+  print('named now', type(u:name()), ids(u:fetch(1)))
+$$;
+
+-- Errors: directions are checked, a closed or unopened cursor says so
+-- (34000), a second cursor of the same name is refused (42P03).
+DO LANGUAGE plerl $$ spi.cursor('SELECT 1'):fetch(1, 'sideways') $$;
+DO LANGUAGE plerl $$ spi.cursor('SELECT 1'):fetch(-1, 'forward') $$;
+DO LANGUAGE plerl $$ spi.newcursor('x'):fetch() $$;
+DO LANGUAGE plerl $$
+  local c = spi.cursor('SELECT 1') c:close() c:move(1)
+$$;
+DO LANGUAGE plerl $$
+  local c = spi.newcursor('dup'):open('SELECT 1')
+  c:open('SELECT 2')
+$$;
+DO LANGUAGE plerl $$
+  spi.newcursor('dup2'):open('SELECT 1')
+  spi.newcursor():open('SELECT 2') -- fine: another name
+  local d = spi.newcursor('dup2') -- the open one
+  print(d:isopen())
+  spi.cursor('SELECT 3') -- fine
+  local e = spi.newcursor('dup3')
+  spi.execute('DECLARE dup3 CURSOR FOR SELECT 1')
+  e:open('SELECT 4')
+$$;
+
+-- refcursor arguments are cursor objects; a cursor (or its name) returned
+-- as a refcursor is the portal's name.
+CREATE FUNCTION cur_open(n int) RETURNS refcursor LANGUAGE plerl AS $$
+  return spi.newcursor('cur_from_lua'):open('SELECT g FROM generate_series(1, $1) g', n)
+$$;
+CREATE FUNCTION cur_open_name() RETURNS refcursor LANGUAGE plerl AS $$
+  local c = spi.cursor('SELECT g FROM generate_series(1, 2) g')
+  return c:name()
+$$;
+CREATE FUNCTION cur_take(c refcursor, n int) RETURNS text LANGUAGE plerl AS $$
+  local rows = c:fetch(n)
+  local out = {}
+  for i = 1, #rows do out[i] = tostring(rows[i].g) end
+  local back = c:fetch(1, 'prior')
+  return c:name() .. ' ' .. tostring(c:isopen()) .. ' [' .. table.concat(out, ',') .. '] prior ' .. tostring(back[1] and back[1].g)
+$$;
+CREATE FUNCTION cur_isopen(c refcursor) RETURNS boolean LANGUAGE plerl AS $$
+  return c ~= nil and c:isopen()
+$$;
+BEGIN;
+SELECT cur_open(4);
+FETCH 2 FROM cur_from_lua;
+SELECT cur_take('cur_from_lua', 5);
+DECLARE sqlcur SCROLL CURSOR FOR SELECT g FROM generate_series(10, 15) g;
+SELECT cur_take('sqlcur', 3);
+FETCH NEXT FROM sqlcur;
+SELECT cur_isopen('sqlcur'), cur_isopen('nope'), cur_isopen(NULL) AS null_arg;
+SELECT cur_take('nope', 1);
+ROLLBACK;
+BEGIN;
+SELECT cur_open_name() IS NOT NULL AS named;
+ROLLBACK;
+-- A refcursor column of a query is a cursor object too.
+DO LANGUAGE plerl $$
+  local c = spi.newcursor('by_column'):open('SELECT 1 AS g')
+  local r = spi.execute('SELECT $1::refcursor AS c', c)
+  print(r[1].c:name(), r[1].c:isopen(), r[1].c:fetch(1)[1].g)
+$$;
+DROP FUNCTION cur_open(int);
+DROP FUNCTION cur_open_name();
+DROP FUNCTION cur_take(refcursor, int);
+DROP FUNCTION cur_isopen(refcursor);
