@@ -257,6 +257,29 @@ CREATE VIEW plerl.stat_calls AS
     LEFT JOIN pg_database d ON d.oid = s.dbid
     LEFT JOIN pg_roles r ON r.oid = s.userid;
 
+-- What each backend's Erlang wait (pg_stat_activity's wait_event
+-- 'Extension') waits for: join with pg_stat_activity by pid. Raises 55000
+-- without shared_preload_libraries, like stat_calls.
+CREATE FUNCTION plerl.stat_waits(OUT pid int, OUT wait text, OUT server text,
+    OUT node text, OUT since timestamptz)
+  RETURNS SETOF record
+  AS 'MODULE_PATHNAME', 'plerl_stat_waits' LANGUAGE C;
+CREATE VIEW plerl.stat_waits AS SELECT * FROM plerl.stat_waits();
+
+-- Each backend's Erlang sessions, one row per (backend, node), with the
+-- outbox's queue for the node's server. Raises 55000 without preloading.
+CREATE FUNCTION plerl.stat_nodes(OUT pid int, OUT server text, OUT node text,
+    OUT state text, OUT connects bigint, OUT reconnects bigint, OUT failures bigint,
+    OUT since timestamptz, OUT last_error text, OUT last_error_at timestamptz,
+    OUT last_rtt float8, OUT member_state text)
+  RETURNS SETOF record
+  AS 'MODULE_PATHNAME', 'plerl_stat_nodes' LANGUAGE C;
+CREATE VIEW plerl.stat_nodes AS
+  SELECT n.*, o.pending AS outbox_pending, o.lag AS outbox_lag
+    FROM plerl.stat_nodes() n
+    LEFT JOIN (SELECT server::text AS server, sum(pending)::bigint AS pending, max(lag) AS lag
+                 FROM plerl.outbox_status GROUP BY server) o ON o.server = n.server;
+
 CREATE FUNCTION plerl.stat_reset() RETURNS void
   AS 'MODULE_PATHNAME', 'plerl_stat_reset' LANGUAGE C;
 
@@ -264,6 +287,10 @@ GRANT USAGE ON SCHEMA plerl TO pg_read_all_stats;
 REVOKE ALL ON FUNCTION plerl.stat_info() FROM PUBLIC;
 REVOKE ALL ON FUNCTION plerl.stat_calls() FROM PUBLIC;
 REVOKE ALL ON FUNCTION plerl.stat_reset() FROM PUBLIC;
+REVOKE ALL ON FUNCTION plerl.stat_waits() FROM PUBLIC;
+REVOKE ALL ON FUNCTION plerl.stat_nodes() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION plerl.stat_waits(), plerl.stat_nodes() TO plerl_admin, pg_read_all_stats;
+GRANT SELECT ON plerl.stat_waits, plerl.stat_nodes TO plerl_admin, pg_read_all_stats;
 GRANT EXECUTE ON FUNCTION plerl.stat_info() TO plerl_admin, pg_read_all_stats;
 GRANT EXECUTE ON FUNCTION plerl.stat_calls() TO plerl_admin, pg_read_all_stats;
 GRANT SELECT ON plerl.stat_info, plerl.stat_calls TO plerl_admin, pg_read_all_stats;

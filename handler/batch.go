@@ -43,6 +43,7 @@ type flight struct {
 	err      error
 	deadline time.Time // zero: no per-item timeout
 	start    time.Time // when it was sent (statistics)
+	server   string    // its target's server (plerl.stat_waits)
 	arity    int
 	sent     bool // its arguments converted: it counts as a request
 }
@@ -60,7 +61,8 @@ func (f *flight) result() (any, error) {
 	}
 	var res any
 	var err error
-	waiting(func() { res, err = f.p.Wait(ctx) })
+	waiting(C.PLERL_WAIT_CALL, f.server, f.p.Conn().Node(), func() { res, err = f.p.Wait(ctx) })
+	nodeRTT(f.p.Conn())
 	return res, err
 }
 
@@ -92,7 +94,7 @@ func (pp *pipeline) inFlight() int { return len(pp.q) - pp.head }
 // The caller pops first when inFlight() reaches max.
 func (pp *pipeline) push(args []any, argErr error) {
 	pp.next++
-	f := &flight{item: pp.next, err: argErr, start: time.Now(), arity: len(args), sent: argErr == nil}
+	f := &flight{item: pp.next, err: argErr, start: time.Now(), arity: len(args), sent: argErr == nil, server: pp.t.server}
 	if f.err == nil {
 		if pp.timeout > 0 {
 			f.deadline = time.Now().Add(pp.timeout)
@@ -108,7 +110,7 @@ func (pp *pipeline) push(args []any, argErr error) {
 		} else {
 			pp.c.Hold() // requests in a row go out together (release)
 		}
-		waiting(func() { f.p, f.err = pp.b.start(ctx, pp.t, pp.c, args, pp.kill) })
+		waiting(C.PLERL_WAIT_SEND, pp.t.server, pp.t.node, func() { f.p, f.err = pp.b.start(ctx, pp.t, pp.c, args, pp.kill) })
 		if f.p != nil {
 			pp.c = f.p.Conn()
 		}
@@ -372,7 +374,8 @@ func (erlangHost) Start(t pl.Target, args []any, timeout time.Duration, kill boo
 	}
 	ctx, cancel := callContext(readSettings().ConnectTimeout)
 	defer cancel()
-	waiting(func() { a.f.p, err = b.start(ctx, tg, nil, args, kill) })
+	a.f.server = tg.server
+	waiting(C.PLERL_WAIT_SEND, tg.server, tg.node, func() { a.f.p, err = b.start(ctx, tg, nil, args, kill) })
 	if err != nil {
 		return nil, luaError(err, a.what)
 	}

@@ -293,12 +293,14 @@ func (b *bridge) conn(ctx context.Context, t target) (*dist.Conn, error) {
 		c, err := b.connNode(ctx, t, m)
 		if err == nil {
 			g.Up(m)
+			nodeMember(t.server, m, "up")
 			return c, nil
 		}
 		if !memberLost(ctx, err) {
 			return nil, err
 		}
 		g.Down(m, err)
+		nodeMember(t.server, m, "down")
 	}
 	return nil, &pl.Error{Kind: pl.KindError, SQLState: sqlstate.SQLClientUnableToEstablishSQLConnection,
 		Message: fmt.Sprintf("cannot reach %s: %v", t.name(), g.AllDown()),
@@ -319,6 +321,7 @@ func (b *bridge) connNode(ctx context.Context, t target, node string) (*dist.Con
 	if !t.tls {
 		// The common case, once connected: no context, no config.
 		if c := b.pool.Lookup(node, ident); c != nil {
+			waitOn(node)
 			return c, nil
 		}
 	}
@@ -334,7 +337,18 @@ func (b *bridge) connNode(ctx context.Context, t target, node string) (*dist.Con
 	s := readSettings()
 	cctx, cancel := context.WithTimeout(ctx, s.ConnectTimeout)
 	defer cancel()
+	prev := curWait
+	if prev.kind != C.PLERL_WAIT_NONE {
+		setWait(waitState{C.PLERL_WAIT_CONNECT, t.server, node})
+	}
 	c, err := b.pool.GetWith(cctx, node, nc)
+	if prev.kind != C.PLERL_WAIT_NONE {
+		setWait(prev)
+		waitOn(node)
+	}
+	if err == nil || !dist.IsCancelled(err) {
+		nodeConnected(t.server, node, c, err)
+	}
 	if err != nil && dist.IsTimeout(err) && ctx.Err() == nil {
 		// plerl.connect_timeout ran out (now, or at the failed connect
 		// the pool is backing off from), not the call's own timeout.
@@ -481,17 +495,21 @@ func timeoutOf(ms C.int32_t) time.Duration {
 	return time.Duration(ms) * time.Millisecond
 }
 
-// waiting marks the backend as waiting (pg_stat_activity wait_event) around f.
+// waiting marks the backend as waiting (pg_stat_activity wait_event) around
+// f, and publishes what for (kind, server, node) in plerl.stat_waits.
 //
 // pgstat_report_wait_start/end are inline stores to *my_wait_event_info
 // (never raising); doing the same store from Go saves two cgo calls per
 // request. The pointer is read each time: PostgreSQL moves it to shared
 // memory once the backend's PGPROC is set up.
-func waiting(f func()) {
+func waiting(kind C.int32_t, server, node string, f func()) {
 	if p := C.my_wait_event_info; p != nil {
 		atomic.StoreUint32((*uint32)(unsafe.Pointer(p)), uint32(C.PG_WAIT_EXTENSION))
 		defer atomic.StoreUint32((*uint32)(unsafe.Pointer(p)), 0)
 	}
+	prev := curWait
+	setWait(waitState{kind, server, node})
+	defer setWait(prev)
 	f()
 }
 
@@ -540,7 +558,7 @@ func erlRequest(req *C.PlerlErlReq) error {
 		ctx, cancel := callContext(0)
 		defer cancel()
 		var cerr error
-		waiting(func() { _, cerr = b.conn(ctx, t) })
+		waiting(C.PLERL_WAIT_CONNECT, t.server, t.node, func() { _, cerr = b.conn(ctx, t) })
 		if cerr != nil {
 			if t.server == "" {
 				delete(b.rawCookie, t.node)
@@ -562,7 +580,7 @@ func erlRequest(req *C.PlerlErlReq) error {
 		ctx, cancel := callContext(timeoutOf(req.timeout_ms))
 		defer cancel()
 		var perr error
-		waiting(func() {
+		waiting(C.PLERL_WAIT_PING, t.server, t.node, func() {
 			var c *dist.Conn
 			if c, perr = b.conn(ctx, t); perr == nil {
 				perr = c.Ping(ctx)
@@ -639,13 +657,14 @@ func (b *bridge) call(ctx context.Context, t target, args []any, kill bool) (any
 	var res any
 	var err error
 	defer func() { recordStat(t, C.PLERL_STAT_CALL, len(args), start, err) }()
-	waiting(func() {
+	waiting(C.PLERL_WAIT_CALL, t.server, t.node, func() {
 		for tries := 0; ; tries++ {
 			var p *dist.Pending
 			if p, err = b.start(ctx, t, nil, args, kill); err != nil {
 				return
 			}
 			res, err = p.Wait(ctx)
+			nodeRTT(p.Conn())
 			if len(t.members) == 0 || !memberLost(ctx, err) || dist.KindOf(err) == dist.KindTimeout {
 				return
 			}
@@ -790,7 +809,7 @@ func (b *bridge) send(parent context.Context, t target, to any, msg any) (err er
 	}
 	ctx, cancel := callContextFrom(parent, readSettings().CallTimeout)
 	defer cancel()
-	waiting(func() {
+	waiting(C.PLERL_WAIT_SEND, t.server, t.node, func() {
 		var c *dist.Conn
 		if c, err = b.conn(ctx, t); err != nil {
 			return

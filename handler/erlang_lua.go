@@ -135,7 +135,7 @@ func (erlangHost) Connect(node, cookie string) error {
 	b.rawCookie[node] = cookie
 	ctx, cancel := callContext(0)
 	defer cancel()
-	waiting(func() { _, err = b.conn(ctx, target{node: node}) })
+	waiting(C.PLERL_WAIT_CONNECT, "", node, func() { _, err = b.conn(ctx, target{node: node}) })
 	if err != nil {
 		delete(b.rawCookie, node)
 		return sqlError(err, "connect to "+node)
@@ -171,7 +171,7 @@ func (erlangHost) Ping(t pl.Target) error {
 	}
 	ctx, cancel := callContext(readSettings().CallTimeout)
 	defer cancel()
-	waiting(func() {
+	waiting(C.PLERL_WAIT_PING, t.(target).server, t.(target).node, func() {
 		var c *dist.Conn
 		if c, err = b.conn(ctx, t.(target)); err == nil {
 			err = c.Ping(ctx)
@@ -201,7 +201,7 @@ func (erlangHost) Self(t pl.Target) (term.Pid, error) {
 	ctx, cancel := callContext(readSettings().ConnectTimeout)
 	defer cancel()
 	var c *dist.Conn
-	waiting(func() { c, err = b.conn(ctx, t.(target)) })
+	waiting(C.PLERL_WAIT_CONNECT, t.(target).server, t.(target).node, func() { c, err = b.conn(ctx, t.(target)) })
 	if err != nil {
 		return term.Pid{}, sqlError(err, "connect")
 	}
@@ -243,6 +243,7 @@ func (b *bridge) disconnect(node string) bool {
 			delete(knownFuncs, c)
 		}
 	}
+	nodeDisconnected(node)
 	return b.pool.Disconnect(node)
 }
 
@@ -256,7 +257,7 @@ func (h erlangHost) Receive(t pl.Target, timeout time.Duration) (any, bool, erro
 	defer cancel()
 	var msg any
 	var c *dist.Conn
-	waiting(func() {
+	waiting(C.PLERL_WAIT_RECEIVE, t.(target).server, t.(target).node, func() {
 		if c, err = b.conn(ctx, t.(target)); err == nil {
 			msg, err = c.Receive(ctx, p)
 		}

@@ -115,6 +115,58 @@ typedef struct PlerlStatSample
 
 typedef void (*PlerlStatRecordFn) (const PlerlStatSample *sample);
 
+/*
+ * What each backend's Erlang side is doing now (plerl.stat_waits) and its
+ * sessions (plerl.stat_nodes): one PlerlBackendStat per backend in shared
+ * memory (src/stats.c), indexed by MyBackendId. Only its own backend writes
+ * it (Go, through the pointer PlerlSettings.stat_backend returns: plain
+ * stores, no call into PostgreSQL); readers copy it whole and retry while
+ * changecount is odd or changed (the protocol of PgBackendStatus). Names
+ * and numbers only: never cookies or argument values.
+ */
+#define PLERL_STAT_NODE_SLOTS	8	/* nodes shown per backend (plerl.max_connections' default) */
+#define PLERL_STAT_ERRLEN		256	/* last_error: bytes kept, with the NUL */
+#define PLERL_STAT_STATELEN		16
+
+typedef enum PlerlWaitKind
+{
+	PLERL_WAIT_NONE = 0,
+	PLERL_WAIT_CONNECT = 1,		/* epmd, TCP connect, handshake */
+	PLERL_WAIT_CALL = 2,		/* a call's reply (erlang_call, erlang.call, batches) */
+	PLERL_WAIT_SEND = 3,		/* a send, cast or outbox delivery going out */
+	PLERL_WAIT_RECEIVE = 4,		/* erlang.receive: the role's mailbox */
+	PLERL_WAIT_PING = 5,		/* erlang_ping */
+	PLERL_WAIT_NKINDS
+} PlerlWaitKind;
+
+typedef struct PlerlNodeSlot
+{
+	char		node[PLERL_STAT_NAMELEN];	/* "": unused */
+	char		server[PLERL_STAT_SERVERLEN];	/* the server it was last used through; "": raw */
+	char		state[PLERL_STAT_STATELEN];	/* connected, down, disconnected */
+	char		member_state[PLERL_STAT_STATELEN];	/* a group member: up, down; "": not one */
+	char		last_error[PLERL_STAT_ERRLEN];
+	int64_t		connects;		/* successful connects (reconnects: the ones after the first) */
+	int64_t		failures;		/* failed connects */
+	int64_t		since_us;		/* Unix microseconds: when state last changed */
+	int64_t		last_error_us;	/* 0: never */
+	double		last_rtt_ms;	/* the last request's round trip; < 0: none yet */
+} PlerlNodeSlot;
+
+typedef struct PlerlBackendStat
+{
+	uint32_t	changecount;	/* odd while the backend writes */
+	int32_t		pid;			/* the backend that claimed the slot */
+	int32_t		wait_kind;		/* PlerlWaitKind */
+	int32_t		pad;
+	int64_t		wait_since_us;	/* Unix microseconds */
+	char		wait_server[PLERL_STAT_SERVERLEN];
+	char		wait_node[PLERL_STAT_NAMELEN];
+	PlerlNodeSlot nodes[PLERL_STAT_NODE_SLOTS];
+} PlerlBackendStat;
+
+typedef PlerlBackendStat *(*PlerlStatBackendFn) (void);
+
 /* Settings, defined as GUCs by plerl.so and read by plerl_go.so. */
 typedef struct PlerlSettings
 {
@@ -140,6 +192,7 @@ typedef struct PlerlSettings
 	_Bool		stat_track;		/* plerl.stat_track */
 	int			log_min_duration_ms;	/* plerl.log_min_duration; -1: off */
 	PlerlStatRecordFn stat_record;	/* NULL: not in shared_preload_libraries */
+	PlerlStatBackendFn stat_backend;	/* this backend's slot (NULL fn or result: none) */
 } PlerlSettings;
 
 /* Bound by plerl_bind (entry.c) when the loader loads plerl_go.so. */

@@ -58,3 +58,16 @@ plerl_stat_log(const PlerlStatSample *s, const char *sqlstate, PlerlError *err)
 	PG_END_TRY();
 	return 0;
 }
+
+/*
+ * Plain: never raises. This backend's slot of plerl.stat_waits and
+ * plerl.stat_nodes, or NULL (not preloaded). Go asks once and then writes
+ * the slot with plain stores (plerl_shared.h has the protocol).
+ */
+PlerlBackendStat *
+plerl_stat_backend(void)
+{
+	if (plerl_settings->stat_backend == NULL)
+		return NULL;
+	return plerl_settings->stat_backend();
+}

@@ -14,6 +14,8 @@ SELECT NOT shared_memory AS no_preload FROM plerl.stat_info \gset
 -- Without shared_preload_libraries: a clear error, and everything else works.
 SELECT * FROM plerl.stat_calls;
 SELECT plerl.stat_reset();
+SELECT * FROM plerl.stat_waits;
+SELECT * FROM plerl.stat_nodes;
 SELECT shared_memory, tracking, entries, dealloc FROM plerl.stat_info;
 \quit
 \endif
@@ -86,6 +88,24 @@ SELECT rolname, server, kind, module, function, arity, calls, errors, timeouts,
 SELECT datname = current_database() AS this_db FROM plerl.stat_calls WHERE server = 'statsnode' LIMIT 1;
 SELECT entries FROM plerl.stat_info;
 
+-- This backend's sessions: the test node connected once with a round trip,
+-- the dead node's two failed connects and why.
+SELECT server, state, connects, reconnects, failures,
+       last_error IS NOT NULL AS has_error, (last_error_at IS NOT NULL) = (failures > 0) AS error_at_ok,
+       last_rtt >= 0 AS has_rtt, since <= now() AS since_ok, member_state, outbox_pending
+  FROM plerl.stat_nodes WHERE pid = pg_backend_pid() AND server LIKE 'stats%' ORDER BY server;
+-- Nothing is waited for while this backend reads the view.
+SELECT count(*) FROM plerl.stat_waits WHERE pid = pg_backend_pid();
+-- erlang_disconnect, then a call: one reconnect.
+SET ROLE stats_worker;
+SELECT erlang_disconnect('statsnode');
+RESET ROLE;
+SELECT state, connects, reconnects FROM plerl.stat_nodes WHERE pid = pg_backend_pid() AND server = 'statsnode';
+SET ROLE stats_worker;
+SELECT erlang_call('statsnode', 'erlang', 'node', '[]') IS NOT NULL AS called;
+RESET ROLE;
+SELECT state, connects, reconnects FROM plerl.stat_nodes WHERE pid = pg_backend_pid() AND server = 'statsnode';
+
 -- Lua functions show in pg_stat_user_functions (track_functions = 'pl').
 SELECT pg_stat_force_next_flush();
 SELECT funcname, calls FROM pg_stat_user_functions WHERE funcname = 'stats_lua_abs';
@@ -93,11 +113,15 @@ SELECT funcname, calls FROM pg_stat_user_functions WHERE funcname = 'stats_lua_a
 -- Not PUBLIC's: the schema, the views and the reset.
 SET ROLE stats_worker;
 SELECT count(*) FROM plerl.stat_calls;
+SELECT count(*) FROM plerl.stat_nodes;
+SELECT count(*) FROM plerl.stat_waits;
 SELECT plerl.stat_reset();
 RESET ROLE;
 GRANT pg_read_all_stats TO stats_worker;
 SET ROLE stats_worker;
 SELECT count(*) > 0 AS readable FROM plerl.stat_calls;
+SELECT count(*) > 0 AS readable FROM plerl.stat_nodes;
+SELECT count(*) >= 0 AS readable FROM plerl.stat_waits;
 SELECT plerl.stat_reset();
 RESET ROLE;
 

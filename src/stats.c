@@ -25,6 +25,8 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
+#include "storage/proc.h"
+#include "storage/procarray.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "storage/spin.h"
@@ -73,15 +75,24 @@ static int	stat_max = PLERL_DEFAULT_STAT_MAX;
 static StatShared *shared = NULL;
 static HTAB *stat_hash = NULL;
 static PlerlSettings *stat_settings = NULL;
+static PlerlBackendStat *backend_stats = NULL;	/* MaxBackends of them */
+static PlerlBackendStat *my_backend_stat = NULL;
 
 static shmem_request_hook_type prev_shmem_request = NULL;
 static shmem_startup_hook_type prev_shmem_startup = NULL;
 
 static Size
+backend_stats_size(void)
+{
+	return mul_size(MaxBackends, sizeof(PlerlBackendStat));
+}
+
+static Size
 stat_memsize(void)
 {
-	return add_size(MAXALIGN(sizeof(StatShared)),
-					hash_estimate_size(stat_max, sizeof(StatEntry)));
+	return add_size(add_size(MAXALIGN(sizeof(StatShared)),
+							 hash_estimate_size(stat_max, sizeof(StatEntry))),
+					backend_stats_size());
 }
 
 static void
@@ -110,6 +121,9 @@ stat_shmem_startup(void)
 		shared->dealloc = 0;
 		shared->reset_time = GetCurrentTimestamp();
 	}
+	backend_stats = ShmemInitStruct("plerl backend stats", backend_stats_size(), &found);
+	if (!found)
+		memset(backend_stats, 0, backend_stats_size());
 	info.keysize = sizeof(StatKey);
 	info.entrysize = sizeof(StatEntry);
 	stat_hash = ShmemInitHash("plerl stats hash", stat_max, stat_max, &info,
@@ -214,6 +228,33 @@ stat_record(const PlerlStatSample *s)
 	LWLockRelease(shared->lock);
 }
 
+/*
+ * This backend's slot of plerl.stat_waits and plerl.stat_nodes, claimed
+ * (cleared, marked with our pid) on first use. Plain: never raises, no
+ * lock (only this backend writes its slot). NULL: not preloaded, or no
+ * backend id (not a regular backend or worker).
+ */
+static PlerlBackendStat *
+stat_backend(void)
+{
+	PlerlBackendStat *b;
+
+	if (my_backend_stat != NULL)
+		return my_backend_stat;
+	if (backend_stats == NULL || MyBackendId < 1 || MyBackendId > MaxBackends)
+		return NULL;
+	b = &backend_stats[MyBackendId - 1];
+	b->changecount++;
+	pg_write_barrier();
+	memset((char *) b + offsetof(PlerlBackendStat, pid), 0,
+		   sizeof(PlerlBackendStat) - offsetof(PlerlBackendStat, pid));
+	b->pid = MyProcPid;
+	pg_write_barrier();
+	b->changecount++;
+	my_backend_stat = b;
+	return b;
+}
+
 void
 plerl_stats_init(PlerlSettings *settings)
 {
@@ -240,6 +281,7 @@ plerl_stats_init(PlerlSettings *settings)
 	prev_shmem_startup = shmem_startup_hook;
 	shmem_startup_hook = stat_shmem_startup;
 	settings->stat_record = stat_record;
+	settings->stat_backend = stat_backend;
 }
 
 static void
@@ -374,4 +416,153 @@ plerl_stat_info(PG_FUNCTION_ARGS)
 	else
 		nulls[3] = nulls[4] = nulls[5] = true;
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/*
+ * A consistent copy of backend i's slot, if a live backend owns it: false
+ * if the slot is unused, its backend is gone, or it kept changing.
+ */
+static bool
+backend_stat_copy(int i, PlerlBackendStat *out)
+{
+	PlerlBackendStat *b = &backend_stats[i];
+	int			tries;
+
+	for (tries = 0; tries < 1000; tries++)
+	{
+		uint32		before = b->changecount;
+
+		pg_read_barrier();
+		memcpy(out, b, sizeof(*out));
+		pg_read_barrier();
+		if (before == b->changecount && (before & 1) == 0)
+			break;
+		CHECK_FOR_INTERRUPTS();
+	}
+	if (tries == 1000 || out->pid == 0)
+		return false;
+	/* a backend that exited leaves its slot behind: is its pid still ours? */
+	return BackendPidGetProc(out->pid) != NULL;
+}
+
+static TimestampTz
+unix_us_to_timestamptz(int64 us)
+{
+	return (TimestampTz) (us - ((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * USECS_PER_SEC));
+}
+
+static const char *const wait_names[PLERL_WAIT_NKINDS] = {"", "connect", "call", "send", "receive", "ping"};
+
+#define STAT_WAITS_COLS 5
+
+/* plerl.stat_waits: what each backend waiting on Erlang waits for. */
+PG_FUNCTION_INFO_V1(plerl_stat_waits);
+Datum
+plerl_stat_waits(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	PlerlBackendStat *tmp;
+	int			i;
+
+	stat_require();
+	InitMaterializedSRF(fcinfo, 0);
+	tmp = palloc(sizeof(*tmp));
+	for (i = 0; i < MaxBackends; i++)
+	{
+		Datum		values[STAT_WAITS_COLS];
+		bool		nulls[STAT_WAITS_COLS];
+		int			k;
+
+		if (!backend_stat_copy(i, tmp))
+			continue;
+		k = tmp->wait_kind;
+		if (k <= PLERL_WAIT_NONE || k >= PLERL_WAIT_NKINDS)
+			continue;
+		tmp->wait_server[sizeof(tmp->wait_server) - 1] = '\0';
+		tmp->wait_node[sizeof(tmp->wait_node) - 1] = '\0';
+		memset(nulls, 0, sizeof(nulls));
+		values[0] = Int32GetDatum(tmp->pid);
+		values[1] = CStringGetTextDatum(wait_names[k]);
+		if (tmp->wait_server[0])
+			values[2] = CStringGetTextDatum(tmp->wait_server);
+		else
+			nulls[2] = true;
+		values[3] = CStringGetTextDatum(tmp->wait_node);
+		values[4] = TimestampTzGetDatum(unix_us_to_timestamptz(tmp->wait_since_us));
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	pfree(tmp);
+	return (Datum) 0;
+}
+
+#define STAT_NODES_COLS 12
+
+/* plerl.stat_nodes: each backend's sessions, one row per (backend, node). */
+PG_FUNCTION_INFO_V1(plerl_stat_nodes);
+Datum
+plerl_stat_nodes(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	PlerlBackendStat *tmp;
+	int			i,
+				j;
+
+	stat_require();
+	InitMaterializedSRF(fcinfo, 0);
+	tmp = palloc(sizeof(*tmp));
+	for (i = 0; i < MaxBackends; i++)
+	{
+		if (!backend_stat_copy(i, tmp))
+			continue;
+		for (j = 0; j < PLERL_STAT_NODE_SLOTS; j++)
+		{
+			PlerlNodeSlot *n = &tmp->nodes[j];
+			Datum		values[STAT_NODES_COLS];
+			bool		nulls[STAT_NODES_COLS];
+			int			c = 0;
+
+			n->node[sizeof(n->node) - 1] = '\0';
+			if (!n->node[0])
+				continue;
+			n->server[sizeof(n->server) - 1] = '\0';
+			n->state[sizeof(n->state) - 1] = '\0';
+			n->member_state[sizeof(n->member_state) - 1] = '\0';
+			n->last_error[sizeof(n->last_error) - 1] = '\0';
+			memset(nulls, 0, sizeof(nulls));
+			values[c++] = Int32GetDatum(tmp->pid);
+			if (n->server[0])
+				values[c++] = CStringGetTextDatum(n->server);
+			else
+				nulls[c++] = true;
+			values[c++] = CStringGetTextDatum(n->node);
+			values[c++] = CStringGetTextDatum(n->state);
+			values[c++] = Int64GetDatum(n->connects);
+			values[c++] = Int64GetDatum(n->connects > 1 ? n->connects - 1 : 0);
+			values[c++] = Int64GetDatum(n->failures);
+			if (n->since_us)
+				values[c++] = TimestampTzGetDatum(unix_us_to_timestamptz(n->since_us));
+			else
+				nulls[c++] = true;
+			if (n->last_error[0])
+				values[c++] = CStringGetTextDatum(n->last_error);
+			else
+				nulls[c++] = true;
+			if (n->last_error_us)
+				values[c++] = TimestampTzGetDatum(unix_us_to_timestamptz(n->last_error_us));
+			else
+				nulls[c++] = true;
+			if (n->last_rtt_ms >= 0)
+				values[c++] = Float8GetDatum(n->last_rtt_ms);
+			else
+				nulls[c++] = true;
+			if (n->member_state[0])
+				values[c++] = CStringGetTextDatum(n->member_state);
+			else
+				nulls[c++] = true;
+			Assert(c == STAT_NODES_COLS);
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		}
+	}
+	pfree(tmp);
+	return (Datum) 0;
 }

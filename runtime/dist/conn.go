@@ -1285,3 +1285,6 @@ func (c *Conn) Receive(ctx context.Context, p term.Pid) (any, error) {
 		}
 	}
 }
+
+// LastRTT is the round trip of the last request answered on c (0: none yet).
+func (c *Conn) LastRTT() time.Duration { return time.Duration(c.lastRTT.Load()) }
