@@ -10,7 +10,7 @@ DATA = plerl--1.0.sql
 # one of the lists (test/layout checks every sql/*.sql is listed once).
 REGRESS_LOCAL = base types arrays composites srf triggers event_triggers spi datetime pllua cursors \
 	subxact procedures errors isolation sandbox
-REGRESS_NODE = erlang erlang_lua security batch outbox cluster stats
+REGRESS_NODE = erlang erlang_lua security batch outbox cluster cluster_names stats
 REGRESS = $(REGRESS_LOCAL) $(REGRESS_NODE)
 CONTRIB_TESTDB = plerl_regress
 

@@ -20,6 +20,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"sort"
 	"strconv"
@@ -801,10 +802,20 @@ func (b *bridge) send(parent context.Context, t target, to any, msg any) (err er
 		if t.server != "" && t.module != "!" {
 			return pl.Errorf(sqlstate.InternalError, "plerl: a send to a pid was checked as a send to %q", t.module)
 		}
+	case pl.ClusterName:
+		if err := checkName("registered", dst.Name); err != nil {
+			return err
+		}
+		if err := checkName("scope", dst.Scope); err != nil {
+			return err
+		}
+		if dst.Name != t.module {
+			return pl.Errorf(sqlstate.InternalError, "plerl: send to %q was checked as %q", dst.Name, t.module)
+		}
 	default:
 		return pl.Errorf(sqlstate.InvalidParameterValue, "cannot send to a %T", to)
 	}
-	if err := b.checkAtoms(t, to, msg); err != nil {
+	if err := b.checkAtoms(t, atomsOfDestination(to), msg); err != nil {
 		return err
 	}
 	ctx, cancel := callContextFrom(parent, readSettings().CallTimeout)
@@ -821,9 +832,77 @@ func (b *bridge) send(parent context.Context, t target, to any, msg any) (err er
 			err = c.RegSend(ctx, selfPid(c, t.role), dst, msg)
 		case term.Pid:
 			err = c.Send(ctx, dst, msg)
+		case pl.ClusterName:
+			err = sendCluster(ctx, c, t, dst, msg)
 		}
 	})
 	return sqlError(err, "send to "+t.name())
+}
+
+// atomsOfDestination: what a destination adds to a request's atoms beyond
+// the name plerl.allow permitted (the row's module): a :pg scope other
+// than pg must be listed in the row's atoms, as any atom a request carries.
+func atomsOfDestination(to any) any {
+	if c, ok := to.(pl.ClusterName); ok {
+		if !c.Global && c.Scope != "pg" {
+			return term.Atom(c.Scope)
+		}
+		return nil
+	}
+	return to
+}
+
+// sendCluster resolves a cluster name on the member c and sends msg to
+// what it names: global:whereis_name/1 for a :global name, pg:get_members/2
+// for a :pg group (one member at random, or all). A pid on c's node gets the
+// message directly; one elsewhere in the cluster through erlang:send/2 on c
+// (a node delivers a distribution message only to its own processes).
+// Nothing registered, no members: PE003.
+func sendCluster(ctx context.Context, c *dist.Conn, t target, dst pl.ClusterName, msg any) error {
+	var pids []term.Pid
+	if dst.Global {
+		res, err := c.Call(ctx, "global", "whereis_name", []any{term.Atom(dst.Name)})
+		if err != nil {
+			return err
+		}
+		if p, ok := res.(term.Pid); ok {
+			pids = append(pids, p)
+		} else {
+			return &pl.Error{Kind: pl.KindError, SQLState: sqlstate.PlerlNoSuchName,
+				Message: fmt.Sprintf("no process is registered as the :global name %s (asked %s of %s)", dst.Name, c.Node(), t.name())}
+		}
+	} else {
+		res, err := c.Call(ctx, "pg", "get_members", []any{term.Atom(dst.Scope), term.Atom(dst.Name)})
+		if err != nil {
+			return err
+		}
+		if l, ok := res.(term.List); ok {
+			for _, x := range l {
+				if p, ok := x.(term.Pid); ok {
+					pids = append(pids, p)
+				}
+			}
+		}
+		if len(pids) == 0 {
+			return &pl.Error{Kind: pl.KindError, SQLState: sqlstate.PlerlNoSuchName,
+				Message: fmt.Sprintf("the :pg group %s (scope %s) has no members (asked %s of %s)", dst.Name, dst.Scope, c.Node(), t.name())}
+		}
+		if !dst.All {
+			pids = []term.Pid{pids[rand.IntN(len(pids))]}
+		}
+	}
+	for _, p := range pids {
+		var err error
+		if string(p.Node) == c.Node() {
+			err = c.Send(ctx, p, msg)
+		} else {
+			_, err = c.Call(ctx, "erlang", "send", []any{p, msg})
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // sendKind: for statistics, a send deferred to COMMIT (it goes out under

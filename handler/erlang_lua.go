@@ -113,7 +113,7 @@ func (erlangHost) CheckSend(t pl.Target, to any, msg any) error {
 	if err != nil {
 		return err
 	}
-	return b.checkAtoms(t.(target), to, msg)
+	return b.checkAtoms(t.(target), atomsOfDestination(to), msg)
 }
 
 func (h erlangHost) Send(t pl.Target, to any, msg any) error {

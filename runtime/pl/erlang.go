@@ -30,6 +30,21 @@ const (
 	OpCallMany   = 8
 )
 
+// ClusterName is a destination the node resolves when the message goes
+// out: a :global name (global:whereis_name/1) or a :pg group
+// (pg:get_members/2: one member at random, or all). Name is the atom
+// checked against plerl.allow like a registered name (module = Name,
+// function = '!'); Scope, the :pg scope, must be pg or an atom that row
+// lists.
+type ClusterName struct {
+	Global bool
+	Name   string
+	Scope  string
+	All    bool
+}
+
+const clusterMetaName = "erlang.cluster_name"
+
 // Target is a resolved destination; only the host looks inside.
 type Target any
 
@@ -133,11 +148,23 @@ func (m *erlMod) install() {
 		"is_atom":    m.isAtom,
 		"is_tuple":   m.isTuple,
 		"term_type":  m.termType,
+		"global":     m.global,
+		"pg":         m.pg,
 	}
 	for name, fn := range fns {
 		t.RawSetString(name, L.NewFunction(fn))
 	}
 	t.RawSetString("null", m.s.null)
+	mt := L.NewTypeMetatable(clusterMetaName)
+	mt.RawSetString("__tostring", L.NewFunction(func(L *lua.LState) int {
+		c, _ := L.CheckUserData(1).Value.(ClusterName)
+		if c.Global {
+			L.Push(lua.LString("{global, " + c.Name + "}"))
+		} else {
+			L.Push(lua.LString("{pg, " + c.Scope + ", " + c.Name + "}"))
+		}
+		return 1
+	}))
 	m.installAsync(t)
 	L.SetGlobal("erlang", t)
 }
@@ -298,7 +325,47 @@ func (m *erlMod) doCall(L *lua.LState, target, mod, fun string, args []any, time
 	return m.result(L, res)
 }
 
-// destination: a registered name (string or atom) or a pid.
+// clusterName checks a cluster name's argument (an atom's name).
+func (m *erlMod) clusterName(L *lua.LState, i int, fn string) string {
+	var name string
+	switch v := L.Get(i).(type) {
+	case lua.LString:
+		name = string(v)
+	case *lua.LUserData:
+		if m.s.isType(v, atomMetaName) {
+			name = string(atomOf(v))
+		}
+	}
+	if name == "" || len(name) > 255 || !validUTF8(name) {
+		m.badArg(i, fn, errors.New("expected a name: at most 255 characters of UTF-8"))
+	}
+	return name
+}
+
+func (m *erlMod) pushCluster(L *lua.LState, c ClusterName) int {
+	ud := L.NewUserData()
+	ud.Value = c
+	ud.Metatable = L.GetTypeMetatable(clusterMetaName)
+	L.Push(ud)
+	return 1
+}
+
+// erlang.global(name): the process registered as :global name, wherever it runs.
+func (m *erlMod) global(L *lua.LState) int {
+	return m.pushCluster(L, ClusterName{Global: true, Name: m.clusterName(L, 1, "global")})
+}
+
+// erlang.pg(group [, scope]): the members of a :pg group (scope default pg).
+func (m *erlMod) pg(L *lua.LState) int {
+	c := ClusterName{Name: m.clusterName(L, 1, "pg"), Scope: "pg"}
+	if L.Get(2) != lua.LNil {
+		c.Scope = m.clusterName(L, 2, "pg")
+	}
+	return m.pushCluster(L, c)
+}
+
+// destination: a registered name (string or atom), a pid, or a cluster
+// name (erlang.global, erlang.pg).
 func (m *erlMod) destination(L *lua.LState, i int, fn string) (any, string) {
 	switch v := L.Get(i).(type) {
 	case lua.LString:
@@ -309,6 +376,9 @@ func (m *erlMod) destination(L *lua.LState, i int, fn string) (any, string) {
 		}
 		if p, ok := v.Value.(term.Pid); ok && m.s.isType(v, termMetaName) {
 			return p, "!"
+		}
+		if c, ok := v.Value.(ClusterName); ok && m.s.isType(v, clusterMetaName) {
+			return c, c.Name
 		}
 	}
 	m.badArg(i, fn, errors.New("expected a registered name or a pid"))
@@ -337,9 +407,17 @@ func (m *erlMod) message(L *lua.LState, target string, cast bool) int {
 		if !ok {
 			m.badArg(4, fn, fmt.Errorf("options must be a table, not a %s", o.Type()))
 		}
-		m.checkOptions(4, fn, t, map[string]lua.LValueType{"on_commit": lua.LTBool, "durable": lua.LTBool})
+		m.checkOptions(4, fn, t, map[string]lua.LValueType{"on_commit": lua.LTBool, "durable": lua.LTBool, "all": lua.LTBool})
 		onCommit = lua.LVAsBool(t.RawGetString("on_commit"))
 		durable = lua.LVAsBool(t.RawGetString("durable"))
+		if lua.LVAsBool(t.RawGetString("all")) {
+			c, ok := to.(ClusterName)
+			if !ok || c.Global {
+				m.badArg(4, fn, errors.New("all = true is for a :pg group (erlang.pg)"))
+			}
+			c.All = true
+			to = c
+		}
 	}
 	op := OpSend
 	if cast {
@@ -356,8 +434,8 @@ func (m *erlMod) message(L *lua.LState, target string, cast bool) int {
 		if onCommit {
 			m.badArg(4, fn, fmt.Errorf("durable and on_commit exclude each other: a durable message is always sent after COMMIT"))
 		}
-		if _, isPid := to.(term.Pid); isPid {
-			m.badArg(2, fn, fmt.Errorf("a durable message goes to a registered name, not a pid"))
+		if _, isName := to.(string); !isName {
+			m.badArg(2, fn, fmt.Errorf("a durable message goes to a registered name, not a pid or a cluster name"))
 		}
 		id, err := m.host.Enqueue(t, name, plain, cast)
 		if err != nil {
@@ -669,8 +747,11 @@ func (e *Engine) PrepareSends(host ErlangHost) error {
 	for i := range e.sends {
 		d := &e.sends[i]
 		name := "!"
-		if s, ok := d.To.(string); ok {
-			name = s
+		switch to := d.To.(type) {
+		case string:
+			name = to
+		case ClusterName:
+			name = to.Name
 		}
 		op := OpSend
 		if d.Cast {

@@ -27,6 +27,7 @@ import (
 var plerlCodes = []struct{ code, name, cond, why string }{
 	{"PE001", "PlerlCallTimeout", "plerl_call_timeout", "an Erlang call outlived plerl.call_timeout or its timeout_ms (not statement_timeout)"},
 	{"PE002", "PlerlRemoteError", "plerl_remote_error", "the remote code raised: class and reason in DETAIL"},
+	{"PE003", "PlerlNoSuchName", "plerl_no_such_name", "a cluster name resolved to no process: a :global name not registered, a :pg group without members"},
 }
 
 // initialisms keep Go's spelling of words that are abbreviations.

@@ -361,6 +361,7 @@ const (
 	// Class PE - plerl (not PostgreSQL's: see gen.go)
 	PlerlCallTimeout = "PE001" // an Erlang call outlived plerl.call_timeout or its timeout_ms (not statement_timeout)
 	PlerlRemoteError = "PE002" // the remote code raised: class and reason in DETAIL
+	PlerlNoSuchName  = "PE003" // a cluster name resolved to no process: a :global name not registered, a :pg group without members
 )
 
 // conditions maps each code to its condition name (what PL/pgSQL's EXCEPTION WHEN takes).
@@ -628,4 +629,5 @@ var conditions = map[string]string{
 	"XX002": "index_corrupted",
 	"PE001": "plerl_call_timeout",
 	"PE002": "plerl_remote_error",
+	"PE003": "plerl_no_such_name",
 }
