@@ -72,7 +72,7 @@ func badCases(e *env) []sqlCase {
 		{name: "name: erlang.call with 300 arguments (the remote says undef)", sql: do("local a = {} for i = 1, 300 do a[i] = i end erlang.call('sec_node', 'Elixir.Plerl.Test', 'echo', unpack(a))"), want: []string{"42883"}},
 
 		// Lua values that do not map to a term
-		{name: "lua: a table that contains itself", sql: do("local t = {} t[1] = t erlang.call('sec_node', 'Elixir.Plerl.Test', 'echo', t)"), want: []string{"54000", "53200"}}, // the depth limit, or the memory limit first (sec_bad has 128 MB; 100000 tables and their garbage can reach it)
+		{name: "lua: a table that contains itself", sql: do("local t = {} t[1] = t erlang.call('sec_node', 'Elixir.Plerl.Test', 'echo', t)"), want: []string{"54000", "53200"}},                                             // the depth limit, or the memory limit first (sec_bad has 128 MB; 100000 tables and their garbage can reach it)
 		{name: "lua: tables nested 100000 deep", sql: do("local t = {} local c = t for i = 1, 100000 do c[1] = {} c = c[1] end erlang.call('sec_node', 'Elixir.Plerl.Test', 'echo', t)"), want: []string{"54000", "53200"}}, // the depth limit, or the memory limit first (sec_bad has 128 MB; 100000 tables and their garbage can reach it)
 		{name: "lua: a function as an argument", sql: do("erlang.call('sec_node', 'Elixir.Plerl.Test', 'echo', print)"), want: []string{"22023"}},
 		{name: "lua: a coroutine as an argument", sql: do("erlang.call('sec_node', 'Elixir.Plerl.Test', 'echo', coroutine.create(print))"), want: []string{"22023"}},
