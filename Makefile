@@ -33,6 +33,10 @@ export CGO_LDFLAGS = -Wl,--unresolved-symbols=ignore-all
 
 all: $(GO_LIB)
 
+# PGXS knows no header dependencies: plerl.so reads the settings struct and
+# ids of plerl_shared.h, so it must be rebuilt with it (plerl_bind checks).
+$(OBJS): handler/plerl_shared.h
+
 $(GO_LIB): $(GO_SRC)
 	$(GO) build -buildmode=c-shared -trimpath -ldflags='$(GO_LDFLAGS)' -o $@ ./handler
 

@@ -30,6 +30,11 @@ plerl_on_exit(int code, Datum arg)
 void
 plerl_bind(const PlerlSettings *settings)
 {
+	if (settings->size != (int) sizeof(PlerlSettings))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("plerl.so and plerl_go.so were built from different versions of plerl"),
+				 errhint("Rebuild and install both (make && make install), then restart the server if plerl is preloaded.")));
 	plerl_settings = settings;
 	plerl_elog_init();
 	plerlGoInit(settings->go_max_procs);

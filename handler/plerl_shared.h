@@ -170,6 +170,12 @@ typedef PlerlBackendStat *(*PlerlStatBackendFn) (void);
 /* Settings, defined as GUCs by plerl.so and read by plerl_go.so. */
 typedef struct PlerlSettings
 {
+	/*
+	 * sizeof(PlerlSettings) as plerl.so was built: plerl_bind refuses a
+	 * plerl.so built from another version of this header (the libraries
+	 * are installed together, but a stale one would read garbage here).
+	 */
+	int			size;
 	int			call_timeout_ms;
 	int			connect_timeout_ms;
 	int			max_message_kb;

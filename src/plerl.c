@@ -45,6 +45,7 @@ PG_MODULE_MAGIC;
  * plerl_shared.h, for both the variable and its GUC.
  */
 static PlerlSettings settings = {
+	.size = sizeof(PlerlSettings),
 	.call_timeout_ms = PLERL_DEFAULT_CALL_TIMEOUT_MS,
 	.connect_timeout_ms = PLERL_DEFAULT_CONNECT_TIMEOUT_MS,
 	.max_message_kb = PLERL_DEFAULT_MAX_MESSAGE_KB,
