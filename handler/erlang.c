@@ -26,9 +26,11 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/inval.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "executor/spi.h"
 
@@ -213,6 +215,47 @@ plerl_extension_schema(void)
 	return nsp;
 }
 
+/*
+ * The guard functions' oids (erlang_cast() etc. in the extension's schema),
+ * per op, cached for the backend: finding them scans pg_extension and
+ * looks the name up, which was a tenth of an enqueue. Any change to
+ * pg_proc or pg_namespace (DROP or CREATE EXTENSION, ALTER ... SET SCHEMA,
+ * a function created anywhere) empties the cache; the EXECUTE privilege
+ * itself is checked on every call.
+ */
+#define GUARD_FN_OPS 16
+static Oid	guard_fn_cache[GUARD_FN_OPS];
+static bool guard_fn_callbacks = false;
+
+static void
+guard_fn_invalidate(Datum arg, int cacheid, uint32 hashvalue)
+{
+	memset(guard_fn_cache, 0, sizeof(guard_fn_cache));
+}
+
+static Oid
+guard_fn(int op, const char *fname, int nargs, Oid *argtypes)
+{
+	Oid			nsp;
+	Oid			fn;
+
+	if (!guard_fn_callbacks)
+	{
+		CacheRegisterSyscacheCallback(PROCOID, guard_fn_invalidate, (Datum) 0);
+		CacheRegisterSyscacheCallback(NAMESPACEOID, guard_fn_invalidate, (Datum) 0);
+		guard_fn_callbacks = true;
+	}
+	if (op >= 0 && op < GUARD_FN_OPS && OidIsValid(guard_fn_cache[op]))
+		return guard_fn_cache[op];
+	nsp = plerl_extension_schema();
+	fn = !OidIsValid(nsp) ? InvalidOid :
+		LookupFuncName(list_make2(makeString(get_namespace_name(nsp)), makeString(pstrdup(fname))),
+					   nargs, argtypes, true);
+	if (OidIsValid(fn) && op >= 0 && op < GUARD_FN_OPS)
+		guard_fn_cache[op] = fn;
+	return fn;
+}
+
 /* Short-lived strings for the guarded resolve: reset on each call; Go copies them at once. */
 static MemoryContext resolve_cxt = NULL;
 
@@ -240,7 +283,6 @@ plerl_erl_resolve_as_guarded(uint32_t as_user, const char *target, const char *m
 		int			nargs;
 		Oid			argtypes[4] = {TEXTOID, TEXTOID, TEXTOID, JSONBOID};
 		Oid			fn;
-		Oid			nsp;
 
 		refuse_parallel_worker();
 		if (OidIsValid((Oid) as_user) && (Oid) as_user != save_user)
@@ -276,10 +318,7 @@ plerl_erl_resolve_as_guarded(uint32_t as_user, const char *target, const char *m
 				fname = "erlang_call", nargs = 4;
 				break;
 		}
-		nsp = plerl_extension_schema();
-		fn = !OidIsValid(nsp) ? InvalidOid :
-			LookupFuncName(list_make2(makeString(get_namespace_name(nsp)), makeString(pstrdup(fname))),
-						   nargs, argtypes, true);
+		fn = guard_fn(lua_op, fname, nargs, argtypes);
 		if (!OidIsValid(fn) || pg_proc_aclcheck(fn, GetUserId(), ACL_EXECUTE) != ACLCHECK_OK)
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),

@@ -192,6 +192,9 @@ outbox_round(void)
 	PlerlOutboxGroup *cg;
 
 	MemoryContextReset(round_cxt);
+	/* Before the snapshot: a commit it misses wakes us again (src/plerl.c). */
+	if (plerl_settings->outbox_woken)
+		plerl_settings->outbox_woken();
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	SPI_connect();

@@ -199,6 +199,9 @@ typedef struct PlerlSettings
 	int			log_min_duration_ms;	/* plerl.log_min_duration; -1: off */
 	PlerlStatRecordFn stat_record;	/* NULL: not in shared_preload_libraries */
 	PlerlStatBackendFn stat_backend;	/* this backend's slot (NULL fn or result: none) */
+	/* the outbox's wake-up (src/plerl.c): plain functions, never raise */
+	void		(*outbox_arm) (void);	/* this transaction enqueued: wake the worker at COMMIT */
+	void		(*outbox_woken) (void); /* the worker, before it reads: later commits wake it again */
 } PlerlSettings;
 
 /* Bound by plerl_bind (entry.c) when the loader loads plerl_go.so. */

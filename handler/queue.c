@@ -9,8 +9,11 @@
 #include "access/table.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "commands/sequence.h"
+#include "executor/executor.h"
+#include "access/tableam.h"
+#include "utils/timestamp.h"
 #include "common/hashfn.h"
-#include "executor/spi.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
@@ -21,7 +24,81 @@
 
 #include "plerl_int.h"
 
-static SPIPlanPtr insert_plan = NULL;
+/* plerl.outbox's columns, in the order of plerl--1.0.sql (checked at each insert) */
+#define OUTBOX_NATTS 11
+static const char *const outbox_cols[OUTBOX_NATTS] = {
+	"id", "server", "dest", "op", "role", "payload", "enqueued_at",
+	"attempts", "next_attempt", "last_error", "dead"
+};
+
+/*
+ * The row, written as an INSERT would write it but without the executor
+ * (no plan, no executor start and end per row): the heap tuple with the
+ * column defaults of plerl--1.0.sql (id from the table's sequence,
+ * enqueued_at now(), attempts 0, dead false, the rest NULL), then the
+ * entries of every index (the unique check of the primary key and the
+ * predicates of the partial indexes included: ExecInsertIndexTuples). The
+ * heap and index inserts are WAL-logged in this transaction, as an
+ * INSERT's. No row triggers exist on the table (the statement trigger
+ * only wakes the worker, which plerl_queue_insert arms itself).
+ */
+static int64
+queue_insert_row(Oid relid, const char *server, const char *dest, int op, Oid role, bytea *payload)
+{
+	Relation	rel = table_open(relid, RowExclusiveLock);
+	TupleDesc	td = RelationGetDescr(rel);
+	Datum		values[OUTBOX_NATTS];
+	bool		nulls[OUTBOX_NATTS];
+	NameData	sname;
+	Oid			seqid;
+	int64		id;
+	EState	   *estate;
+	ResultRelInfo *rri;
+	TupleTableSlot *slot;
+	HeapTuple	tup;
+
+	if (td->natts != OUTBOX_NATTS)
+		elog(ERROR, "plerl: plerl.outbox has %d columns, expected %d: update the extension", td->natts, OUTBOX_NATTS);
+	for (int i = 0; i < OUTBOX_NATTS; i++)
+		if (TupleDescAttr(td, i)->attisdropped || strcmp(NameStr(TupleDescAttr(td, i)->attname), outbox_cols[i]) != 0)
+			elog(ERROR, "plerl: plerl.outbox's column %d is not %s: update the extension", i + 1, outbox_cols[i]);
+	seqid = get_relname_relid("outbox_id_seq", RelationGetNamespace(rel));
+	if (!OidIsValid(seqid))
+		elog(ERROR, "plerl: the sequence plerl.outbox_id_seq does not exist");
+	/* as the table's owner (the caller switched): its sequence, no check needed */
+	id = nextval_internal(seqid, false);
+
+	namestrcpy(&sname, server);
+	memset(nulls, false, sizeof(nulls));
+	values[0] = Int64GetDatum(id);
+	values[1] = NameGetDatum(&sname);
+	values[2] = CStringGetTextDatum(dest);
+	values[3] = Int32GetDatum(op);
+	values[4] = ObjectIdGetDatum(role);
+	values[5] = PointerGetDatum(payload);
+	values[6] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());	/* now() */
+	values[7] = Int32GetDatum(0);
+	nulls[8] = true;
+	nulls[9] = true;
+	values[10] = BoolGetDatum(false);
+	tup = heap_form_tuple(td, values, nulls);
+
+	estate = CreateExecutorState();
+	estate->es_output_cid = GetCurrentCommandId(true);
+	rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(rri, rel, 1, NULL, 0);
+	ExecOpenIndices(rri, false);
+	slot = MakeSingleTupleTableSlot(td, &TTSOpsHeapTuple);
+	ExecStoreHeapTuple(tup, slot, false);
+	simple_table_tuple_insert(rel, slot);
+	if (rri->ri_NumIndices > 0)
+		list_free(ExecInsertIndexTuples(rri, slot, estate, false, false, NULL, NIL));
+	ExecDropSingleTupleTableSlot(slot);
+	ExecCloseIndices(rri);
+	FreeExecutorState(estate);
+	table_close(rel, NoLock);
+	return id;
+}
 
 Oid
 plerl_queue_relid(bool missing_ok)
@@ -63,10 +140,8 @@ plerl_queue_insert(const char *server, const char *dest, int op, Oid role,
 	LOCKTAG		tag;
 	uint64		h;
 	char	   *key;
-	Datum		values[5];
 	bytea	   *bytes;
 	int64		id = 0;
-	bool		isnull;
 
 	rel = table_open(relid, RowExclusiveLock);
 	nblocks = RelationGetNumberOfBlocks(rel);
@@ -89,11 +164,6 @@ plerl_queue_insert(const char *server, const char *dest, int op, Oid role,
 	bytes = palloc(VARHDRSZ + len);
 	SET_VARSIZE(bytes, VARHDRSZ + len);
 	memcpy(VARDATA(bytes), payload, len);
-	values[0] = CStringGetDatum(server);
-	values[1] = CStringGetTextDatum(dest);
-	values[2] = Int32GetDatum(op);
-	values[3] = ObjectIdGetDatum(role);
-	values[4] = PointerGetDatum(bytes);
 
 	/*
 	 * As the table's owner: callers may not read or write the queue (it
@@ -104,32 +174,7 @@ plerl_queue_insert(const char *server, const char *dest, int op, Oid role,
 	SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
 	PG_TRY();
 	{
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "plerl: SPI_connect failed");
-		if (insert_plan == NULL)
-		{
-			Oid			types[5] = {NAMEOID, TEXTOID, INT4OID, OIDOID, BYTEAOID};
-			SPIPlanPtr	p = SPI_prepare("INSERT INTO plerl.outbox (server, dest, op, role, payload) "
-										"VALUES ($1, $2, $3, $4, $5) RETURNING id", 5, types);
-
-			if (p == NULL)
-				elog(ERROR, "plerl: cannot prepare the outbox insert: %s", SPI_result_code_string(SPI_result));
-			SPI_keepplan(p);
-			insert_plan = p;
-		}
-		{
-			char		namebuf[NAMEDATALEN];
-
-			memset(namebuf, 0, sizeof(namebuf));
-			strlcpy(namebuf, server, sizeof(namebuf));
-			values[0] = PointerGetDatum(namebuf);
-			/* count 0: with a limit the insert is not run to its end, and AFTER STATEMENT triggers (the wake-up) never fire */
-			if (SPI_execute_plan(insert_plan, values, NULL, false, 0) != SPI_OK_INSERT_RETURNING ||
-				SPI_processed != 1)
-				elog(ERROR, "plerl: the outbox insert failed");
-			id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-		}
-		SPI_finish();
+		id = queue_insert_row(relid, server, dest, op, role, bytes);
 		SetUserIdAndSecContext(save_user, save_sec);
 	}
 	PG_CATCH();
@@ -138,6 +183,9 @@ plerl_queue_insert(const char *server, const char *dest, int op, Oid role,
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	/* wake the worker when this transaction commits (src/plerl.c) */
+	if (plerl_settings->outbox_arm)
+		plerl_settings->outbox_arm();
 	return id;
 }
 

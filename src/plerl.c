@@ -25,6 +25,7 @@
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
+#include "port/atomics.h"
 #include "storage/latch.h"
 #include "storage/proc.h"
 #include "storage/shmem.h"
@@ -85,6 +86,9 @@ static PlerlDispatchFn dispatch = NULL;
 
 void		_PG_init(void);
 static void outbox_init(void);
+static void outbox_xact_callback(XactEvent event, void *arg);
+static void outbox_arm(void);
+static void outbox_woken(void);
 
 void
 _PG_init(void)
@@ -180,6 +184,9 @@ _PG_init(void)
 							NULL, &settings.outbox_sweep_ms, PLERL_DEFAULT_OUTBOX_SWEEP_MS, 10, 3600000,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 	plerl_stats_init(&settings);	/* src/stats.c: statistics, slow-call log */
+	settings.outbox_arm = outbox_arm;
+	settings.outbox_woken = outbox_woken;
+	RegisterXactCallback(outbox_xact_callback, NULL);
 	MarkGUCPrefixReserved("plerl");
 	if (process_shared_preload_libraries_in_progress)
 		outbox_init();
@@ -310,6 +317,7 @@ typedef struct OutboxSlot
 	Oid			dboid;
 	pid_t		pid;			/* 0: free */
 	Latch	   *latch;			/* the worker's procLatch (in shared memory) */
+	pg_atomic_uint32 pending;	/* 1: a wake-up is on its way; the worker clears it before it reads */
 } OutboxSlot;
 
 typedef struct OutboxShared
@@ -319,6 +327,7 @@ typedef struct OutboxShared
 } OutboxShared;
 
 static OutboxShared *outbox_shared = NULL;
+static int	outbox_slot = -1;		/* in the worker: its slot */
 static shmem_request_hook_type prev_shmem_request = NULL;
 static shmem_startup_hook_type prev_shmem_startup = NULL;
 
@@ -343,6 +352,8 @@ outbox_shmem_startup(void)
 	{
 		memset(outbox_shared, 0, sizeof(OutboxShared));
 		SpinLockInit(&outbox_shared->mutex);
+		for (int i = 0; i < PLERL_OUTBOX_SLOTS; i++)
+			pg_atomic_init_u32(&outbox_shared->slots[i].pending, 0);
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
@@ -437,6 +448,8 @@ outbox_slot_take(void)
 		outbox_shared->slots[free_slot].dboid = MyDatabaseId;
 		outbox_shared->slots[free_slot].latch = MyLatch;
 		outbox_shared->slots[free_slot].pid = MyProcPid;
+		pg_atomic_write_u32(&outbox_shared->slots[free_slot].pending, 0);
+		outbox_slot = free_slot;
 	}
 	SpinLockRelease(&outbox_shared->mutex);
 	if (free_slot >= 0)
@@ -470,9 +483,38 @@ plerl_outbox_main(Datum arg)
 	proc_exit(0);
 }
 
-/* Set when this transaction wrote the outbox; the wake-up goes at COMMIT. */
+/*
+ * Set when this transaction wrote the outbox (queue.c through
+ * PlerlSettings.outbox_arm, or the statement trigger for other writes);
+ * the wake-up goes at COMMIT. The callback is registered once, in _PG_init.
+ */
 static bool outbox_wake_pending = false;
-static bool outbox_callback_set = false;
+
+/*
+ * Wake this database's worker, coalesced: the slot's pending flag is set by
+ * the first commit after the worker cleared it (outbox_woken, before its
+ * read), and only that commit sets the latch. Commits while the flag is set
+ * need no wake-up: the worker has not read yet, and its read (a snapshot
+ * taken after the clear) sees them. So a busy worker costs committers a
+ * shared read, not a kill() each.
+ */
+static void
+outbox_wake_now(void)
+{
+	for (int i = 0; i < PLERL_OUTBOX_SLOTS; i++)
+	{
+		OutboxSlot *s = &outbox_shared->slots[i];
+		Latch	   *latch = s->latch;
+
+		/* Unlocked reads: a stale latch is a procLatch in shared memory, harmless to set. */
+		if (s->pid == 0 || s->dboid != MyDatabaseId || latch == NULL)
+			continue;
+		if (pg_atomic_read_u32(&s->pending) != 0)
+			continue;
+		if (pg_atomic_exchange_u32(&s->pending, 1) == 0)
+			SetLatch(latch);
+	}
+}
 
 static void
 outbox_xact_callback(XactEvent event, void *arg)
@@ -486,17 +528,7 @@ outbox_xact_callback(XactEvent event, void *arg)
 			 * too early, and a later failure would leave nothing to see).
 			 */
 			if (outbox_wake_pending && outbox_shared != NULL)
-			{
-				for (int i = 0; i < PLERL_OUTBOX_SLOTS; i++)
-				{
-					OutboxSlot *s = &outbox_shared->slots[i];
-					Latch	   *latch = s->latch;
-
-					/* Unlocked reads: a stale latch is a procLatch in shared memory, harmless to set. */
-					if (s->pid != 0 && s->dboid == MyDatabaseId && latch != NULL)
-						SetLatch(latch);
-				}
-			}
+				outbox_wake_now();
 			outbox_wake_pending = false;
 			break;
 		case XACT_EVENT_ABORT:
@@ -509,18 +541,32 @@ outbox_xact_callback(XactEvent event, void *arg)
 	}
 }
 
-/* Statement trigger on plerl.outbox: wake the worker when this transaction commits. Pure C. */
+/* PlerlSettings.outbox_arm: this transaction enqueued. Plain, never raises. */
+static void
+outbox_arm(void)
+{
+	outbox_wake_pending = true;
+}
+
+/*
+ * PlerlSettings.outbox_woken: the worker, before each read. A full barrier
+ * (the exchange) orders the clear before the read's snapshot: a commit the
+ * snapshot misses finds the flag clear and sets the latch.
+ */
+static void
+outbox_woken(void)
+{
+	if (outbox_shared != NULL && outbox_slot >= 0)
+		(void) pg_atomic_exchange_u32(&outbox_shared->slots[outbox_slot].pending, 0);
+}
+
+/* Statement trigger on plerl.outbox (rows changed by SQL: outbox_retry). Pure C. */
 PG_FUNCTION_INFO_V1(plerl_outbox_wake);
 Datum
 plerl_outbox_wake(PG_FUNCTION_ARGS)
 {
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		elog(ERROR, "plerl_outbox_wake: not called as a trigger");
-	if (!outbox_callback_set)
-	{
-		RegisterXactCallback(outbox_xact_callback, NULL);
-		outbox_callback_set = true;
-	}
 	outbox_wake_pending = true;
 	return PointerGetDatum(NULL);
 }
