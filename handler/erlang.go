@@ -326,14 +326,9 @@ func (b *bridge) connNode(ctx context.Context, t target, node string) (*dist.Con
 			return c, nil
 		}
 	}
-	nc := &dist.NodeConfig{Cookie: cookie, Ident: ident}
-	if t.tls {
-		tc, err := tlsConfig(t)
-		if err != nil {
-			return nil, err
-		}
-		nc.TLS = tc
-		nc.Ident += "/tls/" + t.tlsCA + "/" + t.tlsCert
+	nc, err := nodeConfig(t, cookie, ident)
+	if err != nil {
+		return nil, err
 	}
 	s := readSettings()
 	cctx, cancel := context.WithTimeout(ctx, s.ConnectTimeout)
@@ -358,6 +353,22 @@ func (b *bridge) connNode(ctx context.Context, t target, node string) (*dist.Con
 			Hint:    "The limit of connecting (epmd lookup, TCP connect, handshake) is plerl.connect_timeout."}
 	}
 	return c, err
+}
+
+// nodeConfig is how the pool connects to t's node: the cookie, and TLS
+// (with the files in the connection's identity, so a changed tls_ca or
+// tls_cert makes a new connection).
+func nodeConfig(t target, cookie, ident string) (*dist.NodeConfig, error) {
+	nc := &dist.NodeConfig{Cookie: cookie, Ident: ident}
+	if t.tls {
+		tc, err := tlsConfig(t)
+		if err != nil {
+			return nil, err
+		}
+		nc.TLS = tc
+		nc.Ident += "/tls/" + t.tlsCA + "/" + t.tlsCert
+	}
+	return nc, nil
 }
 
 func tlsConfig(t target) (*tls.Config, error) {

@@ -226,16 +226,14 @@ func (b *bridge) deliver(ob *outboxBatch, timeout time.Duration) {
 // (which is safe for concurrent use).
 func (b *bridge) outboxConn(ctx context.Context, ob *outboxBatch) (*dist.Conn, error) {
 	t := ob.t
-	nc := &dist.NodeConfig{Cookie: t.cookie, Ident: ob.ident}
-	if t.tls {
-		tc, err := tlsConfig(t)
-		if err != nil {
-			return nil, err
+	if !t.tls {
+		if c := b.pool.Lookup(t.node, ob.ident); c != nil {
+			return c, nil
 		}
-		nc.TLS = tc
-		nc.Ident += "/tls/" + t.tlsCA + "/" + t.tlsCert
-	} else if c := b.pool.Lookup(t.node, ob.ident); c != nil {
-		return c, nil
+	}
+	nc, err := nodeConfig(t, t.cookie, ob.ident)
+	if err != nil {
+		return nil, err
 	}
 	cctx, cancel := context.WithTimeout(ctx, readSettings().ConnectTimeout)
 	defer cancel()

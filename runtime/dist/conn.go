@@ -741,17 +741,7 @@ func (c *Conn) flushCork() {
 		c.wmu.Unlock()        // a writer in progress takes wbuf with it
 		return
 	}
-	select {
-	case <-c.done:
-		c.wmu.Unlock()
-		return
-	default:
-	}
-	c.writing = true
-	out := c.wbuf
-	c.wbuf, c.wspare = c.wspare, nil
-	c.wakeWritersLocked()
-	c.writeLoop(nil, out, false, true)
+	c.writeQueuedLocked()
 }
 
 // Hold makes the packets written from now on wait in the write queue
@@ -782,6 +772,14 @@ func (c *Conn) Release() {
 		c.wmu.Unlock() // a writer in progress or the reader's cork takes wbuf
 		return
 	}
+	c.writeQueuedLocked()
+}
+
+// writeQueuedLocked becomes the writer of what wbuf holds and writes it
+// without waiting for the socket (what it does not take now a background
+// writer finishes). Called with wmu held and no write in progress; returns
+// with wmu released.
+func (c *Conn) writeQueuedLocked() {
 	select {
 	case <-c.done:
 		c.wmu.Unlock()
