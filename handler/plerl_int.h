@@ -20,6 +20,7 @@
  *   spi.c        SPI guards (execute, prepare, cursors, commit)
  *   frame.c      the stack of running calls, the lazy SPI connection,
  *                interrupts and identity for Go
+ *   datetime.c   guards for Lua's date and time values (text, input, zone offsets)
  *   typeio.c     Datum <-> PlerlValue for any type; rows of a descriptor
  *   subxact.c    subtransactions for Lua pcall
  *   elog.c       errors: capture and stash in guards, raise after Go,

@@ -132,6 +132,37 @@ func TestCallsGoOneWay(t *testing.T) {
 	}
 }
 
+// TestCallsFollowTheDocumentedOrder: handler/plerl_int.h lists the C files
+// in the order calls go (docs/internals/architecture.md repeats it); every
+// file must be listed, and no file may call one listed above it.
+func TestCallsFollowTheDocumentedOrder(t *testing.T) {
+	hdr, err := os.ReadFile(filepath.Join(handlerDir, "plerl_int.h"))
+	if err != nil {
+		t.Skipf("no plerl_int.h in %s", handlerDir)
+	}
+	var order []string
+	for _, m := range regexp.MustCompile(`(?m)^ \*   ([a-z_]+\.c) `).FindAllStringSubmatch(string(hdr), -1) {
+		order = append(order, m[1])
+	}
+	rank := map[string]int{}
+	for i, f := range order {
+		rank[f] = i
+	}
+	g := callGraph(cFiles(t))
+	for f, tos := range g {
+		rf, ok := rank[f]
+		if !ok {
+			t.Errorf("%s is not in plerl_int.h's list of files", f)
+			continue
+		}
+		for to := range tos {
+			if rt, ok := rank[to]; ok && rt < rf {
+				t.Errorf("%s calls %s, which plerl_int.h lists above it", f, to)
+			}
+		}
+	}
+}
+
 // TestCallGraphSeesCalls guards the test above against going blind (a
 // regexp that matches nothing would find no cycle): known edges must show.
 func TestCallGraphSeesCalls(t *testing.T) {
