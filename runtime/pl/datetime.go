@@ -181,6 +181,20 @@ func (s *State) local(d DateTime) (int64, int64) {
 	return d.V, 0
 }
 
+// clockField is the hour, min, sec or usec of v microseconds: a time of
+// day, or an interval's time part (whose hours are not taken mod 24).
+func clockField(v int64, name string) lua.LValue {
+	switch name {
+	case "hour":
+		return lua.LNumber(v / 3_600_000_000)
+	case "min":
+		return lua.LNumber(v / 60_000_000 % 60)
+	case "sec":
+		return lua.LNumber(float64(v%60_000_000) / usPerSec)
+	}
+	return lua.LNumber(v % usPerSec)
+}
+
 // fields are what d.year, d.month... and d:as_table() give.
 func (s *State) dtField(d DateTime, name string) lua.LValue {
 	if inf := d.infinite(); inf != 0 {
@@ -209,14 +223,8 @@ func (s *State) dtField(d DateTime, name string) lua.LValue {
 			return num(int64(d.Months))
 		case "microseconds":
 			return s.IntValue(d.V)
-		case "hour":
-			return num(d.V / 3_600_000_000)
-		case "min":
-			return num(d.V / 60_000_000 % 60)
-		case "sec":
-			return lua.LNumber(float64(d.V%60_000_000) / usPerSec)
-		case "usec":
-			return num(d.V % usPerSec)
+		case "hour", "min", "sec", "usec":
+			return clockField(d.V, name)
 		case "epoch":
 			secs := float64(d.Months/12)*365.25*86400 + float64(d.Months%12)*30*86400 + float64(d.Days)*86400
 			return lua.LNumber(secs + float64(d.V)/usPerSec)
@@ -224,14 +232,8 @@ func (s *State) dtField(d DateTime, name string) lua.LValue {
 		return lua.LNil
 	case DTTime:
 		switch name {
-		case "hour":
-			return num(d.V / 3_600_000_000)
-		case "min":
-			return num(d.V / 60_000_000 % 60)
-		case "sec":
-			return lua.LNumber(float64(d.V%60_000_000) / usPerSec)
-		case "usec":
-			return num(d.V % usPerSec)
+		case "hour", "min", "sec", "usec":
+			return clockField(d.V, name)
 		case "epoch":
 			return lua.LNumber(float64(d.V) / usPerSec)
 		}
