@@ -236,20 +236,12 @@ func parseKB(status, field string) (int, error) {
 // result rows spill to disk past work_mem; the items are read 1000 at a
 // time). VmRSS is sampled every 100 ms while each batch runs.
 func (s *Suite) testBatchMemory() (string, error) {
-	a, err := s.session("batchmem")
+	a, b, pid, err := s.watched("batchmem", "batchmem-observer")
 	if err != nil {
 		return "", err
 	}
 	defer a.Close()
-	b, err := s.session("batchmem-observer")
-	if err != nil {
-		return "", err
-	}
 	defer b.Close()
-	pid, err := a.Value(`SELECT pg_backend_pid()`)
-	if err != nil {
-		return "", err
-	}
 	// The whole status in one row: psql prints it over many lines.
 	status := func() (string, error) {
 		rows, err := b.Query(fmt.Sprintf(`SELECT pg_read_file('/proc/%s/status')`, pid))

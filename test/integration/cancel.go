@@ -92,17 +92,10 @@ func (s *Suite) usable(a *Session, pid string, before conn) error {
 }
 
 func (s *Suite) cancelSessions() (a, b *Session, pid string, before conn, err error) {
-	if a, err = s.session("waiter"); err != nil {
+	if a, b, pid, err = s.watched("waiter", "observer"); err != nil {
 		return
 	}
-	if b, err = s.session("observer"); err != nil {
-		a.Close()
-		return
-	}
-	if pid, err = a.Value(`SELECT pg_backend_pid()`); err == nil {
-		_, err = a.Value(`SELECT erlang_call('tn', 'erlang', 'node', '[]')`)
-	}
-	if err == nil {
+	if _, err = a.Value(`SELECT erlang_call('tn', 'erlang', 'node', '[]')`); err == nil {
 		before, err = connOf(a, s.testNode)
 	}
 	if err != nil {

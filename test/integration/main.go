@@ -241,3 +241,20 @@ func (s *Suite) killNodes() {
 
 // session opens a psql session on the test database.
 func (s *Suite) session(name string) (*Session, error) { return Connect(name, s.db) }
+
+// watched opens the session a test works in, an observer b beside it, and
+// a's backend pid (to signal it or read its memory from b).
+func (s *Suite) watched(name, observer string) (a, b *Session, pid string, err error) {
+	if a, err = s.session(name); err != nil {
+		return
+	}
+	if b, err = s.session(observer); err != nil {
+		a.Close()
+		return
+	}
+	if pid, err = a.Value(`SELECT pg_backend_pid()`); err != nil {
+		a.Close()
+		b.Close()
+	}
+	return
+}

@@ -61,20 +61,12 @@ func (s *Suite) testConnectHang() (string, error) {
 	if err := s.allow("int_hang", "'erlang', 'node', 0"); err != nil {
 		return "", err
 	}
-	a, err := s.session("hang-a")
+	a, b, pid, err := s.watched("hang-a", "hang-b")
 	if err != nil {
 		return "", err
 	}
 	defer a.Close()
-	b, err := s.session("hang-b")
-	if err != nil {
-		return "", err
-	}
 	defer b.Close()
-	pid, err := a.Value(`SELECT pg_backend_pid()`)
-	if err != nil {
-		return "", err
-	}
 	const trials = 10
 	var lat []time.Duration
 	for i := 0; i < trials; i++ {

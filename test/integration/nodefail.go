@@ -74,20 +74,12 @@ func (s *Suite) testNodeFailure() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	a, err := s.session("down-a")
+	a, b, pid, err := s.watched("down-a", "down-b")
 	if err != nil {
 		return "", err
 	}
 	defer a.Close()
-	b, err := s.session("down-b")
-	if err != nil {
-		return "", err
-	}
 	defer b.Close()
-	pid, err := a.Value(`SELECT pg_backend_pid()`)
-	if err != nil {
-		return "", err
-	}
 	nodeCall := `SELECT erlang_call('int_down', 'erlang', 'node', '[]')`
 	if v, err := a.Value(nodeCall); err != nil || v != fmt.Sprintf(`{"$atom": "%s"}`, n.Name) {
 		return "", fmt.Errorf("first call: %q %v", v, err)
@@ -161,20 +153,12 @@ func (s *Suite) testNodeFailureLua() (string, error) {
 	$$`); err != nil {
 		return "", err
 	}
-	a, err := s.session("down-lua-a")
+	a, b, pid, err := s.watched("down-lua-a", "down-lua-b")
 	if err != nil {
 		return "", err
 	}
 	defer a.Close()
-	b, err := s.session("down-lua-b")
-	if err != nil {
-		return "", err
-	}
 	defer b.Close()
-	pid, err := a.Value(`SELECT pg_backend_pid()`)
-	if err != nil {
-		return "", err
-	}
 	// Connected (the node may have just been restarted: retry).
 	if _, _, err := reconnect(a, `SELECT int_down_node()`, 15*time.Second); err != nil {
 		return "", err
