@@ -491,6 +491,12 @@ erl_simple(FunctionCallInfo fcinfo, int op)
 	PG_RETURN_BOOL(req.result.i != 0);
 }
 
+static TimestampTz
+unix_us_to_timestamptz(int64 us)
+{
+	return (TimestampTz) (us - ((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * USECS_PER_SEC));
+}
+
 static Datum
 erl_connections(FunctionCallInfo fcinfo)
 {
@@ -509,8 +515,7 @@ erl_connections(FunctionCallInfo fcinfo)
 		values[0] = CStringGetTextDatum(r->node);
 		values[1] = CStringGetTextDatum(r->state);
 		if (r->since_unix_us > 0)
-			values[2] = TimestampTzGetDatum((TimestampTz) (r->since_unix_us -
-														   ((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * USECS_PER_SEC)));
+			values[2] = TimestampTzGetDatum(unix_us_to_timestamptz(r->since_unix_us));
 		else
 			nulls[2] = true;
 		values[3] = Int64GetDatum(r->calls);
@@ -528,12 +533,6 @@ erl_connections(FunctionCallInfo fcinfo)
 	}
 	free(rows);
 	return (Datum) 0;
-}
-
-static TimestampTz
-unix_us_to_timestamptz(int64 us)
-{
-	return (TimestampTz) (us - ((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * USECS_PER_SEC));
 }
 
 static Datum

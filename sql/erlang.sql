@@ -85,7 +85,8 @@ SELECT pg_sleep(0.1);
 SELECT erlang_call('testnode', 'Elixir.OrderDesk', 'committed', '[]');
 
 SELECT erlang_ping('testnode');
-SELECT node = :'node' AS node_ok, state, calls > 0 AS used FROM erlang_connections();
+SELECT node = :'node' AS node_ok, state, calls > 0 AS used,
+       since BETWEEN now() - interval '1 hour' AND clock_timestamp() AS since_ok FROM erlang_connections();
 SELECT erlang_disconnect('testnode') AS had_one, erlang_disconnect('testnode') AS had_another;
 -- The next call reconnects by itself.
 SELECT erlang_call('testnode', 'Elixir.String', 'upcase', '["again"]');
