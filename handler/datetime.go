@@ -46,7 +46,10 @@ func (host) DateTimeText(d pl.DateTime) (string, error) {
 func (host) ParseDateTime(kind pl.DTKind, text string) (pl.DateTime, error) {
 	var cerr C.PlerlError
 	var v C.PlerlValue
-	ct := C.CString(text)
+	ct, err := cText(kind.String()+" text", text)
+	if err != nil {
+		return pl.DateTime{}, err
+	}
 	defer C.free(unsafe.Pointer(ct))
 	if C.plerl_dt_parse(C.int32_t(int(kind)-1+C.PLV_DATE), ct, &v, &cerr) != 0 {
 		return pl.DateTime{}, guardError(&cerr)

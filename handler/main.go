@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"unsafe"
 
 	"github.com/plerl/plerl/runtime/pl"
@@ -73,6 +74,25 @@ func setError(cerr *C.PlerlError, err error) {
 }
 
 func cstr(s string) *C.char { return C.CString(s) }
+
+// cText copies text PostgreSQL parses (a query, a type or cursor name, a
+// date) for C, which reads up to the first NUL: text holding one is refused,
+// as PostgreSQL refuses a NUL in text, rather than cut short so that C runs
+// a prefix of what Lua wrote.
+func cText(what, s string) (*C.char, error) {
+	if err := checkText(what, s); err != nil {
+		return nil, err
+	}
+	return C.CString(s), nil
+}
+
+// checkText is cText's check, for text copied later.
+func checkText(what, s string) error {
+	if strings.IndexByte(s, 0) >= 0 {
+		return pl.Errorf(sqlstate.CharacterNotInRepertoire, "%s contains a NUL byte (0x00)", what)
+	}
+	return nil
+}
 
 func cstrOrNil(s string) *C.char {
 	if s == "" {

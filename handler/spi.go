@@ -71,7 +71,10 @@ func (c *spiCursor) Fetch(s *pl.State, n int64) (*lua.LTable, error) {
 
 func (c *spiCursor) FetchDir(s *pl.State, dir int, n int64) (*lua.LTable, error) {
 	drainPending()
-	cname := C.CString(c.name)
+	cname, err := cText("cursor name", c.name)
+	if err != nil {
+		return nil, err
+	}
 	defer C.free(unsafe.Pointer(cname))
 	var rows C.PlerlRows
 	var cerr C.PlerlError
@@ -83,7 +86,10 @@ func (c *spiCursor) FetchDir(s *pl.State, dir int, n int64) (*lua.LTable, error)
 
 func (c *spiCursor) Move(dir int, n int64) (int64, error) {
 	drainPending()
-	cname := C.CString(c.name)
+	cname, err := cText("cursor name", c.name)
+	if err != nil {
+		return 0, err
+	}
 	defer C.free(unsafe.Pointer(cname))
 	var moved C.int64_t
 	var cerr C.PlerlError
@@ -97,7 +103,10 @@ func (c *spiCursor) IsOpen() (bool, error) {
 	if c.closed {
 		return false, nil
 	}
-	cname := C.CString(c.name)
+	cname, err := cText("cursor name", c.name)
+	if err != nil {
+		return false, err
+	}
 	defer C.free(unsafe.Pointer(cname))
 	var exists C.int32_t
 	var cerr C.PlerlError
@@ -115,7 +124,10 @@ func (c *spiCursor) Close() error {
 	if c.owned {
 		c.cleanup.Stop()
 	}
-	cname := C.CString(c.name)
+	cname, err := cText("cursor name", c.name)
+	if err != nil {
+		return err
+	}
 	defer C.free(unsafe.Pointer(cname))
 	var cerr C.PlerlError
 	if C.plerl_spi_cursor_close(cname, &cerr) != 0 {
@@ -214,11 +226,19 @@ func (host) SPIPrepare(s *pl.State, sql string, types []string, opts pl.PlanOpti
 }
 
 func prepare(sql string, types []string, flags int) (*spiPlan, error) {
-	csql := C.CString(sql)
+	csql, err := cText("query", sql)
+	if err != nil {
+		return nil, err
+	}
 	defer C.free(unsafe.Pointer(csql))
 	var ctypes **C.char
 	if len(types) > 0 {
-		arr := (*[1 << 20]*C.char)(C.malloc(C.size_t(len(types)) * C.size_t(unsafe.Sizeof(uintptr(0)))))[:len(types):len(types)]
+		for _, t := range types {
+			if err := checkText("type name", t); err != nil {
+				return nil, err
+			}
+		}
+		arr := unsafe.Slice((**C.char)(C.malloc(C.size_t(len(types))*C.size_t(unsafe.Sizeof(uintptr(0))))), len(types))
 		for i, t := range types {
 			arr[i] = C.CString(t)
 		}
@@ -294,7 +314,10 @@ func (host) SPIExecute(s *pl.State, q pl.Query, args []lua.LValue, limit int64) 
 	var cerr C.PlerlError
 	if q.Plan == nil && len(args) == 0 {
 		// No parameters: SPI_execute, which also runs several statements.
-		csql := C.CString(q.SQL)
+		csql, err := cText("query", q.SQL)
+		if err != nil {
+			return nil, err
+		}
 		rc := C.plerl_spi_execute(nil, csql, nil, 0, C.int64_t(limit), &rows, &cerr)
 		C.free(unsafe.Pointer(csql))
 		if rc != 0 {
@@ -365,7 +388,9 @@ func (host) SPIOpen(s *pl.State, q pl.Query, args []lua.LValue, name string) (pl
 	}
 	var want *C.char
 	if name != "" {
-		want = C.CString(name)
+		if want, err = cText("cursor name", name); err != nil {
+			return nil, err
+		}
 		defer C.free(unsafe.Pointer(want))
 	}
 	var cname *C.char

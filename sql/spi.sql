@@ -207,4 +207,17 @@ DO LANGUAGE plerl $$
   local ok, e = pcall(spi.execute, 'SELECT 1/0')
   print(ok, e.sqlstate, e.message)
 $$;
+-- Text PostgreSQL parses is refused whole when it holds a NUL byte, never
+-- cut short (C would run "SELECT 1 AS a" and return its row).
+DO LANGUAGE plerl $$
+  local function try(f, ...)
+    local ok, e = pcall(f, ...)
+    print(ok, e.sqlstate, e.message)
+  end
+  try(spi.execute, 'SELECT 1 AS a\0 WHERE false')
+  try(spi.execute, 'SELECT $1::int AS a\0 WHERE false', 1)
+  try(spi.prepare, 'SELECT $1 AS a', {'int4\0junk'})
+  try(spi.findcursor, 'c\0x')
+  try(datetime.date, '2024-01-01\0junk')
+$$;
 DROP TABLE spi_t;
