@@ -93,16 +93,20 @@ func newPool(name string, l poolLimits) *dist.Pool {
 			MaxSendSize:    int(l.maxMessageKB) * 1024,
 			ReplaceAlive:   true, // our name is our backend slot: an old session of it is stale
 			MailboxBytes:   dist.NewByteBudget(mailboxBytes()),
-			OneWaiter:      true, // the backend's thread awaits every call itself
+			ReplyBytes:     dist.NewByteBudget(mailboxBytes()), // a budget of its own
+			OneWaiter:      true,                               // the backend's thread awaits every call itself
 		},
 		MaxConns: int(l.maxConns),
 	})
 }
 
 // mailboxBytes is what the Erlang mailboxes of this backend may hold
-// together: a quarter of plerl.lua_memory_limit (the Go heap they live in
-// counts against that limit, and a backend whose mailboxes filled it could
-// not even run erlang.receive to drain them), 64 MB without a limit.
+// together, and (a second budget of the same size) what replies that
+// arrived before their call is awaited may hold (a batch's or Lua's async
+// calls behind a slow earlier call): a quarter of plerl.lua_memory_limit
+// (the Go heap they live in counts against that limit, and a backend whose
+// mailboxes filled it could not even run erlang.receive to drain them),
+// 64 MB without a limit.
 func mailboxBytes() int64 {
 	if lim := int64(C.plerl_settings.lua_memory_limit_kb) * 1024; lim > 0 {
 		return lim / 4

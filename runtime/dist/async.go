@@ -143,6 +143,10 @@ func (p *Pending) Wait(ctx context.Context) (any, error) {
 		// The call is final (routeSignal removed it from the map) and the
 		// channel drained: it may be reused.
 		callPool.Put(p.cl)
+		c.collected(r)
+		if r.over > 0 {
+			return nil, c.countErr(c.overErr(r, step))
+		}
 		if ctl.Op == OpSpawnReply { // the spawn failed (routeSignal keeps a pid to itself)
 			return nil, c.countErr(newErr(KindRemote, c.node, step, &RemoteError{Class: "error", Reason: ctl.Reason, MFA: mfaString(p.mod, p.fun, p.arity)}))
 		}
@@ -186,6 +190,8 @@ func (p *Pending) Abandon() {
 		} else {
 			p.cl.cancelled = true // the reader kills it when SPAWN_REPLY comes
 		}
+	} else {
+		c.dropHeldLocked(p.cl) // its DOWN came: nothing to kill
 	}
 	c.pmu.Unlock()
 	if kill != nil {

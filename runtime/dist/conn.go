@@ -62,6 +62,14 @@ type Config struct {
 	// (DropNewest), or makes room by dropping the oldest of its own mailbox
 	// (DropOldest), and is counted as a drop like a full mailbox's.
 	MailboxBytes *ByteBudget
+	// ReplyBytes, if set, bounds the bytes of call replies that have
+	// arrived and wait to be collected (Pending.Wait) on every connection
+	// that shares it: a pipeline's later replies read while it awaits an
+	// earlier one. A reply is always accepted while nothing else is held;
+	// one that does not fit fails its call with KindTooLarge (its bytes
+	// are dropped), so a batch cannot hold more than the budget however
+	// many calls it has in flight.
+	ReplyBytes *ByteBudget
 	// ReplaceAlive answers handshake status "alive" (our name still has a
 	// connection on the peer) with "true", which makes the peer drop the old
 	// connection. false answers "false" and fails with KindHandshake.
@@ -950,14 +958,14 @@ func (c *Conn) dispatch(frame []byte) *Error {
 		c.deliverSignal(ctl.To, Exit{From: ctl.From, Reason: ctl.Reason, Kind: kind})
 	case OpMonitorPExit, OpPayloadMonitorPExit:
 		if r, ok := ctl.Ref.(term.Ref); ok {
-			if k, ok := c.ourRefKey(r); ok && c.routeSignal(k, ctl) {
+			if k, ok := c.ourRefKey(r); ok && c.routeSignal(k, ctl, len(frame)) {
 				return nil
 			}
 		}
 		c.deliverSignal(ctl.To, Down{Ref: ctl.Ref, Proc: ctl.From, Reason: ctl.Reason})
 	case OpSpawnReply:
 		if r, ok := ctl.Ref.(term.Ref); ok {
-			if k, ok := c.ourRefKey(r); ok && c.routeSignal(k, ctl) {
+			if k, ok := c.ourRefKey(r); ok && c.routeSignal(k, ctl, len(frame)) {
 				return nil
 			}
 		}
@@ -1033,6 +1041,24 @@ func (b *ByteBudget) take(n int64) bool {
 	for {
 		u := b.used.Load()
 		if u+n > b.limit {
+			return false
+		}
+		if b.used.CompareAndSwap(u, u+n) {
+			return true
+		}
+	}
+}
+
+// takeHeld is take for held replies: a reply always fits while nothing
+// else is held, so no single call fails for the budget alone (its size is
+// bounded by MaxMessageSize).
+func (b *ByteBudget) takeHeld(n int64) bool {
+	if b == nil {
+		return true
+	}
+	for {
+		u := b.used.Load()
+		if u > 0 && u+n > b.limit {
 			return false
 		}
 		if b.used.CompareAndSwap(u, u+n) {

@@ -681,3 +681,57 @@ func TestFakeMailboxByteBudget(t *testing.T) {
 		t.Fatalf("after Close the budget holds %d bytes, want 0", u)
 	}
 }
+
+// Replies that arrive while an earlier call is awaited are held until
+// collected; together they stay within Config.ReplyBytes: a reply that
+// does not fit fails its own call (KindTooLarge) and is dropped, the first
+// one held always fits, and collecting or abandoning gives the bytes back.
+func TestFakeReplyByteBudget(t *testing.T) {
+	p, cfg := startFake(t, fakepeer.Behavior{NoTicks: true})
+	budget := NewByteBudget(5 << 19) // 2.5 MB
+	cfg.ReplyBytes = budget
+	c, err := Dial(context.Background(), cfg, p.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := ctx5(t)
+	mb := term.Binary(make([]byte, 1<<20)) // each reply echoes it: just over 1 MB
+	var ps []*Pending
+	for i := 0; i < 6; i++ {
+		pd, err := c.Go(ctx, "m", "f", []any{mb}, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps = append(ps, pd)
+	}
+	// Awaiting the fourth reads the first three: two fit, the third does
+	// not, nor does the fourth itself.
+	if _, err := ps[3].Wait(ctx); KindOf(err) != KindTooLarge {
+		t.Fatalf("4th: %v, want KindTooLarge", err)
+	}
+	if u := budget.Used(); u <= 2<<20 || u > 5<<19 {
+		t.Fatalf("held %d bytes, want two replies' worth", u)
+	}
+	for i, want := range []Kind{0, 0, KindTooLarge} {
+		_, err := ps[i].Wait(ctx)
+		if KindOf(err) != want {
+			t.Fatalf("call %d: %v, want kind %v", i+1, err, want)
+		}
+	}
+	if u := budget.Used(); u != 0 {
+		t.Fatalf("after collecting, %d bytes held", u)
+	}
+	// The sixth's wait holds the fifth's reply; abandoning the fifth
+	// gives it back.
+	if _, err := ps[5].Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if u := budget.Used(); u < 1<<20 {
+		t.Fatalf("the 5th reply is not held (%d bytes)", u)
+	}
+	ps[4].Abandon()
+	if u := budget.Used(); u != 0 {
+		t.Fatalf("after abandoning, %d bytes held", u)
+	}
+}

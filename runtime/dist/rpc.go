@@ -64,8 +64,28 @@ func mfaString(mod, fun string, arity int) string {
 // ---- pending calls --------------------------------------------------------
 
 type reply struct {
-	buf []byte  // rex/gen_call: the result term, starting with 131
-	ctl Control // spawn: SPAWN_REPLY or DOWN
+	buf  []byte  // rex/gen_call: the result term, starting with 131
+	ctl  Control // spawn: SPAWN_REPLY or DOWN
+	held int64   // bytes drawn from Config.ReplyBytes until collected
+	over int64   // the reply (of this many bytes) did not fit ReplyBytes: dropped
+}
+
+// collected gives a collected (or dropped) reply's bytes back to the budget.
+func (c *Conn) collected(r reply) { c.cfg.ReplyBytes.give(r.held) }
+
+// hold draws a reply of n bytes from Config.ReplyBytes; a reply that does
+// not fit is dropped and fails its call (overErr).
+func (c *Conn) hold(r reply, n int) reply {
+	if !c.cfg.ReplyBytes.takeHeld(int64(n)) {
+		return reply{over: int64(n)}
+	}
+	r.held = int64(n)
+	return r
+}
+
+// overErr is the error of a call whose reply did not fit Config.ReplyBytes.
+func (c *Conn) overErr(r reply, step string) *Error {
+	return newErr(KindTooLarge, c.node, step, fmt.Errorf("its reply of %d bytes arrived while replies of earlier calls still waited to be collected, beyond the %d bytes they may hold together: fewer calls in flight", r.over, c.cfg.ReplyBytes.Limit()))
 }
 
 type call struct {
@@ -156,10 +176,26 @@ func (c *Conn) abandon(k uint64, cl *call) {
 	mine := c.pending[k] == cl
 	if mine {
 		c.unpendLocked(k, cl)
+	} else {
+		c.dropHeldLocked(cl)
 	}
 	c.pmu.Unlock()
 	if mine {
 		callPool.Put(cl)
+	}
+}
+
+// dropHeldLocked gives back the bytes of a reply delivered to a call that
+// is being abandoned. Replies are put in a call's channel under pmu, so
+// nothing arrives after this.
+func (c *Conn) dropHeldLocked(cl *call) {
+	for {
+		select {
+		case r := <-cl.ch:
+			c.collected(r)
+		default:
+			return
+		}
 	}
 }
 
@@ -220,25 +256,24 @@ func (c *Conn) fastReply(f []byte) bool {
 		return false
 	}
 	k := uint64(id0) | uint64(id1)<<18
+	f[w.i-1] = versionMagic
 	c.pmu.Lock()
 	cl := c.pending[k]
-	if cl != nil && !cl.spawn {
-		c.unpendLocked(k, cl)
-	} else {
-		cl = nil
-	}
-	c.pmu.Unlock()
-	if cl == nil {
+	if cl == nil || cl.spawn {
+		c.pmu.Unlock()
 		c.late.Add(1) // late reply after a timeout: dropped
 		return true
 	}
-	f[w.i-1] = versionMagic
-	cl.ch <- reply{buf: f[w.i-1:]}
+	c.unpendLocked(k, cl)
+	// Under pmu (the channel has room: one reply per call), so that
+	// abandon either finds the call pending or finds its reply here.
+	cl.ch <- c.hold(reply{buf: f[w.i-1:]}, len(f))
+	c.pmu.Unlock()
 	return true
 }
 
 // routeSignal hands a SPAWN_REPLY or DOWN to a pending CallKill.
-func (c *Conn) routeSignal(k uint64, ctl Control) bool {
+func (c *Conn) routeSignal(k uint64, ctl Control, size int) bool {
 	c.pmu.Lock()
 	cl := c.pending[k]
 	if cl == nil || !cl.spawn {
@@ -262,13 +297,15 @@ func (c *Conn) routeSignal(k uint64, ctl Control) bool {
 		}
 	}
 	c.unpendLocked(k, cl) // DOWN, or a failed spawn: final
-	c.pmu.Unlock()
 	if !cl.cancelled {
+		r := c.hold(reply{ctl: ctl}, size)
 		select {
-		case cl.ch <- reply{ctl: ctl}:
+		case cl.ch <- r:
 		default:
+			c.collected(r)
 		}
 	}
+	c.pmu.Unlock()
 	return true
 }
 
@@ -315,22 +352,17 @@ func (c *Conn) rpcPidMessage(payload []byte) {
 	if len(t) == 2 {
 		if r, ok := t[0].(term.Ref); ok {
 			if k, ok := c.ourRefKey(r); ok {
+				b, err := appendVersioned(nil, t[1]) // it decoded: it encodes
 				c.pmu.Lock()
 				cl := c.pending[k]
-				if cl != nil && !cl.spawn {
-					c.unpendLocked(k, cl)
-				} else {
-					cl = nil
+				if err != nil || cl == nil || cl.spawn {
+					c.pmu.Unlock()
+					c.late.Add(1)
+					return
 				}
+				c.unpendLocked(k, cl)
+				cl.ch <- c.hold(reply{buf: b}, len(b)) // under pmu, as fastReply
 				c.pmu.Unlock()
-				if cl != nil {
-					b, err := appendVersioned(nil, t[1])
-					if err == nil {
-						cl.ch <- reply{buf: b}
-						return
-					}
-				}
-				c.late.Add(1)
 				return
 			}
 		}
@@ -391,6 +423,10 @@ func (c *Conn) awaitReply(ctx context.Context, k uint64, cl *call, t0 time.Time,
 	case err == nil:
 		callPool.Put(cl)
 		c.lastRTT.Store(int64(time.Since(t0)))
+		defer c.collected(r)
+		if r.over > 0 {
+			return nil, c.countErr(c.overErr(r, "rpc "+mfaString(mod, fun, arity)))
+		}
 		v, n, err := term.Decode(r.buf, &c.cfg.Limits)
 		if err != nil || n != len(r.buf) {
 			if err == nil {

@@ -53,6 +53,8 @@ INSERT INTO plerl.allow (server, role, module, function, arity) VALUES
   ('sec_pub', NULL, 'erlang', 'node', 0),
   ('sec_pub', NULL, 'Elixir.Plerl.Test', 'echo', 1),
   ('sec_pub', NULL, 'Elixir.Plerl.Test', 'flood', 3),
+  ('sec_pub', NULL, 'Elixir.Plerl.Test', 'sleep', 1),
+  ('sec_pub', NULL, 'binary', 'copy', 2),
   ('sec_pub', NULL, 'Elixir.OrderDesk', NULL, NULL),
   ('sec_pub', NULL, 'Elixir.OrderDesk', '!', 1),
   ('sec_pub', NULL, 'plerl_echo', '!', 1);
@@ -69,6 +71,7 @@ SELECT 'hostile setup done';`)
 	e.hostileParallel()
 	e.hostileMailboxRoles()
 	e.hostileMailboxBytes()
+	e.hostileHeldReplies()
 }
 
 // 1. A NUL byte in a name: C checked the name up to the NUL while the whole
@@ -356,5 +359,42 @@ SELECT erlang_disconnect('sec_pub');`)
 	e.check("hostile/mailbox bytes: the mailbox kept at most a quarter of plerl.lua_memory_limit (2 of 40)", n >= 1 && n <= 3,
 		"received %d", n)
 	e.check("hostile/mailbox bytes: the backend's peak RSS stayed far below 1 GB", hwm > 0 && hwm < 600*1024,
+		"VmHWM %d kB", hwm)
+}
+
+// 11. Replies held while an earlier call is awaited are bounded in bytes
+// too: behind one slow call, 24 calls in flight each answering 8 MB must
+// not all be held. The replies beyond the budget (a quarter of
+// plerl.lua_memory_limit: 64 MB here) fail their own calls with 54000; the
+// slow call and the replies that fitted (at most 8) succeed.
+func (e *env) hostileHeldReplies() {
+	out, _ := e.psqlRun("postgres", `SET ROLE sec_h1;
+DO LANGUAGE plerl $$
+  local slow = erlang.async('sec_pub', 'Elixir.Plerl.Test', 'sleep', 3000)
+  local hs = {}
+  for i = 1, 24 do hs[i] = erlang.async('sec_pub', 'binary', 'copy', 'x', 8000000) end
+  print('@@SLOW ' .. tostring(erlang.await(slow)))
+  local ok, over, other = 0, 0, ''
+  for i = 1, 24 do
+    local good, r = pcall(erlang.await, hs[i])
+    if good and #r == 8000000 then ok = ok + 1
+    elseif not good and r.sqlstate == '54000' then over = over + 1
+    else other = other .. ' ' .. tostring(good and #r or r.sqlstate) end
+  end
+  print('@@HELD ' .. ok .. ' ' .. over .. ' [' .. other .. ']')
+$$;
+RESET ROLE;
+SELECT (regexp_match(pg_read_file('/proc/' || pg_backend_pid() || '/status'), 'VmHWM:\s+(\d+)'))[1] AS hwm \gset
+\echo @@HWMKB :hwm
+SELECT erlang_disconnect('sec_pub');`)
+	m := markers(out)
+	var ok, over int
+	var other string
+	fmt.Sscanf(m["HELD"], "%d %d %s", &ok, &over, &other)
+	hwm, _ := strconv.Atoi(m["HWMKB"])
+	e.check("hostile/held replies: the slow call still succeeds", m["SLOW"] != "", "%q %s", m["SLOW"], firstError(out))
+	e.check("hostile/held replies: at most a quarter of plerl.lua_memory_limit held (1-8 of 24 replies of 8 MB), the others 54000",
+		ok >= 1 && ok <= 8 && ok+over == 24 && strings.HasSuffix(m["HELD"], "[]"), "%q", m["HELD"])
+	e.check("hostile/held replies: the backend's peak RSS stayed well below the 192 MB of all replies", hwm > 0 && hwm < 180*1024,
 		"VmHWM %d kB", hwm)
 }
