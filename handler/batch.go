@@ -54,6 +54,13 @@ func (f *flight) result() (any, error) {
 		return nil, f.err
 	}
 	ctx := engine.Context()
+	if f.p.Ready() {
+		// In already (read while an earlier call was awaited): no wait, so
+		// no deadline context, timer or wait state for it.
+		res, err := f.p.Wait(ctx)
+		nodeRTT(f.p.Conn())
+		return res, err
+	}
 	if !f.deadline.IsZero() {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithDeadline(ctx, f.deadline)
