@@ -364,11 +364,14 @@ func (erlangHost) Start(t pl.Target, args []any, timeout time.Duration, kill boo
 			Message: fmt.Sprintf("more than plerl.max_in_flight (%d) Erlang calls in flight", maxInFlight(0)),
 			Hint:    "Await some handles first (erlang.await, erlang.await_all), or raise plerl.max_in_flight."}
 	}
-	tg := t.(target)
+	tg := t.(target).withTimeout(timeout)
 	if err := checkTarget(tg); err != nil {
 		return nil, err
 	}
 	a := &asyncCall{depth: entryDepth, what: fmt.Sprintf("erlang.call %s:%s on %s", tg.module, tg.function, tg.name())}
+	if tg.via != nil {
+		a.what = fmt.Sprintf("erlang.call to the :global name %s on %s", tg.via.Name, tg.name())
+	}
 	if timeout > 0 {
 		a.f.deadline = time.Now().Add(timeout)
 	}

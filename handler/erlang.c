@@ -434,11 +434,28 @@ erl_message(FunctionCallInfo fcinfo, int op)
 	PlerlErlReq req;
 	char	   *target = text_arg(fcinfo, 0, "node");
 	char	   *name = text_arg(fcinfo, 1, "name");
-	Jsonb	   *msg = PG_GETARG_JSONB_P(2);
+	Jsonb	   *msg;
 
+	if (PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("message must not be null")));
+	msg = PG_GETARG_JSONB_P(2);
 	memset(&req, 0, sizeof(req));
 	req.op = op;
 	req.timeout_ms = -1;
+	if (PG_NARGS() > 3 && !PG_ARGISNULL(3))
+	{
+		/* A name in the cluster: {"cluster": "global"} or {"cluster": "pg", ...}. */
+		Jsonb	   *opts = PG_GETARG_JSONB_P(3);
+
+		if (!JB_ROOT_IS_OBJECT(opts))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s options must be a JSON object", op == PLERL_ERL_CAST ? "erlang_cast" : "erlang_send"),
+					 errhint("Known options: cluster ('global' or 'pg'), scope (string), all (boolean).")));
+		req.options = JsonbToCString(NULL, &opts->root, VARSIZE(opts));
+	}
 	erl_resolve(target, name, "!", 1, &req.target);
 	req.name = name;
 	req.json = JsonbToCString(NULL, &msg->root, VARSIZE(msg));

@@ -276,7 +276,7 @@ typedef struct PlerlErlReq
 	const char *function;		/* CALL */
 	const char *name;			/* SEND/CAST: registered name; CONNECT: cookie */
 	const char *json;			/* CALL: args (a JSON array); SEND/CAST: the message */
-	const char *options;		/* CALL: the options object (JSON text), or NULL */
+	const char *options;		/* CALL, SEND, CAST: the options object (JSON text), or NULL */
 	int64_t		jsonlen;
 	PlerlValue	result;			/* CALL: PLV_JSON (malloc'd); others: PLV_BOOL */
 	PlerlError	err;

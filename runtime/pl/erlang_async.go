@@ -103,17 +103,18 @@ func (a *asyncMod) callOptions(i int, fn string, opts *lua.LTable, many bool) (t
 	return timeout, lua.LVAsBool(opts.RawGetString("kill")), n
 }
 
-func (a *asyncMod) start(L *lua.LState, target, mod, fun string, args []any, timeout time.Duration, kill bool) int {
-	t, err := a.m.host.Resolve(target, mod, fun, len(args), OpCall)
-	if err != nil {
-		a.m.raise(err)
-	}
+func (a *asyncMod) start(L *lua.LState, target, mod, fun string, via *ClusterName, args []any, timeout time.Duration, kill bool, fn string, i int) int {
+	t := a.m.resolveCall(target, mod, fun, via, args, fn, i)
 	h, err := a.host.Start(t, args, timeout, kill)
 	if err != nil {
 		a.m.raise(err)
 	}
 	ud := L.NewUserData()
-	ud.Value = &asyncHandle{h: h, what: fmt.Sprintf("%s:%s/%d on %s", mod, fun, len(args), target)}
+	what := fmt.Sprintf("%s:%s/%d on %s", mod, fun, len(args), target)
+	if via != nil {
+		what = fmt.Sprintf("call to %s on %s", mod, target)
+	}
+	ud.Value = &asyncHandle{h: h, what: what}
 	L.SetMetatable(ud, L.GetTypeMetatable(asyncMetaName))
 	L.Push(ud)
 	return 1
@@ -121,18 +122,20 @@ func (a *asyncMod) start(L *lua.LState, target, mod, fun string, args []any, tim
 
 // erlang.async(server, module, function, ...): the call is sent, a handle returned.
 func (a *asyncMod) async(L *lua.LState) int {
-	target, mod, fun := L.CheckString(1), L.CheckString(2), L.CheckString(3)
-	args := a.m.args(L, 4, "async")
-	return a.start(L, target, mod, fun, args, a.m.host.CallTimeout(), false)
+	target := L.CheckString(1)
+	mod, fun, via, next := a.m.callee(L, 2, "async")
+	args := a.m.args(L, next, "async")
+	return a.start(L, target, mod, fun, via, args, a.m.host.CallTimeout(), false, "async", 2)
 }
 
 // erlang.async_with({timeout = ms, kill = true}, server, module, function, ...)
 func (a *asyncMod) asyncWith(L *lua.LState) int {
 	opts := L.CheckTable(1)
-	target, mod, fun := L.CheckString(2), L.CheckString(3), L.CheckString(4)
+	target := L.CheckString(2)
+	mod, fun, via, next := a.m.callee(L, 3, "async_with")
 	timeout, kill, _ := a.callOptions(1, "async_with", opts, false)
-	args := a.m.args(L, 5, "async_with")
-	return a.start(L, target, mod, fun, args, timeout, kill)
+	args := a.m.args(L, next, "async_with")
+	return a.start(L, target, mod, fun, via, args, timeout, kill, "async_with", 3)
 }
 
 func (a *asyncMod) take(h *asyncHandle, wait time.Duration, i int, fn string) (any, error) {
