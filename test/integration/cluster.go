@@ -26,7 +26,7 @@ func (s *Suite) groupNodes() ([]*Node, error) {
 	}
 	var ns []*Node
 	for i := 1; i <= 3; i++ {
-		n, err := NewNode(s.dir, fmt.Sprintf("plerl_int_%d_c%d", os.Getpid(), i))
+		n, err := NewNode(s.dir, fmt.Sprintf("plerl_int_%d_c%d%s", os.Getpid(), i, nodeSuffix))
 		if err != nil {
 			return nil, err
 		}

@@ -105,6 +105,8 @@ func main() {
 	s.run("16", "async cancel: Lua erlang.async{kill} handles end within 100 ms (57014); not awaited, they are killed when the call returns", s.testAsyncCancel)
 	s.run("17", "batch memory: a 1000000-item erlang_call_many peaks within 32 MB of a 100000-item one", s.testBatchMemory)
 	s.run("18", "fan-out: five 1 ms calls awaited together take at most 2.5x one (target 1.5x)", s.testFiveAtOnce)
+	s.run("19", "names: a :global name on node B reached through a server on node A: sends counted exactly, GenServer.calls answered by B", s.testNamesGlobalRelay)
+	s.run("20", "names: a :pg group with members on A and B, reached through A: all = true reaches each member exactly once per send", s.testNamesPgAll)
 	s.teardown()
 	if s.skipped > 0 {
 		fmt.Printf("(%d skipped)\n", s.skipped)
@@ -222,9 +224,13 @@ func (s *Suite) teardown() {
 	}
 }
 
+// nodeSuffix ends the names of the nodes the suite starts
+// (PLERL_INT_NODE_SUFFIX: tells apart the nodes of suites run side by side).
+var nodeSuffix = os.Getenv("PLERL_INT_NODE_SUFFIX")
+
 // startNode starts an extra node with a name no other run uses.
 func (s *Suite) startNode(tag string, extra ...string) (*Node, error) {
-	short := fmt.Sprintf("plerl_int_%d_%s", os.Getpid(), tag)
+	short := fmt.Sprintf("plerl_int_%d_%s%s", os.Getpid(), tag, nodeSuffix)
 	n, err := NewNode(s.dir, short, extra...)
 	if err != nil {
 		return nil, err
