@@ -107,6 +107,8 @@ func main() {
 	s.run("18", "fan-out: five 1 ms calls awaited together take at most 2.5x one (target 1.5x)", s.testFiveAtOnce)
 	s.run("19", "names: a :global name on node B reached through a server on node A: sends counted exactly, GenServer.calls answered by B", s.testNamesGlobalRelay)
 	s.run("20", "names: a :pg group with members on A and B, reached through A: all = true reaches each member exactly once per send", s.testNamesPgAll)
+	s.run("21", "group batches: erlang_call_many, erlang.call_many and erlang.async on round_robin spread exactly a third per member, results in order", s.testGroupBatch)
+	s.run("22", "group batches: a member down before the batch starts is skipped, no item fails", s.testGroupBatchDown)
 	s.teardown()
 	if s.skipped > 0 {
 		fmt.Printf("(%d skipped)\n", s.skipped)
