@@ -302,6 +302,10 @@ func (sb *sqlBatch) feed(fd *C.PlerlBatchFeed) ([]C.PlerlBatchRow, error) {
 	if n > 0 {
 		items := unsafe.Slice(fd.items, n)
 		lens := unsafe.Slice(fd.lens, n)
+		var keys []*C.char
+		if fd.keys != nil {
+			keys = unsafe.Slice(fd.keys, n)
+		}
 		for i := 0; i < n; i++ {
 			if sb.pp.inFlight() >= sb.pp.max {
 				// Full: take results until half the room is free (and
@@ -317,6 +321,9 @@ func (sb *sqlBatch) feed(fd *C.PlerlBatchFeed) ([]C.PlerlBatchRow, error) {
 			args, err := term.ArgsFromJSON(C.GoBytes(unsafe.Pointer(items[i]), C.int(lens[i])), sb.opts)
 			if err != nil {
 				err = sqlError(err, "erlang_call_many arguments")
+			}
+			if keys != nil {
+				sb.pp.t.key = C.GoString(keys[i]) // the item's affinity key
 			}
 			sb.pp.push(args, err)
 			if statementEnded() {

@@ -675,6 +675,7 @@ erl_call_many(FunctionCallInfo fcinfo)
 	BatchEnd   *end = NULL;
 	int			arity = -1;
 	int64		nitem = 0;
+	int			keycol;
 
 	if (!PG_ARGISNULL(4) && max_in_flight <= 0)
 		ereport(ERROR,
@@ -705,11 +706,18 @@ erl_call_many(FunctionCallInfo fcinfo)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("the first column of args_query must be jsonb (one array of arguments per row)")));
+	/* A column named key: each item's affinity key (a group's balance affinity). */
+	keycol = SPI_fnumber(portal->tupDesc, "key");
+	if (keycol == 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the column key of args_query is an item's affinity key: the arguments come first")));
 	for (;;)
 	{
 		PlerlBatchFeed fd;
 		const char *items[BATCH_CHUNK];
 		int64		lens[BATCH_CHUNK];
+		const char *keys[BATCH_CHUNK];
 		uint64		n;
 		SPITupleTable *tt;
 
@@ -761,6 +769,13 @@ erl_call_many(FunctionCallInfo fcinfo)
 						 errdetail("Every item of a batch calls the same function: %s:%s/%d.", module, function, arity)));
 			items[i] = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
 			lens[i] = strlen(items[i]);
+			if (keycol > 0)
+			{
+				/* As text, whatever its type; NULL: no key (''). */
+				keys[i] = SPI_getvalue(tt->vals[i], tt->tupdesc, keycol);
+				if (keys[i] == NULL)
+					keys[i] = "";
+			}
 		}
 		if (end != NULL)
 		{
@@ -768,6 +783,7 @@ erl_call_many(FunctionCallInfo fcinfo)
 			fd.batch = end->id;
 			fd.items = items;
 			fd.lens = lens;
+			fd.keys = keycol > 0 ? keys : NULL;
 			fd.nitems = (int32) n;
 			fd.final = n == 0;
 			plerl_call_depth++;

@@ -302,6 +302,7 @@ typedef struct PlerlBatchFeed
 	int64_t		batch;			/* from plerlGoBatchStart */
 	const char **items;			/* JSON arrays, one per item */
 	int64_t    *lens;
+	const char **keys;			/* each item's affinity key (args_query's column key), or NULL */
 	int32_t		nitems;
 	int32_t		final;			/* no more items: wait for all in flight */
 	PlerlBatchRow *rows;		/* out: finished rows (malloc'd) */

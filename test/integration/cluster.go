@@ -458,3 +458,72 @@ func (s *Suite) testGroupBatchDown() (string, error) {
 	}
 	return fmt.Sprintf("c3 down (%s): %s", state, strings.Join(notes, "; ")), nil
 }
+
+// testGroupBatchAffinity: on an affinity group, erlang_call_many's column
+// key, erlang.call_many's keys and erlang.async_with's key send each item
+// to its key's member: the member a single erlang_call with that key
+// reaches, for 300 keys (each 3 times), over all three members.
+func (s *Suite) testGroupBatchAffinity() (string, error) {
+	ns, err := s.groupNodes()
+	if err != nil {
+		return "", err
+	}
+	a, err := s.session("grp-batch-aff")
+	if err != nil {
+		return "", err
+	}
+	defer a.Close()
+	single := map[string]string{}
+	rows, err := a.Query(`SELECT k || ' ' || (erlang_call('g_aff', 'erlang', 'node', '[]', NULL, jsonb_build_object('key', 'customer-' || k))->>'$atom') FROM generate_series(1, 300) k`)
+	if err != nil {
+		return "", err
+	}
+	per := map[string]int{}
+	for _, r := range rows {
+		k, node, _ := strings.Cut(r, " ")
+		single[k] = node
+		per[node]++
+	}
+	if len(per) != len(ns) {
+		return "", fmt.Errorf("300 keys reached %d of 3 members: %v", len(per), per)
+	}
+	if err := a.Must(`CREATE FUNCTION pg_temp.lua_keyed(n int) RETURNS text[] LANGUAGE plerl AS $$
+		local items, keys, out = {}, {}, {}
+		for r = 1, 3 do
+		  for k = 1, n do items[#items + 1] = {}; keys[#keys + 1] = 'customer-' .. k end
+		end
+		for i, o in ipairs(erlang.call_many('g_aff', 'erlang', 'node', items, {keys = keys})) do
+		  out[i] = string.sub(keys[i], 10) .. ' ' .. (o.ok and tostring(o.value) or o.error.message)
+		end
+		local hs = {}
+		for k = 1, 50 do hs[k] = erlang.async_with({key = 'customer-' .. k}, 'g_aff', 'erlang', 'node') end
+		for k, v in ipairs(erlang.await_all(hs)) do out[#out + 1] = k .. ' ' .. tostring(v) end
+		return out
+	$$`); err != nil {
+		return "", err
+	}
+	checks := map[string]string{
+		"erlang_call_many": `SELECT (item - 1) % 300 + 1 || ' ' || coalesce(result->>'$atom', message) FROM erlang_call_many('g_aff', 'erlang', 'node',
+			'SELECT ''[]''::jsonb AS args, ''customer-'' || k AS key FROM generate_series(1, 3) r, generate_series(1, 300) k ORDER BY r, k')`,
+		"erlang.call_many, erlang.async_with": `SELECT unnest(pg_temp.lua_keyed(300))`,
+	}
+	var notes []string
+	for _, kind := range []string{"erlang_call_many", "erlang.call_many, erlang.async_with"} {
+		rows, err := a.Query(checks[kind])
+		if err != nil {
+			return "", err
+		}
+		bad := 0
+		for _, r := range rows {
+			k, node, _ := strings.Cut(r, " ")
+			if single[k] != node {
+				bad++
+			}
+		}
+		if bad > 0 || len(rows) < 900 {
+			return "", fmt.Errorf("%s: %d of %d items went elsewhere than their key's member", kind, bad, len(rows))
+		}
+		notes = append(notes, fmt.Sprintf("%s: %d items, each on its key's member", kind, len(rows)))
+	}
+	return fmt.Sprintf("keys per member %v; %s", per, strings.Join(notes, "; ")), nil
+}

@@ -109,6 +109,7 @@ func main() {
 	s.run("20", "names: a :pg group with members on A and B, reached through A: all = true reaches each member exactly once per send", s.testNamesPgAll)
 	s.run("21", "group batches: erlang_call_many, erlang.call_many and erlang.async on round_robin spread exactly a third per member, results in order", s.testGroupBatch)
 	s.run("22", "group batches: a member down before the batch starts is skipped, no item fails", s.testGroupBatchDown)
+	s.run("23", "group batches: on affinity, erlang_call_many's column key, erlang.call_many's keys and erlang.async_with's key reach each key's member", s.testGroupBatchAffinity)
 	s.teardown()
 	if s.skipped > 0 {
 		fmt.Printf("(%d skipped)\n", s.skipped)
