@@ -13,7 +13,11 @@
 //   - batches: a cancel ends a 100,000-item erlang_call_many or awaited
 //     erlang.async handles within 100 ms and (kill) leaves no worker on the
 //     node, a 1,000,000-item batch runs in flat memory, five calls at once
-//     take about as long as one.
+//     take about as long as one;
+//   - groups of three real nodes: round_robin, affinity, failover, batches
+//     and async calls spread over the members (cluster.go); names in the
+//     cluster across two of them: a :global name and a :pg group on
+//     another node reached through one member (names.go).
 //
 // It drives PostgreSQL through psql subprocesses (connection from PGHOST,
 // PGPORT, PGUSER), works in a database of its own (-db, one per run, dropped
