@@ -100,6 +100,13 @@ CREATE FUNCTION erlang_send(node text, name text, message jsonb) RETURNS boolean
   AS 'MODULE_PATHNAME', 'plerl_erlang_send' LANGUAGE C STRICT;
 CREATE FUNCTION erlang_cast(node text, name text, message jsonb) RETURNS boolean
   AS 'MODULE_PATHNAME', 'plerl_erlang_cast' LANGUAGE C STRICT;
+-- options: {"cluster": "global"} (name is a :global name) or
+-- {"cluster": "pg", "scope": "...", "all": true} (name is a :pg group):
+-- names that live in the cluster, resolved on the member the server picks.
+CREATE FUNCTION erlang_send(node text, name text, message jsonb, options jsonb) RETURNS boolean
+  AS 'MODULE_PATHNAME', 'plerl_erlang_send' LANGUAGE C;
+CREATE FUNCTION erlang_cast(node text, name text, message jsonb, options jsonb) RETURNS boolean
+  AS 'MODULE_PATHNAME', 'plerl_erlang_cast' LANGUAGE C;
 CREATE FUNCTION erlang_ping(node text) RETURNS boolean
   AS 'MODULE_PATHNAME', 'plerl_erlang_ping' LANGUAGE C STRICT;
 CREATE FUNCTION erlang_connections(OUT node text, OUT state text, OUT since timestamptz,
@@ -133,6 +140,8 @@ REVOKE ALL ON FUNCTION erlang_group_members() FROM PUBLIC;
 REVOKE ALL ON FUNCTION erlang_disconnect(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION erlang_send(text, text, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION erlang_cast(text, text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION erlang_send(text, text, jsonb, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION erlang_cast(text, text, jsonb, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION erlang_ping(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION erlang_connections() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION erlang_connect(text, text) TO plerl_admin;
@@ -143,6 +152,8 @@ GRANT EXECUTE ON FUNCTION erlang_group_members() TO plerl_caller;
 GRANT EXECUTE ON FUNCTION erlang_disconnect(text) TO plerl_caller;
 GRANT EXECUTE ON FUNCTION erlang_send(text, text, jsonb) TO plerl_caller;
 GRANT EXECUTE ON FUNCTION erlang_cast(text, text, jsonb) TO plerl_caller;
+GRANT EXECUTE ON FUNCTION erlang_send(text, text, jsonb, jsonb) TO plerl_caller;
+GRANT EXECUTE ON FUNCTION erlang_cast(text, text, jsonb, jsonb) TO plerl_caller;
 GRANT EXECUTE ON FUNCTION erlang_ping(text) TO plerl_caller;
 GRANT EXECUTE ON FUNCTION erlang_connections() TO plerl_caller;
 

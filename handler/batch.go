@@ -73,11 +73,16 @@ func (f *flight) result() (any, error) {
 	return res, err
 }
 
-// pipeline: one target, many argument lists, results in order.
+// pipeline: one target, many argument lists, results in order. For a
+// group (t.members) each item takes the member the policy picks (bridge.start
+// with no connection: round_robin spreads the items, a member found down
+// before an item is written is skipped), and the pipeline holds and
+// releases every member connection it has used (groupConns).
 type pipeline struct {
 	b       *bridge
 	t       target
-	c       *dist.Conn // the connection, once made
+	c       *dist.Conn // the connection, once made (a group: the last used)
+	conns   []*dist.Conn
 	kill    bool
 	timeout time.Duration
 	max     int
@@ -107,7 +112,14 @@ func (pp *pipeline) push(args []any, argErr error) {
 			f.deadline = time.Now().Add(pp.timeout)
 		}
 		ctx := engine.Context()
-		if pp.c == nil || isDone(pp.c) {
+		c := pp.c
+		if len(pp.t.members) > 0 {
+			c = nil // the policy picks each item's member
+			for _, gc := range pp.conns {
+				gc.Hold()
+			}
+		}
+		if c == nil || isDone(c) {
 			// Connecting is bounded by plerl.connect_timeout; on a live
 			// connection a send is held (Hold) or waits under the
 			// statement (and the connection's WriteTimeout).
@@ -115,11 +127,14 @@ func (pp *pipeline) push(args []any, argErr error) {
 			ctx, cancel = callContext(readSettings().ConnectTimeout)
 			defer cancel()
 		} else {
-			pp.c.Hold() // requests in a row go out together (release)
+			c.Hold() // requests in a row go out together (release)
 		}
-		waiting(C.PLERL_WAIT_SEND, pp.t.server, pp.t.node, func() { f.p, f.err = pp.b.start(ctx, pp.t, pp.c, args, pp.kill) })
+		waiting(C.PLERL_WAIT_SEND, pp.t.server, pp.t.node, func() { f.p, f.err = pp.b.start(ctx, pp.t, c, args, pp.kill) })
 		if f.p != nil {
 			pp.c = f.p.Conn()
+			if len(pp.t.members) > 0 {
+				pp.groupConn(pp.c)
+			}
 		}
 	}
 	if pp.head > 0 && pp.head == len(pp.q) {
@@ -135,6 +150,28 @@ func (pp *pipeline) release() {
 	if pp.c != nil {
 		pp.c.Release()
 	}
+	for _, c := range pp.conns {
+		c.Release()
+	}
+}
+
+// groupConn remembers a member connection a group's pipeline used (to hold
+// and release it with the others); dead ones are dropped.
+func (pp *pipeline) groupConn(c *dist.Conn) {
+	live := pp.conns[:0]
+	found := false
+	for _, old := range pp.conns {
+		if old == c {
+			found = true
+		}
+		if !isDone(old) {
+			live = append(live, old)
+		}
+	}
+	pp.conns = live
+	if !found {
+		pp.conns = append(pp.conns, c)
+	}
 }
 
 // ready: the oldest item can be popped without waiting.
@@ -146,8 +183,12 @@ func (pp *pipeline) ready() bool {
 	return f.err != nil || f.p.Ready()
 }
 
-// pop waits for the oldest item.
+// pop waits for the oldest item. A group's held requests all go out
+// first (a wait releases only its own connection).
 func (pp *pipeline) pop() (*flight, any, error) {
+	if len(pp.conns) > 1 {
+		pp.release()
+	}
 	f := pp.q[pp.head]
 	pp.q[pp.head] = nil
 	pp.head++
@@ -268,6 +309,10 @@ func (sb *sqlBatch) feed(fd *C.PlerlBatchFeed) ([]C.PlerlBatchRow, error) {
 	if n > 0 {
 		items := unsafe.Slice(fd.items, n)
 		lens := unsafe.Slice(fd.lens, n)
+		var keys []*C.char
+		if fd.keys != nil {
+			keys = unsafe.Slice(fd.keys, n)
+		}
 		for i := 0; i < n; i++ {
 			if sb.pp.inFlight() >= sb.pp.max {
 				// Full: take results until half the room is free (and
@@ -283,6 +328,9 @@ func (sb *sqlBatch) feed(fd *C.PlerlBatchFeed) ([]C.PlerlBatchRow, error) {
 			args, err := term.ArgsFromJSON(C.GoBytes(unsafe.Pointer(items[i]), C.int(lens[i])), sb.opts)
 			if err != nil {
 				err = sqlError(err, "erlang_call_many arguments")
+			}
+			if keys != nil {
+				sb.pp.t.key = C.GoString(keys[i]) // the item's affinity key
 			}
 			sb.pp.push(args, err)
 			if statementEnded() {
@@ -371,11 +419,14 @@ func (erlangHost) Start(t pl.Target, args []any, timeout time.Duration, kill boo
 			Message: fmt.Sprintf("more than plerl.max_in_flight (%d) Erlang calls in flight", maxInFlight(0)),
 			Hint:    "Await some handles first (erlang.await, erlang.await_all), or raise plerl.max_in_flight."}
 	}
-	tg := t.(target)
+	tg := t.(target).withTimeout(timeout)
 	if err := checkTarget(tg); err != nil {
 		return nil, err
 	}
 	a := &asyncCall{depth: entryDepth, what: fmt.Sprintf("erlang.call %s:%s on %s", tg.module, tg.function, tg.name())}
+	if tg.via != nil {
+		a.what = fmt.Sprintf("erlang.call to the :global name %s on %s", tg.via.Name, tg.name())
+	}
 	if timeout > 0 {
 		a.f.deadline = time.Now().Add(timeout)
 	}

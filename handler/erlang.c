@@ -434,11 +434,28 @@ erl_message(FunctionCallInfo fcinfo, int op)
 	PlerlErlReq req;
 	char	   *target = text_arg(fcinfo, 0, "node");
 	char	   *name = text_arg(fcinfo, 1, "name");
-	Jsonb	   *msg = PG_GETARG_JSONB_P(2);
+	Jsonb	   *msg;
 
+	if (PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("message must not be null")));
+	msg = PG_GETARG_JSONB_P(2);
 	memset(&req, 0, sizeof(req));
 	req.op = op;
 	req.timeout_ms = -1;
+	if (PG_NARGS() > 3 && !PG_ARGISNULL(3))
+	{
+		/* A name in the cluster: {"cluster": "global"} or {"cluster": "pg", ...}. */
+		Jsonb	   *opts = PG_GETARG_JSONB_P(3);
+
+		if (!JB_ROOT_IS_OBJECT(opts))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s options must be a JSON object", op == PLERL_ERL_CAST ? "erlang_cast" : "erlang_send"),
+					 errhint("Known options: cluster ('global' or 'pg'), scope (string), all (boolean).")));
+		req.options = JsonbToCString(NULL, &opts->root, VARSIZE(opts));
+	}
 	erl_resolve(target, name, "!", 1, &req.target);
 	req.name = name;
 	req.json = JsonbToCString(NULL, &msg->root, VARSIZE(msg));
@@ -658,6 +675,7 @@ erl_call_many(FunctionCallInfo fcinfo)
 	BatchEnd   *end = NULL;
 	int			arity = -1;
 	int64		nitem = 0;
+	int			keycol;
 
 	if (!PG_ARGISNULL(4) && max_in_flight <= 0)
 		ereport(ERROR,
@@ -688,11 +706,18 @@ erl_call_many(FunctionCallInfo fcinfo)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("the first column of args_query must be jsonb (one array of arguments per row)")));
+	/* A column named key: each item's affinity key (a group's balance affinity). */
+	keycol = SPI_fnumber(portal->tupDesc, "key");
+	if (keycol == 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the column key of args_query is an item's affinity key: the arguments come first")));
 	for (;;)
 	{
 		PlerlBatchFeed fd;
 		const char *items[BATCH_CHUNK];
 		int64		lens[BATCH_CHUNK];
+		const char *keys[BATCH_CHUNK];
 		uint64		n;
 		SPITupleTable *tt;
 
@@ -744,6 +769,13 @@ erl_call_many(FunctionCallInfo fcinfo)
 						 errdetail("Every item of a batch calls the same function: %s:%s/%d.", module, function, arity)));
 			items[i] = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
 			lens[i] = strlen(items[i]);
+			if (keycol > 0)
+			{
+				/* As text, whatever its type; NULL: no key (''). */
+				keys[i] = SPI_getvalue(tt->vals[i], tt->tupdesc, keycol);
+				if (keys[i] == NULL)
+					keys[i] = "";
+			}
 		}
 		if (end != NULL)
 		{
@@ -751,6 +783,7 @@ erl_call_many(FunctionCallInfo fcinfo)
 			fd.batch = end->id;
 			fd.items = items;
 			fd.lens = lens;
+			fd.keys = keycol > 0 ? keys : NULL;
 			fd.nitems = (int32) n;
 			fd.final = n == 0;
 			plerl_call_depth++;

@@ -134,6 +134,47 @@ type target struct {
 	balance string
 	key     string
 	retry   bool
+
+	// A call to a process by its cluster name (pl.Named): what is sent is
+	// gen_server:call({global, via.Name}, Msg, viaTimeout) on the member,
+	// checked as a send to via.Name (module = the name, function '!').
+	via        *pl.ClusterName
+	viaTimeout time.Duration
+}
+
+// CallName: the call goes to the process registered as c's :global name
+// (GenServer.call), on the member the server picks (pl.Named).
+func (t target) CallName(c pl.ClusterName) (pl.Target, error) {
+	if !c.Global {
+		return nil, pl.Errorf(sqlstate.InvalidParameterValue, "a call goes to a :global name (erlang.global), not a :pg group")
+	}
+	if c.Name != t.module || t.function != "!" {
+		return nil, pl.Errorf(sqlstate.InternalError, "plerl: call to %q was checked as %s", c.Name, t.request())
+	}
+	t.via = &c
+	return t, nil
+}
+
+// withTimeout: a named call carries its timeout to the member's
+// gen_server:call, so the process there waiting for the reply ends with
+// the caller's wait ('infinity' for 0).
+func (t target) withTimeout(d time.Duration) target {
+	if t.via != nil {
+		t.viaTimeout = d
+	}
+	return t
+}
+
+// viaArgs are the arguments of gen_server:call/3 for a named call of msg.
+func (t target) viaArgs(args []any) ([]any, error) {
+	if len(args) != 1 {
+		return nil, pl.Errorf(sqlstate.InvalidParameterValue, "a call to the :global name %s takes one message, not %d arguments", t.via.Name, len(args))
+	}
+	var timeout any = term.Atom("infinity")
+	if t.viaTimeout > 0 {
+		timeout = int64((t.viaTimeout + time.Millisecond - 1) / time.Millisecond)
+	}
+	return []any{term.Tuple{term.Atom("global"), term.Atom(t.via.Name)}, args[0], timeout}, nil
 }
 
 // WithRoute: the affinity key and retry option of one call (pl.Routed).
@@ -227,6 +268,9 @@ func (b *bridge) checkAtoms(t target, terms ...any) error {
 
 // request names what t permits, for messages: mod:fun/N or a send to a name.
 func (t target) request() string {
+	if t.via != nil {
+		return "a call to the :global name " + t.module
+	}
 	if t.function == "!" {
 		if t.module == "!" {
 			return "a send to a pid"
@@ -440,6 +484,9 @@ func sqlError(err error, what string) error {
 	}
 	var re *dist.RemoteError
 	if errors.As(err, &re) {
+		if e := namedCallError(re); e != nil {
+			return e
+		}
 		e := &pl.Error{Kind: pl.KindError, SQLState: sqlstate.PlerlRemoteError,
 			Message: fmt.Sprintf("%s failed on the remote node: %s", re.MFA, re.Class),
 			Detail:  fmt.Sprintf("class: %s\nreason: %s", re.Class, termText(re.Reason))}
@@ -481,6 +528,43 @@ func sqlError(err error, what string) error {
 		state = sqlstate.ProgramLimitExceeded
 	}
 	return &pl.Error{Kind: pl.KindError, SQLState: state, Message: what + ": " + err.Error()}
+}
+
+// namedCallError maps how gen_server:call({global, Name}, ...) exits on
+// the member as a plain call's errors are: nobody registered (noproc) is
+// PE003, as for a send; its own timeout is the call timeout (PE001). nil:
+// another error.
+func namedCallError(re *dist.RemoteError) error {
+	if re.Class != "exit" || !strings.HasPrefix(re.MFA, "gen_server:call/") {
+		return nil
+	}
+	r, ok := re.Reason.(term.Tuple)
+	if !ok || len(r) != 2 {
+		return nil
+	}
+	where, ok := r[1].(term.Tuple) // {gen_server, call, [{global, Name}, Msg, Timeout]}
+	if !ok || len(where) != 3 {
+		return nil
+	}
+	args, _ := where[2].(term.List)
+	if len(args) == 0 {
+		return nil
+	}
+	dst, ok := args[0].(term.Tuple)
+	if !ok || len(dst) != 2 || dst[0] != term.Atom("global") {
+		return nil
+	}
+	name, _ := dst[1].(term.Atom)
+	switch r[0] {
+	case term.Atom("noproc"):
+		return &pl.Error{Kind: pl.KindError, SQLState: sqlstate.PlerlNoSuchName,
+			Message: fmt.Sprintf("no process is registered as the :global name %s", strings.ToValidUTF8(string(name), "?"))}
+	case term.Atom("timeout"):
+		return &pl.Error{Kind: pl.KindError, SQLState: sqlstate.PlerlCallTimeout,
+			Message: fmt.Sprintf("the call to the :global name %s timed out", strings.ToValidUTF8(string(name), "?")),
+			Hint:    "The limit is plerl.call_timeout, or the timeout_ms argument (0: wait until the statement is cancelled)."}
+	}
+	return nil
 }
 
 func termText(t any) string {
@@ -634,10 +718,16 @@ func erlRequest(req *C.PlerlErlReq) error {
 		if err != nil {
 			return sqlError(err, "message")
 		}
+		var to any = t.module
+		if req.options != nil {
+			if to, err = sendOptions(t.module, C.GoString(req.options), req.op == C.PLERL_ERL_CAST); err != nil {
+				return err
+			}
+		}
 		if req.op == C.PLERL_ERL_CAST {
 			msg = term.Tuple{term.Atom("$gen_cast"), msg}
 		}
-		if err := b.send(nil, t, t.module, msg); err != nil {
+		if err := b.send(nil, t, to, msg); err != nil {
 			return err
 		}
 		setBool(&req.result, true)
@@ -713,6 +803,16 @@ func (b *bridge) start(ctx context.Context, t target, c *dist.Conn, args []any, 
 	if err := b.checkAtoms(t, args); err != nil {
 		return nil, err
 	}
+	mod, fun := t.module, t.function
+	if t.via != nil {
+		// The message's atoms are checked above; the name is the one the
+		// row permits, gen_server, call, global and infinity exist.
+		var err error
+		if args, err = t.viaArgs(args); err != nil {
+			return nil, err
+		}
+		mod, fun = "gen_server", "call"
+	}
 	for tries := 0; ; tries++ {
 		var err error
 		if c == nil || isDone(c) {
@@ -721,8 +821,10 @@ func (b *bridge) start(ctx context.Context, t target, c *dist.Conn, args []any, 
 			}
 		}
 		var p *dist.Pending
-		if err = b.functionExists(ctx, c, t, len(args)); err == nil {
-			p, err = c.Go(ctx, t.module, t.function, args, kill)
+		if t.via != nil {
+			p, err = c.Go(ctx, mod, fun, args, kill)
+		} else if err = b.functionExists(ctx, c, t, len(args)); err == nil {
+			p, err = c.Go(ctx, mod, fun, args, kill)
 		}
 		if len(t.members) == 0 {
 			return p, err
@@ -994,6 +1096,57 @@ func callOptions(t target, js string) (target, error) {
 		}
 	}
 	return t, nil
+}
+
+// sendOptions reads erlang_send's and erlang_cast's options object: the
+// destination name in the cluster, {"cluster": "global"} or
+// {"cluster": "pg", "scope": "s", "all": true} (pl.ClusterName, as Lua's
+// erlang.global and erlang.pg); without cluster, name is a registered name.
+func sendOptions(name, js string, cast bool) (any, error) {
+	fn := "erlang_send"
+	if cast {
+		fn = "erlang_cast"
+	}
+	var o map[string]any
+	if err := json.Unmarshal([]byte(js), &o); err != nil {
+		return nil, pl.Errorf(sqlstate.InvalidParameterValue, "%s options: %v", fn, err)
+	}
+	c := pl.ClusterName{Name: name, Scope: "pg"}
+	cluster, scoped, all := "", false, false
+	for k, v := range o {
+		switch k {
+		case "cluster":
+			s, ok := v.(string)
+			if !ok || (s != "global" && s != "pg") {
+				return nil, pl.Errorf(sqlstate.InvalidParameterValue, "%s option cluster must be \"global\" or \"pg\"", fn)
+			}
+			cluster = s
+		case "scope":
+			s, ok := v.(string)
+			if !ok || s == "" {
+				return nil, pl.Errorf(sqlstate.InvalidParameterValue, "%s option scope must be a non-empty string", fn)
+			}
+			c.Scope, scoped = s, true
+		case "all":
+			b, ok := v.(bool)
+			if !ok {
+				return nil, pl.Errorf(sqlstate.InvalidParameterValue, "%s option all must be a boolean", fn)
+			}
+			all = b
+		default:
+			return nil, pl.Errorf(sqlstate.InvalidParameterValue, "unknown %s option %q (known: all, cluster, scope)", fn, k)
+		}
+	}
+	switch {
+	case cluster == "" && (scoped || all):
+		return nil, pl.Errorf(sqlstate.InvalidParameterValue, "%s options scope and all are for {\"cluster\": \"pg\"}", fn)
+	case cluster == "":
+		return name, nil
+	case cluster == "global" && (scoped || all):
+		return nil, pl.Errorf(sqlstate.InvalidParameterValue, "%s options scope and all are for a :pg group, not a :global name", fn)
+	}
+	c.Global, c.All = cluster == "global", all
+	return c, nil
 }
 
 //export plerlGoGroupMembers

@@ -85,12 +85,16 @@ func (erlangHost) Call(t pl.Target, mod, fun string, args []any, timeout time.Du
 	if err != nil {
 		return nil, err
 	}
-	tg := t.(target)
+	tg := t.(target).withTimeout(timeout)
 	ctx, cancel := callContext(timeout)
 	defer cancel()
 	res, err := b.call(ctx, tg, args, kill)
 	if err != nil {
-		return nil, luaError(err, "erlang.call "+mod+":"+fun+" on "+tg.name())
+		what := "erlang.call " + mod + ":" + fun + " on " + tg.name()
+		if tg.via != nil {
+			what = "erlang.call to the :global name " + tg.via.Name + " on " + tg.name()
+		}
+		return nil, luaError(err, what)
 	}
 	return res, nil
 }

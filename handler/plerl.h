@@ -276,7 +276,7 @@ typedef struct PlerlErlReq
 	const char *function;		/* CALL */
 	const char *name;			/* SEND/CAST: registered name; CONNECT: cookie */
 	const char *json;			/* CALL: args (a JSON array); SEND/CAST: the message */
-	const char *options;		/* CALL: the options object (JSON text), or NULL */
+	const char *options;		/* CALL, SEND, CAST: the options object (JSON text), or NULL */
 	int64_t		jsonlen;
 	PlerlValue	result;			/* CALL: PLV_JSON (malloc'd); others: PLV_BOOL */
 	PlerlError	err;
@@ -302,6 +302,7 @@ typedef struct PlerlBatchFeed
 	int64_t		batch;			/* from plerlGoBatchStart */
 	const char **items;			/* JSON arrays, one per item */
 	int64_t    *lens;
+	const char **keys;			/* each item's affinity key (args_query's column key), or NULL */
 	int32_t		nitems;
 	int32_t		final;			/* no more items: wait for all in flight */
 	PlerlBatchRow *rows;		/* out: finished rows (malloc'd) */

@@ -89,6 +89,24 @@ $$;
 -- Sends and batches go through the group too; disconnect closes every member.
 SELECT * FROM erlang_call_many('grp', 'Elixir.String', 'upcase',
   $$SELECT jsonb_build_array(x) FROM unnest(array['a', 'b']) x$$);
+-- A batch's column key is each item's affinity key (it may not come
+-- first); Lua's call_many takes key or keys, async_with key.
+SELECT item, result FROM erlang_call_many('grp', 'Elixir.String', 'upcase',
+  $$SELECT jsonb_build_array(x) AS args, 'customer-' || x AS key FROM unnest(array['c', 'd']) x$$);
+SELECT item, result FROM erlang_call_many('grp', 'Elixir.String', 'upcase',
+  $$SELECT '["e"]'::jsonb, NULL::int AS key$$);
+SELECT try($$SELECT * FROM erlang_call_many('grp', 'Elixir.String', 'upcase', 'SELECT ''["x"]''::jsonb AS key')$$);
+DO LANGUAGE plerl $$
+  local r = erlang.call_many('grp', 'Elixir.String', 'upcase', {{'f'}, {'g'}}, {keys = {'k1', 'k2'}})
+  print(r[1].value, r[2].value)
+  r = erlang.call_many('grp', 'Elixir.String', 'upcase', {{'h'}}, {key = 'k1'})
+  print(r[1].value, erlang.await(erlang.async_with({key = 'k1'}, 'grp', 'Elixir.String', 'upcase', 'i')))
+  for _, o in ipairs({{keys = {'k1'}}, {key = 'a', keys = {'a', 'b'}}, {keys = {1, 2}}, {key = 1}}) do
+    local ok, e = pcall(erlang.call_many, 'grp', 'Elixir.String', 'upcase', {{'x'}, {'y'}}, o)
+    print(ok, e.sqlstate, e.message)
+  end
+  print(pcall(erlang.async_with, {keys = {'a'}}, 'grp', 'Elixir.String', 'upcase', 'x'))
+$$;
 SELECT erlang_disconnect('grp');
 SELECT count(*) AS sessions FROM erlang_connections() WHERE state = 'connected';
 

@@ -56,6 +56,15 @@ type Routed interface {
 	WithRoute(key string, retry bool) Target
 }
 
+// Named is a Target that can instead call a process by its cluster name:
+// erlang.call(server, erlang.global(name), msg) is GenServer.call to the
+// :global name, made on the member the host picks. It is resolved as a
+// send to that name (module = the name, function '!', arity 1, with the
+// privilege of a call).
+type Named interface {
+	CallName(c ClusterName) (Target, error)
+}
+
 // ErlangHost is what the erlang module needs from the backend. Every error
 // is an *Error (with SQLSTATE) or a *RemoteError.
 type ErlangHost interface {
@@ -243,17 +252,65 @@ func (m *erlMod) result(L *lua.LState, res any) int {
 	return 1
 }
 
-// erlang.call(server, module, function, ...)
+// callee reads what a call goes to, from argument i: module and function
+// (two arguments), or a cluster name (erlang.global(name), one argument).
+// next is the index of the first argument of the call.
+func (m *erlMod) callee(L *lua.LState, i int, fn string) (mod, fun string, via *ClusterName, next int) {
+	if ud, ok := L.Get(i).(*lua.LUserData); ok && m.s.isType(ud, clusterMetaName) {
+		c, _ := ud.Value.(ClusterName)
+		if !c.Global {
+			m.badArg(i, fn, errors.New("a call goes to a :global name (erlang.global), not a :pg group"))
+		}
+		return "{global, " + c.Name + "}", "", &c, i + 1
+	}
+	return L.CheckString(i), L.CheckString(i + 1), nil, i + 2
+}
+
+// resolveCall resolves a call of mod:fun(args...) on target, or (via) of
+// the process registered as via's :global name with the one message args[0].
+func (m *erlMod) resolveCall(target, mod, fun string, via *ClusterName, args []any, fn string, i int) Target {
+	if via == nil {
+		t, err := m.host.Resolve(target, mod, fun, len(args), OpCall)
+		if err != nil {
+			m.raise(err)
+		}
+		return t
+	}
+	if len(args) != 1 {
+		m.badArg(i, fn, fmt.Errorf("a call to erlang.global(name) takes one message, not %d arguments", len(args)))
+	}
+	t, err := m.host.Resolve(target, via.Name, "!", 1, OpCall)
+	if err != nil {
+		m.raise(err)
+	}
+	n, ok := t.(Named)
+	if !ok {
+		m.badArg(i, fn, errors.New("this host cannot call a process by its cluster name"))
+	}
+	if t, err = n.CallName(*via); err != nil {
+		m.raise(err)
+	}
+	return t
+}
+
+// erlang.call(server, module, function, ...) or erlang.call(server, erlang.global(name), msg)
 func (m *erlMod) call(L *lua.LState) int {
-	target, mod, fun := L.CheckString(1), L.CheckString(2), L.CheckString(3)
-	args := m.args(L, 4, "call")
-	return m.doCall(L, target, mod, fun, args, m.host.CallTimeout(), false)
+	target := L.CheckString(1)
+	mod, fun, via, next := m.callee(L, 2, "call")
+	args := m.args(L, next, "call")
+	t := m.resolveCall(target, mod, fun, via, args, "call", 2)
+	res, err := m.host.Call(t, mod, fun, args, m.host.CallTimeout(), false)
+	if err != nil {
+		m.raise(err)
+	}
+	return m.result(L, res)
 }
 
 // erlang.call_with({timeout = ms, kill = true, key = 'k', retry = true}, server, module, function, ...)
 func (m *erlMod) callWith(L *lua.LState) int {
 	opts := L.CheckTable(1)
-	target, mod, fun := L.CheckString(2), L.CheckString(3), L.CheckString(4)
+	target := L.CheckString(2)
+	mod, fun, via, next := m.callee(L, 3, "call_with")
 	m.checkOptions(1, "call_with", opts, map[string]lua.LValueType{"timeout": lua.LTNumber, "kill": lua.LTBool,
 		"key": lua.LTString, "retry": lua.LTBool})
 	timeout := m.host.CallTimeout()
@@ -266,11 +323,8 @@ func (m *erlMod) callWith(L *lua.LState) int {
 	kill := lua.LVAsBool(opts.RawGetString("kill"))
 	key, _ := opts.RawGetString("key").(lua.LString)
 	retry := lua.LVAsBool(opts.RawGetString("retry"))
-	args := m.args(L, 5, "call_with")
-	t, err := m.host.Resolve(target, mod, fun, len(args), OpCall)
-	if err != nil {
-		m.raise(err)
-	}
+	args := m.args(L, next, "call_with")
+	t := m.resolveCall(target, mod, fun, via, args, "call_with", 3)
 	if r, ok := t.(Routed); ok {
 		t = r.WithRoute(string(key), retry)
 	}
@@ -311,18 +365,6 @@ func optionsError(s *State, t *lua.LTable, known map[string]lua.LValueType) erro
 		}
 	})
 	return bad
-}
-
-func (m *erlMod) doCall(L *lua.LState, target, mod, fun string, args []any, timeout time.Duration, kill bool) int {
-	t, err := m.host.Resolve(target, mod, fun, len(args), OpCall)
-	if err != nil {
-		m.raise(err)
-	}
-	res, err := m.host.Call(t, mod, fun, args, timeout, kill)
-	if err != nil {
-		m.raise(err)
-	}
-	return m.result(L, res)
 }
 
 // clusterName checks a cluster name's argument (an atom's name).

@@ -78,9 +78,10 @@ func (m *erlMod) handle(L *lua.LState, i int, fn string) *asyncHandle {
 
 // callOptions reads {timeout = ms, kill = bool [, max_in_flight = n]}.
 func (a *asyncMod) callOptions(i int, fn string, opts *lua.LTable, many bool) (time.Duration, bool, int) {
-	known := map[string]lua.LValueType{"timeout": lua.LTNumber, "kill": lua.LTBool}
+	known := map[string]lua.LValueType{"timeout": lua.LTNumber, "kill": lua.LTBool, "key": lua.LTString}
 	if many {
 		known["max_in_flight"] = lua.LTNumber
+		known["keys"] = lua.LTTable
 	}
 	timeout := a.m.host.CallTimeout()
 	if opts == nil {
@@ -103,17 +104,26 @@ func (a *asyncMod) callOptions(i int, fn string, opts *lua.LTable, many bool) (t
 	return timeout, lua.LVAsBool(opts.RawGetString("kill")), n
 }
 
-func (a *asyncMod) start(L *lua.LState, target, mod, fun string, args []any, timeout time.Duration, kill bool) int {
-	t, err := a.m.host.Resolve(target, mod, fun, len(args), OpCall)
-	if err != nil {
-		a.m.raise(err)
+// routed is t with the affinity key of a call (a group's balance affinity).
+func routed(t Target, key string) Target {
+	if r, ok := t.(Routed); ok && key != "" {
+		return r.WithRoute(key, false)
 	}
+	return t
+}
+
+func (a *asyncMod) start(L *lua.LState, target, mod, fun string, via *ClusterName, args []any, timeout time.Duration, kill bool, key, fn string, i int) int {
+	t := routed(a.m.resolveCall(target, mod, fun, via, args, fn, i), key)
 	h, err := a.host.Start(t, args, timeout, kill)
 	if err != nil {
 		a.m.raise(err)
 	}
 	ud := L.NewUserData()
-	ud.Value = &asyncHandle{h: h, what: fmt.Sprintf("%s:%s/%d on %s", mod, fun, len(args), target)}
+	what := fmt.Sprintf("%s:%s/%d on %s", mod, fun, len(args), target)
+	if via != nil {
+		what = fmt.Sprintf("call to %s on %s", mod, target)
+	}
+	ud.Value = &asyncHandle{h: h, what: what}
 	L.SetMetatable(ud, L.GetTypeMetatable(asyncMetaName))
 	L.Push(ud)
 	return 1
@@ -121,18 +131,21 @@ func (a *asyncMod) start(L *lua.LState, target, mod, fun string, args []any, tim
 
 // erlang.async(server, module, function, ...): the call is sent, a handle returned.
 func (a *asyncMod) async(L *lua.LState) int {
-	target, mod, fun := L.CheckString(1), L.CheckString(2), L.CheckString(3)
-	args := a.m.args(L, 4, "async")
-	return a.start(L, target, mod, fun, args, a.m.host.CallTimeout(), false)
+	target := L.CheckString(1)
+	mod, fun, via, next := a.m.callee(L, 2, "async")
+	args := a.m.args(L, next, "async")
+	return a.start(L, target, mod, fun, via, args, a.m.host.CallTimeout(), false, "", "async", 2)
 }
 
 // erlang.async_with({timeout = ms, kill = true}, server, module, function, ...)
 func (a *asyncMod) asyncWith(L *lua.LState) int {
 	opts := L.CheckTable(1)
-	target, mod, fun := L.CheckString(2), L.CheckString(3), L.CheckString(4)
+	target := L.CheckString(2)
+	mod, fun, via, next := a.m.callee(L, 3, "async_with")
 	timeout, kill, _ := a.callOptions(1, "async_with", opts, false)
-	args := a.m.args(L, 5, "async_with")
-	return a.start(L, target, mod, fun, args, timeout, kill)
+	key, _ := opts.RawGetString("key").(lua.LString)
+	args := a.m.args(L, next, "async_with")
+	return a.start(L, target, mod, fun, via, args, timeout, kill, string(key), "async_with", 3)
 }
 
 func (a *asyncMod) take(h *asyncHandle, wait time.Duration, i int, fn string) (any, error) {
@@ -230,11 +243,36 @@ func (a *asyncMod) outcome(L *lua.LState, res any, err error) *lua.LTable {
 func (a *asyncMod) callMany(L *lua.LState) int {
 	target, mod, fun := L.CheckString(1), L.CheckString(2), L.CheckString(3)
 	list := L.CheckTable(4)
-	timeout, kill, window := a.callOptions(5, "call_many", L.OptTable(5, nil), true)
+	opts := L.OptTable(5, nil)
+	timeout, kill, window := a.callOptions(5, "call_many", opts, true)
 	if window <= 0 {
 		window = a.host.MaxInFlight()
 	}
 	n := list.Len()
+	// The affinity key (a group's balance affinity): key for every item,
+	// or keys[i] for item i.
+	var key lua.LString
+	var keys *lua.LTable
+	if opts != nil {
+		key, _ = opts.RawGetString("key").(lua.LString)
+		keys, _ = opts.RawGetString("keys").(*lua.LTable)
+		if key != "" && keys != nil {
+			a.m.badArg(5, "call_many", errors.New("key and keys exclude each other"))
+		}
+		if keys != nil && keys.Len() != n {
+			a.m.badArg(5, "call_many", fmt.Errorf("keys has %d keys for %d items", keys.Len(), n))
+		}
+	}
+	keyOf := func(i int) string {
+		if keys == nil {
+			return string(key)
+		}
+		k, ok := keys.RawGetInt(i).(lua.LString)
+		if !ok {
+			a.m.badArg(5, "call_many", fmt.Errorf("keys[%d] is not a string", i))
+		}
+		return string(k)
+	}
 	out := L.CreateTable(n, 0)
 	if n == 0 {
 		L.Push(out)
@@ -285,7 +323,7 @@ func (a *asyncMod) callMany(L *lua.LState) int {
 					a.m.badArg(4, "call_many", fmt.Errorf("item %d has %d arguments, item 1 has %d", next, len(args), len(first)))
 				}
 			}
-			h, err := a.host.Start(t, args, timeout, kill)
+			h, err := a.host.Start(routed(t, keyOf(next)), args, timeout, kill)
 			q = append(q, slot{h, err})
 			next++
 		}

@@ -26,7 +26,7 @@ func (s *Suite) groupNodes() ([]*Node, error) {
 	}
 	var ns []*Node
 	for i := 1; i <= 3; i++ {
-		n, err := NewNode(s.dir, fmt.Sprintf("plerl_int_%d_c%d", os.Getpid(), i))
+		n, err := NewNode(s.dir, fmt.Sprintf("plerl_int_%d_c%d%s", os.Getpid(), i, nodeSuffix))
 		if err != nil {
 			return nil, err
 		}
@@ -299,4 +299,231 @@ func (s *Suite) testGroupRefused() (string, error) {
 	back := time.Since(t0)
 	state, _ := a.Value(`SELECT state FROM erlang_group_members() WHERE server = 'g_rr' AND node = ` + quote(ns[2].Name))
 	return fmt.Sprintf("skip of the missing member: %s; back in rotation %s after its restart (state %s)", ms(skip), ms(back), state), nil
+}
+
+// batchSpread counts, per member of nodes, the results of a batch on
+// server: erlang_call_many of erlang:node/0 (n items), Lua's
+// erlang.call_many (n items) and n erlang.async handles, each in one
+// statement of session a. It also checks that an erlang_call_many of
+// erlang:abs/1 over the group gives every item its own result, in order.
+func batchSpread(a *Session, server string, n int, nodes []*Node, kinds ...string) (map[string][]int, error) {
+	count := func(rows []string) ([]int, error) {
+		out := make([]int, len(nodes))
+		for _, r := range rows {
+			found := false
+			for i, nd := range nodes {
+				if r == nd.Name {
+					out[i]++
+					found = true
+				}
+			}
+			if !found {
+				return nil, fmt.Errorf("an item answered %q, not a member", r)
+			}
+		}
+		return out, nil
+	}
+	res := map[string][]int{}
+	queries := map[string]string{
+		"erlang_call_many": fmt.Sprintf(`SELECT coalesce(result->>'$atom', sqlstate || ': ' || message) FROM erlang_call_many(%s, 'erlang', 'node', 'SELECT ''[]''::jsonb FROM generate_series(1, %d)')`, quote(server), n),
+		"call_many":        fmt.Sprintf(`SELECT unnest(pg_temp.lua_many(%s, %d))`, quote(server), n),
+		"async":            fmt.Sprintf(`SELECT unnest(pg_temp.lua_async(%s, %d))`, quote(server), n),
+	}
+	for _, kind := range kinds {
+		rows, err := a.Query(queries[kind])
+		if err != nil {
+			return nil, err
+		}
+		if len(rows) != n {
+			return nil, fmt.Errorf("%s: %d results for %d items", kind, len(rows), n)
+		}
+		c, err := count(rows)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", kind, err)
+		}
+		res[kind] = c
+	}
+	if res["erlang_call_many"] == nil {
+		return res, nil
+	}
+	v, err := a.Value(fmt.Sprintf(`SELECT count(*) FILTER (WHERE result = to_jsonb(item)) || '/' || count(*)
+		FROM erlang_call_many(%s, 'erlang', 'abs', 'SELECT jsonb_build_array(-i) FROM generate_series(1, %d) i')`, quote(server), n))
+	if err != nil {
+		return nil, err
+	}
+	if v != fmt.Sprintf("%d/%d", n, n) {
+		return nil, fmt.Errorf("erlang_call_many of erlang:abs: %s items answered their own argument in order", v)
+	}
+	return res, nil
+}
+
+// batchFunctions makes the Lua halves of batchSpread in session a.
+func batchFunctions(a *Session) error {
+	return a.Must(`CREATE FUNCTION pg_temp.lua_many(server text, n int) RETURNS text[] LANGUAGE plerl AS $$
+		local items = {}
+		for i = 1, n do items[i] = {} end
+		local out = {}
+		for i, o in ipairs(erlang.call_many(server, 'erlang', 'node', items)) do
+		  out[i] = o.ok and tostring(o.value) or (o.error.sqlstate .. ': ' .. o.error.message)
+		end
+		return out
+	$$`, `CREATE FUNCTION pg_temp.lua_async(server text, n int) RETURNS text[] LANGUAGE plerl AS $$
+		local hs = {}
+		for i = 1, n do hs[i] = erlang.async(server, 'erlang', 'node') end
+		local out = {}
+		for i, v in ipairs(erlang.await_all(hs)) do out[i] = tostring(v) end
+		return out
+	$$`)
+}
+
+// testGroupBatch: batches and async calls on a round_robin group spread
+// over its members: erlang_call_many (3000 items), erlang.call_many (3000)
+// and 60 erlang.async handles (plerl.max_in_flight is 64), each member
+// taking exactly its third; results stay in input order.
+func (s *Suite) testGroupBatch() (string, error) {
+	ns, err := s.groupNodes()
+	if err != nil {
+		return "", err
+	}
+	if err := s.allow("g_rr", "'erlang', 'abs', 1"); err != nil {
+		return "", err
+	}
+	a, err := s.session("grp-batch")
+	if err != nil {
+		return "", err
+	}
+	defer a.Close()
+	if err := batchFunctions(a); err != nil {
+		return "", err
+	}
+	var notes []string
+	for _, run := range []struct {
+		n     int
+		kinds []string
+	}{{3000, []string{"erlang_call_many", "call_many"}}, {60, []string{"async"}}} {
+		c, err := batchSpread(a, "g_rr", run.n, ns, run.kinds...)
+		if err != nil {
+			return "", err
+		}
+		for _, kind := range run.kinds {
+			for i, k := range c[kind] {
+				if k != run.n/3 {
+					return "", fmt.Errorf("%s of %d items on g_rr: member %s took %d (want %d): %v", kind, run.n, ns[i].Short, k, run.n/3, c[kind])
+				}
+			}
+			notes = append(notes, fmt.Sprintf("%s %d items: %v", kind, run.n, c[kind]))
+		}
+	}
+	return strings.Join(notes, "; ") + "; erlang:abs results in input order", nil
+}
+
+// testGroupBatchDown: a member killed before the batch starts (c3; the
+// session never saw it) is skipped: every item is answered by c1 or c2,
+// none fails, results in input order. c3 comes back for the tests after.
+func (s *Suite) testGroupBatchDown() (string, error) {
+	ns, err := s.groupNodes()
+	if err != nil {
+		return "", err
+	}
+	ns[2].Kill()
+	a, err := s.session("grp-batch-down")
+	if err != nil {
+		return "", err
+	}
+	defer a.Close()
+	if err := batchFunctions(a); err != nil {
+		return "", err
+	}
+	c, err := batchSpread(a, "g_rr", 3000, ns, "erlang_call_many", "call_many")
+	if err != nil {
+		return "", err
+	}
+	ca, err := batchSpread(a, "g_rr", 60, ns, "async")
+	if err != nil {
+		return "", err
+	}
+	c["async"] = ca["async"]
+	var notes []string
+	for _, kind := range []string{"erlang_call_many", "call_many", "async"} {
+		k := c[kind]
+		n := map[bool]int{true: 60, false: 3000}[kind == "async"]
+		if k[2] != 0 || k[0]+k[1] != n || k[0] < n/4 || k[1] < n/4 {
+			return "", fmt.Errorf("%s with c3 down: %v (want c3 0, c1 and c2 sharing %d)", kind, k, n)
+		}
+		notes = append(notes, fmt.Sprintf("%s %v", kind, k))
+	}
+	state, _ := a.Value(`SELECT state FROM erlang_group_members() WHERE server = 'g_rr' AND node = ` + quote(ns[2].Name))
+	if err := ns[2].Start(); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("c3 down (%s): %s", state, strings.Join(notes, "; ")), nil
+}
+
+// testGroupBatchAffinity: on an affinity group, erlang_call_many's column
+// key, erlang.call_many's keys and erlang.async_with's key send each item
+// to its key's member: the member a single erlang_call with that key
+// reaches, for 300 keys (each 3 times), over all three members.
+func (s *Suite) testGroupBatchAffinity() (string, error) {
+	ns, err := s.groupNodes()
+	if err != nil {
+		return "", err
+	}
+	a, err := s.session("grp-batch-aff")
+	if err != nil {
+		return "", err
+	}
+	defer a.Close()
+	single := map[string]string{}
+	rows, err := a.Query(`SELECT k || ' ' || (erlang_call('g_aff', 'erlang', 'node', '[]', NULL, jsonb_build_object('key', 'customer-' || k))->>'$atom') FROM generate_series(1, 300) k`)
+	if err != nil {
+		return "", err
+	}
+	per := map[string]int{}
+	for _, r := range rows {
+		k, node, _ := strings.Cut(r, " ")
+		single[k] = node
+		per[node]++
+	}
+	if len(per) != len(ns) {
+		return "", fmt.Errorf("300 keys reached %d of 3 members: %v", len(per), per)
+	}
+	if err := a.Must(`CREATE FUNCTION pg_temp.lua_keyed(n int) RETURNS text[] LANGUAGE plerl AS $$
+		local items, keys, out = {}, {}, {}
+		for r = 1, 3 do
+		  for k = 1, n do items[#items + 1] = {}; keys[#keys + 1] = 'customer-' .. k end
+		end
+		for i, o in ipairs(erlang.call_many('g_aff', 'erlang', 'node', items, {keys = keys})) do
+		  out[i] = string.sub(keys[i], 10) .. ' ' .. (o.ok and tostring(o.value) or o.error.message)
+		end
+		local hs = {}
+		for k = 1, 50 do hs[k] = erlang.async_with({key = 'customer-' .. k}, 'g_aff', 'erlang', 'node') end
+		for k, v in ipairs(erlang.await_all(hs)) do out[#out + 1] = k .. ' ' .. tostring(v) end
+		return out
+	$$`); err != nil {
+		return "", err
+	}
+	checks := map[string]string{
+		"erlang_call_many": `SELECT (item - 1) % 300 + 1 || ' ' || coalesce(result->>'$atom', message) FROM erlang_call_many('g_aff', 'erlang', 'node',
+			'SELECT ''[]''::jsonb AS args, ''customer-'' || k AS key FROM generate_series(1, 3) r, generate_series(1, 300) k ORDER BY r, k')`,
+		"erlang.call_many, erlang.async_with": `SELECT unnest(pg_temp.lua_keyed(300))`,
+	}
+	var notes []string
+	for _, kind := range []string{"erlang_call_many", "erlang.call_many, erlang.async_with"} {
+		rows, err := a.Query(checks[kind])
+		if err != nil {
+			return "", err
+		}
+		bad := 0
+		for _, r := range rows {
+			k, node, _ := strings.Cut(r, " ")
+			if single[k] != node {
+				bad++
+			}
+		}
+		if bad > 0 || len(rows) < 900 {
+			return "", fmt.Errorf("%s: %d of %d items went elsewhere than their key's member", kind, bad, len(rows))
+		}
+		notes = append(notes, fmt.Sprintf("%s: %d items, each on its key's member", kind, len(rows)))
+	}
+	return fmt.Sprintf("keys per member %v; %s", per, strings.Join(notes, "; ")), nil
 }

@@ -13,7 +13,11 @@
 //   - batches: a cancel ends a 100,000-item erlang_call_many or awaited
 //     erlang.async handles within 100 ms and (kill) leaves no worker on the
 //     node, a 1,000,000-item batch runs in flat memory, five calls at once
-//     take about as long as one.
+//     take about as long as one;
+//   - groups of three real nodes: round_robin, affinity, failover, batches
+//     and async calls spread over the members (cluster.go); names in the
+//     cluster across two of them: a :global name and a :pg group on
+//     another node reached through one member (names.go).
 //
 // It drives PostgreSQL through psql subprocesses (connection from PGHOST,
 // PGPORT, PGUSER), works in a database of its own (-db, one per run, dropped
@@ -105,6 +109,11 @@ func main() {
 	s.run("16", "async cancel: Lua erlang.async{kill} handles end within 100 ms (57014); not awaited, they are killed when the call returns", s.testAsyncCancel)
 	s.run("17", "batch memory: a 1000000-item erlang_call_many peaks within 32 MB of a 100000-item one", s.testBatchMemory)
 	s.run("18", "fan-out: five 1 ms calls awaited together take at most 2.5x one (target 1.5x)", s.testFiveAtOnce)
+	s.run("19", "names: a :global name on node B reached through a server on node A: sends counted exactly, GenServer.calls answered by B", s.testNamesGlobalRelay)
+	s.run("20", "names: a :pg group with members on A and B, reached through A: all = true reaches each member exactly once per send", s.testNamesPgAll)
+	s.run("21", "group batches: erlang_call_many, erlang.call_many and erlang.async on round_robin spread exactly a third per member, results in order", s.testGroupBatch)
+	s.run("22", "group batches: a member down before the batch starts is skipped, no item fails", s.testGroupBatchDown)
+	s.run("23", "group batches: on affinity, erlang_call_many's column key, erlang.call_many's keys and erlang.async_with's key reach each key's member", s.testGroupBatchAffinity)
 	s.teardown()
 	if s.skipped > 0 {
 		fmt.Printf("(%d skipped)\n", s.skipped)
@@ -222,9 +231,13 @@ func (s *Suite) teardown() {
 	}
 }
 
+// nodeSuffix ends the names of the nodes the suite starts
+// (PLERL_INT_NODE_SUFFIX: tells apart the nodes of suites run side by side).
+var nodeSuffix = os.Getenv("PLERL_INT_NODE_SUFFIX")
+
 // startNode starts an extra node with a name no other run uses.
 func (s *Suite) startNode(tag string, extra ...string) (*Node, error) {
-	short := fmt.Sprintf("plerl_int_%d_%s", os.Getpid(), tag)
+	short := fmt.Sprintf("plerl_int_%d_%s%s", os.Getpid(), tag, nodeSuffix)
 	n, err := NewNode(s.dir, short, extra...)
 	if err != nil {
 		return nil, err

@@ -10,7 +10,7 @@ import (
 // downNode is the node the failure tests kill and restart (server int_down).
 func (s *Suite) downNode() (*Node, error) {
 	for _, n := range s.nodes {
-		if strings.HasSuffix(n.Short, "_down") {
+		if strings.HasSuffix(n.Short, "_down"+nodeSuffix) {
 			if n.Running() {
 				return n, nil
 			}
