@@ -251,6 +251,15 @@ DO LANGUAGE plerl $$
   local v = spi.execute('SELECT v FROM spi_pc WHERE id = $1', 7)[1].v
   print(v, type(v))
 $$;
+-- The same text under another search_path finds the other table.
+CREATE SCHEMA spi_pc_s;
+CREATE TABLE spi_pc_s.spi_pc (id int, v int);
+INSERT INTO spi_pc_s.spi_pc VALUES (7, -7);
+SET search_path = spi_pc_s, public;
+DO LANGUAGE plerl $$ print(spi.execute('SELECT v FROM spi_pc WHERE id = $1', 7)[1].v) $$;
+RESET search_path;
+DO LANGUAGE plerl $$ print(spi.execute('SELECT v FROM spi_pc WHERE id = $1', 7)[1].v) $$;
+DROP SCHEMA spi_pc_s CASCADE;
 -- Bounded: 100 distinct texts leave 64 plans, the oldest gone.
 DO LANGUAGE plerl $$
   for i = 1, 100 do spi.execute('SELECT $1::int + ' .. i .. ' AS spi_pc_n', i) end
