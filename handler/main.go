@@ -30,6 +30,7 @@ var engine *pl.Engine
 //export plerlGoInit
 func plerlGoInit(maxProcs C.int) {
 	defer reportPanics("plerlGoInit")
+	releaseFIPSScratch()
 	// The environment is invisible to Go in a backend (PostgreSQL reuses
 	// it for the process title): set what matters in code.
 	runtime.GOMAXPROCS(int(maxProcs))

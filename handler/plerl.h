@@ -415,6 +415,7 @@ typedef struct PlerlPlan
 	int32_t    *kinds;			/* nparams; PLT_* of each parameter */
 	const PlerlTypeInfo *const *types;	/* nparams; for luaToType */
 	const char **typenames;		/* nparams; SQL names of the parameter types */
+	int32_t		is_call;		/* one statement, a CALL (never cached by text) */
 	void	   *priv;
 } PlerlPlan;
 

@@ -48,6 +48,8 @@ typedef struct RowsPriv
 	SPITupleTable *tuptable;
 } RowsPriv;
 
+static bool plan_is_call(SPIPlanPtr plan);
+
 /* The parser hook of a prepared statement: $n types PostgreSQL infers. */
 static void
 varparams_setup(ParseState *pstate, void *arg)
@@ -136,6 +138,7 @@ plerl_spi_prepare(const char *sql, int32_t ntypes, const char **typenames, int32
 			p->typenames[i] = format_type_be(pp->types[i]);
 		}
 		plerl_rowdesc_prepare(&pp->params);
+		p->is_call = plan_is_call(pp->plan);
 		MemoryContextSwitchTo(plerl_guard_cxt);
 		if (flags & PLERL_PLAN_KEEP)
 		{

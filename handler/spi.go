@@ -30,6 +30,9 @@ type spiPlan struct {
 	fetch   int
 	cleanup runtime.Cleanup
 	kept    bool
+	isCall  bool
+	cached  bool // in planCache (plancache.go)
+	busy    int  // executions of a cached plan under way
 }
 
 func (p *spiPlan) NumParams() int         { return p.nparams }
@@ -255,7 +258,7 @@ func prepare(sql string, types []string, flags int) (*spiPlan, error) {
 	if C.plerl_spi_prepare(csql, C.int32_t(len(types)), ctypes, C.int32_t(flags), &cp, &cerr) != 0 {
 		return nil, guardError(&cerr)
 	}
-	p := &spiPlan{p: cp, nparams: int(cp.nparams), kept: flags&C.PLERL_PLAN_KEEP != 0}
+	p := &spiPlan{p: cp, nparams: int(cp.nparams), kept: flags&C.PLERL_PLAN_KEEP != 0, isCall: cp.is_call != 0}
 	if p.nparams > 0 {
 		infos := unsafe.Slice(cp.types, p.nparams)
 		names := unsafe.Slice(cp.typenames, p.nparams)
@@ -324,21 +327,28 @@ func (host) SPIExecute(s *pl.State, q pl.Query, args []lua.LValue, limit int64) 
 			return nil, guardError(&cerr)
 		}
 	} else {
-		p, oneshot, err := planFor(q)
-		if err != nil {
-			return nil, err
+		var p *spiPlan
+		var done func() error
+		if q.Plan != nil {
+			var err error
+			if p, _, err = planFor(q); err != nil {
+				return nil, err
+			}
+			done = func() error { return nil }
+		} else {
+			// Text with arguments: a saved plan from the backend's cache.
+			var err error
+			if p, done, err = cachedPlan(q.SQL); err != nil {
+				return nil, err
+			}
 		}
 		if len(args) != p.nparams {
-			if oneshot {
-				p.Free()
-			}
+			done()
 			return nil, pl.Errorf(sqlstate.InvalidParameterValue, "the query has %d parameters, %d values given", p.nparams, len(args))
 		}
 		vals, err := bind(s, p, args)
 		if err != nil {
-			if oneshot {
-				p.Free()
-			}
+			done()
 			return nil, err
 		}
 		var vp *C.PlerlValue
@@ -347,11 +357,9 @@ func (host) SPIExecute(s *pl.State, q pl.Query, args []lua.LValue, limit int64) 
 		}
 		rc := C.plerl_spi_execute(p.p, nil, vp, C.int32_t(len(vals)), C.int64_t(limit), &rows, &cerr)
 		runtime.KeepAlive(vals)
-		if oneshot {
-			if ferr := p.Free(); ferr != nil && rc == 0 {
-				freeRows(&rows)
-				return nil, ferr
-			}
+		if ferr := done(); ferr != nil && rc == 0 {
+			freeRows(&rows)
+			return nil, ferr
 		}
 		if rc != 0 {
 			return nil, guardError(&cerr)

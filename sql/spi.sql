@@ -221,3 +221,83 @@ DO LANGUAGE plerl $$
   try(datetime.date, '2024-01-01\0junk')
 $$;
 DROP TABLE spi_t;
+
+-- spi.execute(text, args...) keeps a saved plan per query text (at most 64,
+-- least recently used evicted), like PL/pgSQL's statements: PostgreSQL's
+-- plan cache shows one CachedPlanSource for a text run 20 times.
+CREATE TABLE spi_pc (id int PRIMARY KEY, v text);
+INSERT INTO spi_pc SELECT i, 'v' || i FROM generate_series(1, 100) i;
+CREATE FUNCTION spi_pc_plans(pattern text) RETURNS bigint LANGUAGE sql AS $$
+  SELECT count(*) FROM pg_backend_memory_contexts
+  WHERE name = 'CachedPlanSource' AND ident LIKE pattern $$;
+DO LANGUAGE plerl $$
+  for i = 1, 20 do
+    assert(spi.execute('SELECT v FROM spi_pc WHERE id = $1', i)[1].v == 'v' .. i)
+  end
+$$;
+SELECT spi_pc_plans('SELECT v FROM spi_pc WHERE id = $1');
+-- Revalidated as PostgreSQL revalidates saved plans: a changed column type,
+-- a dropped table (42P01, caught), the table made again with another type.
+ALTER TABLE spi_pc ALTER COLUMN v TYPE varchar(10);
+DO LANGUAGE plerl $$ print(spi.execute('SELECT v FROM spi_pc WHERE id = $1', 7)[1].v) $$;
+DROP TABLE spi_pc;
+DO LANGUAGE plerl $$
+  local ok, e = pcall(spi.execute, 'SELECT v FROM spi_pc WHERE id = $1', 7)
+  print(ok, e.sqlstate)
+$$;
+CREATE TABLE spi_pc (id int PRIMARY KEY, v int);
+INSERT INTO spi_pc VALUES (7, 77);
+DO LANGUAGE plerl $$
+  local v = spi.execute('SELECT v FROM spi_pc WHERE id = $1', 7)[1].v
+  print(v, type(v))
+$$;
+-- The same text under another search_path finds the other table.
+CREATE SCHEMA spi_pc_s;
+CREATE TABLE spi_pc_s.spi_pc (id int, v int);
+INSERT INTO spi_pc_s.spi_pc VALUES (7, -7);
+SET search_path = spi_pc_s, public;
+DO LANGUAGE plerl $$ print(spi.execute('SELECT v FROM spi_pc WHERE id = $1', 7)[1].v) $$;
+RESET search_path;
+DO LANGUAGE plerl $$ print(spi.execute('SELECT v FROM spi_pc WHERE id = $1', 7)[1].v) $$;
+DROP SCHEMA spi_pc_s CASCADE;
+-- Bounded: 100 distinct texts leave 64 plans, the oldest gone.
+DO LANGUAGE plerl $$
+  for i = 1, 100 do spi.execute('SELECT $1::int + ' .. i .. ' AS spi_pc_n', i) end
+$$;
+SELECT spi_pc_plans('SELECT $1::int + % AS spi_pc_n') AS kept,
+       spi_pc_plans('SELECT $1::int + 1 AS spi_pc_n') AS oldest,
+       spi_pc_plans('SELECT $1::int + 100 AS spi_pc_n') AS newest;
+-- A plan evicted while it runs (its query calls a function that runs 70
+-- other texts) is freed only when its execution ends.
+CREATE FUNCTION spi_pc_churn(n int) RETURNS int LANGUAGE plerl AS $$
+  local s = 0
+  for i = 1, 70 do s = s + spi.execute('SELECT $1::int + ' .. i .. ' AS x', n)[1].x end
+  return s
+$$;
+DO LANGUAGE plerl $$
+  for round = 1, 2 do
+    local r = spi.execute('SELECT g, spi_pc_churn(g) AS c FROM generate_series(1, $1::int) g', 3)
+    print(round, r[1].c, r[2].c, r[3].c)
+  end
+$$;
+-- The read-only rule holds for a cached plan, every time.
+CREATE FUNCTION spi_pc_stable(x int) RETURNS int STABLE LANGUAGE plerl AS $$
+  return spi.execute('INSERT INTO spi_pc VALUES ($1, 0) RETURNING id', x)[1].id
+$$;
+SELECT spi_pc_stable(1);
+SELECT spi_pc_stable(1);
+-- CALL is never cached (a procedure may commit: the plan's reference must
+-- not outlive the transaction); texts over 4096 bytes neither.
+CREATE PROCEDURE spi_pc_proc(x int) LANGUAGE plerl AS $$
+  spi.execute('INSERT INTO spi_pc VALUES ($1, 0)', x)
+  spi.commit()
+$$;
+DO LANGUAGE plerl $$
+  for i = 1, 3 do spi.execute('CALL spi_pc_proc($1)', 1000 + i) end
+  spi.execute('SELECT $1::int AS x -- ' .. string.rep('y', 5000), 1)
+$$;
+SELECT count(*) FROM spi_pc WHERE id > 1000;
+SELECT spi_pc_plans('CALL spi_pc_proc%') AS call_plans, spi_pc_plans('SELECT $1::int AS x -- y%') AS long_plans;
+DROP PROCEDURE spi_pc_proc;
+DROP FUNCTION spi_pc_stable, spi_pc_churn, spi_pc_plans;
+DROP TABLE spi_pc;

@@ -15,6 +15,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/mman.h>
 
 #include "access/xact.h"
 #include "commands/dbcommands.h"
@@ -83,6 +84,16 @@ static PlerlDispatchFn dispatch = NULL;
  * smoke-tested 256 KB; 512 KB leaves headroom.
  */
 #define PLERL_GO_THREAD_STACK (512 * 1024)
+
+/*
+ * What loading plerl_go.so commits (Committed_AS) in a backend, with a
+ * margin: measured 48 MB with Go 1.26 (32 MB of it the Go heap's arena index,
+ * 8 MB of heap, the threads' stacks; docs/internals/boundary.md, Memory).
+ * The Go runtime cannot survive a failed mapping (it throws and the backend
+ * dies, which restarts every session), so the loader first checks that this
+ * much can be committed, and raises 53200 if not.
+ */
+#define PLERL_GO_COMMIT_PROBE ((size_t) 64 * 1024 * 1024)
 
 void		_PG_init(void);
 static void outbox_init(void);
@@ -208,6 +219,7 @@ plerl_load_go(void)
 	bool		stack_set = false;
 	void	   *bind;
 	void	   *fn;
+	void	   *probe;
 
 	sigemptyset(&block);
 	sigaddset(&block, SIGINT);
@@ -229,6 +241,23 @@ plerl_load_go(void)
 		pthread_attr_destroy(&attr);
 	}
 	(void) stack_set;
+
+	/*
+	 * A private writable mapping is charged to the commit when made, touched
+	 * or not: if this one fails, Go's would (vm.overcommit_memory = 2, or an
+	 * address-space limit). Racy against other processes, but it turns the
+	 * common case into an error instead of a crash.
+	 */
+	probe = mmap(NULL, PLERL_GO_COMMIT_PROBE, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (probe == MAP_FAILED)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory"),
+				 errdetail("plerl's Go runtime needs about %zu MB of commit charge in each backend, and the system refused %zu MB: %m.",
+						   (size_t) 48, PLERL_GO_COMMIT_PROBE >> 20),
+				 errhint("With vm.overcommit_memory = 2, raise vm.overcommit_ratio or vm.overcommit_kbytes, or use fewer backends that run plerl.")));
+	munmap(probe, PLERL_GO_COMMIT_PROBE);
 
 	pthread_sigmask(SIG_BLOCK, &block, &saved);
 	PG_TRY();

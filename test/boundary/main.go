@@ -151,6 +151,7 @@ func (s *Suite) all() int {
 	s.testCancel()    // 5a..5f
 	s.run("6", "sandbox", s.testSandbox)
 	s.testExit()    // 7a..7d
+	s.testCommit()  // 9a..9b
 	s.testPreload() // 3a..3f, last: it restarts the cluster with shared_preload_libraries
 	s.run("8", "server log", s.checkServerLog)
 	return s.finish(t0)
