@@ -248,7 +248,9 @@ CREATE FUNCTION plerl.stat_calls(OUT dbid oid, OUT userid oid, OUT server text,
     OUT calls bigint, OUT errors bigint, OUT timeouts bigint, OUT node_down bigint,
     OUT remote_errors bigint, OUT refused bigint, OUT cancelled bigint,
     OUT other_errors bigint, OUT total_time float8, OUT min_time float8,
-    OUT max_time float8, OUT mean_time float8, OUT stddev_time float8)
+    OUT max_time float8, OUT mean_time float8, OUT stddev_time float8,
+    OUT bytes_sent bigint, OUT bytes_received bigint, OUT messages bigint,
+    OUT redeliveries bigint, OUT dead_letters bigint)
   RETURNS SETOF record
   AS 'MODULE_PATHNAME', 'plerl_stat_calls' LANGUAGE C;
 CREATE VIEW plerl.stat_calls AS

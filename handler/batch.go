@@ -146,7 +146,9 @@ func (pp *pipeline) pop() (*flight, any, error) {
 	pp.head++
 	res, err := f.result()
 	if f.sent {
-		recordStat(pp.t, C.PLERL_STAT_CALL, f.arity, f.start, err)
+		var tr traffic
+		tr.add(f.p)
+		recordStat(pp.t, C.PLERL_STAT_CALL, f.arity, f.start, err, tr)
 	}
 	return f, res, err
 }
@@ -331,6 +333,7 @@ func (sb *sqlBatch) row(f *flight, res any, err error) (C.PlerlBatchRow, error) 
 // flight between statements.
 type asyncCall struct {
 	f     flight
+	t     target // for statistics: counted when awaited
 	depth int
 	what  string
 }
@@ -368,7 +371,8 @@ func (erlangHost) Start(t pl.Target, args []any, timeout time.Duration, kill boo
 	if err := checkTarget(tg); err != nil {
 		return nil, err
 	}
-	a := &asyncCall{depth: entryDepth, what: fmt.Sprintf("erlang.call %s:%s on %s", tg.module, tg.function, tg.name())}
+	a := &asyncCall{t: tg, depth: entryDepth, what: fmt.Sprintf("erlang.call %s:%s on %s", tg.module, tg.function, tg.name())}
+	a.f.start, a.f.arity = time.Now(), len(args)
 	if timeout > 0 {
 		a.f.deadline = time.Now().Add(timeout)
 	}
@@ -396,6 +400,9 @@ func (erlangHost) Await(h pl.AsyncCall, wait time.Duration) (any, error) {
 		}
 	}
 	res, err := f.result()
+	var tr traffic
+	tr.add(f.p)
+	recordStat(a.t, C.PLERL_STAT_CALL, f.arity, f.start, err, tr)
 	if err != nil {
 		return nil, luaError(err, a.what)
 	}

@@ -83,7 +83,8 @@ typedef enum PlerlStatKind
 	PLERL_STAT_CALL = 0,		/* erlang_call, erlang.call, batch items */
 	PLERL_STAT_SEND = 1,		/* erlang_send, erlang.send */
 	PLERL_STAT_CAST = 2,		/* erlang_cast, erlang.cast */
-	PLERL_STAT_OUTBOX = 3,		/* sends deferred to COMMIT, as they go out */
+	PLERL_STAT_ON_COMMIT = 3,	/* sends and casts deferred to COMMIT, as they go out */
+	PLERL_STAT_OUTBOX = 4,		/* the outbox worker's deliveries (one per batch) */
 	PLERL_STAT_NKINDS
 } PlerlStatKind;
 
@@ -111,6 +112,11 @@ typedef struct PlerlStatSample
 	const char *module;			/* sends: the registered name, "!" for a pid */
 	const char *function;		/* sends: "!" */
 	double		ms;				/* wall time of the request */
+	int64_t		bytes_sent;		/* frames written for it, length headers included (runtime/dist) */
+	int64_t		bytes_received; /* frames of its reply */
+	int64_t		messages;		/* sends, casts, outbox: messages that went out (outbox: acknowledged) */
+	int64_t		redelivered;	/* outbox: of those, sent before in a delivery not acknowledged */
+	int64_t		dead;			/* outbox: messages the delivery made dead letters */
 } PlerlStatSample;
 
 typedef void (*PlerlStatRecordFn) (const PlerlStatSample *sample);

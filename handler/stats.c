@@ -19,7 +19,7 @@ plerl_stat_record(const PlerlStatSample *sample)
 		plerl_settings->stat_record(sample);
 }
 
-static const char *const stat_kind_names[PLERL_STAT_NKINDS] = {"call", "send", "cast", "outbox"};
+static const char *const stat_kind_names[PLERL_STAT_NKINDS] = {"call", "send", "cast", "on_commit", "outbox"};
 
 /*
  * The log line of a request slower than plerl.log_min_duration: like

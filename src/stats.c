@@ -61,6 +61,11 @@ typedef struct StatEntry
 	double		max_ms;
 	double		mean_ms;		/* Welford, as pg_stat_statements */
 	double		sum_var_ms;
+	int64		bytes_sent;
+	int64		bytes_received;
+	int64		messages;
+	int64		redelivered;
+	int64		dead;
 } StatEntry;
 
 typedef struct StatShared
@@ -224,6 +229,11 @@ stat_record(const PlerlStatSample *s)
 	old_mean = e->mean_ms;
 	e->mean_ms += (s->ms - old_mean) / e->calls;
 	e->sum_var_ms += (s->ms - old_mean) * (s->ms - e->mean_ms);
+	e->bytes_sent += s->bytes_sent;
+	e->bytes_received += s->bytes_received;
+	e->messages += s->messages;
+	e->redelivered += s->redelivered;
+	e->dead += s->dead;
 	SpinLockRelease(&e->mutex);
 	LWLockRelease(shared->lock);
 }
@@ -295,9 +305,9 @@ stat_require(void)
 				 errhint("Add plerl to shared_preload_libraries and restart the server; plerl.stat_info shows whether statistics are on.")));
 }
 
-static const char *const kind_names[PLERL_STAT_NKINDS] = {"call", "send", "cast", "outbox"};
+static const char *const kind_names[PLERL_STAT_NKINDS] = {"call", "send", "cast", "on_commit", "outbox"};
 
-#define STAT_CALLS_COLS 21
+#define STAT_CALLS_COLS 26
 
 PG_FUNCTION_INFO_V1(plerl_stat_calls);
 Datum
@@ -359,6 +369,23 @@ plerl_stat_calls(PG_FUNCTION_ARGS)
 		values[i++] = Float8GetDatum(tmp.mean_ms);
 		/* population standard deviation, as pg_stat_statements */
 		values[i++] = Float8GetDatum(tmp.calls > 1 ? sqrt(tmp.sum_var_ms / tmp.calls) : 0.0);
+		values[i++] = Int64GetDatum(tmp.bytes_sent);
+		values[i++] = Int64GetDatum(tmp.bytes_received);
+		/* messages: sends, casts and the outbox; redeliveries, dead letters: the outbox */
+		if (is_call)
+			nulls[i++] = true;
+		else
+			values[i++] = Int64GetDatum(tmp.messages);
+		if (tmp.key.kind == PLERL_STAT_OUTBOX)
+		{
+			values[i++] = Int64GetDatum(tmp.redelivered);
+			values[i++] = Int64GetDatum(tmp.dead);
+		}
+		else
+		{
+			nulls[i++] = true;
+			nulls[i++] = true;
+		}
 		Assert(i == STAT_CALLS_COLS);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}

@@ -89,8 +89,9 @@ type Peer struct {
 
 // Event is something the peer saw from the client.
 type Event struct {
-	Kind    string // "name", "tick", "msg", "closed"
+	Kind    string // "name", "tick", "msg", "reply" (a rex reply written), "closed"
 	Name    string // client node name (for "name")
+	Size    int    // "msg", "reply": the frame's bytes on the wire, the 4-byte length included
 	Flags   uint64
 	Ctrl    term.Tuple
 	Payload any
@@ -544,7 +545,7 @@ func (p *Peer) connected(c net.Conn, br *bufio.Reader, client string) {
 		if rest := pkt[1+k:]; len(rest) > 0 {
 			payload, _, _ = term.Decode(rest, nil)
 		}
-		p.event(Event{Kind: "msg", Ctrl: t, Payload: payload})
+		p.event(Event{Kind: "msg", Ctrl: t, Payload: payload, Size: 4 + int(n)})
 		if len(t) == 4 && t[0] == int64(6) && t[3] == term.Atom("rex") {
 			if !p.rexCall(c, replyWrite, payload) {
 				return
@@ -595,11 +596,14 @@ func (p *Peer) rexCall(c net.Conn, write func([]byte) error, payload any) bool {
 			// {Ref, Result} by hand: SMALL_TUPLE_EXT of 2, Ref, the raw Result.
 			pkt = append(pkt, 131, 104, 2)
 			pkt, _ = term.AppendNoVersion(pkt, from[1])
-			write(append(pkt, b.RawReply...))
+			pkt = append(pkt, b.RawReply...)
+			write(pkt)
+			p.event(Event{Kind: "reply", Size: 4 + len(pkt)})
 			return
 		}
 		pkt, _ = term.Append(pkt, term.Tuple{from[1], result})
 		write(pkt)
+		p.event(Event{Kind: "reply", Size: 4 + len(pkt)})
 	}
 	if b.ReplyDelay > 0 {
 		go func() { time.Sleep(b.ReplyDelay); reply() }()

@@ -941,7 +941,7 @@ func (c *Conn) dispatch(frame []byte) *Error {
 	}
 	switch ctl.Op {
 	case OpSend, OpSendSender:
-		c.deliverMsg(ctl.To, payload)
+		c.deliverMsg(ctl.To, payload, int64(len(frame)+frameHdr))
 	case OpExit, OpPayloadExit, OpExit2, OpPayloadExit2:
 		kind := "exit"
 		if ctl.Op == OpExit2 || ctl.Op == OpPayloadExit2 {
@@ -950,14 +950,14 @@ func (c *Conn) dispatch(frame []byte) *Error {
 		c.deliverSignal(ctl.To, Exit{From: ctl.From, Reason: ctl.Reason, Kind: kind})
 	case OpMonitorPExit, OpPayloadMonitorPExit:
 		if r, ok := ctl.Ref.(term.Ref); ok {
-			if k, ok := c.ourRefKey(r); ok && c.routeSignal(k, ctl) {
+			if k, ok := c.ourRefKey(r); ok && c.routeSignal(k, ctl, int64(len(frame)+frameHdr)) {
 				return nil
 			}
 		}
 		c.deliverSignal(ctl.To, Down{Ref: ctl.Ref, Proc: ctl.From, Reason: ctl.Reason})
 	case OpSpawnReply:
 		if r, ok := ctl.Ref.(term.Ref); ok {
-			if k, ok := c.ourRefKey(r); ok && c.routeSignal(k, ctl) {
+			if k, ok := c.ourRefKey(r); ok && c.routeSignal(k, ctl, int64(len(frame)+frameHdr)) {
 				return nil
 			}
 		}
@@ -1184,14 +1184,14 @@ func (c *Conn) pidExists(p term.Pid) bool {
 	return c.ours(p) && (p == c.rpcPid || c.box(p) != nil)
 }
 
-func (c *Conn) deliverMsg(to any, payload []byte) {
+func (c *Conn) deliverMsg(to any, payload []byte, n int64) {
 	p, ok := to.(term.Pid)
 	if !ok {
 		c.drops.Add(1)
 		return
 	}
 	if p == c.rpcPid && c.ours(p) {
-		c.rpcPidMessage(payload)
+		c.rpcPidMessage(payload, n)
 		return
 	}
 	mb := c.box(p)

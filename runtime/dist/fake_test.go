@@ -681,3 +681,75 @@ func TestFakeMailboxByteBudget(t *testing.T) {
 		t.Fatalf("after Close the budget holds %d bytes, want 0", u)
 	}
 }
+
+// nextEvent returns the peer's next event of kind k (others skipped).
+func nextEvent(t *testing.T, p *fakepeer.Peer, k string) fakepeer.Event {
+	t.Helper()
+	for {
+		select {
+		case ev := <-p.Received:
+			if ev.Kind == k {
+				return ev
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no %q event from the peer", k)
+		}
+	}
+}
+
+// The bytes a call and a send report are those of the frames on the wire,
+// as the peer counted them reading and writing (length headers included);
+// a binary argument n bytes longer makes the request exactly n bytes longer.
+func TestFakeBytesCounted(t *testing.T) {
+	p, cfg := startFake(t, fakepeer.Behavior{NoTicks: true})
+	c, err := Dial(context.Background(), cfg, p.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := ctx5(t)
+	var sent [2]int64
+	for i, n := range []int{1000, 3500} {
+		pd, err := c.Go(ctx, "m", "echo", []any{term.Binary(strings.Repeat("x", n))}, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s, r := pd.Bytes(); s == 0 || r != 0 {
+			t.Fatalf("before Wait: sent %d received %d, want >0 and 0", s, r)
+		}
+		if _, err := pd.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+		req, rep := nextEvent(t, p, "msg"), nextEvent(t, p, "reply")
+		s, r := pd.Bytes()
+		if s != int64(req.Size) || r != int64(rep.Size) {
+			t.Fatalf("call %d: sent %d received %d, the peer read %d and wrote %d", i, s, r, req.Size, rep.Size)
+		}
+		sent[i] = s
+	}
+	if sent[1]-sent[0] != 2500 {
+		t.Fatalf("2500 more bytes of argument: request %d -> %d bytes", sent[0], sent[1])
+	}
+	me := c.NewPid()
+	n, err := c.RegSendBytes(ctx, me, "desk", term.Binary(strings.Repeat("y", 777)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev := nextEvent(t, p, "msg"); n != int64(ev.Size) {
+		t.Fatalf("reg_send: %d bytes, the peer read %d", n, ev.Size)
+	}
+	// From first principles: <<Len:32, 112, 131, {6, Me, '', desk}, 131, Bin>>
+	// with Me = NEW_PID_EXT (1 + SMALL_ATOM_UTF8 node + 12).
+	pid := 1 + 2 + len(cfg.NodeName) + 12
+	want := 4 + 1 + 1 + (2 + 2 + pid + 2 + 2 + len("desk")) + 1 + (5 + 777)
+	if n != int64(want) {
+		t.Fatalf("reg_send: %d bytes, want %d", n, want)
+	}
+	n, err = c.SendBytes(ctx, term.Pid{Node: term.Atom(p.Name), ID: 40, Creation: 7}, int64(5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev := nextEvent(t, p, "msg"); n != int64(ev.Size) {
+		t.Fatalf("send: %d bytes, the peer read %d", n, ev.Size)
+	}
+}

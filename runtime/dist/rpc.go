@@ -66,6 +66,7 @@ func mfaString(mod, fun string, arity int) string {
 type reply struct {
 	buf []byte  // rex/gen_call: the result term, starting with 131
 	ctl Control // spawn: SPAWN_REPLY or DOWN
+	n   int64   // the bytes of the frames that brought it (length headers included)
 }
 
 type call struct {
@@ -79,6 +80,9 @@ type call struct {
 	// call left the pending map (its reply is being delivered), parked while
 	// a goroutine waits for it and it is still pending.
 	unpended, parked bool
+	// spawn: the bytes of a SPAWN_REPLY that brought the pid (under
+	// Conn.pmu), added to the DOWN's in its reply.
+	spawnBytes int64
 }
 
 var callPool = sync.Pool{New: func() any { return &call{ch: make(chan reply, 2)} }}
@@ -132,6 +136,7 @@ func (c *Conn) register(k uint64, spawn bool) *call {
 	cl := callPool.Get().(*call)
 	cl.spawn, cl.havePid, cl.cancelled = spawn, false, false
 	cl.unpended, cl.parked = false, false
+	cl.spawnBytes = 0
 	c.pmu.Lock()
 	c.pending[k] = cl
 	c.pmu.Unlock()
@@ -233,18 +238,20 @@ func (c *Conn) fastReply(f []byte) bool {
 		return true
 	}
 	f[w.i-1] = versionMagic
-	cl.ch <- reply{buf: f[w.i-1:]}
+	cl.ch <- reply{buf: f[w.i-1:], n: int64(len(f) + frameHdr)}
 	return true
 }
 
-// routeSignal hands a SPAWN_REPLY or DOWN to a pending CallKill.
-func (c *Conn) routeSignal(k uint64, ctl Control) bool {
+// routeSignal hands a SPAWN_REPLY or DOWN to a pending CallKill; n is
+// the size of the frame that brought it.
+func (c *Conn) routeSignal(k uint64, ctl Control, n int64) bool {
 	c.pmu.Lock()
 	cl := c.pending[k]
 	if cl == nil || !cl.spawn {
 		c.pmu.Unlock()
 		return false
 	}
+	cl.spawnBytes += n
 	if ctl.Op == OpSpawnReply {
 		if p, ok := ctl.Reason.(term.Pid); ok {
 			cl.havePid, cl.pid = true, p
@@ -265,7 +272,7 @@ func (c *Conn) routeSignal(k uint64, ctl Control) bool {
 	c.pmu.Unlock()
 	if !cl.cancelled {
 		select {
-		case cl.ch <- reply{ctl: ctl}:
+		case cl.ch <- reply{ctl: ctl, n: cl.spawnBytes}:
 		default:
 		}
 	}
@@ -289,8 +296,8 @@ func (c *Conn) queueKill(p term.Pid) { c.queueControl(c.exit2Frame(p, "kill")) }
 // rpcPidMessage handles messages to the rpc pid that are not fast-path
 // replies: io_requests (the rpc pid may be a spawned call's group leader)
 // get {error, enotsup}; a reply whose ref was encoded unusually is routed;
-// anything else is dropped.
-func (c *Conn) rpcPidMessage(payload []byte) {
+// anything else is dropped. frameLen is the size of the frame.
+func (c *Conn) rpcPidMessage(payload []byte, frameLen int64) {
 	v, n, err := term.Decode(payload, &c.cfg.Limits)
 	if err != nil || n != len(payload) {
 		c.drops.Add(1)
@@ -326,7 +333,7 @@ func (c *Conn) rpcPidMessage(payload []byte) {
 				if cl != nil {
 					b, err := appendVersioned(nil, t[1])
 					if err == nil {
-						cl.ch <- reply{buf: b}
+						cl.ch <- reply{buf: b, n: frameLen}
 						return
 					}
 				}
@@ -385,11 +392,16 @@ func (c *Conn) stepErr(err error, what, mod, fun string, arity int) error {
 	return err
 }
 
-func (c *Conn) awaitReply(ctx context.Context, k uint64, cl *call, t0 time.Time, mod, fun string, arity int, rex bool) (any, error) {
+// awaitReply waits for a rex or gen_call reply; *recv (if not nil) gets
+// the size of the frame that brought it.
+func (c *Conn) awaitReply(ctx context.Context, k uint64, cl *call, t0 time.Time, mod, fun string, arity int, rex bool, recv *int64) (any, error) {
 	r, err := c.wait(ctx, cl)
 	switch {
 	case err == nil:
 		callPool.Put(cl)
+		if recv != nil {
+			*recv = r.n
+		}
 		c.lastRTT.Store(int64(time.Since(t0)))
 		v, n, err := term.Decode(r.buf, &c.cfg.Limits)
 		if err != nil || n != len(r.buf) {
@@ -479,7 +491,7 @@ func (c *Conn) genCall(ctx context.Context, name string, req any) (any, error) {
 		c.abandon(k, cl)
 		return nil, err
 	}
-	return c.awaitReply(ctx, k, cl, t0, name, "call", 1, false)
+	return c.awaitReply(ctx, k, cl, t0, name, "call", 1, false, nil)
 }
 
 // Ping checks the peer answers, as net_adm:ping does:
@@ -587,8 +599,15 @@ func (c *Conn) sendCtl(ctx context.Context, step string, ctrl term.Tuple, payloa
 // Send sends msg to a pid on the peer (SEND {2, ”, To} + Msg). Like
 // Erlang's !, it does not wait for or confirm delivery.
 func (c *Conn) Send(ctx context.Context, to term.Pid, msg any) error {
+	_, err := c.SendBytes(ctx, to, msg)
+	return err
+}
+
+// SendBytes is Send, and also returns the size of the frame written
+// (length header included; 0 if none was).
+func (c *Conn) SendBytes(ctx context.Context, to term.Pid, msg any) (int64, error) {
 	if err := ctx.Err(); err != nil {
-		return ctxErr(ctx, KindTimeout, c.node, "send", err)
+		return 0, ctxErr(ctx, KindTimeout, c.node, "send", err)
 	}
 	bp := getBuf()
 	b := append((*bp)[:0], 0, 0, 0, 0, passThrough, versionMagic, tagSmallTuple, 3, tagSmallInt, OpSend, tagSmallAtomUTF8, 0)
@@ -601,11 +620,18 @@ func (c *Conn) Send(ctx context.Context, to term.Pid, msg any) error {
 // sender a reply goes to). A name that is not registered drops the message
 // silently on the peer.
 func (c *Conn) RegSend(ctx context.Context, from term.Pid, name string, msg any) error {
+	_, err := c.RegSendBytes(ctx, from, name, msg)
+	return err
+}
+
+// RegSendBytes is RegSend, and also returns the size of the frame written
+// (length header included; 0 if none was).
+func (c *Conn) RegSendBytes(ctx context.Context, from term.Pid, name string, msg any) (int64, error) {
 	if err := ctx.Err(); err != nil {
-		return ctxErr(ctx, KindTimeout, c.node, "reg_send", err)
+		return 0, ctxErr(ctx, KindTimeout, c.node, "reg_send", err)
 	}
 	if len(name) > 255 {
-		return newErr(KindProtocol, c.node, "reg_send", errors.New("registered name longer than 255 bytes"))
+		return 0, newErr(KindProtocol, c.node, "reg_send", errors.New("registered name longer than 255 bytes"))
 	}
 	bp := getBuf()
 	b := append((*bp)[:0], 0, 0, 0, 0, passThrough, versionMagic, tagSmallTuple, 4, tagSmallInt, OpRegSend)
@@ -615,16 +641,21 @@ func (c *Conn) RegSend(ctx context.Context, from term.Pid, name string, msg any)
 	return c.sendBuilt(ctx, bp, b, msg, "reg_send")
 }
 
-// sendBuilt appends the payload to a built control message and writes it.
-func (c *Conn) sendBuilt(ctx context.Context, bp *[]byte, b []byte, msg any, step string) error {
+// sendBuilt appends the payload to a built control message and writes it;
+// it returns the frame's size if it was written.
+func (c *Conn) sendBuilt(ctx context.Context, bp *[]byte, b []byte, msg any, step string) (int64, error) {
 	b, err := appendVersioned(b, msg)
 	if err != nil {
 		putBuf(bp, b)
-		return newErr(KindProtocol, c.node, step, fmt.Errorf("encode: %w", err))
+		return 0, newErr(KindProtocol, c.node, step, fmt.Errorf("encode: %w", err))
 	}
+	n := int64(len(b))
 	err = c.writeFrame(ctx, b)
 	putBuf(bp, b)
-	return err
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
 }
 
 // Link links our pid from with the remote pid to (LINK {1, From, To});
