@@ -273,7 +273,8 @@ CREATE VIEW plerl.stat_waits AS SELECT * FROM plerl.stat_waits();
 CREATE FUNCTION plerl.stat_nodes(OUT pid int, OUT server text, OUT node text,
     OUT state text, OUT connects bigint, OUT reconnects bigint, OUT failures bigint,
     OUT since timestamptz, OUT last_error text, OUT last_error_at timestamptz,
-    OUT last_rtt float8, OUT member_state text)
+    OUT last_rtt float8, OUT member_state text, OUT tick_rtt_ms float8,
+    OUT tick_at timestamptz)
   RETURNS SETOF record
   AS 'MODULE_PATHNAME', 'plerl_stat_nodes' LANGUAGE C;
 CREATE VIEW plerl.stat_nodes AS

@@ -94,6 +94,8 @@ func newPool(name string, l poolLimits) *dist.Pool {
 			ReplaceAlive:   true, // our name is our backend slot: an old session of it is stale
 			MailboxBytes:   dist.NewByteBudget(mailboxBytes()),
 			OneWaiter:      true, // the backend's thread awaits every call itself
+			TickProbe:      true, // idle: plerl.stat_nodes' tick_rtt_ms (waits.go)
+			OnTickRTT:      publishTickRTT,
 		},
 		MaxConns: int(l.maxConns),
 	})

@@ -157,7 +157,17 @@ typedef struct PlerlNodeSlot
 	int64_t		since_us;		/* Unix microseconds: when state last changed */
 	int64_t		last_error_us;	/* 0: never */
 	double		last_rtt_ms;	/* the last request's round trip; < 0: none yet */
+	/*
+	 * The last tick probe answered on the session (runtime/dist, the tick
+	 * probe): (Unix seconds << 30) | round trip in microseconds (at most
+	 * 2^30 - 1); 0: none. Written outside changecount, with one atomic
+	 * 8-byte store by the connection's own thread while the backend may be
+	 * idle; read with one load.
+	 */
+	uint64_t	tick_word;
 } PlerlNodeSlot;
+
+#define PLERL_TICK_RTT_BITS	30
 
 typedef struct PlerlBackendStat
 {

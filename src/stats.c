@@ -522,7 +522,7 @@ plerl_stat_waits(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
-#define STAT_NODES_COLS 12
+#define STAT_NODES_COLS 14
 
 /* plerl.stat_nodes: each backend's sessions, one row per (backend, node). */
 PG_FUNCTION_INFO_V1(plerl_stat_nodes);
@@ -547,6 +547,7 @@ plerl_stat_nodes(PG_FUNCTION_ARGS)
 			Datum		values[STAT_NODES_COLS];
 			bool		nulls[STAT_NODES_COLS];
 			int			c = 0;
+			uint64		tick;
 
 			n->node[sizeof(n->node) - 1] = '\0';
 			if (!n->node[0])
@@ -586,6 +587,21 @@ plerl_stat_nodes(PG_FUNCTION_ARGS)
 				values[c++] = CStringGetTextDatum(n->member_state);
 			else
 				nulls[c++] = true;
+			/* written outside changecount (plerl_shared.h): one load from the slot */
+			tick = *(volatile uint64 *) &backend_stats[i].nodes[j].tick_word;
+			if (tick != 0)
+			{
+				uint64		us = tick & ((UINT64CONST(1) << PLERL_TICK_RTT_BITS) - 1);
+				int64		secs = (int64) (tick >> PLERL_TICK_RTT_BITS);
+
+				values[c++] = Float8GetDatum((double) us / 1000.0);
+				values[c++] = TimestampTzGetDatum(unix_us_to_timestamptz(secs * USECS_PER_SEC));
+			}
+			else
+			{
+				nulls[c++] = true;
+				nulls[c++] = true;
+			}
 			Assert(c == STAT_NODES_COLS);
 			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 		}

@@ -57,6 +57,7 @@ type Behavior struct {
 	NoTicks         bool          // never send ticks (default: tick every TickEvery)
 	TickEvery       time.Duration // default 200ms
 	BatchReplies    int           // hold rex replies until this many, then write them in one write (not with ReplyDelay)
+	NoMonitorReply  bool          // ignore MONITOR_P (default: a pid of ours gets MONITOR_P_EXIT noproc, as erts answers one that is not alive)
 	// HoldReads, if set, keeps the peer from reading anything after the
 	// handshake until it is closed (a node that stopped reading, e.g. under
 	// SIGSTOP: our writes fill the socket buffers and block). Ticks go on.
@@ -546,6 +547,14 @@ func (p *Peer) connected(c net.Conn, br *bufio.Reader, client string) {
 			payload, _, _ = term.Decode(rest, nil)
 		}
 		p.event(Event{Kind: "msg", Ctrl: t, Payload: payload, Size: 4 + int(n)})
+		if len(t) == 4 && t[0] == int64(19) && !p.behavior().NoMonitorReply {
+			// No process of ours is alive (we have none): noproc at once.
+			if to, ok := t[2].(term.Pid); ok && string(to.Node) == p.Name {
+				if write(Control(term.Tuple{int64(21), to, t[1], t[3], term.Atom("noproc")}, nil)) != nil {
+					return
+				}
+			}
+		}
 		if len(t) == 4 && t[0] == int64(6) && t[3] == term.Atom("rex") {
 			if !p.rexCall(c, replyWrite, payload) {
 				return
