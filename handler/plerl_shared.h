@@ -117,9 +117,17 @@ typedef struct PlerlStatSample
 	int64_t		messages;		/* sends, casts, outbox: messages that went out (outbox: acknowledged) */
 	int64_t		redelivered;	/* outbox: of those, sent before in a delivery not acknowledged */
 	int64_t		dead;			/* outbox: messages the delivery made dead letters */
+	/*
+	 * In and out: the entry this key was counted in last time and the
+	 * table's generation then (stat_record's fast path: no key built, no
+	 * hashing). With the names NULL, stat_record counts only through a
+	 * handle still valid, else returns 0 and Go calls again with the names.
+	 */
+	void	   *entry;
+	uint64_t	gen;
 } PlerlStatSample;
 
-typedef void (*PlerlStatRecordFn) (const PlerlStatSample *sample);
+typedef int (*PlerlStatRecordFn) (PlerlStatSample *sample);
 
 /*
  * What each backend's Erlang side is doing now (plerl.stat_waits) and its

@@ -20,15 +20,19 @@ import (
 	"github.com/plerl/plerl/runtime/sqlstate"
 )
 
-// Where the sample's names are copied for C: one malloc'd buffer per
-// backend, reused, so a sample costs no allocation.
+// The sample and its names live in C memory: one calloc'd block per
+// backend, reused, so a sample costs no allocation and passes no Go
+// pointer to C (no cgo pointer check).
 const (
 	statNameLen   = C.PLERL_STAT_NAMELEN
 	statServerLen = C.PLERL_STAT_SERVERLEN
 	statBufLen    = statServerLen + 3*statNameLen
 )
 
-var statBuf *C.char
+var (
+	statSample *C.PlerlStatSample // followed by statBufLen bytes of names
+	statBuf    *C.char
+)
 
 // statPut copies s (cut to fit) into statBuf at off, NUL-terminated.
 func statPut(off, size int, s string) *C.char {
@@ -40,6 +44,28 @@ func statPut(off, size int, s string) *C.char {
 	b[n] = 0
 	return (*C.char)(unsafe.Pointer(&b[0]))
 }
+
+// statKey is what an entry of plerl.stat_calls is kept under (less the
+// database, the backend's own); statCache remembers, per key, the entry
+// it was last counted in (src/stats.c, stat_record's fast path).
+type statKey struct {
+	role                           uint32
+	kind, arity                    int32
+	server, node, module, function string
+}
+
+type statHandle struct {
+	entry unsafe.Pointer
+	gen   uint64
+}
+
+var (
+	statCache   = map[statKey]statHandle{}
+	statLastKey statKey // the last key and its handle: a loop of one call skips the map
+	statLast    statHandle
+)
+
+const statCacheMax = 4096
 
 // statsWanted: is there anything to do after a request (counting on, or the slow log)?
 func statsWanted() bool {
@@ -77,12 +103,20 @@ func recordStat(t target, kind C.int32_t, arity int, start time.Time, err error,
 	recordSample(t, kind, arity, float64(time.Since(start))/float64(time.Millisecond), outcome, state, tr)
 }
 
-// recordSample is recordStat with the outcome and its SQLSTATE ("": none) given.
+// recordSample is recordStat with the outcome and its SQLSTATE ("": none)
+// given. Counting tries the key's cached handle first and passes the names
+// only if that misses (a new key, or an entry removed since: eviction,
+// reset).
 func recordSample(t target, kind C.int32_t, arity int, ms float64, outcome C.int32_t, state string, tr traffic) {
-	if statBuf == nil {
-		statBuf = (*C.char)(C.calloc(1, statBufLen))
+	if statSample == nil {
+		statSample = (*C.PlerlStatSample)(C.calloc(1, C.size_t(unsafe.Sizeof(C.PlerlStatSample{}))+statBufLen))
+		statBuf = (*C.char)(unsafe.Add(unsafe.Pointer(statSample), unsafe.Sizeof(C.PlerlStatSample{})))
 	}
-	var s C.PlerlStatSample
+	fn := t.function
+	if kind != C.PLERL_STAT_CALL {
+		fn = "!"
+	}
+	s := statSample
 	s.role = C.uint32_t(t.role)
 	s.kind = kind
 	s.arity = C.int32_t(arity)
@@ -93,22 +127,43 @@ func recordSample(t target, kind C.int32_t, arity int, ms float64, outcome C.int
 	s.messages = C.int64_t(tr.msgs)
 	s.redelivered = C.int64_t(tr.redeliv)
 	s.dead = C.int64_t(tr.dead)
-	s.server = statPut(0, statServerLen, t.server)
-	s.node = statPut(statServerLen, statNameLen, t.node)
-	s.module = statPut(statServerLen+statNameLen, statNameLen, t.module)
-	fn := t.function
-	if kind != C.PLERL_STAT_CALL {
-		fn = "!"
+	s.server, s.node, s.module, s.function = nil, nil, nil, nil
+	named := false
+	name := func() {
+		if !named {
+			s.server = statPut(0, statServerLen, t.server)
+			s.node = statPut(statServerLen, statNameLen, t.node)
+			s.module = statPut(statServerLen+statNameLen, statNameLen, t.module)
+			s.function = statPut(statServerLen+2*statNameLen, statNameLen, fn)
+			named = true
+		}
 	}
-	s.function = statPut(statServerLen+2*statNameLen, statNameLen, fn)
 	set := C.plerl_settings
 	if set.stat_record != nil && bool(set.stat_track) {
-		C.plerl_stat_record(&s)
+		k := statKey{uint32(t.role), int32(kind), int32(arity), t.server, t.node, t.module, fn}
+		h, ok := statLast, k == statLastKey
+		if !ok {
+			h = statCache[k]
+		}
+		s.entry, s.gen = h.entry, C.uint64_t(h.gen)
+		if C.plerl_stat_record(s) == 0 {
+			name()
+			C.plerl_stat_record(s)
+		}
+		nh := statHandle{s.entry, uint64(s.gen)}
+		if nh != h {
+			if len(statCache) >= statCacheMax {
+				clear(statCache)
+			}
+			statCache[k] = nh
+		}
+		statLastKey, statLast = k, nh
 	}
 	if lm := set.log_min_duration_ms; lm >= 0 && ms >= float64(lm) {
+		name()
 		var cerr C.PlerlError
 		cs := C.CString(state)
-		if C.plerl_stat_log(&s, cs, &cerr) != 0 {
+		if C.plerl_stat_log(s, cs, &cerr) != 0 {
 			C.plerl_error_free(&cerr) // a stashed error stays stashed; a LOG line is not worth more
 		}
 		C.free(unsafe.Pointer(cs))

@@ -71,6 +71,7 @@ typedef struct StatEntry
 typedef struct StatShared
 {
 	LWLock	   *lock;
+	uint64		gen;			/* bumped (lock exclusive) when an entry is removed: handles older than it are stale */
 	slock_t		mutex;			/* dealloc, reset_time */
 	int64		dealloc;
 	TimestampTz reset_time;
@@ -122,6 +123,7 @@ stat_shmem_startup(void)
 	if (!found)
 	{
 		shared->lock = &(GetNamedLWLockTranche("plerl_stats"))->lock;
+		shared->gen = 1;
 		SpinLockInit(&shared->mutex);
 		shared->dealloc = 0;
 		shared->reset_time = GetCurrentTimestamp();
@@ -151,6 +153,7 @@ stat_evict_one(void)
 	if (victim == NULL)
 		return;
 	hash_search(stat_hash, &victim->key, HASH_REMOVE, NULL);
+	shared->gen++;
 	SpinLockAcquire(&shared->mutex);
 	shared->dealloc++;
 	SpinLockRelease(&shared->mutex);
@@ -163,58 +166,12 @@ copy_name(char *dst, const char *src, size_t size)
 		strlcpy(dst, src, size);
 }
 
-/*
- * One sample from plerl_go.so. Never raises: no allocation (the hash is
- * fixed-size; HASH_ENTER_NULL returns NULL rather than raise), only an
- * LWLock and a spinlock. Must run on the backend's own thread (LWLocks are
- * per process): Go calls it from the goroutine that entered from the
- * backend.
- */
-static void
-stat_record(const PlerlStatSample *s)
+/* Add sample s to entry e (e's spinlock taken here). */
+static inline void
+stat_add(StatEntry *e, const PlerlStatSample *s)
 {
-	StatKey		key;
-	StatEntry  *e;
-	bool		found;
 	double		old_mean;
 
-	if (shared == NULL || stat_hash == NULL || !stat_settings->stat_track)
-		return;
-	memset(&key, 0, sizeof(key));
-	key.dbid = MyDatabaseId;
-	key.role = s->role;
-	key.kind = s->kind;
-	key.arity = s->arity;
-	copy_name(key.server, s->server, sizeof(key.server));
-	copy_name(key.node, s->node, sizeof(key.node));
-	copy_name(key.module, s->module, sizeof(key.module));
-	copy_name(key.function, s->function, sizeof(key.function));
-
-	LWLockAcquire(shared->lock, LW_SHARED);
-	e = hash_search(stat_hash, &key, HASH_FIND, NULL);
-	if (e == NULL)
-	{
-		LWLockRelease(shared->lock);
-		LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-		e = hash_search(stat_hash, &key, HASH_FIND, NULL);
-		if (e == NULL)
-		{
-			if (hash_get_num_entries(stat_hash) >= stat_max)
-				stat_evict_one();
-			e = hash_search(stat_hash, &key, HASH_ENTER_NULL, &found);
-			if (e == NULL)
-			{
-				LWLockRelease(shared->lock);
-				return;			/* no room: the sample is dropped */
-			}
-			if (!found)
-			{
-				memset((char *) e + offsetof(StatEntry, mutex), 0,
-					   sizeof(StatEntry) - offsetof(StatEntry, mutex));
-				SpinLockInit(&e->mutex);
-			}
-		}
-	}
 	SpinLockAcquire(&e->mutex);
 	e->calls++;
 	if (s->outcome >= 0 && s->outcome < PLERL_STAT_NOUTCOMES)
@@ -235,7 +192,84 @@ stat_record(const PlerlStatSample *s)
 	e->redelivered += s->redelivered;
 	e->dead += s->dead;
 	SpinLockRelease(&e->mutex);
+}
+
+/*
+ * One sample from plerl_go.so. Never raises: no allocation (the hash is
+ * fixed-size; HASH_ENTER_NULL returns NULL rather than raise), only an
+ * LWLock and a spinlock. Must run on the backend's own thread (LWLocks are
+ * per process): Go calls it from the goroutine that entered from the
+ * backend.
+ *
+ * The fast path (nearly every request): s->entry is where this key was
+ * counted before and s->gen the table's generation then; if no entry has
+ * been removed since (the generation is unchanged, and cannot change while
+ * we hold the lock shared), the entry is still this key's: count there,
+ * no key built, no hashing. Otherwise, with names, the key is looked up
+ * (or entered) and s->entry, s->gen set for next time; without names
+ * (Go tries the handle first), 0: call again with them.
+ */
+static int
+stat_record(PlerlStatSample *s)
+{
+	StatKey		key;
+	StatEntry  *e;
+	bool		found;
+
+	if (shared == NULL || stat_hash == NULL || !stat_settings->stat_track)
+		return 1;
+	LWLockAcquire(shared->lock, LW_SHARED);
+	if (s->entry != NULL && s->gen == shared->gen)
+	{
+		stat_add((StatEntry *) s->entry, s);
+		LWLockRelease(shared->lock);
+		return 1;
+	}
+	if (s->module == NULL)
+	{
+		LWLockRelease(shared->lock);
+		return 0;
+	}
+	memset(&key, 0, sizeof(key));
+	key.dbid = MyDatabaseId;
+	key.role = s->role;
+	key.kind = s->kind;
+	key.arity = s->arity;
+	copy_name(key.server, s->server, sizeof(key.server));
+	copy_name(key.node, s->node, sizeof(key.node));
+	copy_name(key.module, s->module, sizeof(key.module));
+	copy_name(key.function, s->function, sizeof(key.function));
+
+	e = hash_search(stat_hash, &key, HASH_FIND, NULL);
+	if (e == NULL)
+	{
+		LWLockRelease(shared->lock);
+		LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+		e = hash_search(stat_hash, &key, HASH_FIND, NULL);
+		if (e == NULL)
+		{
+			if (hash_get_num_entries(stat_hash) >= stat_max)
+				stat_evict_one();
+			e = hash_search(stat_hash, &key, HASH_ENTER_NULL, &found);
+			if (e == NULL)
+			{
+				LWLockRelease(shared->lock);
+				s->entry = NULL;
+				return 1;		/* no room: the sample is dropped */
+			}
+			if (!found)
+			{
+				memset((char *) e + offsetof(StatEntry, mutex), 0,
+					   sizeof(StatEntry) - offsetof(StatEntry, mutex));
+				SpinLockInit(&e->mutex);
+			}
+		}
+	}
+	stat_add(e, s);
+	s->entry = e;
+	s->gen = shared->gen;
 	LWLockRelease(shared->lock);
+	return 1;
 }
 
 /*
@@ -406,6 +440,7 @@ plerl_stat_reset(PG_FUNCTION_ARGS)
 	hash_seq_init(&seq, stat_hash);
 	while ((e = hash_seq_search(&seq)) != NULL)
 		hash_search(stat_hash, &e->key, HASH_REMOVE, NULL);
+	shared->gen++;
 	SpinLockAcquire(&shared->mutex);
 	shared->dealloc = 0;
 	shared->reset_time = GetCurrentTimestamp();
