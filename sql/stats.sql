@@ -152,7 +152,8 @@ SELECT entries, dealloc FROM plerl.stat_info;
 -- 131, {'$gen_call', {Pid, Ref}, {call, M, F, [Bin], user}}>>, its reply
 -- <<Len:32, 112, 131, {2, '', Pid}, 131, {Ref, Bin}>>.
 INSERT INTO plerl.allow (server, role, module, function, arity, atoms) VALUES
-  ('statsnode', 'stats_worker', 'erlang', 'node', 1, NULL);
+  ('statsnode', 'stats_worker', 'erlang', 'node', 1, NULL),
+  ('statsnode', 'stats_worker', 'Elixir.StatsSink', '!', 1, NULL);
 CREATE FUNCTION stats_self_node() RETURNS text LANGUAGE plerl AS $$
   return tostring(erlang.call('statsnode', 'erlang', 'node', erlang.self('statsnode')))
 $$;
@@ -171,10 +172,12 @@ SELECT count(erlang_call('statsnode', 'Elixir.Plerl.Test', 'echo', jsonb_build_a
 SELECT count(*) FROM erlang_call_many('statsnode', 'Elixir.Plerl.Test', 'echo',
   $$SELECT jsonb_build_array(repeat('y', 5000)) FROM generate_series(1, 2)$$);
 SELECT stats_lua_async(300);
--- sends and casts of a 700-byte binary
+-- sends and casts of a 700-byte binary, to names nothing is registered
+-- as on the node (dropped there: OrderDesk would crash on the cast)
 SELECT erlang_send('statsnode', 'OrderDesk', to_jsonb(repeat('s', 700)));
 SELECT erlang_send('statsnode', 'OrderDesk', to_jsonb(repeat('s', 700)));
-SELECT erlang_cast('statsnode', 'Elixir.OrderDesk', to_jsonb(repeat('c', 700)));
+SELECT erlang_cast('statsnode', 'Elixir.StatsSink', to_jsonb(repeat('c', 700)));
+DO LANGUAGE plerl $$ erlang.send('statsnode', 'OrderDesk', string.rep('o', 700), {on_commit = true}) $$;
 RESET ROLE;
 WITH k AS (SELECT :pid_size AS p, :pid_size + 6 AS r),
      want AS (
@@ -188,7 +191,9 @@ WITH k AS (SELECT :pid_size AS p, :pid_size + 6 AS r),
   UNION ALL
   SELECT 'send', 'OrderDesk', 2 * (4 + 1 + (1 + 2 + 2 + k.p + 2 + (2 + 9)) + (1 + (5 + 700))), 0, 2 FROM k
   UNION ALL
-  SELECT 'cast', 'Elixir.OrderDesk', 4 + 1 + (1 + 2 + 2 + k.p + 2 + (2 + 16)) + (1 + 2 + 11 + (5 + 700)), 0, 1 FROM k)
+  SELECT 'cast', 'Elixir.StatsSink', 4 + 1 + (1 + 2 + 2 + k.p + 2 + (2 + 16)) + (1 + 2 + 11 + (5 + 700)), 0, 1 FROM k
+  UNION ALL
+  SELECT 'on_commit', 'OrderDesk', 4 + 1 + (1 + 2 + 2 + k.p + 2 + (2 + 9)) + (1 + (5 + 700)), 0, 1 FROM k)
 SELECT s.kind, s.module, s.calls, s.errors, s.messages,
        s.bytes_sent - w.sent AS sent_off_by, s.bytes_received - w.received AS received_off_by,
        s.messages IS NOT DISTINCT FROM w.messages AS messages_ok
