@@ -259,7 +259,9 @@ CREATE FUNCTION plerl.stat_calls(OUT dbid oid, OUT userid oid, OUT server text,
     OUT calls bigint, OUT errors bigint, OUT timeouts bigint, OUT node_down bigint,
     OUT remote_errors bigint, OUT refused bigint, OUT cancelled bigint,
     OUT other_errors bigint, OUT total_time float8, OUT min_time float8,
-    OUT max_time float8, OUT mean_time float8, OUT stddev_time float8)
+    OUT max_time float8, OUT mean_time float8, OUT stddev_time float8,
+    OUT bytes_sent bigint, OUT bytes_received bigint, OUT messages bigint,
+    OUT redeliveries bigint, OUT dead_letters bigint)
   RETURNS SETOF record
   AS 'MODULE_PATHNAME', 'plerl_stat_calls' LANGUAGE C;
 CREATE VIEW plerl.stat_calls AS
@@ -282,7 +284,8 @@ CREATE VIEW plerl.stat_waits AS SELECT * FROM plerl.stat_waits();
 CREATE FUNCTION plerl.stat_nodes(OUT pid int, OUT server text, OUT node text,
     OUT state text, OUT connects bigint, OUT reconnects bigint, OUT failures bigint,
     OUT since timestamptz, OUT last_error text, OUT last_error_at timestamptz,
-    OUT last_rtt float8, OUT member_state text)
+    OUT last_rtt float8, OUT member_state text, OUT tick_rtt_ms float8,
+    OUT tick_at timestamptz)
   RETURNS SETOF record
   AS 'MODULE_PATHNAME', 'plerl_stat_nodes' LANGUAGE C;
 CREATE VIEW plerl.stat_nodes AS

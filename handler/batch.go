@@ -194,7 +194,9 @@ func (pp *pipeline) pop() (*flight, any, error) {
 	pp.head++
 	res, err := f.result()
 	if f.sent {
-		recordStat(pp.t, C.PLERL_STAT_CALL, f.arity, f.start, err)
+		var tr traffic
+		tr.add(f.p)
+		recordStat(pp.t, C.PLERL_STAT_CALL, f.arity, f.start, err, tr)
 	}
 	return f, res, err
 }
@@ -386,6 +388,7 @@ func (sb *sqlBatch) row(f *flight, res any, err error) (C.PlerlBatchRow, error) 
 // flight between statements.
 type asyncCall struct {
 	f     flight
+	t     target // for statistics: counted when awaited
 	depth int
 	what  string
 }
@@ -423,10 +426,11 @@ func (erlangHost) Start(t pl.Target, args []any, timeout time.Duration, kill boo
 	if err := checkTarget(tg); err != nil {
 		return nil, err
 	}
-	a := &asyncCall{depth: entryDepth, what: fmt.Sprintf("erlang.call %s:%s on %s", tg.module, tg.function, tg.name())}
+	a := &asyncCall{t: tg, depth: entryDepth, what: fmt.Sprintf("erlang.call %s:%s on %s", tg.module, tg.function, tg.name())}
 	if tg.via != nil {
 		a.what = fmt.Sprintf("erlang.call to the :global name %s on %s", tg.via.Name, tg.name())
 	}
+	a.f.start, a.f.arity = time.Now(), len(args)
 	if timeout > 0 {
 		a.f.deadline = time.Now().Add(timeout)
 	}
@@ -454,6 +458,9 @@ func (erlangHost) Await(h pl.AsyncCall, wait time.Duration) (any, error) {
 		}
 	}
 	res, err := f.result()
+	var tr traffic
+	tr.add(f.p)
+	recordStat(a.t, C.PLERL_STAT_CALL, f.arity, f.start, err, tr)
 	if err != nil {
 		return nil, luaError(err, a.what)
 	}

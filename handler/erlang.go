@@ -95,6 +95,8 @@ func newPool(name string, l poolLimits) *dist.Pool {
 			MailboxBytes:   dist.NewByteBudget(mailboxBytes()),
 			ReplyBytes:     dist.NewByteBudget(mailboxBytes()), // a budget of its own
 			OneWaiter:      true,                               // the backend's thread awaits every call itself
+			TickProbe:      true,                               // idle: plerl.stat_nodes' tick_rtt_ms (waits.go)
+			OnTickRTT:      publishTickRTT,
 		},
 		MaxConns: int(l.maxConns),
 	})
@@ -757,12 +759,13 @@ func erlRequest(req *C.PlerlErlReq) error {
 func (b *bridge) call(ctx context.Context, t target, args []any, kill bool) (any, error) {
 	start := time.Now()
 	if err := checkTarget(t); err != nil {
-		recordStat(t, C.PLERL_STAT_CALL, len(args), start, err)
+		recordStat(t, C.PLERL_STAT_CALL, len(args), start, err, traffic{})
 		return nil, err
 	}
 	var res any
 	var err error
-	defer func() { recordStat(t, C.PLERL_STAT_CALL, len(args), start, err) }()
+	var tr traffic
+	defer func() { recordStat(t, C.PLERL_STAT_CALL, len(args), start, err, tr) }()
 	waiting(C.PLERL_WAIT_CALL, t.server, t.node, func() {
 		for tries := 0; ; tries++ {
 			var p *dist.Pending
@@ -770,6 +773,7 @@ func (b *bridge) call(ctx context.Context, t target, args []any, kill bool) (any
 				return
 			}
 			res, err = p.Wait(ctx)
+			tr.add(p)
 			nodeRTT(p.Conn())
 			if len(t.members) == 0 || !memberLost(ctx, err) || dist.KindOf(err) == dist.KindTimeout {
 				return
@@ -906,7 +910,8 @@ func isDone(c *dist.Conn) bool {
 // waiting for a peer that stopped reading ends with them like any wait.
 func (b *bridge) send(parent context.Context, t target, to any, msg any) (err error) {
 	start := time.Now()
-	defer func() { recordStat(t, sendKind(parent, msg), -1, start, err) }()
+	var tr traffic
+	defer func() { recordStat(t, sendKind(parent, msg), -1, start, err, tr) }()
 	switch dst := to.(type) {
 	case string:
 		if err := checkName("registered", dst); err != nil {
@@ -942,15 +947,18 @@ func (b *bridge) send(parent context.Context, t target, to any, msg any) (err er
 		if c, err = b.conn(ctx, t); err != nil {
 			return
 		}
+		var n int64
 		switch dst := to.(type) {
 		case string:
 			// From the role's one pid on c: a new pid per send would keep
 			// a mailbox (MailboxSize slots) for the connection's life.
-			err = c.RegSend(ctx, selfPid(c, t.role), dst, msg)
+			n, err = c.RegSendBytes(ctx, selfPid(c, t.role), dst, msg)
+			tr.sent, tr.msgs = n, min(n, 1)
 		case term.Pid:
-			err = c.Send(ctx, dst, msg)
+			n, err = c.SendBytes(ctx, dst, msg)
+			tr.sent, tr.msgs = n, min(n, 1)
 		case pl.ClusterName:
-			err = sendCluster(ctx, c, t, dst, msg)
+			err = sendCluster(ctx, c, t, dst, msg, &tr)
 		}
 	})
 	return sqlError(err, "send to "+t.name())
@@ -975,10 +983,10 @@ func atomsOfDestination(to any) any {
 // message directly; one elsewhere in the cluster through erlang:send/2 on c
 // (a node delivers a distribution message only to its own processes).
 // Nothing registered, no members: PE003.
-func sendCluster(ctx context.Context, c *dist.Conn, t target, dst pl.ClusterName, msg any) error {
+func sendCluster(ctx context.Context, c *dist.Conn, t target, dst pl.ClusterName, msg any, tr *traffic) error {
 	var pids []term.Pid
 	if dst.Global {
-		res, err := c.Call(ctx, "global", "whereis_name", []any{term.Atom(dst.Name)})
+		res, err := callCounted(ctx, c, "global", "whereis_name", []any{term.Atom(dst.Name)}, tr)
 		if err != nil {
 			return err
 		}
@@ -989,7 +997,7 @@ func sendCluster(ctx context.Context, c *dist.Conn, t target, dst pl.ClusterName
 				Message: fmt.Sprintf("no process is registered as the :global name %s (asked %s of %s)", dst.Name, c.Node(), t.name())}
 		}
 	} else {
-		res, err := c.Call(ctx, "pg", "get_members", []any{term.Atom(dst.Scope), term.Atom(dst.Name)})
+		res, err := callCounted(ctx, c, "pg", "get_members", []any{term.Atom(dst.Scope), term.Atom(dst.Name)}, tr)
 		if err != nil {
 			return err
 		}
@@ -1011,22 +1019,36 @@ func sendCluster(ctx context.Context, c *dist.Conn, t target, dst pl.ClusterName
 	for _, p := range pids {
 		var err error
 		if string(p.Node) == c.Node() {
-			err = c.Send(ctx, p, msg)
+			var n int64
+			n, err = c.SendBytes(ctx, p, msg)
+			tr.sent += n
 		} else {
-			_, err = c.Call(ctx, "erlang", "send", []any{p, msg})
+			_, err = callCounted(ctx, c, "erlang", "send", []any{p, msg}, tr)
 		}
 		if err != nil {
 			return err
 		}
+		tr.msgs++
 	}
 	return nil
+}
+
+// callCounted is c.Call, its frames added to tr.
+func callCounted(ctx context.Context, c *dist.Conn, mod, fun string, args []any, tr *traffic) (any, error) {
+	p, err := c.Go(ctx, mod, fun, args, false)
+	if err != nil {
+		return nil, err
+	}
+	res, err := p.Wait(ctx)
+	tr.add(p)
+	return res, err
 }
 
 // sendKind: for statistics, a send deferred to COMMIT (it goes out under
 // the flush's parent context), a cast (wrapped as gen_server does), or a send.
 func sendKind(parent context.Context, msg any) C.int32_t {
 	if parent != nil {
-		return C.PLERL_STAT_OUTBOX
+		return C.PLERL_STAT_ON_COMMIT
 	}
 	if tu, ok := msg.(term.Tuple); ok && len(tu) == 2 && tu[0] == term.Atom("$gen_cast") {
 		return C.PLERL_STAT_CAST

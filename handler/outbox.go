@@ -98,6 +98,11 @@ type outboxBatch struct {
 	status int32
 	bad    int32
 	err    string
+
+	// statistics (recordOutbox): the call's frames, error and duration
+	tr      traffic
+	callErr error
+	took    time.Duration
 }
 
 // plerlGoOutboxDeliver delivers the worker's batches, one goroutine per
@@ -159,6 +164,7 @@ func plerlGoOutboxDeliver(groups *C.PlerlOutboxGroup, n C.int) {
 		}
 		wg.Wait()
 	}
+	recordOutbox(batches) // plerl.stat_calls, kind outbox (stats.go)
 	for i, ob := range batches {
 		cg[i].status = C.int32_t(ob.status)
 		cg[i].bad = C.int32_t(ob.bad)
@@ -170,6 +176,8 @@ func plerlGoOutboxDeliver(groups *C.PlerlOutboxGroup, n C.int) {
 
 // deliver makes one call for the batch and waits for the acknowledgement.
 func (b *bridge) deliver(ob *outboxBatch, timeout time.Duration) {
+	start := time.Now()
+	defer func() { ob.took = time.Since(start) }()
 	items := make(term.List, 0, len(ob.ids))
 	for i, raw := range ob.msgs {
 		msg, _, err := term.Decode(raw, nil)
@@ -192,8 +200,9 @@ func (b *bridge) deliver(ob *outboxBatch, timeout time.Duration) {
 		ob.status, ob.err = C.PLERL_OUTBOX_UNREACHABLE, clip("cannot connect to "+ob.t.name()+": "+err.Error())
 		return
 	}
-	res, err := c.Call(ctx, "gen_server", "call",
-		[]any{term.Atom(ob.t.module), term.Tuple{outboxTag, items}, int64(timeout / time.Millisecond)})
+	res, err := callCounted(ctx, c, "gen_server", "call",
+		[]any{term.Atom(ob.t.module), term.Tuple{outboxTag, items}, int64(timeout / time.Millisecond)}, &ob.tr)
+	ob.callErr = err
 	if err != nil {
 		var re *dist.RemoteError
 		if errors.As(err, &re) {

@@ -382,7 +382,7 @@ extern int	plerl_queue_insert_guarded(uint32_t role, const char *server, const c
  * Statistics (stats.c): the sample of one Erlang request for plerl.stat_calls
  * (plain, never raises), and the log line of a slow one (a guard).
  */
-extern void plerl_stat_record(const PlerlStatSample *sample);
+extern int	plerl_stat_record(PlerlStatSample *sample);
 extern PlerlBackendStat *plerl_stat_backend(void);
 extern int	plerl_stat_log(const PlerlStatSample *sample, const char *sqlstate, PlerlError *err);
 

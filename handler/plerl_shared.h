@@ -83,7 +83,8 @@ typedef enum PlerlStatKind
 	PLERL_STAT_CALL = 0,		/* erlang_call, erlang.call, batch items */
 	PLERL_STAT_SEND = 1,		/* erlang_send, erlang.send */
 	PLERL_STAT_CAST = 2,		/* erlang_cast, erlang.cast */
-	PLERL_STAT_OUTBOX = 3,		/* sends deferred to COMMIT, as they go out */
+	PLERL_STAT_ON_COMMIT = 3,	/* sends and casts deferred to COMMIT, as they go out */
+	PLERL_STAT_OUTBOX = 4,		/* the outbox worker's deliveries (one per batch) */
 	PLERL_STAT_NKINDS
 } PlerlStatKind;
 
@@ -111,9 +112,22 @@ typedef struct PlerlStatSample
 	const char *module;			/* sends: the registered name, "!" for a pid */
 	const char *function;		/* sends: "!" */
 	double		ms;				/* wall time of the request */
+	int64_t		bytes_sent;		/* frames written for it, length headers included (runtime/dist) */
+	int64_t		bytes_received; /* frames of its reply */
+	int64_t		messages;		/* sends, casts, outbox: messages that went out (outbox: acknowledged) */
+	int64_t		redelivered;	/* outbox: of those, sent before in a delivery not acknowledged */
+	int64_t		dead;			/* outbox: messages the delivery made dead letters */
+	/*
+	 * In and out: the entry this key was counted in last time and the
+	 * table's generation then (stat_record's fast path: no key built, no
+	 * hashing). With the names NULL, stat_record counts only through a
+	 * handle still valid, else returns 0 and Go calls again with the names.
+	 */
+	void	   *entry;
+	uint64_t	gen;
 } PlerlStatSample;
 
-typedef void (*PlerlStatRecordFn) (const PlerlStatSample *sample);
+typedef int (*PlerlStatRecordFn) (PlerlStatSample *sample);
 
 /*
  * What each backend's Erlang side is doing now (plerl.stat_waits) and its
@@ -151,7 +165,17 @@ typedef struct PlerlNodeSlot
 	int64_t		since_us;		/* Unix microseconds: when state last changed */
 	int64_t		last_error_us;	/* 0: never */
 	double		last_rtt_ms;	/* the last request's round trip; < 0: none yet */
+	/*
+	 * The last tick probe answered on the session (runtime/dist, the tick
+	 * probe): (Unix seconds << 30) | round trip in microseconds (at most
+	 * 2^30 - 1); 0: none. Written outside changecount, with one atomic
+	 * 8-byte store by the connection's own thread while the backend may be
+	 * idle; read with one load.
+	 */
+	uint64_t	tick_word;
 } PlerlNodeSlot;
+
+#define PLERL_TICK_RTT_BITS	30
 
 typedef struct PlerlBackendStat
 {

@@ -11,15 +11,20 @@
 
 #include "plerl_int.h"
 
-/* Plain: never raises. Go calls it only if stat_record is set and tracking is on. */
-void
-plerl_stat_record(const PlerlStatSample *sample)
+/*
+ * Plain: never raises. Go calls it only if stat_record is set and tracking
+ * is on. 0: the sample's handle is stale and it has no names (call again
+ * with them); 1: counted (or dropped for want of room).
+ */
+int
+plerl_stat_record(PlerlStatSample *sample)
 {
 	if (plerl_settings->stat_record != NULL)
-		plerl_settings->stat_record(sample);
+		return plerl_settings->stat_record(sample);
+	return 1;
 }
 
-static const char *const stat_kind_names[PLERL_STAT_NKINDS] = {"call", "send", "cast", "outbox"};
+static const char *const stat_kind_names[PLERL_STAT_NKINDS] = {"call", "send", "cast", "on_commit", "outbox"};
 
 /*
  * The log line of a request slower than plerl.log_min_duration: like

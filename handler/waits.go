@@ -12,6 +12,7 @@ package main
 import "C"
 
 import (
+	"sync"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -113,6 +114,7 @@ func nodeSlot(b *C.PlerlBackendStat, node string) *C.PlerlNodeSlot {
 	}
 	if old, used := usedIdx(pick); used {
 		delete(nodeIdx, old)
+		forgetTicks(nodeConn[old])
 		delete(nodeConn, old)
 	}
 	n := &b.nodes[pick]
@@ -154,14 +156,56 @@ func nodeConnected(server, node string, c *dist.Conn, err error) {
 		n.last_error_us = now
 		n.failures++
 		n.since_us = now
+		forgetTicks(nodeConn[node])
 		delete(nodeConn, node)
 	} else if nodeConn[node] != c {
 		putC(unsafe.Pointer(&n.state[0]), len(n.state), "connected")
 		n.connects++
 		n.since_us = now
+		forgetTicks(nodeConn[node])
 		nodeConn[node] = c
+		tickSlots.Store(c, n) // from now on its probes land in n (publishTickRTT)
 	}
 	slotEnd(b)
+}
+
+// tickSlots: connection -> the node slot its tick probes are published in.
+// Set and deleted by the backend's goroutine, read by the connections'
+// timer and reader goroutines (publishTickRTT): the one thing in the slot
+// another thread writes, with one atomic store into tick_word, so it
+// changes while the backend is idle in PostgreSQL.
+var tickSlots sync.Map
+
+// forgetTicks: c's probes are no longer this backend's business (the node
+// failed, was disconnected, or its slot goes to another node); the slot's
+// tick_word is cleared.
+func forgetTicks(c *dist.Conn) {
+	if c == nil {
+		return
+	}
+	if v, ok := tickSlots.LoadAndDelete(c); ok {
+		atomic.StoreUint64((*uint64)(unsafe.Pointer(&v.(*C.PlerlNodeSlot).tick_word)), 0)
+	}
+}
+
+// publishTickRTT (dist.Config.OnTickRTT, on a connection's goroutine, never
+// the backend's): the round trip of the tick probe just answered on c and
+// when, into c's slot. Plain shared memory, no call into PostgreSQL. A
+// probe answered while the backend hands the slot to another node could
+// land there once (the backend only does that for a node not connected,
+// whose connection no longer ticks); the next probe overwrites it.
+func publishTickRTT(c *dist.Conn) {
+	v, ok := tickSlots.Load(c)
+	if !ok {
+		return
+	}
+	rtt, at := c.TickRTT()
+	if at.IsZero() {
+		return
+	}
+	us := min(uint64(rtt.Microseconds()), 1<<C.PLERL_TICK_RTT_BITS-1)
+	w := uint64(at.Unix())<<C.PLERL_TICK_RTT_BITS | us
+	atomic.StoreUint64((*uint64)(unsafe.Pointer(&v.(*C.PlerlNodeSlot).tick_word)), w)
 }
 
 // nodeDisconnected: erlang_disconnect closed this backend's session.
@@ -179,6 +223,7 @@ func nodeDisconnected(node string) {
 	putC(unsafe.Pointer(&n.state[0]), len(n.state), "disconnected")
 	n.since_us = C.int64_t(time.Now().UnixMicro())
 	slotEnd(b)
+	forgetTicks(nodeConn[node])
 	delete(nodeConn, node)
 }
 

@@ -143,6 +143,64 @@ SELECT plerl.stat_reset();
 SELECT count(*) FROM plerl.stat_calls;
 SELECT entries, dealloc FROM plerl.stat_info;
 
+-- Bytes: what each request and its reply cost on the wire (frames with
+-- their 4-byte length headers), counted exactly. Expected sizes from the
+-- external term format: a pid is NEW_PID_EXT, 1 + (2 + length(node)) + 12
+-- bytes (P); our references NEWER_REFERENCE_EXT with 3 words, P + 6; atoms
+-- SMALL_ATOM_UTF8_EXT, 2 + length; a binary 5 + its size; tuples 2 + ...
+-- A rex call of M:F(Bin) is <<Len:32, 112, 131, {6, Pid, '', rex},
+-- 131, {'$gen_call', {Pid, Ref}, {call, M, F, [Bin], user}}>>, its reply
+-- <<Len:32, 112, 131, {2, '', Pid}, 131, {Ref, Bin}>>.
+INSERT INTO plerl.allow (server, role, module, function, arity, atoms) VALUES
+  ('statsnode', 'stats_worker', 'erlang', 'node', 1, NULL),
+  ('statsnode', 'stats_worker', 'Elixir.StatsSink', '!', 1, NULL);
+CREATE FUNCTION stats_self_node() RETURNS text LANGUAGE plerl AS $$
+  return tostring(erlang.call('statsnode', 'erlang', 'node', erlang.self('statsnode')))
+$$;
+CREATE FUNCTION stats_lua_async(n int) RETURNS int LANGUAGE plerl AS $$
+  local h = erlang.async('statsnode', 'Elixir.Plerl.Test', 'echo', string.rep('a', n))
+  return #erlang.await(h)
+$$;
+GRANT EXECUTE ON FUNCTION stats_self_node(), stats_lua_async(int) TO stats_worker;
+SET ROLE stats_worker;
+SELECT 15 + length(stats_self_node()) AS pid_size \gset
+RESET ROLE;
+SELECT plerl.stat_reset();
+SET ROLE stats_worker;
+-- echo/1: 3 calls of 1000 bytes, a batch of 2 of 5000, one async of 300
+SELECT count(erlang_call('statsnode', 'Elixir.Plerl.Test', 'echo', jsonb_build_array(repeat('x', 1000)))) FROM generate_series(1, 3);
+SELECT count(*) FROM erlang_call_many('statsnode', 'Elixir.Plerl.Test', 'echo',
+  $$SELECT jsonb_build_array(repeat('y', 5000)) FROM generate_series(1, 2)$$);
+SELECT stats_lua_async(300);
+-- sends and casts of a 700-byte binary, to names nothing is registered
+-- as on the node (dropped there: OrderDesk would crash on the cast)
+SELECT erlang_send('statsnode', 'OrderDesk', to_jsonb(repeat('s', 700)));
+SELECT erlang_send('statsnode', 'OrderDesk', to_jsonb(repeat('s', 700)));
+SELECT erlang_cast('statsnode', 'Elixir.StatsSink', to_jsonb(repeat('c', 700)));
+DO LANGUAGE plerl $$ erlang.send('statsnode', 'OrderDesk', string.rep('o', 700), {on_commit = true}) $$;
+RESET ROLE;
+WITH k AS (SELECT :pid_size AS p, :pid_size + 6 AS r),
+     want AS (
+  SELECT 'call' AS kind, 'Elixir.Plerl.Test' AS module,
+         -- per call: 4 + 1 + ctrl + payload, L = the binary
+         sum(4 + 1 + (1 + 2 + 2 + k.p + 2 + 5)
+             + (1 + 2 + 11 + 2 + k.p + k.r + 2 + 6 + (2 + 17) + (2 + 4) + (5 + (5 + l) + 1) + 6)) AS sent,
+         sum(4 + 1 + (1 + 2 + 2 + 2 + k.p) + (1 + 2 + k.r + (5 + l))) AS received,
+         NULL::bigint AS messages
+    FROM k, (VALUES (1000), (1000), (1000), (5000), (5000), (300)) v(l) GROUP BY 1, 2
+  UNION ALL
+  SELECT 'send', 'OrderDesk', 2 * (4 + 1 + (1 + 2 + 2 + k.p + 2 + (2 + 9)) + (1 + (5 + 700))), 0, 2 FROM k
+  UNION ALL
+  SELECT 'cast', 'Elixir.StatsSink', 4 + 1 + (1 + 2 + 2 + k.p + 2 + (2 + 16)) + (1 + 2 + 11 + (5 + 700)), 0, 1 FROM k
+  UNION ALL
+  SELECT 'on_commit', 'OrderDesk', 4 + 1 + (1 + 2 + 2 + k.p + 2 + (2 + 9)) + (1 + (5 + 700)), 0, 1 FROM k)
+SELECT s.kind, s.module, s.calls, s.errors, s.messages,
+       s.bytes_sent - w.sent AS sent_off_by, s.bytes_received - w.received AS received_off_by,
+       s.messages IS NOT DISTINCT FROM w.messages AS messages_ok
+  FROM plerl.stat_calls s JOIN want w USING (kind, module)
+ WHERE s.server = 'statsnode' ORDER BY 1, 2;
+
+DROP FUNCTION stats_self_node(), stats_lua_async(int);
 DROP FUNCTION stats_lua_abs(int);
 DELETE FROM plerl.allow WHERE server LIKE 'stats%';
 DROP USER MAPPING FOR stats_worker SERVER statsnode;

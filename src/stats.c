@@ -61,11 +61,17 @@ typedef struct StatEntry
 	double		max_ms;
 	double		mean_ms;		/* Welford, as pg_stat_statements */
 	double		sum_var_ms;
+	int64		bytes_sent;
+	int64		bytes_received;
+	int64		messages;
+	int64		redelivered;
+	int64		dead;
 } StatEntry;
 
 typedef struct StatShared
 {
 	LWLock	   *lock;
+	uint64		gen;			/* bumped (lock exclusive) when an entry is removed: handles older than it are stale */
 	slock_t		mutex;			/* dealloc, reset_time */
 	int64		dealloc;
 	TimestampTz reset_time;
@@ -117,6 +123,7 @@ stat_shmem_startup(void)
 	if (!found)
 	{
 		shared->lock = &(GetNamedLWLockTranche("plerl_stats"))->lock;
+		shared->gen = 1;
 		SpinLockInit(&shared->mutex);
 		shared->dealloc = 0;
 		shared->reset_time = GetCurrentTimestamp();
@@ -146,6 +153,7 @@ stat_evict_one(void)
 	if (victim == NULL)
 		return;
 	hash_search(stat_hash, &victim->key, HASH_REMOVE, NULL);
+	shared->gen++;
 	SpinLockAcquire(&shared->mutex);
 	shared->dealloc++;
 	SpinLockRelease(&shared->mutex);
@@ -158,58 +166,12 @@ copy_name(char *dst, const char *src, size_t size)
 		strlcpy(dst, src, size);
 }
 
-/*
- * One sample from plerl_go.so. Never raises: no allocation (the hash is
- * fixed-size; HASH_ENTER_NULL returns NULL rather than raise), only an
- * LWLock and a spinlock. Must run on the backend's own thread (LWLocks are
- * per process): Go calls it from the goroutine that entered from the
- * backend.
- */
-static void
-stat_record(const PlerlStatSample *s)
+/* Add sample s to entry e (e's spinlock taken here). */
+static inline void
+stat_add(StatEntry *e, const PlerlStatSample *s)
 {
-	StatKey		key;
-	StatEntry  *e;
-	bool		found;
 	double		old_mean;
 
-	if (shared == NULL || stat_hash == NULL || !stat_settings->stat_track)
-		return;
-	memset(&key, 0, sizeof(key));
-	key.dbid = MyDatabaseId;
-	key.role = s->role;
-	key.kind = s->kind;
-	key.arity = s->arity;
-	copy_name(key.server, s->server, sizeof(key.server));
-	copy_name(key.node, s->node, sizeof(key.node));
-	copy_name(key.module, s->module, sizeof(key.module));
-	copy_name(key.function, s->function, sizeof(key.function));
-
-	LWLockAcquire(shared->lock, LW_SHARED);
-	e = hash_search(stat_hash, &key, HASH_FIND, NULL);
-	if (e == NULL)
-	{
-		LWLockRelease(shared->lock);
-		LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-		e = hash_search(stat_hash, &key, HASH_FIND, NULL);
-		if (e == NULL)
-		{
-			if (hash_get_num_entries(stat_hash) >= stat_max)
-				stat_evict_one();
-			e = hash_search(stat_hash, &key, HASH_ENTER_NULL, &found);
-			if (e == NULL)
-			{
-				LWLockRelease(shared->lock);
-				return;			/* no room: the sample is dropped */
-			}
-			if (!found)
-			{
-				memset((char *) e + offsetof(StatEntry, mutex), 0,
-					   sizeof(StatEntry) - offsetof(StatEntry, mutex));
-				SpinLockInit(&e->mutex);
-			}
-		}
-	}
 	SpinLockAcquire(&e->mutex);
 	e->calls++;
 	if (s->outcome >= 0 && s->outcome < PLERL_STAT_NOUTCOMES)
@@ -224,8 +186,90 @@ stat_record(const PlerlStatSample *s)
 	old_mean = e->mean_ms;
 	e->mean_ms += (s->ms - old_mean) / e->calls;
 	e->sum_var_ms += (s->ms - old_mean) * (s->ms - e->mean_ms);
+	e->bytes_sent += s->bytes_sent;
+	e->bytes_received += s->bytes_received;
+	e->messages += s->messages;
+	e->redelivered += s->redelivered;
+	e->dead += s->dead;
 	SpinLockRelease(&e->mutex);
+}
+
+/*
+ * One sample from plerl_go.so. Never raises: no allocation (the hash is
+ * fixed-size; HASH_ENTER_NULL returns NULL rather than raise), only an
+ * LWLock and a spinlock. Must run on the backend's own thread (LWLocks are
+ * per process): Go calls it from the goroutine that entered from the
+ * backend.
+ *
+ * The fast path (nearly every request): s->entry is where this key was
+ * counted before and s->gen the table's generation then; if no entry has
+ * been removed since (the generation is unchanged, and cannot change while
+ * we hold the lock shared), the entry is still this key's: count there,
+ * no key built, no hashing. Otherwise, with names, the key is looked up
+ * (or entered) and s->entry, s->gen set for next time; without names
+ * (Go tries the handle first), 0: call again with them.
+ */
+static int
+stat_record(PlerlStatSample *s)
+{
+	StatKey		key;
+	StatEntry  *e;
+	bool		found;
+
+	if (shared == NULL || stat_hash == NULL || !stat_settings->stat_track)
+		return 1;
+	LWLockAcquire(shared->lock, LW_SHARED);
+	if (s->entry != NULL && s->gen == shared->gen)
+	{
+		stat_add((StatEntry *) s->entry, s);
+		LWLockRelease(shared->lock);
+		return 1;
+	}
+	if (s->module == NULL)
+	{
+		LWLockRelease(shared->lock);
+		return 0;
+	}
+	memset(&key, 0, sizeof(key));
+	key.dbid = MyDatabaseId;
+	key.role = s->role;
+	key.kind = s->kind;
+	key.arity = s->arity;
+	copy_name(key.server, s->server, sizeof(key.server));
+	copy_name(key.node, s->node, sizeof(key.node));
+	copy_name(key.module, s->module, sizeof(key.module));
+	copy_name(key.function, s->function, sizeof(key.function));
+
+	e = hash_search(stat_hash, &key, HASH_FIND, NULL);
+	if (e == NULL)
+	{
+		LWLockRelease(shared->lock);
+		LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+		e = hash_search(stat_hash, &key, HASH_FIND, NULL);
+		if (e == NULL)
+		{
+			if (hash_get_num_entries(stat_hash) >= stat_max)
+				stat_evict_one();
+			e = hash_search(stat_hash, &key, HASH_ENTER_NULL, &found);
+			if (e == NULL)
+			{
+				LWLockRelease(shared->lock);
+				s->entry = NULL;
+				return 1;		/* no room: the sample is dropped */
+			}
+			if (!found)
+			{
+				memset((char *) e + offsetof(StatEntry, mutex), 0,
+					   sizeof(StatEntry) - offsetof(StatEntry, mutex));
+				SpinLockInit(&e->mutex);
+			}
+		}
+	}
+	stat_add(e, s);
+	s->entry = e;
+	s->gen = shared->gen;
 	LWLockRelease(shared->lock);
+	return 1;
 }
 
 /*
@@ -295,9 +339,9 @@ stat_require(void)
 				 errhint("Add plerl to shared_preload_libraries and restart the server; plerl.stat_info shows whether statistics are on.")));
 }
 
-static const char *const kind_names[PLERL_STAT_NKINDS] = {"call", "send", "cast", "outbox"};
+static const char *const kind_names[PLERL_STAT_NKINDS] = {"call", "send", "cast", "on_commit", "outbox"};
 
-#define STAT_CALLS_COLS 21
+#define STAT_CALLS_COLS 26
 
 PG_FUNCTION_INFO_V1(plerl_stat_calls);
 Datum
@@ -359,6 +403,23 @@ plerl_stat_calls(PG_FUNCTION_ARGS)
 		values[i++] = Float8GetDatum(tmp.mean_ms);
 		/* population standard deviation, as pg_stat_statements */
 		values[i++] = Float8GetDatum(tmp.calls > 1 ? sqrt(tmp.sum_var_ms / tmp.calls) : 0.0);
+		values[i++] = Int64GetDatum(tmp.bytes_sent);
+		values[i++] = Int64GetDatum(tmp.bytes_received);
+		/* messages: sends, casts and the outbox; redeliveries, dead letters: the outbox */
+		if (is_call)
+			nulls[i++] = true;
+		else
+			values[i++] = Int64GetDatum(tmp.messages);
+		if (tmp.key.kind == PLERL_STAT_OUTBOX)
+		{
+			values[i++] = Int64GetDatum(tmp.redelivered);
+			values[i++] = Int64GetDatum(tmp.dead);
+		}
+		else
+		{
+			nulls[i++] = true;
+			nulls[i++] = true;
+		}
 		Assert(i == STAT_CALLS_COLS);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
@@ -379,6 +440,7 @@ plerl_stat_reset(PG_FUNCTION_ARGS)
 	hash_seq_init(&seq, stat_hash);
 	while ((e = hash_seq_search(&seq)) != NULL)
 		hash_search(stat_hash, &e->key, HASH_REMOVE, NULL);
+	shared->gen++;
 	SpinLockAcquire(&shared->mutex);
 	shared->dealloc = 0;
 	shared->reset_time = GetCurrentTimestamp();
@@ -495,7 +557,7 @@ plerl_stat_waits(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
-#define STAT_NODES_COLS 12
+#define STAT_NODES_COLS 14
 
 /* plerl.stat_nodes: each backend's sessions, one row per (backend, node). */
 PG_FUNCTION_INFO_V1(plerl_stat_nodes);
@@ -520,6 +582,7 @@ plerl_stat_nodes(PG_FUNCTION_ARGS)
 			Datum		values[STAT_NODES_COLS];
 			bool		nulls[STAT_NODES_COLS];
 			int			c = 0;
+			uint64		tick;
 
 			n->node[sizeof(n->node) - 1] = '\0';
 			if (!n->node[0])
@@ -559,6 +622,21 @@ plerl_stat_nodes(PG_FUNCTION_ARGS)
 				values[c++] = CStringGetTextDatum(n->member_state);
 			else
 				nulls[c++] = true;
+			/* written outside changecount (plerl_shared.h): one load from the slot */
+			tick = *(volatile uint64 *) &backend_stats[i].nodes[j].tick_word;
+			if (tick != 0)
+			{
+				uint64		us = tick & ((UINT64CONST(1) << PLERL_TICK_RTT_BITS) - 1);
+				int64		secs = (int64) (tick >> PLERL_TICK_RTT_BITS);
+
+				values[c++] = Float8GetDatum((double) us / 1000.0);
+				values[c++] = TimestampTzGetDatum(unix_us_to_timestamptz(secs * USECS_PER_SEC));
+			}
+			else
+			{
+				nulls[c++] = true;
+				nulls[c++] = true;
+			}
 			Assert(c == STAT_NODES_COLS);
 			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 		}

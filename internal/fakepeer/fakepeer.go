@@ -57,6 +57,7 @@ type Behavior struct {
 	NoTicks         bool          // never send ticks (default: tick every TickEvery)
 	TickEvery       time.Duration // default 200ms
 	BatchReplies    int           // hold rex replies until this many, then write them in one write (not with ReplyDelay)
+	NoMonitorReply  bool          // ignore MONITOR_P (default: a pid of ours gets MONITOR_P_EXIT noproc, as erts answers one that is not alive)
 	// HoldReads, if set, keeps the peer from reading anything after the
 	// handshake until it is closed (a node that stopped reading, e.g. under
 	// SIGSTOP: our writes fill the socket buffers and block). Ticks go on.
@@ -89,8 +90,9 @@ type Peer struct {
 
 // Event is something the peer saw from the client.
 type Event struct {
-	Kind    string // "name", "tick", "msg", "closed"
+	Kind    string // "name", "tick", "msg", "reply" (a rex reply written), "closed"
 	Name    string // client node name (for "name")
+	Size    int    // "msg", "reply": the frame's bytes on the wire, the 4-byte length included
 	Flags   uint64
 	Ctrl    term.Tuple
 	Payload any
@@ -544,7 +546,15 @@ func (p *Peer) connected(c net.Conn, br *bufio.Reader, client string) {
 		if rest := pkt[1+k:]; len(rest) > 0 {
 			payload, _, _ = term.Decode(rest, nil)
 		}
-		p.event(Event{Kind: "msg", Ctrl: t, Payload: payload})
+		p.event(Event{Kind: "msg", Ctrl: t, Payload: payload, Size: 4 + int(n)})
+		if len(t) == 4 && t[0] == int64(19) && !p.behavior().NoMonitorReply {
+			// No process of ours is alive (we have none): noproc at once.
+			if to, ok := t[2].(term.Pid); ok && string(to.Node) == p.Name {
+				if write(Control(term.Tuple{int64(21), to, t[1], t[3], term.Atom("noproc")}, nil)) != nil {
+					return
+				}
+			}
+		}
 		if len(t) == 4 && t[0] == int64(6) && t[3] == term.Atom("rex") {
 			if !p.rexCall(c, replyWrite, payload) {
 				return
@@ -595,11 +605,14 @@ func (p *Peer) rexCall(c net.Conn, write func([]byte) error, payload any) bool {
 			// {Ref, Result} by hand: SMALL_TUPLE_EXT of 2, Ref, the raw Result.
 			pkt = append(pkt, 131, 104, 2)
 			pkt, _ = term.AppendNoVersion(pkt, from[1])
-			write(append(pkt, b.RawReply...))
+			pkt = append(pkt, b.RawReply...)
+			write(pkt)
+			p.event(Event{Kind: "reply", Size: 4 + len(pkt)})
 			return
 		}
 		pkt, _ = term.Append(pkt, term.Tuple{from[1], result})
 		write(pkt)
+		p.event(Event{Kind: "reply", Size: 4 + len(pkt)})
 	}
 	if b.ReplyDelay > 0 {
 		go func() { time.Sleep(b.ReplyDelay); reply() }()

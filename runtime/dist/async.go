@@ -24,7 +24,14 @@ type Pending struct {
 	arity    int
 	kill     bool // erpc: the worker is killed when the call is abandoned
 	spent    bool
+	sent     int64 // the request's frame, length header included
+	recv     int64 // the reply's frames (erpc: SPAWN_REPLY and DOWN), once Wait has it
 }
+
+// Bytes is what the call cost on the wire, as written and read (the
+// frames' 4-byte length headers included, before TLS): the request, and
+// the reply once Wait returned it (0 before, and if none came).
+func (p *Pending) Bytes() (sent, received int64) { return p.sent, p.recv }
 
 // Go sends mod:fun(args...) and returns without waiting for the reply.
 // kill selects erpc (CallKill: a fresh process on the peer, killed if the
@@ -53,6 +60,7 @@ func (c *Conn) Go(ctx context.Context, mod, fun string, args []any, kill bool) (
 		return nil, c.countErr(newErr(KindProtocol, c.node, "rpc "+mfaString(mod, fun, len(args)), fmt.Errorf("encode arguments: %w", err)))
 	}
 	b = append(b, tagSmallAtomUTF8, 4, 'u', 's', 'e', 'r')
+	sent := int64(len(b))
 	cl := c.register(k, false)
 	err = c.writeFrame(ctx, b)
 	putBuf(bp, b)
@@ -60,7 +68,7 @@ func (c *Conn) Go(ctx context.Context, mod, fun string, args []any, kill bool) (
 		c.abandon(k, cl)
 		return nil, c.countErr(c.stepErr(err, "rpc", mod, fun, len(args)))
 	}
-	return &Pending{c: c, k: k, cl: cl, t0: t0, mod: mod, fun: fun, arity: len(args)}, nil
+	return &Pending{c: c, k: k, cl: cl, t0: t0, mod: mod, fun: fun, arity: len(args), sent: sent}, nil
 }
 
 func (c *Conn) goKill(ctx context.Context, mod, fun string, args []any) (*Pending, error) {
@@ -97,6 +105,7 @@ func (c *Conn) goKill(ctx context.Context, mod, fun string, args []any) (*Pendin
 		putBuf(bp, b)
 		return nil, c.countErr(newErr(KindProtocol, c.node, step, fmt.Errorf("encode: %w", err)))
 	}
+	sent := int64(len(b))
 	cl := c.register(k, true)
 	err = c.writeFrame(ctx, b)
 	putBuf(bp, b)
@@ -112,7 +121,7 @@ func (c *Conn) goKill(ctx context.Context, mod, fun string, args []any) (*Pendin
 		c.abandon(k, cl)
 		return nil, c.countErr(c.stepErr(err, "erpc", mod, fun, len(args)))
 	}
-	return &Pending{c: c, k: k, resK: resK, cl: cl, t0: t0, mod: mod, fun: fun, arity: len(args), kill: true}, nil
+	return &Pending{c: c, k: k, resK: resK, cl: cl, t0: t0, mod: mod, fun: fun, arity: len(args), kill: true, sent: sent}, nil
 }
 
 // Ready reports whether the result is in (Wait will not block). A result
@@ -132,13 +141,14 @@ func (p *Pending) Wait(ctx context.Context) (any, error) {
 	c := p.c
 	if !p.kill {
 		p.spent = true
-		return c.awaitReply(ctx, p.k, p.cl, p.t0, p.mod, p.fun, p.arity, true)
+		return c.awaitReply(ctx, p.k, p.cl, p.t0, p.mod, p.fun, p.arity, true, &p.recv)
 	}
 	step := "erpc " + mfaString(p.mod, p.fun, p.arity)
 	r, err := c.wait(ctx, p.cl)
 	switch {
 	case err == nil:
 		p.spent = true
+		p.recv = r.n
 		ctl := r.ctl
 		// The call is final (routeSignal removed it from the map) and the
 		// channel drained: it may be reused.

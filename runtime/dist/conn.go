@@ -113,6 +113,15 @@ type Config struct {
 	// noCork: the reader goroutine never corks the writer (measurement of
 	// corking: TestFakeCorkBatchesRequests).
 	noCork bool
+
+	// TickProbe: when a tick is due on an idle connection (nothing written
+	// for TickTime/4, no call pending), write a probe the peer's runtime
+	// answers instead, and keep its round trip (Conn.TickRTT): see
+	// probeFrame. Off: plain ticks, which nobody answers.
+	TickProbe bool
+	// OnTickRTT, if set, is called (on the connection's timer or reader
+	// goroutine, never the caller's) after each answered probe.
+	OnTickRTT func(c *Conn)
 }
 
 const (
@@ -206,6 +215,13 @@ type Conn struct {
 	tickTimer            *time.Timer
 	tickLastR, tickLastW uint64
 	tickQuiet            int
+	probeAge             int // intervals since the probe in flight went out
+
+	// the tick probe (onTick writes it, dispatch takes its answer)
+	probeK  atomic.Uint64 // its reference's key; 0: none in flight
+	probeT0 atomic.Int64  // when it was written (Unix ns)
+	tickRTT atomic.Int64  // the last answered probe's round trip (ns); 0: none yet
+	tickAt  atomic.Int64  // when that answer came (Unix ns)
 
 	// pending calls by reference counter
 	pmu     sync.Mutex
@@ -917,12 +933,94 @@ func (c *Conn) onTick() {
 		c.tickQuiet, c.tickLastR = 0, r
 	}
 	if c.wframes.Load() == c.tickLastW {
-		if c.writeRaw(context.Background(), tickPacket) != nil { // the timer's goroutine: WriteTimeout bounds it
+		pkt := tickPacket
+		if c.cfg.TickProbe && c.probeDue() {
+			pkt = c.probeFrame()
+		}
+		if c.writeRaw(context.Background(), pkt) != nil { // the timer's goroutine: WriteTimeout bounds it
 			return
 		}
 	}
 	c.tickLastW = c.wframes.Load()
 	c.tickTimer.Reset(c.cfg.TickTime / 4)
+}
+
+// ---- the tick probe -------------------------------------------------------
+//
+// Ticks are one-way: a peer reads them and answers nothing, so they say
+// nothing about the link's round trip. The probe is the cheapest request
+// the peer's runtime itself answers, with no process and no user code
+// involved and no atom created: MONITOR_P {19, RpcPid, Ghost, Ref}, where
+// Ghost is a pid of the peer's node with a creation that is not the
+// peer's (an "old incarnation" of it, which can never be alive). erts
+// (dist.c, DOP_MONITOR_P) answers such a pid at once from the distribution
+// entry with MONITOR_P_EXIT {21, Ghost, RpcPid, Ref, noproc}, creating no
+// monitor. Its atoms are the two node names (the connection has them) and
+// noproc. Creation 0 is avoided: erts takes a pid of its own node with
+// creation 0 for a current one.
+
+// probeDue: a tick is due and the connection is idle (no call pending);
+// one probe at a time, given up after 4 intervals without an answer.
+func (c *Conn) probeDue() bool {
+	if c.peerCreation == 0 {
+		return false // no handshake v6: the peer's creation is not known
+	}
+	if c.probeK.Load() != 0 {
+		if c.probeAge++; c.probeAge < 4 {
+			return false
+		}
+	}
+	c.pmu.Lock()
+	idle := len(c.pending) == 0
+	c.pmu.Unlock()
+	return idle
+}
+
+// probeFrame builds the probe and marks it in flight.
+func (c *Conn) probeFrame() []byte {
+	cr := c.peerCreation + 1
+	if cr == 0 {
+		cr = 1
+	}
+	ghost := term.Pid{Node: term.Atom(c.node), ID: 0, Serial: 0, Creation: cr}
+	k := c.newRefKey()
+	b := make([]byte, frameHdr, 160)
+	b = append(b, passThrough, versionMagic)
+	b = appendTupleHeader(b, 4)
+	b = appendInt(b, OpMonitorP)
+	b = appendPid(b, c.rpcPid)
+	b = appendPid(b, ghost)
+	b = c.appendOurRef(b, k)
+	binary.BigEndian.PutUint32(b, uint32(len(b)-frameHdr))
+	c.probeAge = 0
+	c.probeT0.Store(time.Now().UnixNano())
+	c.probeK.Store(k)
+	return b
+}
+
+// probeAnswered takes the answer to the probe in flight (k: the answer's
+// reference key); false: not the probe's.
+func (c *Conn) probeAnswered(k uint64) bool {
+	if k == 0 || !c.probeK.CompareAndSwap(k, 0) {
+		return false
+	}
+	now := time.Now().UnixNano()
+	c.tickRTT.Store(max(now-c.probeT0.Load(), 1))
+	c.tickAt.Store(now)
+	if f := c.cfg.OnTickRTT; f != nil {
+		f(c)
+	}
+	return true
+}
+
+// TickRTT is the round trip of the last answered tick probe and when its
+// answer came (0 and the zero time: none yet; Config.TickProbe).
+func (c *Conn) TickRTT() (time.Duration, time.Time) {
+	at := c.tickAt.Load()
+	if at == 0 {
+		return 0, time.Time{}
+	}
+	return time.Duration(c.tickRTT.Load()), time.Unix(0, at)
 }
 
 // ---- reader --------------------------------------------------------------
@@ -949,7 +1047,7 @@ func (c *Conn) dispatch(frame []byte) *Error {
 	}
 	switch ctl.Op {
 	case OpSend, OpSendSender:
-		c.deliverMsg(ctl.To, payload)
+		c.deliverMsg(ctl.To, payload, int64(len(frame)+frameHdr))
 	case OpExit, OpPayloadExit, OpExit2, OpPayloadExit2:
 		kind := "exit"
 		if ctl.Op == OpExit2 || ctl.Op == OpPayloadExit2 {
@@ -958,14 +1056,17 @@ func (c *Conn) dispatch(frame []byte) *Error {
 		c.deliverSignal(ctl.To, Exit{From: ctl.From, Reason: ctl.Reason, Kind: kind})
 	case OpMonitorPExit, OpPayloadMonitorPExit:
 		if r, ok := ctl.Ref.(term.Ref); ok {
-			if k, ok := c.ourRefKey(r); ok && c.routeSignal(k, ctl, len(frame)) {
+			if k, ok := c.ourRefKey(r); ok && c.probeAnswered(k) {
+				return nil
+			}
+			if k, ok := c.ourRefKey(r); ok && c.routeSignal(k, ctl, int64(len(frame)+frameHdr)) {
 				return nil
 			}
 		}
 		c.deliverSignal(ctl.To, Down{Ref: ctl.Ref, Proc: ctl.From, Reason: ctl.Reason})
 	case OpSpawnReply:
 		if r, ok := ctl.Ref.(term.Ref); ok {
-			if k, ok := c.ourRefKey(r); ok && c.routeSignal(k, ctl, len(frame)) {
+			if k, ok := c.ourRefKey(r); ok && c.routeSignal(k, ctl, int64(len(frame)+frameHdr)) {
 				return nil
 			}
 		}
@@ -1210,14 +1311,14 @@ func (c *Conn) pidExists(p term.Pid) bool {
 	return c.ours(p) && (p == c.rpcPid || c.box(p) != nil)
 }
 
-func (c *Conn) deliverMsg(to any, payload []byte) {
+func (c *Conn) deliverMsg(to any, payload []byte, n int64) {
 	p, ok := to.(term.Pid)
 	if !ok {
 		c.drops.Add(1)
 		return
 	}
 	if p == c.rpcPid && c.ours(p) {
-		c.rpcPidMessage(payload)
+		c.rpcPidMessage(payload, n)
 		return
 	}
 	mb := c.box(p)

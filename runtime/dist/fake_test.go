@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -733,5 +734,184 @@ func TestFakeReplyByteBudget(t *testing.T) {
 	ps[4].Abandon()
 	if u := budget.Used(); u != 0 {
 		t.Fatalf("after abandoning, %d bytes held", u)
+	}
+}
+
+// nextEvent returns the peer's next event of kind k (others skipped).
+func nextEvent(t *testing.T, p *fakepeer.Peer, k string) fakepeer.Event {
+	t.Helper()
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case ev := <-p.Received:
+			if ev.Kind == k {
+				return ev
+			}
+		case <-deadline:
+			t.Fatalf("no %q event from the peer", k)
+		}
+	}
+}
+
+// The bytes a call and a send report are those of the frames on the wire,
+// as the peer counted them reading and writing (length headers included);
+// a binary argument n bytes longer makes the request exactly n bytes longer.
+func TestFakeBytesCounted(t *testing.T) {
+	p, cfg := startFake(t, fakepeer.Behavior{NoTicks: true})
+	c, err := Dial(context.Background(), cfg, p.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := ctx5(t)
+	var sent [2]int64
+	for i, n := range []int{1000, 3500} {
+		pd, err := c.Go(ctx, "m", "echo", []any{term.Binary(strings.Repeat("x", n))}, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s, r := pd.Bytes(); s == 0 || r != 0 {
+			t.Fatalf("before Wait: sent %d received %d, want >0 and 0", s, r)
+		}
+		if _, err := pd.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+		req, rep := nextEvent(t, p, "msg"), nextEvent(t, p, "reply")
+		s, r := pd.Bytes()
+		if s != int64(req.Size) || r != int64(rep.Size) {
+			t.Fatalf("call %d: sent %d received %d, the peer read %d and wrote %d", i, s, r, req.Size, rep.Size)
+		}
+		sent[i] = s
+	}
+	if sent[1]-sent[0] != 2500 {
+		t.Fatalf("2500 more bytes of argument: request %d -> %d bytes", sent[0], sent[1])
+	}
+	me := c.NewPid()
+	n, err := c.RegSendBytes(ctx, me, "desk", term.Binary(strings.Repeat("y", 777)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev := nextEvent(t, p, "msg"); n != int64(ev.Size) {
+		t.Fatalf("reg_send: %d bytes, the peer read %d", n, ev.Size)
+	}
+	// From first principles: <<Len:32, 112, 131, {6, Me, '', desk}, 131, Bin>>
+	// with Me = NEW_PID_EXT (1 + SMALL_ATOM_UTF8 node + 12).
+	pid := 1 + 2 + len(cfg.NodeName) + 12
+	want := 4 + 1 + 1 + (2 + 2 + pid + 2 + 2 + len("desk")) + 1 + (5 + 777)
+	if n != int64(want) {
+		t.Fatalf("reg_send: %d bytes, want %d", n, want)
+	}
+	n, err = c.SendBytes(ctx, term.Pid{Node: term.Atom(p.Name), ID: 40, Creation: 7}, int64(5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev := nextEvent(t, p, "msg"); n != int64(ev.Size) {
+		t.Fatalf("send: %d bytes, the peer read %d", n, ev.Size)
+	}
+}
+
+// atomsOf collects the atoms of v.
+func atomsOf(v any, out map[term.Atom]bool) {
+	switch x := v.(type) {
+	case term.Atom:
+		out[x] = true
+	case term.Pid:
+		out[x.Node] = true
+	case term.Ref:
+		out[x.Node] = true
+	case term.Tuple:
+		for _, e := range x {
+			atomsOf(e, out)
+		}
+	}
+}
+
+// The tick probe: on an idle connection, a due tick is a MONITOR_P of a pid
+// of the peer's node that cannot exist (another creation, never 0), from
+// our rpc pid, carrying only the two node names as atoms; the peer's
+// noproc answer gives TickRTT and calls OnTickRTT. One probe at a time:
+// unanswered, it is given up after 4 intervals and another one goes out.
+func TestFakeTickProbe(t *testing.T) {
+	for _, answer := range []bool{true, false} {
+		p, cfg := startFake(t, fakepeer.Behavior{NoMonitorReply: !answer})
+		cfg.TickTime = 400 * time.Millisecond // a tick (or probe) due every 100 ms of silence
+		cfg.TickProbe = true
+		var hooked atomic.Int32
+		cfg.OnTickRTT = func(*Conn) { hooked.Add(1) }
+		c, err := Dial(context.Background(), cfg, p.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		probes := 0
+		for probes < 2 {
+			ev := nextEvent(t, p, "msg")
+			if len(ev.Ctrl) != 4 || ev.Ctrl[0] != int64(OpMonitorP) {
+				t.Fatalf("idle connection wrote %v, want only probes", ev.Ctrl)
+			}
+			ghost, ok := ev.Ctrl[2].(term.Pid)
+			if !ok || string(ghost.Node) != p.Name || ghost.Creation == 7 || ghost.Creation == 0 {
+				t.Fatalf("probe of %#v: want a pid of %s with a creation other than its 7 and 0", ev.Ctrl[2], p.Name)
+			}
+			if ev.Ctrl[1] != c.rpcPid {
+				t.Fatalf("probe from %v, want our rpc pid", ev.Ctrl[1])
+			}
+			atoms := map[term.Atom]bool{}
+			atomsOf(ev.Ctrl, atoms)
+			for a := range atoms {
+				if string(a) != p.Name && a != c.Self() {
+					t.Fatalf("probe carries the atom %q", a)
+				}
+			}
+			probes++
+		}
+		rtt, at := c.TickRTT()
+		if answer {
+			waitFor(t, func() bool { rtt, at = c.TickRTT(); return rtt > 0 })
+			if at.IsZero() || hooked.Load() == 0 {
+				t.Fatalf("answered probe: at %v, hook called %d times", at, hooked.Load())
+			}
+		} else if rtt != 0 || !at.IsZero() || hooked.Load() != 0 {
+			t.Fatalf("no answer, yet TickRTT %v at %v, hook %d", rtt, at, hooked.Load())
+		}
+		if err := c.Err(); err != nil {
+			t.Fatalf("connection failed: %v", err)
+		}
+		c.Close()
+	}
+}
+
+// A call pending is not idle: the due ticks stay plain ticks.
+func TestFakeTickProbeNotWhileBusy(t *testing.T) {
+	p, cfg := startFake(t, fakepeer.Behavior{SilentOnCall: true})
+	cfg.TickTime = 400 * time.Millisecond
+	cfg.TickProbe = true
+	c, err := Dial(context.Background(), cfg, p.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	pd, err := c.Go(context.Background(), "m", "f", nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pd.Abandon()
+	for {
+		ev := nextEvent(t, p, "msg")
+		if len(ev.Ctrl) == 4 && ev.Ctrl[3] == term.Atom("rex") {
+			break
+		}
+	}
+	for ticks := 0; ticks < 4; {
+		select {
+		case ev := <-p.Received:
+			switch ev.Kind {
+			case "tick":
+				ticks++
+			case "msg":
+				t.Fatalf("wrote %v while a call was pending", ev.Ctrl)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("no ticks")
+		}
 	}
 }

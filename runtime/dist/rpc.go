@@ -66,6 +66,7 @@ func mfaString(mod, fun string, arity int) string {
 type reply struct {
 	buf  []byte  // rex/gen_call: the result term, starting with 131
 	ctl  Control // spawn: SPAWN_REPLY or DOWN
+	n    int64   // the bytes of the frames that brought it (length headers included)
 	held int64   // bytes drawn from Config.ReplyBytes until collected
 	over int64   // the reply (of this many bytes) did not fit ReplyBytes: dropped
 }
@@ -75,11 +76,11 @@ func (c *Conn) collected(r reply) { c.cfg.ReplyBytes.give(r.held) }
 
 // hold draws a reply of n bytes from Config.ReplyBytes; a reply that does
 // not fit is dropped and fails its call (overErr).
-func (c *Conn) hold(r reply, n int) reply {
-	if !c.cfg.ReplyBytes.takeHeld(int64(n)) {
-		return reply{over: int64(n)}
+func (c *Conn) hold(r reply, n int64) reply {
+	if !c.cfg.ReplyBytes.takeHeld(n) {
+		return reply{over: n, n: r.n}
 	}
-	r.held = int64(n)
+	r.held = n
 	return r
 }
 
@@ -99,6 +100,9 @@ type call struct {
 	// call left the pending map (its reply is being delivered), parked while
 	// a goroutine waits for it and it is still pending.
 	unpended, parked bool
+	// spawn: the bytes of a SPAWN_REPLY that brought the pid (under
+	// Conn.pmu), added to the DOWN's in its reply.
+	spawnBytes int64
 }
 
 var callPool = sync.Pool{New: func() any { return &call{ch: make(chan reply, 2)} }}
@@ -152,6 +156,7 @@ func (c *Conn) register(k uint64, spawn bool) *call {
 	cl := callPool.Get().(*call)
 	cl.spawn, cl.havePid, cl.cancelled = spawn, false, false
 	cl.unpended, cl.parked = false, false
+	cl.spawnBytes = 0
 	c.pmu.Lock()
 	c.pending[k] = cl
 	c.pmu.Unlock()
@@ -267,19 +272,22 @@ func (c *Conn) fastReply(f []byte) bool {
 	c.unpendLocked(k, cl)
 	// Under pmu (the channel has room: one reply per call), so that
 	// abandon either finds the call pending or finds its reply here.
-	cl.ch <- c.hold(reply{buf: f[w.i-1:]}, len(f))
+	n := int64(len(f) + frameHdr)
+	cl.ch <- c.hold(reply{buf: f[w.i-1:], n: n}, n)
 	c.pmu.Unlock()
 	return true
 }
 
-// routeSignal hands a SPAWN_REPLY or DOWN to a pending CallKill.
-func (c *Conn) routeSignal(k uint64, ctl Control, size int) bool {
+// routeSignal hands a SPAWN_REPLY or DOWN to a pending CallKill; n is
+// the size of the frame that brought it.
+func (c *Conn) routeSignal(k uint64, ctl Control, n int64) bool {
 	c.pmu.Lock()
 	cl := c.pending[k]
 	if cl == nil || !cl.spawn {
 		c.pmu.Unlock()
 		return false
 	}
+	cl.spawnBytes += n
 	if ctl.Op == OpSpawnReply {
 		if p, ok := ctl.Reason.(term.Pid); ok {
 			cl.havePid, cl.pid = true, p
@@ -298,7 +306,7 @@ func (c *Conn) routeSignal(k uint64, ctl Control, size int) bool {
 	}
 	c.unpendLocked(k, cl) // DOWN, or a failed spawn: final
 	if !cl.cancelled {
-		r := c.hold(reply{ctl: ctl}, size)
+		r := c.hold(reply{ctl: ctl, n: cl.spawnBytes}, n)
 		select {
 		case cl.ch <- r:
 		default:
@@ -326,8 +334,8 @@ func (c *Conn) queueKill(p term.Pid) { c.queueControl(c.exit2Frame(p, "kill")) }
 // rpcPidMessage handles messages to the rpc pid that are not fast-path
 // replies: io_requests (the rpc pid may be a spawned call's group leader)
 // get {error, enotsup}; a reply whose ref was encoded unusually is routed;
-// anything else is dropped.
-func (c *Conn) rpcPidMessage(payload []byte) {
+// anything else is dropped. frameLen is the size of the frame.
+func (c *Conn) rpcPidMessage(payload []byte, frameLen int64) {
 	v, n, err := term.Decode(payload, &c.cfg.Limits)
 	if err != nil || n != len(payload) {
 		c.drops.Add(1)
@@ -361,7 +369,7 @@ func (c *Conn) rpcPidMessage(payload []byte) {
 					return
 				}
 				c.unpendLocked(k, cl)
-				cl.ch <- c.hold(reply{buf: b}, len(b)) // under pmu, as fastReply
+				cl.ch <- c.hold(reply{buf: b, n: frameLen}, frameLen) // under pmu, as fastReply
 				c.pmu.Unlock()
 				return
 			}
@@ -417,11 +425,16 @@ func (c *Conn) stepErr(err error, what, mod, fun string, arity int) error {
 	return err
 }
 
-func (c *Conn) awaitReply(ctx context.Context, k uint64, cl *call, t0 time.Time, mod, fun string, arity int, rex bool) (any, error) {
+// awaitReply waits for a rex or gen_call reply; *recv (if not nil) gets
+// the size of the frame that brought it.
+func (c *Conn) awaitReply(ctx context.Context, k uint64, cl *call, t0 time.Time, mod, fun string, arity int, rex bool, recv *int64) (any, error) {
 	r, err := c.wait(ctx, cl)
 	switch {
 	case err == nil:
 		callPool.Put(cl)
+		if recv != nil {
+			*recv = r.n
+		}
 		c.lastRTT.Store(int64(time.Since(t0)))
 		defer c.collected(r)
 		if r.over > 0 {
@@ -515,7 +528,7 @@ func (c *Conn) genCall(ctx context.Context, name string, req any) (any, error) {
 		c.abandon(k, cl)
 		return nil, err
 	}
-	return c.awaitReply(ctx, k, cl, t0, name, "call", 1, false)
+	return c.awaitReply(ctx, k, cl, t0, name, "call", 1, false, nil)
 }
 
 // Ping checks the peer answers, as net_adm:ping does:
@@ -623,8 +636,15 @@ func (c *Conn) sendCtl(ctx context.Context, step string, ctrl term.Tuple, payloa
 // Send sends msg to a pid on the peer (SEND {2, ”, To} + Msg). Like
 // Erlang's !, it does not wait for or confirm delivery.
 func (c *Conn) Send(ctx context.Context, to term.Pid, msg any) error {
+	_, err := c.SendBytes(ctx, to, msg)
+	return err
+}
+
+// SendBytes is Send, and also returns the size of the frame written
+// (length header included; 0 if none was).
+func (c *Conn) SendBytes(ctx context.Context, to term.Pid, msg any) (int64, error) {
 	if err := ctx.Err(); err != nil {
-		return ctxErr(ctx, KindTimeout, c.node, "send", err)
+		return 0, ctxErr(ctx, KindTimeout, c.node, "send", err)
 	}
 	bp := getBuf()
 	b := append((*bp)[:0], 0, 0, 0, 0, passThrough, versionMagic, tagSmallTuple, 3, tagSmallInt, OpSend, tagSmallAtomUTF8, 0)
@@ -637,11 +657,18 @@ func (c *Conn) Send(ctx context.Context, to term.Pid, msg any) error {
 // sender a reply goes to). A name that is not registered drops the message
 // silently on the peer.
 func (c *Conn) RegSend(ctx context.Context, from term.Pid, name string, msg any) error {
+	_, err := c.RegSendBytes(ctx, from, name, msg)
+	return err
+}
+
+// RegSendBytes is RegSend, and also returns the size of the frame written
+// (length header included; 0 if none was).
+func (c *Conn) RegSendBytes(ctx context.Context, from term.Pid, name string, msg any) (int64, error) {
 	if err := ctx.Err(); err != nil {
-		return ctxErr(ctx, KindTimeout, c.node, "reg_send", err)
+		return 0, ctxErr(ctx, KindTimeout, c.node, "reg_send", err)
 	}
 	if len(name) > 255 {
-		return newErr(KindProtocol, c.node, "reg_send", errors.New("registered name longer than 255 bytes"))
+		return 0, newErr(KindProtocol, c.node, "reg_send", errors.New("registered name longer than 255 bytes"))
 	}
 	bp := getBuf()
 	b := append((*bp)[:0], 0, 0, 0, 0, passThrough, versionMagic, tagSmallTuple, 4, tagSmallInt, OpRegSend)
@@ -651,16 +678,21 @@ func (c *Conn) RegSend(ctx context.Context, from term.Pid, name string, msg any)
 	return c.sendBuilt(ctx, bp, b, msg, "reg_send")
 }
 
-// sendBuilt appends the payload to a built control message and writes it.
-func (c *Conn) sendBuilt(ctx context.Context, bp *[]byte, b []byte, msg any, step string) error {
+// sendBuilt appends the payload to a built control message and writes it;
+// it returns the frame's size if it was written.
+func (c *Conn) sendBuilt(ctx context.Context, bp *[]byte, b []byte, msg any, step string) (int64, error) {
 	b, err := appendVersioned(b, msg)
 	if err != nil {
 		putBuf(bp, b)
-		return newErr(KindProtocol, c.node, step, fmt.Errorf("encode: %w", err))
+		return 0, newErr(KindProtocol, c.node, step, fmt.Errorf("encode: %w", err))
 	}
+	n := int64(len(b))
 	err = c.writeFrame(ctx, b)
 	putBuf(bp, b)
-	return err
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
 }
 
 // Link links our pid from with the remote pid to (LINK {1, From, To});
