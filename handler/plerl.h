@@ -516,5 +516,7 @@ extern void plerl_value_free(PlerlValue *v);
 extern int	plerl_dt_text(const PlerlValue *v, char **out, PlerlError *err);
 extern int	plerl_dt_parse(int32_t kind, const char *text, PlerlValue *out, PlerlError *err);
 extern int	plerl_dt_zone(int64_t t, int32_t local, int32_t *offset, PlerlError *err);
+extern int	plerl_dt_zone_named(const char *zone, int64_t t, int32_t local,
+								int32_t *offset, int32_t *isdst, PlerlError *err);
 
 #endif

@@ -16,11 +16,12 @@ import (
 var allowTrusted = map[string][]string{
 	"": {"_G", "_GOPHER_LUA_VERSION", "_VERSION", "assert", "collectgarbage", "coroutine", "datetime", "elog",
 		"erlang", "error", "getfenv", "getmetatable", "int64", "ipairs", "json", "load", "loadstring", "math",
-		"next", "null", "numeric", "os", "pairs", "pcall", "print", "rawequal", "rawget", "rawset",
+		"next", "null", "numeric", "os", "pairs", "pgtype", "pcall", "print", "rawequal", "rawget", "rawset",
 		"select", "setfenv", "setmetatable", "spi", "string", "table", "tonumber", "tostring", "type",
 		"unpack", "xpcall"},
 	"coroutine": {"create", "resume", "running", "status", "wrap", "yield"},
 	"datetime":  {"date", "interval", "is", "time", "timestamp", "timestamptz"},
+	"pgtype":    {"date", "interval", "time", "timestamp", "timestamptz"},
 	"elog":      {"debug", "error", "info", "log", "notice", "warning"},
 	"erlang": {"async", "async_with", "atom", "await", "await_all", "binary", "call", "call_many",
 		"call_with", "cast", "charlist", "connect", "disconnect", "float", "global", "int", "is_atom", "is_tuple",

@@ -56,6 +56,7 @@ func (s *State) registerTypes() {
 	s.registerNumeric()
 	s.registerJSON()
 	s.registerDateTime()
+	s.registerPgtype()
 }
 
 // Null is the sentinel for SQL NULL (and JSON null) inside tables.

@@ -1,0 +1,54 @@
+-- pgtype: pllua's namespace of typed values. Its date and time
+-- constructors are datetime.*'s values built from pllua's table forms.
+SET timezone = 'UTC';
+SET datestyle = 'ISO, YMD';
+\set VERBOSITY terse
+
+-- Table forms: astronomical years (0 is 1 BC), msec/usec added, fields
+-- normalised as time arithmetic does, every epoch form.
+DO LANGUAGE plerl $$
+  print(pgtype.timestamptz{ year=2024, month=2, day=29, hour=13, min=45, sec=6.5 })
+  print(pgtype.timestamptz{ year=-99, month=3, day=1, hour=0, min=0, sec=0 })
+  print(pgtype.timestamp{ year=0, month=12, day=31, hour=23, min=59, sec=59, msec=999, usec=999 })
+  print(pgtype.timestamp{ year=2024, month=14, day=1, hour=-1, min=0, sec=0 })
+  print(pgtype.timestamptz{ epoch=1709214306 }, pgtype.timestamptz{ epoch_msec=-1001 },
+        pgtype.timestamptz{ epoch_usec=1 }, pgtype.timestamptz{ epoch=0, msec=-1, usec=2 })
+  print(pgtype.timestamptz{ epoch=1/0 }, pgtype.date{ epoch=-1/0 })
+  print(pgtype.date{ year=2024, month=2, day=29, hour=24 }, pgtype.date{ year=2024, month=2, day=29, hour=24, min=1 })
+  print(pgtype.time{ hour=25, min=0 }, pgtype.time{ epoch=86401 })
+  print(pgtype.interval{ year=1, month=2, day=3, hour=4, min=5, sec=6, usec=7 }, pgtype.interval{ epoch=90061.5 })
+  print(pgtype.date('2024-02-29') == datetime.date('2024-02-29'), pgtype.interval('1 day'):type())
+$$;
+
+-- Time zones per value: seconds east, numeric text, tz database names,
+-- isdst for the hour that happens twice.
+DO LANGUAGE plerl $$
+  print(pgtype.timestamptz{ year=2024, month=7, day=1, hour=12, min=0, timezone=7200 })
+  print(pgtype.timestamptz{ year=2024, month=7, day=1, hour=12, min=0, timezone="-0530" })
+  print(pgtype.timestamptz{ year=2024, month=7, day=1, hour=12, min=0, timezone="America/New_York" })
+  print(pgtype.timestamptz{ year=2024, month=10, day=27, hour=1, min=30, timezone="Europe/London" })
+  print(pgtype.timestamptz{ year=2024, month=10, day=27, hour=1, min=30, isdst=true, timezone="Europe/London" })
+  print(pgtype.timestamptz{ year=2024, month=10, day=27, hour=1, min=30, isdst=false, timezone="Europe/London" })
+  print(pgtype.timestamp{ epoch=1719835200, timezone="Asia/Kathmandu" }, pgtype.date{ epoch=1719792000, timezone="America/Los_Angeles" })
+$$;
+
+-- Bad fields: each names the problem.
+DO LANGUAGE plerl $$ print(pgtype.interval{ hour="x" }) $$;
+DO LANGUAGE plerl $$ print(pgtype.interval{ min=1.5 }) $$;
+DO LANGUAGE plerl $$ print(pgtype.interval{ day=0/0 }) $$;
+DO LANGUAGE plerl $$ print(pgtype.interval{ sec=1/0 }) $$;
+DO LANGUAGE plerl $$ print(pgtype.timestamp{ epoch=1, epoch_usec=1 }) $$;
+DO LANGUAGE plerl $$ print(pgtype.timestamp{ epoch=1, day=1 }) $$;
+DO LANGUAGE plerl $$ print(pgtype.timestamp{ epoch=1, min=1 }) $$;
+DO LANGUAGE plerl $$ print(pgtype.timestamp{ year=2024, day=1 }) $$;
+DO LANGUAGE plerl $$ print(pgtype.date{ year=2024, month=1 }) $$;
+DO LANGUAGE plerl $$ print(pgtype.time{ sec=1 }) $$;
+DO LANGUAGE plerl $$ print(pgtype.timestamp{ year=2024, month=1, day=1, hour=1, sec=1 }) $$;
+DO LANGUAGE plerl $$ print(pgtype.time{ hour=1, min=0, timezone=0 }) $$;
+DO LANGUAGE plerl $$ print(pgtype.timestamp{ year=2024, month=1, day=1, timezone=0 }) $$;
+DO LANGUAGE plerl $$ print(pgtype.timestamptz{ epoch=0, timezone="Nowhere/Special" }) $$;
+DO LANGUAGE plerl $$ print(pgtype.timestamptz{ epoch=0, timezone=0.5 }) $$;
+DO LANGUAGE plerl $$ print(pgtype.timestamptz{ epoch=0, timezone={} }) $$;
+DO LANGUAGE plerl $$ print(pgtype.timestamptz{ epoch=-300000000000 }) $$;
+DO LANGUAGE plerl $$ print(pgtype.timestamptz{ year=-5000, month=1, day=1 }) $$;
+DO LANGUAGE plerl $$ print(pgtype.date{ year=1e300, month=1, day=1 }) $$;
