@@ -52,3 +52,43 @@ DO LANGUAGE plerl $$ print(pgtype.timestamptz{ epoch=0, timezone={} }) $$;
 DO LANGUAGE plerl $$ print(pgtype.timestamptz{ epoch=-300000000000 }) $$;
 DO LANGUAGE plerl $$ print(pgtype.timestamptz{ year=-5000, month=1, day=1 }) $$;
 DO LANGUAGE plerl $$ print(pgtype.date{ year=1e300, month=1, day=1 }) $$;
+
+-- tostring (and print) of rows and arrays gives PostgreSQL's text of them
+-- (record_out, array_out), whatever their origin: SPI, arguments, triggers.
+SET datestyle = 'Postgres, MDY';
+CREATE TYPE pgt_pair AS (n integer, tags text[]);
+DO LANGUAGE plerl $$
+  local r = spi.execute([[SELECT 1 AS a, 'x y' AS b, NULL::int AS c, ARRAY[1.5, NULL] AS d,
+                                 date '2024-02-29' AS e, ROW(2, ARRAY['p','q r'])::pgt_pair AS f]])[1]
+  print(r)
+  print(r.d, r.f, r.f.tags)
+  r.a = 42; r.c = 7
+  print(tostring(r))
+  for _, row in ipairs(spi.execute("SELECT g, g * 2 AS h FROM generate_series(1, 2) g")) do print(row) end
+$$;
+CREATE FUNCTION pgt_args(p pgt_pair, a integer[], b text[], c date[]) RETURNS text LANGUAGE plerl AS $$
+  print(p, a, b, c)
+  return tostring(p) .. ' ' .. tostring(a)
+$$;
+SELECT pgt_args(ROW(1, '{"a,b",NULL}'), '{{1,2},{3,4}}', '[0:1]={x,y}', ARRAY[date '2001-02-03']);
+SELECT pgt_args(NULL, '{}', NULL, NULL);
+-- A changed row prints as changed; a field that cannot be its column's
+-- type is an error, as when the row is returned.
+DO LANGUAGE plerl $$
+  local r = spi.execute("SELECT 1 AS a")[1]
+  r.a = 'not a number'
+  print(r)
+$$;
+CREATE TABLE pgt_trig (id integer, name text, at timestamp);
+CREATE FUNCTION pgt_trig() RETURNS trigger LANGUAGE plerl AS $$
+  print(trigger.op, old, new)
+$$;
+CREATE TRIGGER pgt_trig BEFORE INSERT OR UPDATE OR DELETE ON pgt_trig FOR EACH ROW EXECUTE FUNCTION pgt_trig();
+INSERT INTO pgt_trig VALUES (1, 'a "b"', '2024-02-29 12:00');
+UPDATE pgt_trig SET name = NULL;
+DELETE FROM pgt_trig;
+-- Tables that are no row or array of SQL stay plain tables.
+DO LANGUAGE plerl $$
+  print(tostring({}):match('^table: ') ~= nil, tostring(json.decode('[1,2]')):match('^table: ') ~= nil)
+$$;
+RESET datestyle;

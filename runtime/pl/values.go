@@ -30,6 +30,8 @@ type typeState struct {
 	// Shared by int64 and numeric: Lua compares userdata only when both
 	// have the same metamethod.
 	eqFn, ltFn, leFn, compareFn, concatFn *lua.LFunction
+	// Metatables of rows and arrays of a SQL type, by the host's handle (pgtype.go).
+	rowMTs, arrayMTs map[int32]*lua.LTable
 }
 
 // registerTypes installs null, int64, numeric and json in a new state.
