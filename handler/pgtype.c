@@ -6,17 +6,25 @@
  */
 #include "postgres.h"
 
+#include "catalog/pg_type.h"
 #include "fmgr.h"
+#include "parser/parse_type.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
 
 #include "plerl_int.h"
 
-/* The type of handle as Go converts values for it (kept current). */
+/*
+ * The type of handle as Go converts values for it (kept current), and its
+ * pg_type.typtype ('r' for a range: Lua builds its text).
+ */
 int
-plerl_type_info(int32_t handle, const PlerlTypeInfo **info, PlerlError *err)
+plerl_type_info(int32_t handle, const PlerlTypeInfo **info, int32_t *typtype, PlerlError *err)
 {
 	PLERL_GUARD_ENTER(err);
 	*info = NULL;
+	*typtype = 0;
 	PG_TRY();
 	{
 		PlerlType  *t = plerl_type_by_handle(handle);
@@ -26,6 +34,7 @@ plerl_type_info(int32_t handle, const PlerlTypeInfo **info, PlerlError *err)
 					(errcode(ERRCODE_INTERNAL_ERROR),
 					 errmsg("plerl: no type has the handle %d", (int) handle)));
 		*info = &t->info;
+		*typtype = get_typtype(t->base);
 	}
 	PG_CATCH();
 	{
@@ -65,6 +74,84 @@ plerl_type_text(int32_t handle, PlerlValue *v, char **out, PlerlError *err)
 				ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 			pfree(s);
 		}
+	}
+	PG_CATCH();
+	{
+		PLERL_GUARD_CAPTURE(err);
+		return -1;
+	}
+	PG_END_TRY();
+	return 0;
+}
+
+/*
+ * The handle of the type SQL names name ('integer', 'myschema.mytype',
+ * 'varchar(10)[]'), as a cast would resolve it. Pseudo-types have no
+ * values Lua could build: refused.
+ */
+int
+plerl_type_lookup(const char *name, int32_t *handle, PlerlError *err)
+{
+	PLERL_GUARD_ENTER(err);
+	*handle = 0;
+	PG_TRY();
+	{
+		Oid			oid;
+		int32		typmod;
+
+		parseTypeString(name, &oid, &typmod, false);
+		if (get_typtype(oid) == TYPTYPE_PSEUDO)
+			ereport(ERROR,
+					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+					 errmsg("pgtype: %s is a pseudo-type, which has no values", format_type_be(oid))));
+		*handle = plerl_type_handle(oid, typmod);
+		if (*handle <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("pgtype: too many types in this session for type %s", format_type_be(oid))));
+	}
+	PG_CATCH();
+	{
+		PLERL_GUARD_CAPTURE(err);
+		return -1;
+	}
+	PG_END_TRY();
+	return 0;
+}
+
+/* Where coerced values live until Go has read them (reset on each use). */
+static MemoryContext coerce_cxt;
+
+/*
+ * in (a value Go made for the type of handle; consumed) made a Datum of
+ * that type, as a function result would be (input functions, typmods,
+ * domains checked), and back into *out for Lua: Lua's pgtype
+ * constructors. *out is valid until the next call.
+ */
+int
+plerl_type_coerce(int32_t handle, PlerlValue *in, PlerlValue *out, PlerlError *err)
+{
+	PLERL_GUARD_ENTER(err);
+	memset(out, 0, sizeof(*out));
+	PG_TRY();
+	{
+		PlerlType  *t = plerl_type_by_handle(handle);
+		MemoryContext old;
+		bool		isnull;
+		Datum		d;
+
+		if (t == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("plerl: no type has the handle %d", (int) handle)));
+		if (coerce_cxt == NULL)
+			coerce_cxt = AllocSetContextCreate(TopMemoryContext, "plerl pgtype values",
+											   ALLOCSET_DEFAULT_SIZES);
+		MemoryContextReset(coerce_cxt);
+		old = MemoryContextSwitchTo(coerce_cxt);
+		d = plerl_value_to_datum(t, in, &isnull);
+		plerl_datum_to_value(t, d, isnull, out);
+		MemoryContextSwitchTo(old);
 	}
 	PG_CATCH();
 	{

@@ -520,7 +520,10 @@ extern int	plerl_dt_text(const PlerlValue *v, char **out, PlerlError *err);
 extern int	plerl_dt_parse(int32_t kind, const char *text, PlerlValue *out, PlerlError *err);
 extern int	plerl_dt_zone(int64_t t, int32_t local, int32_t *offset, PlerlError *err);
 /* pgtype.c: typed values (guards). */
-extern int	plerl_type_info(int32_t handle, const PlerlTypeInfo **info, PlerlError *err);
+extern int	plerl_type_info(int32_t handle, const PlerlTypeInfo **info, int32_t *typtype,
+							PlerlError *err);
+extern int	plerl_type_lookup(const char *name, int32_t *handle, PlerlError *err);
+extern int	plerl_type_coerce(int32_t handle, PlerlValue *in, PlerlValue *out, PlerlError *err);
 extern int	plerl_type_text(int32_t handle, PlerlValue *v, char **out, PlerlError *err);
 
 extern int	plerl_dt_zone_named(const char *zone, int64_t t, int32_t local,

@@ -92,3 +92,37 @@ DO LANGUAGE plerl $$
   print(tostring({}):match('^table: ') ~= nil, tostring(json.decode('[1,2]')):match('^table: ') ~= nil)
 $$;
 RESET datestyle;
+
+-- Types by name: pgtype.<name>, pgtype.array.<element>, pgtype(nil, 'name'),
+-- and pgtype(v) for a value that remembers its type. Calling one makes a
+-- value as a result of that type would be made (input functions, typmods,
+-- domains checked).
+CREATE TYPE pgt_c3 AS (a integer, b numeric);
+CREATE DOMAIN pgt_small AS integer CHECK (VALUE < 10);
+DO LANGUAGE plerl $$
+  print(pgtype.pgt_c3(1, 2.5), pgtype.pgt_c3{ b = '7' }, pgtype.pgt_c3(), pgtype.pgt_c3(nil))
+  print(pgtype(nil, 'pgt_c3')('1', '2'), pgtype(nil, 'public.pgt_c3')(3, nil))
+  local r = pgtype.pgt_c3(4, 5)
+  r.a = 40
+  print(r, pgtype(r)(6, 7), tostring(pgtype(r)):match('^pgtype'))
+  print(pgtype.array.integer(10, nil, 30), pgtype.array.text({ 'a', 'b c' }), pgtype(nil, 'varchar(3)[]')('ab', 'cde'))
+  print(pgtype.integer('12') + 1, pgtype.numeric('1.50'), pgtype.pgt_small(9), pgtype(nil, 'date')('2024-02-29'))
+  print(pgtype.int4range(1, 5), pgtype.int4range(1, 5, '(]'), pgtype.int4range(nil, 5), pgtype.int4range(),
+        pgtype.int4range('[3,4]'), pgtype.tstzrange('2024-01-01', nil))
+  print(pgtype(spi.execute("SELECT 1 AS x")[1])({ x = 5 }), pgtype({}), pgtype(1))
+$$;
+DO LANGUAGE plerl $$ print(pgtype.pgt_c3(1)) $$;
+DO LANGUAGE plerl $$ print(pgtype.pgt_c3(true, 1)) $$;
+DO LANGUAGE plerl $$ print(pgtype.pgt_small(10)) $$;
+DO LANGUAGE plerl $$ print(pgtype(nil, 'varchar(3)[]')('abcd')) $$;
+DO LANGUAGE plerl $$ print(pgtype.no_such_type) $$;
+DO LANGUAGE plerl $$ print(pgtype(nil, 'anyelement')) $$;
+DO LANGUAGE plerl $$ print(pgtype(nil, 'integer; drop table x')) $$;
+DO LANGUAGE plerl $$ print(pgtype.int4range(1, 2, '<>')) $$;
+DO LANGUAGE plerl $$ print(pgtype.int4range(2, 1)) $$;
+-- A type's name is looked up once per call: within one call a name keeps
+-- its meaning; the next call sees the catalog as it is then.
+CREATE FUNCTION pgt_name() RETURNS text LANGUAGE plerl AS $$ return tostring(pgtype.pgt_later(1)) $$;
+SELECT pgt_name();
+CREATE TYPE pgt_later AS (z integer);
+SELECT pgt_name();

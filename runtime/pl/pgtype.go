@@ -4,6 +4,8 @@ package pl
 
 import (
 	lua "github.com/yuin/gopher-lua"
+
+	"github.com/plerl/plerl/runtime/sqlstate"
 )
 
 // pgtypeDateTime are the date and time types pgtype names directly.
@@ -21,7 +23,149 @@ func (s *State) registerPgtype() {
 			return 1
 		}))
 	}
+	tmt := L.NewTypeMetatable(pgTypeMetaName)
+	tmt.RawSetString("__metatable", lua.LString("pgtype"))
+	tmt.RawSetString("__tostring", L.NewFunction(func(L *lua.LState) int {
+		L.Push(lua.LString("pgtype: " + s.checkPgType(L, 1).name))
+		return 1
+	}))
+	tmt.RawSetString("__call", L.NewFunction(func(L *lua.LState) int {
+		t := s.checkPgType(L, 1)
+		args := make([]lua.LValue, 0, L.GetTop()-1)
+		for i := 2; i <= L.GetTop(); i++ {
+			args = append(args, L.Get(i))
+		}
+		if t.dt != 0 {
+			var a lua.LValue = lua.LNil
+			if len(args) > 0 {
+				a = args[0]
+			}
+			if a == lua.LNil {
+				L.Push(lua.LNil)
+			} else {
+				L.Push(s.NewDateTime(s.pgDTConstruct(t.dt, a)))
+			}
+			return 1
+		}
+		h, _ := s.e.host.(TypeHost)
+		v, err := h.TypeBuild(s, t.handle, args)
+		if err != nil {
+			s.raise(err)
+		}
+		L.Push(v)
+		return 1
+	}))
+	tmt.RawSetString("__index", L.NewFunction(func(L *lua.LState) int {
+		t := s.checkPgType(L, 1)
+		if L.CheckString(2) == "name" {
+			L.Push(lua.LString(t.name))
+			return 1
+		}
+		L.Push(lua.LNil)
+		return 1
+	}))
+
+	arr := L.NewTable()
+	amt := L.CreateTable(0, 1)
+	amt.RawSetString("__index", L.NewFunction(func(L *lua.LState) int {
+		L.Push(s.pgTypeNamed(L.CheckString(2) + "[]"))
+		return 1
+	}))
+	arr.Metatable = amt
+	pg.RawSetString("array", arr)
+
+	mt := L.CreateTable(0, 2)
+	mt.RawSetString("__index", L.NewFunction(func(L *lua.LState) int {
+		L.Push(s.pgTypeNamed(L.CheckString(2)))
+		return 1
+	}))
+	// pgtype(v): the type of a row, array or date value from SQL (nil for
+	// others); pgtype(nil, 'name'): the type SQL calls name.
+	mt.RawSetString("__call", L.NewFunction(func(L *lua.LState) int {
+		v := L.Get(2)
+		if name, ok := L.Get(3).(lua.LString); ok && v == lua.LNil {
+			L.Push(s.pgTypeNamed(string(name)))
+			return 1
+		}
+		L.Push(s.pgTypeOf(v))
+		return 1
+	}))
+	pg.Metatable = mt
 	L.SetGlobal("pgtype", pg)
+}
+
+const pgTypeMetaName = "pgtype.type"
+
+// pgType is a type object: pgtype.<name>, pgtype(v), pgtype(nil, name).
+// Calling it makes a value of the type.
+type pgType struct {
+	handle int32  // the host's handle (0 for a date and time kind)
+	dt     DTKind // a date and time type: pgtype.timestamptz{...} rules
+	name   string
+}
+
+func (s *State) newPgType(t pgType) lua.LValue {
+	ud := s.L.NewUserData()
+	ud.Value = t
+	ud.Metatable = s.L.GetTypeMetatable(pgTypeMetaName)
+	return ud
+}
+
+func (s *State) checkPgType(L *lua.LState, n int) pgType {
+	if ud, ok := L.Get(n).(*lua.LUserData); ok {
+		if t, ok := ud.Value.(pgType); ok {
+			return t
+		}
+	}
+	s.raise(Errorf(sqlstate.DatatypeMismatch, "a pgtype type expected, got %s", s.typeName(L.Get(n))))
+	return pgType{}
+}
+
+// maxTypeNames bounds the names a state remembers within one call.
+const maxTypeNames = 256
+
+// pgTypeNamed is the type object of the type SQL calls name, looked up
+// once per outermost call (a name may mean another type in the next).
+func (s *State) pgTypeNamed(name string) lua.LValue {
+	if s.typeNames == nil || s.typeNamesCall != s.e.calls || len(s.typeNames) >= maxTypeNames {
+		s.typeNames = map[string]lua.LValue{}
+		s.typeNamesCall = s.e.calls
+	}
+	if t, ok := s.typeNames[name]; ok {
+		return t
+	}
+	h, ok := s.e.host.(TypeHost)
+	if !ok {
+		s.raise(Errorf(sqlstate.FeatureNotSupported, "pgtype needs a backend"))
+	}
+	handle, err := h.TypeLookup(name)
+	if err != nil {
+		s.raise(err)
+	}
+	t := s.newPgType(pgType{handle: handle, name: name})
+	s.typeNames[name] = t
+	return t
+}
+
+// pgTypeOf is the type object of a value that remembers its SQL type.
+func (s *State) pgTypeOf(v lua.LValue) lua.LValue {
+	if d, ok := AsDateTime(v); ok {
+		return s.newPgType(pgType{dt: d.Kind, name: d.Kind.String()})
+	}
+	t, ok := v.(*lua.LTable)
+	if !ok {
+		return lua.LNil
+	}
+	mt, ok := t.Metatable.(*lua.LTable)
+	if !ok {
+		return lua.LNil
+	}
+	h, ok := mt.RawGetString("__pgtype").(lua.LNumber)
+	if !ok {
+		return lua.LNil
+	}
+	name, _ := mt.RawGetString("__pgtypename").(lua.LString)
+	return s.newPgType(pgType{handle: int32(h), name: string(name)})
 }
 
 // TypeHost is what a host gives values that remember their SQL type (a
@@ -29,6 +173,10 @@ func (s *State) registerPgtype() {
 // function makes it.
 type TypeHost interface {
 	TypeText(s *State, handle int32, v lua.LValue) (string, error)
+	// TypeLookup: the handle of the type SQL calls name.
+	TypeLookup(name string) (int32, error)
+	// TypeBuild: a value of the type made from a constructor's arguments.
+	TypeBuild(s *State, handle int32, args []lua.LValue) (lua.LValue, error)
 }
 
 // maxTypeMetas bounds the metatables a state keeps per kind (the host's
@@ -75,6 +223,7 @@ func (s *State) typeMeta(handle int32, array bool) *lua.LTable {
 	if array {
 		mt.RawSetString("__array", lua.LTrue)
 	}
+	mt.RawSetString("__pgtype", lua.LNumber(handle))
 	mt.RawSetString("__tostring", L.NewFunction(func(L *lua.LState) int {
 		L.Push(lua.LString(s.TypedText(handle, L.CheckAny(1))))
 		return 1
@@ -96,3 +245,6 @@ func (s *State) TypedText(handle int32, v lua.LValue) string {
 	s.reserve(s.L, len(t), "tostring")
 	return t
 }
+
+// ToString is Lua's tostring of v (metamethods included).
+func (s *State) ToString(v lua.LValue) string { return s.tostring(v) }

@@ -32,6 +32,9 @@ type typeState struct {
 	eqFn, ltFn, leFn, compareFn, concatFn *lua.LFunction
 	// Metatables of rows and arrays of a SQL type, by the host's handle (pgtype.go).
 	rowMTs, arrayMTs map[int32]*lua.LTable
+	// pgtype's types by name, for one outermost call (typeNamesCall).
+	typeNames     map[string]lua.LValue
+	typeNamesCall uint64
 }
 
 // registerTypes installs null, int64, numeric and json in a new state.
