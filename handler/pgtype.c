@@ -8,6 +8,7 @@
 
 #include "catalog/pg_type.h"
 #include "fmgr.h"
+#include "funcapi.h"
 #include "parser/parse_type.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -152,6 +153,73 @@ plerl_type_coerce(int32_t handle, PlerlValue *in, PlerlValue *out, PlerlError *e
 		d = plerl_value_to_datum(t, in, &isnull);
 		plerl_datum_to_value(t, d, isnull, out);
 		MemoryContextSwitchTo(old);
+	}
+	PG_CATCH();
+	{
+		PLERL_GUARD_CAPTURE(err);
+		return -1;
+	}
+	PG_END_TRY();
+	return 0;
+}
+
+/*
+ * The handle of the type of argument n (1-based) of the running function
+ * as this call resolved it (polymorphic arguments included), or of its
+ * result (n = 0): Lua's pgtype(nil, n).
+ */
+int
+plerl_type_of_arg(int32_t n, int32_t *handle, PlerlError *err)
+{
+	PLERL_GUARD_ENTER(err);
+	*handle = 0;
+	PG_TRY();
+	{
+		FunctionCallInfo fcinfo = plerl_frame ? plerl_frame->fcinfo : NULL;
+		Oid			oid;
+
+		if (fcinfo == NULL || fcinfo->flinfo == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("pgtype(nil, %d): only a function has argument and result types", (int) n)));
+		if (n < 0 || n > fcinfo->nargs)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("pgtype(nil, %d): the function has %d arguments", (int) n, (int) fcinfo->nargs)));
+		oid = n == 0 ? get_fn_expr_rettype(fcinfo->flinfo) : get_fn_expr_argtype(fcinfo->flinfo, n - 1);
+		if (oid == InvalidOid && n == 0)
+			oid = get_func_rettype(fcinfo->flinfo->fn_oid);
+		if (oid == InvalidOid || get_typtype(oid) == TYPTYPE_PSEUDO)
+			ereport(ERROR,
+					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+					 errmsg("pgtype(nil, %d): the type is not known here or is a pseudo-type", (int) n)));
+		*handle = plerl_type_handle(oid, -1);
+		if (*handle <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("pgtype: too many types in this session for type %s", format_type_be(oid))));
+	}
+	PG_CATCH();
+	{
+		PLERL_GUARD_CAPTURE(err);
+		return -1;
+	}
+	PG_END_TRY();
+	return 0;
+}
+
+/* The handle of the element type of the array type of handle (0: none). */
+int
+plerl_type_element(int32_t handle, int32_t *elem, PlerlError *err)
+{
+	PLERL_GUARD_ENTER(err);
+	*elem = 0;
+	PG_TRY();
+	{
+		PlerlType  *t = plerl_type_by_handle(handle);
+
+		if (t != NULL && t->kind == PLT_ARRAY)
+			*elem = plerl_type_handle(t->elem->oid, t->elem->typmod);
 	}
 	PG_CATCH();
 	{

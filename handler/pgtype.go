@@ -158,3 +158,34 @@ func rangeBound(s *pl.State, v lua.LValue) (string, error) {
 	}
 	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(t) + `"`, nil
 }
+
+func (host) TypeOfArg(n int) (int32, error) {
+	var cerr C.PlerlError
+	var h C.int32_t
+	if n < 0 || n > 1<<20 {
+		return 0, pl.Errorf(sqlstate.InvalidParameterValue, "pgtype(nil, %d): no such argument", n)
+	}
+	if C.plerl_type_of_arg(C.int32_t(n), &h, &cerr) != 0 {
+		return 0, guardError(&cerr)
+	}
+	return int32(h), nil
+}
+
+func (host) TypeElement(handle int32) (int32, error) {
+	var cerr C.PlerlError
+	var h C.int32_t
+	if C.plerl_type_element(C.int32_t(handle), &h, &cerr) != 0 {
+		return 0, guardError(&cerr)
+	}
+	return int32(h), nil
+}
+
+func (host) TypeName(handle int32) (string, error) {
+	var cerr C.PlerlError
+	var info *C.PlerlTypeInfo
+	var typtype C.int32_t
+	if C.plerl_type_info(C.int32_t(handle), &info, &typtype, &cerr) != 0 {
+		return "", guardError(&cerr)
+	}
+	return C.GoString(info.name), nil
+}

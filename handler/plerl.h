@@ -524,6 +524,8 @@ extern int	plerl_type_info(int32_t handle, const PlerlTypeInfo **info, int32_t *
 							PlerlError *err);
 extern int	plerl_type_lookup(const char *name, int32_t *handle, PlerlError *err);
 extern int	plerl_type_coerce(int32_t handle, PlerlValue *in, PlerlValue *out, PlerlError *err);
+extern int	plerl_type_of_arg(int32_t n, int32_t *handle, PlerlError *err);
+extern int	plerl_type_element(int32_t handle, int32_t *elem, PlerlError *err);
 extern int	plerl_type_text(int32_t handle, PlerlValue *v, char **out, PlerlError *err);
 
 extern int	plerl_dt_zone_named(const char *zone, int64_t t, int32_t local,

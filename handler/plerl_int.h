@@ -242,6 +242,7 @@ typedef struct PlerlFrame
 	const char *what;			/* for the CONTEXT line: a function's name, or NULL for DO */
 	ErrorContextCallback errctx;	/* names the call in errors raised under it */
 	int			subxact_depth;	/* plerl_subxact_depth at entry */
+	FunctionCallInfo fcinfo;	/* a function's call (its argument types), NULL for others */
 } PlerlFrame;
 
 extern PlerlFrame *plerl_frame;

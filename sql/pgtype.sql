@@ -126,3 +126,17 @@ CREATE FUNCTION pgt_name() RETURNS text LANGUAGE plerl AS $$ return tostring(pgt
 SELECT pgt_name();
 CREATE TYPE pgt_later AS (z integer);
 SELECT pgt_name();
+
+-- pgtype(nil, n): the type of argument n as this call resolved it (0: the
+-- result); T:name(), T:element().
+CREATE FUNCTION pgt_argtypes(a anyelement, b pgt_small, c pgt_c3[]) RETURNS pgt_c3[] LANGUAGE plerl AS $$
+  print(pgtype(nil, 1):name(), pgtype(nil, 2):name(), pgtype(nil, 3):name(), pgtype(nil, 0):name(),
+        pgtype(nil, 3):element():name(), pgtype(nil, 2):element(), tostring(pgtype(a)))
+  return { pgtype(nil, 0):element()(1, 2) }
+$$;
+SELECT pgt_argtypes(1.5, 3, NULL), pgt_argtypes(date '2024-02-29', 3, NULL);
+CREATE FUNCTION pgt_noarg() RETURNS integer[] LANGUAGE plerl AS $$ return pgtype(nil, 0)() $$;
+SELECT pgt_noarg();
+CREATE FUNCTION pgt_badarg() RETURNS integer LANGUAGE plerl AS $$ return pgtype(nil, 2) $$;
+SELECT pgt_badarg();
+DO LANGUAGE plerl $$ print(pgtype(nil, 1)) $$;

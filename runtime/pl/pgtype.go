@@ -23,10 +23,32 @@ func (s *State) registerPgtype() {
 			return 1
 		}))
 	}
+	// T:name(), T:element().
+	typeName := L.NewFunction(func(L *lua.LState) int {
+		L.Push(lua.LString(s.pgTypeName(s.checkPgType(L, 1))))
+		return 1
+	})
+	typeElement := L.NewFunction(func(L *lua.LState) int {
+		t := s.checkPgType(L, 1)
+		if t.handle <= 0 {
+			L.Push(lua.LNil)
+			return 1
+		}
+		e, err := s.e.host.(TypeHost).TypeElement(t.handle)
+		if err != nil {
+			s.raise(err)
+		}
+		if e <= 0 {
+			L.Push(lua.LNil)
+			return 1
+		}
+		L.Push(s.newPgType(pgType{handle: e}))
+		return 1
+	})
 	tmt := L.NewTypeMetatable(pgTypeMetaName)
 	tmt.RawSetString("__metatable", lua.LString("pgtype"))
 	tmt.RawSetString("__tostring", L.NewFunction(func(L *lua.LState) int {
-		L.Push(lua.LString("pgtype: " + s.checkPgType(L, 1).name))
+		L.Push(lua.LString("pgtype: " + s.pgTypeName(s.checkPgType(L, 1))))
 		return 1
 	}))
 	tmt.RawSetString("__call", L.NewFunction(func(L *lua.LState) int {
@@ -56,12 +78,15 @@ func (s *State) registerPgtype() {
 		return 1
 	}))
 	tmt.RawSetString("__index", L.NewFunction(func(L *lua.LState) int {
-		t := s.checkPgType(L, 1)
-		if L.CheckString(2) == "name" {
-			L.Push(lua.LString(t.name))
-			return 1
+		s.checkPgType(L, 1)
+		switch L.CheckString(2) {
+		case "name":
+			L.Push(typeName)
+		case "element":
+			L.Push(typeElement)
+		default:
+			L.Push(lua.LNil)
 		}
-		L.Push(lua.LNil)
 		return 1
 	}))
 
@@ -85,6 +110,22 @@ func (s *State) registerPgtype() {
 		v := L.Get(2)
 		if name, ok := L.Get(3).(lua.LString); ok && v == lua.LNil {
 			L.Push(s.pgTypeNamed(string(name)))
+			return 1
+		}
+		if n, ok := L.Get(3).(lua.LNumber); ok {
+			h, ok := s.e.host.(TypeHost)
+			if !ok {
+				s.raise(Errorf(sqlstate.FeatureNotSupported, "pgtype needs a backend"))
+			}
+			i, err := s.ToInt(n, 32)
+			if err != nil {
+				s.raise(err)
+			}
+			handle, err := h.TypeOfArg(int(i))
+			if err != nil {
+				s.raise(err)
+			}
+			L.Push(s.newPgType(pgType{handle: handle}))
 			return 1
 		}
 		L.Push(s.pgTypeOf(v))
@@ -121,6 +162,21 @@ func (s *State) checkPgType(L *lua.LState, n int) pgType {
 	return pgType{}
 }
 
+// pgTypeName is the SQL name of t.
+func (s *State) pgTypeName(t pgType) string {
+	if t.dt != 0 {
+		return t.dt.String()
+	}
+	if t.name != "" {
+		return t.name
+	}
+	n, err := s.e.host.(TypeHost).TypeName(t.handle)
+	if err != nil {
+		s.raise(err)
+	}
+	return n
+}
+
 // maxTypeNames bounds the names a state remembers within one call.
 const maxTypeNames = 256
 
@@ -142,7 +198,7 @@ func (s *State) pgTypeNamed(name string) lua.LValue {
 	if err != nil {
 		s.raise(err)
 	}
-	t := s.newPgType(pgType{handle: handle, name: name})
+	t := s.newPgType(pgType{handle: handle})
 	s.typeNames[name] = t
 	return t
 }
@@ -164,8 +220,7 @@ func (s *State) pgTypeOf(v lua.LValue) lua.LValue {
 	if !ok {
 		return lua.LNil
 	}
-	name, _ := mt.RawGetString("__pgtypename").(lua.LString)
-	return s.newPgType(pgType{handle: int32(h), name: string(name)})
+	return s.newPgType(pgType{handle: int32(h)})
 }
 
 // TypeHost is what a host gives values that remember their SQL type (a
@@ -177,6 +232,12 @@ type TypeHost interface {
 	TypeLookup(name string) (int32, error)
 	// TypeBuild: a value of the type made from a constructor's arguments.
 	TypeBuild(s *State, handle int32, args []lua.LValue) (lua.LValue, error)
+	// TypeOfArg: the type of the running function's argument n (0: its result).
+	TypeOfArg(n int) (int32, error)
+	// TypeElement: the element type of an array type (0: not an array).
+	TypeElement(handle int32) (int32, error)
+	// TypeName: the type's SQL name.
+	TypeName(handle int32) (string, error)
 }
 
 // maxTypeMetas bounds the metatables a state keeps per kind (the host's
