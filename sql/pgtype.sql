@@ -140,3 +140,10 @@ SELECT pgt_noarg();
 CREATE FUNCTION pgt_badarg() RETURNS integer LANGUAGE plerl AS $$ return pgtype(nil, 2) $$;
 SELECT pgt_badarg();
 DO LANGUAGE plerl $$ print(pgtype(nil, 1)) $$;
+-- spi.prepare takes type objects for its parameter types.
+DO LANGUAGE plerl $$
+  local p = spi.prepare("SELECT $1 AS a, pg_typeof($1)::text AS t, $2 AS c", { pgtype.array.integer, pgtype(nil, 'pgt_c3') })
+  local r = p:execute(pgtype.array.integer(1, nil, 3), pgtype.pgt_c3(1, 2))[1]
+  print(r, r.a, r.t, r.c)
+$$;
+DO LANGUAGE plerl $$ spi.prepare("SELECT $1", { 42 }) $$;
