@@ -8,7 +8,7 @@ DATA = plerl--1.0.sql
 # cluster, then those that need the Elixir test node (scripts/setup-elixir).
 # `make installcheck-local` runs only the first group. A new area goes in
 # one of the lists (test/layout checks every sql/*.sql is listed once).
-REGRESS_LOCAL = base types arrays composites srf triggers event_triggers spi datetime pllua cursors \
+REGRESS_LOCAL = base types arrays composites srf triggers event_triggers spi datetime pgtype pllua cursors \
 	subxact procedures errors isolation sandbox
 REGRESS_NODE = erlang erlang_lua security batch outbox cluster cluster_names stats
 REGRESS = $(REGRESS_LOCAL) $(REGRESS_NODE)

@@ -126,3 +126,72 @@ plerl_dt_zone(int64_t t, int32_t local, int32_t *offset, PlerlError *err)
 	PG_END_TRY();
 	return 0;
 }
+
+/*
+ * The offset in seconds east of UTC, and whether it is daylight-saving
+ * time, of a named zone (a tz database name such as 'Europe/London') or a
+ * numeric one ('+03', '-0530'), at the instant t or (local) for the
+ * wall-clock time t, as plerl_dt_zone does for the session's zone. Lua's
+ * pgtype.timestamptz{..., timezone = name} and friends.
+ */
+int
+plerl_dt_zone_named(const char *zone, int64_t t, int32_t local,
+					int32_t *offset, int32_t *isdst, PlerlError *err)
+{
+	PLERL_GUARD_ENTER(err);
+	*offset = 0;
+	*isdst = 0;
+	PG_TRY();
+	{
+		struct pg_tm tm;
+		fsec_t		fsec;
+		int			tz = 0;
+
+		if (zone[0] == '+' || zone[0] == '-')
+		{
+			char		buf[64];
+
+			strlcpy(buf, zone, sizeof(buf));
+			if (strlen(zone) >= sizeof(buf) || DecodeTimezone(buf, &tz) != 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid timezone specified")));
+		}
+		else
+		{
+			pg_tz	   *ztz = pg_tzset(zone);
+
+			if (ztz == NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid timezone specified")));
+			if (TIMESTAMP_NOT_FINITE(t))
+				tz = 0;
+			else if (local)
+			{
+				if (timestamp2tm(t, NULL, &tm, &fsec, NULL, NULL) != 0)
+					ereport(ERROR,
+							(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+							 errmsg("timestamp out of range")));
+				tz = DetermineTimeZoneOffset(&tm, ztz);
+				*isdst = tm.tm_isdst > 0;
+			}
+			else
+			{
+				if (timestamp2tm(t, &tz, &tm, &fsec, NULL, ztz) != 0)
+					ereport(ERROR,
+							(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+							 errmsg("timestamp out of range")));
+				*isdst = tm.tm_isdst > 0;
+			}
+		}
+		*offset = -tz;
+	}
+	PG_CATCH();
+	{
+		PLERL_GUARD_CAPTURE(err);
+		return -1;
+	}
+	PG_END_TRY();
+	return 0;
+}

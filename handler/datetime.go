@@ -69,3 +69,21 @@ func (host) ZoneOffset(t int64, local bool) (int32, error) {
 	}
 	return int32(off), nil
 }
+
+func (host) ZoneOffsetIn(zone string, t int64, local bool) (int32, bool, error) {
+	var cerr C.PlerlError
+	var off, dst C.int32_t
+	cz, err := cText("time zone", zone)
+	if err != nil {
+		return 0, false, err
+	}
+	defer C.free(unsafe.Pointer(cz))
+	l := C.int32_t(0)
+	if local {
+		l = 1
+	}
+	if C.plerl_dt_zone_named(cz, C.int64_t(t), l, &off, &dst, &cerr) != 0 {
+		return 0, false, guardError(&cerr)
+	}
+	return int32(off), dst != 0, nil
+}

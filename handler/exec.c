@@ -46,6 +46,7 @@ plerl_exec_function(FunctionCallInfo fcinfo, bool trusted)
 	call.ret_type = &rettype->info;
 
 	plerl_enter(&frame, call.flags, NULL, proc->name);
+	frame.fcinfo = fcinfo;
 	plerlGoCall(&call);
 	plerl_leave(&frame);
 	plerl_finish(&frame, &call.err);

@@ -40,6 +40,7 @@ plerl_enter(PlerlFrame *frame, int32_t flags, TriggerData *trigdata, const char 
 	frame->nonatomic = (flags & PLERL_NONATOMIC) != 0;
 	frame->spi_connected = false;
 	frame->trigdata = trigdata;
+	frame->fcinfo = NULL;
 	frame->what = what;
 	frame->subxact_depth = plerl_subxact_depth;
 	frame->errctx.callback = plerl_errcontext;

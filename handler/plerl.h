@@ -91,6 +91,7 @@ typedef struct PlerlArray
 	int32_t		ndims;
 	int32_t		dims[PLERL_MAXDIM];
 	int32_t		lbounds[PLERL_MAXDIM];
+	int32_t		type_handle;	/* C->Go: the array type's handle (pgtype.c), <= 0: none */
 	PlerlValue *elems;			/* value.len elements, row-major; NULLs are PLV_NULL */
 } PlerlArray;
 
@@ -102,6 +103,7 @@ typedef struct PlerlRecord
 {
 	const char *const *names;
 	PlerlValue *fields;			/* value.len fields */
+	int32_t		type_handle;	/* C->Go: the row type's handle (pgtype.c), <= 0: none */
 } PlerlRecord;
 
 /*
@@ -399,6 +401,7 @@ typedef struct PlerlRows
 	int32_t		ncols;
 	int64_t		nrows;
 	int64_t		desc_id;		/* same id, same names and kinds (0: no id) */
+	int32_t		type_handle;	/* C->Go: the rows' type handle (pgtype.c), <= 0: none */
 	const char **names;			/* ncols; NULL for a dropped column */
 	int32_t    *kinds;			/* ncols; PLT_* of each column */
 	const PlerlTypeInfo *const *types;	/* ncols; for luaToType (Go -> C) */
@@ -517,5 +520,16 @@ extern void plerl_value_free(PlerlValue *v);
 extern int	plerl_dt_text(const PlerlValue *v, char **out, PlerlError *err);
 extern int	plerl_dt_parse(int32_t kind, const char *text, PlerlValue *out, PlerlError *err);
 extern int	plerl_dt_zone(int64_t t, int32_t local, int32_t *offset, PlerlError *err);
+/* pgtype.c: typed values (guards). */
+extern int	plerl_type_info(int32_t handle, const PlerlTypeInfo **info, int32_t *typtype,
+							PlerlError *err);
+extern int	plerl_type_lookup(const char *name, int32_t *handle, PlerlError *err);
+extern int	plerl_type_coerce(int32_t handle, PlerlValue *in, PlerlValue *out, PlerlError *err);
+extern int	plerl_type_of_arg(int32_t n, int32_t *handle, PlerlError *err);
+extern int	plerl_type_element(int32_t handle, int32_t *elem, PlerlError *err);
+extern int	plerl_type_text(int32_t handle, PlerlValue *v, char **out, PlerlError *err);
+
+extern int	plerl_dt_zone_named(const char *zone, int64_t t, int32_t local,
+								int32_t *offset, int32_t *isdst, PlerlError *err);
 
 #endif

@@ -21,6 +21,7 @@
  *   frame.c      the stack of running calls, the lazy SPI connection,
  *                interrupts and identity for Go
  *   datetime.c   guards for Lua's date and time values (text, input, zone offsets)
+ *   pgtype.c     guards for typed values: SQL text of rows and arrays, types by name
  *   typeio.c     Datum <-> PlerlValue for any type; rows of a descriptor
  *   subxact.c    subtransactions for Lua pcall
  *   elog.c       errors: capture and stash in guards, raise after Go,
@@ -137,6 +138,7 @@ typedef struct PlerlType
 	struct PlerlType *elem;		/* PLT_ARRAY: element type */
 	struct PlerlRecDesc *rec;	/* PLT_RECORD: current row type (NULL until known) */
 	struct PlerlRecDesc *recs;	/* PLT_RECORD: row types seen, most recent first */
+	int32		handle;			/* PLT_ARRAY: the registry's handle (0: not looked up, -1: none) */
 	bool		rec_fixed;		/* PLT_RECORD: rec came from plerl_type_init_tupdesc */
 	bool		iso_out;		/* PLT_OTHER date/time types: output in ISO style */
 	int			dt;				/* PLT_OTHER: PLV_DATE.. for date, time, timestamp(tz), interval; else 0 */
@@ -240,6 +242,7 @@ typedef struct PlerlFrame
 	const char *what;			/* for the CONTEXT line: a function's name, or NULL for DO */
 	ErrorContextCallback errctx;	/* names the call in errors raised under it */
 	int			subxact_depth;	/* plerl_subxact_depth at entry */
+	FunctionCallInfo fcinfo;	/* a function's call (its argument types), NULL for others */
 } PlerlFrame;
 
 extern PlerlFrame *plerl_frame;
@@ -266,6 +269,10 @@ extern void plerl_leave(PlerlFrame *frame);
 extern void plerl_finish(PlerlFrame *frame, PlerlError *err);
 extern void plerl_done(PlerlFrame *frame);
 
+/* ---- typeio.c: the type registry (handles Lua values carry) ---- */
+extern int32 plerl_type_handle(Oid oid, int32 typmod);
+extern PlerlType *plerl_type_by_handle(int32 handle);
+
 /* ---- typeio.c: rows ---- */
 
 /*
@@ -282,6 +289,7 @@ typedef struct PlerlRowDesc
 	const PlerlTypeInfo **infos;	/* &types[i].info, for Go's luaToType */
 	MemoryContext mcxt;
 	int64_t		id;
+	int32		handle;			/* the row type's registry handle (0: not looked up, -1: none) */
 } PlerlRowDesc;
 
 extern void plerl_rowdesc_init(PlerlRowDesc *d, TupleDesc tupdesc, MemoryContext mcxt);

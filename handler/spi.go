@@ -485,8 +485,9 @@ func rowsToLua(s *pl.State, r *C.PlerlRows) (*lua.LTable, error) {
 	names := columnNames(r)
 	nc := len(names)
 	vals := unsafe.Slice(r.values, n*nc)
+	mt := s.RowMeta(int32(r.type_handle))
 	for i := 0; i < n; i++ {
-		row, err := rowToLua(s, names, vals[i*nc:(i+1)*nc], nil)
+		row, err := rowToLua(s, names, vals[i*nc:(i+1)*nc], nil, mt)
 		if err != nil {
 			return nil, err
 		}
@@ -496,9 +497,13 @@ func rowsToLua(s *pl.State, r *C.PlerlRows) (*lua.LTable, error) {
 }
 
 // rowToLua makes one row table; orig, if not nil, receives each column's
-// Lua value.
-func rowToLua(s *pl.State, names []string, vals []C.PlerlValue, orig []lua.LValue) (*lua.LTable, error) {
+// Lua value; mt, if not nil, is its metatable (pl.State.RowMeta: shared
+// by the rows of one type).
+func rowToLua(s *pl.State, names []string, vals []C.PlerlValue, orig []lua.LValue, mt *lua.LTable) (*lua.LTable, error) {
 	row := s.L.CreateTable(0, len(names))
+	if mt != nil {
+		row.Metatable = mt
+	}
 	for c, name := range names {
 		if name == "" {
 			continue

@@ -157,6 +157,7 @@ plerl_srf_call(FunctionCallInfo fcinfo, PlerlProc *proc)
 	st->srf.done = 0;
 
 	plerl_enter(&frame, call.flags, NULL, proc->name);
+	frame.fcinfo = fcinfo;
 	plerlGoSrfNext(&call, &st->srf);
 	plerl_leave(&frame);
 	if (st->handle)

@@ -46,9 +46,10 @@ func plerlGoTrigger(call *C.PlerlCall, tg *C.PlerlTrigger) {
 	td.Attributes, td.AttributesID = lnames, int64(tg.new_row.desc_id)
 	if td.Level == "ROW" {
 		ncols := len(names)
+		mt := s.RowMeta(int32(tg.new_row.type_handle))
 		var err error
 		if tg.old_row.nrows > 0 {
-			td.Old, err = rowToLua(s, names, unsafe.Slice(tg.old_row.values, ncols), nil)
+			td.Old, err = rowToLua(s, names, unsafe.Slice(tg.old_row.values, ncols), nil, mt)
 			if err != nil {
 				setError(&call.err, err)
 				return
@@ -56,7 +57,7 @@ func plerlGoTrigger(call *C.PlerlCall, tg *C.PlerlTrigger) {
 		}
 		if tg.new_row.nrows > 0 {
 			td.NewValues = make([]lua.LValue, ncols)
-			td.New, err = rowToLua(s, names, unsafe.Slice(tg.new_row.values, ncols), td.NewValues)
+			td.New, err = rowToLua(s, names, unsafe.Slice(tg.new_row.values, ncols), td.NewValues, mt)
 			if err != nil {
 				setError(&call.err, err)
 				return

@@ -23,6 +23,7 @@
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/array.h"
+#include "utils/hsearch.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/lsyscache.h"
@@ -45,6 +46,7 @@ typedef struct PlerlRecDesc
 	const char **names;
 	PlerlType  *fields;
 	const PlerlTypeInfo **infos;
+	int32		handle;			/* the row type's registry handle (0: not looked up, -1: none) */
 } PlerlRecDesc;
 
 /* Types resolved for the calls of a polymorphic or RECORD function. */
@@ -693,6 +695,9 @@ record_from_tuple(PlerlRecDesc *rd, HeapTuple tuple, PlerlValue *v)
 	PlerlRecord *r = palloc(sizeof(PlerlRecord));
 
 	heap_deform_tuple(tuple, rd->tupdesc, vals, nulls);
+	if (rd->handle == 0)
+		rd->handle = plerl_type_handle(rd->tupdesc->tdtypeid, rd->tupdesc->tdtypmod);
+	r->type_handle = rd->handle;
 	r->names = rd->names;
 	r->fields = palloc(sizeof(PlerlValue) * Max(rd->nfields, 1));
 	for (int k = 0; k < rd->nfields; k++)
@@ -735,6 +740,9 @@ array_to_value(PlerlType *t, Datum d, PlerlValue *v)
 
 	deconstruct_array(arr, ARR_ELEMTYPE(arr), et->len, et->byval, et->align,
 					  &elems, &nulls, &n);
+	if (t->handle == 0)
+		t->handle = plerl_type_handle(t->oid, t->typmod);
+	a->type_handle = t->handle;
 	a->ndims = ndims;
 	for (int i = 0; i < ndims && i < PLERL_MAXDIM; i++)
 	{
@@ -1144,6 +1152,14 @@ plerl_rows_fill(PlerlRowDesc *d, PlerlRows *out, HeapTuple *tuples, uint64 n)
 	out->kinds = d->kinds;
 	out->types = d->infos;
 	out->desc_id = d->id;
+	if (d->handle == 0)
+	{
+		/* An anonymous row type (SPI's) is registered to get a typmod. */
+		if (d->tupdesc->tdtypeid == RECORDOID && d->tupdesc->tdtypmod < 0)
+			BlessTupleDesc(d->tupdesc);
+		d->handle = plerl_type_handle(d->tupdesc->tdtypeid, d->tupdesc->tdtypmod);
+	}
+	out->type_handle = d->handle;
 	out->nrows = n;
 	out->values = NULL;
 	if (n == 0 || ncols == 0)
@@ -1206,4 +1222,107 @@ plerl_values_to_datums(PlerlRowDesc *d, PlerlValue *values, const char *replace,
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
+}
+
+/*
+ * ---- the type registry: the types Lua values remember ----
+ *
+ * A row or array that reaches Lua carries a handle of its SQL type, so
+ * that tostring() can give its text later (pgtype.c). Handles are small
+ * integers, stable for the backend's life; each names a PlerlType kept in
+ * a context of its own. The registry is bounded: past PLERL_MAX_TYPES types
+ * new ones get no handle (-1) and their values print as plain tables.
+ */
+#define PLERL_MAX_TYPES 1024
+
+typedef struct TypeKey
+{
+	Oid			oid;
+	int32		typmod;
+} TypeKey;
+
+typedef struct TypeEnt
+{
+	TypeKey		key;
+	int32		handle;
+} TypeEnt;
+
+static HTAB *type_hash;
+static MemoryContext type_cxt;
+static PlerlType *type_slot[PLERL_MAX_TYPES + 1];
+static int32 ntypes;
+
+/* The handle of (oid, typmod), registered on first use; -1 for none. May raise. */
+int32
+plerl_type_handle(Oid oid, int32 typmod)
+{
+	TypeKey		key;
+	TypeEnt    *ent;
+	PlerlType  *t;
+	bool		found;
+
+	if (oid == InvalidOid || (oid == RECORDOID && typmod < 0) || IsPolymorphicType(oid))
+		return -1;
+	if (type_hash == NULL)
+	{
+		HASHCTL		ctl;
+
+		type_cxt = AllocSetContextCreate(TopMemoryContext, "plerl types", ALLOCSET_SMALL_SIZES);
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(TypeKey);
+		ctl.entrysize = sizeof(TypeEnt);
+		ctl.hcxt = type_cxt;
+		type_hash = hash_create("plerl types", 64, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	memset(&key, 0, sizeof(key));
+	key.oid = oid;
+	key.typmod = typmod;
+	ent = hash_search(type_hash, &key, HASH_FIND, NULL);
+	if (ent != NULL)
+		return ent->handle;
+	if (ntypes >= PLERL_MAX_TYPES)
+		return -1;
+	if (oid == RECORDOID)
+	{
+		/*
+		 * An anonymous row (SPI's) may have columns of type record, whose
+		 * values Lua could not be converted back for: no handle.
+		 */
+		TupleDesc	td = lookup_rowtype_tupdesc(oid, typmod);
+		bool		anon = false;
+
+		for (int i = 0; i < td->natts; i++)
+		{
+			Oid			a = TupleDescAttr(td, i)->atttypid;
+
+			if (a == RECORDOID || a == RECORDARRAYOID || IsPolymorphicType(a))
+				anon = true;
+		}
+		ReleaseTupleDesc(td);
+		if (anon)
+		{
+			ent = hash_search(type_hash, &key, HASH_ENTER, &found);
+			ent->handle = -1;
+			return -1;
+		}
+	}
+	t = MemoryContextAllocZero(type_cxt, sizeof(PlerlType));
+	plerl_type_init(t, oid, typmod, false, type_cxt);
+	ent = hash_search(type_hash, &key, HASH_ENTER, &found);
+	ent->handle = ++ntypes;
+	type_slot[ent->handle] = t;
+	return ent->handle;
+}
+
+/* The type of a handle (NULL for none), ready for Go to convert values for. */
+PlerlType *
+plerl_type_by_handle(int32 handle)
+{
+	PlerlType  *t;
+
+	if (handle <= 0 || handle > ntypes)
+		return NULL;
+	t = type_slot[handle];
+	plerl_type_prepare(t);
+	return t;
 }

@@ -69,7 +69,7 @@ func arrayToLua(s *pl.State, v *C.PlerlValue) (lua.LValue, error) {
 		lbs[i] = int(a.lbounds[i])
 	}
 	var err error
-	t := s.ArrayTable(dims, lbs, func(i int) lua.LValue {
+	t := s.ArrayTableOf(int32(a.type_handle), dims, lbs, func(i int) lua.LValue {
 		if err != nil {
 			return lua.LNil
 		}
@@ -90,6 +90,9 @@ func recordToLua(s *pl.State, v *C.PlerlValue) (lua.LValue, error) {
 	r := (*C.PlerlRecord)(unsafe.Pointer(v.p))
 	n := int(v.len)
 	t := s.L.CreateTable(0, n)
+	if mt := s.RowMeta(int32(r.type_handle)); mt != nil {
+		t.Metatable = mt
+	}
 	if n == 0 {
 		return t, nil
 	}

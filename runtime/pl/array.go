@@ -24,9 +24,16 @@ type Array struct {
 // sentinel. Lower bounds other than 1 are remembered by the outer table
 // (ArrayFromLua restores them); Lua indexes still start at 1.
 func (s *State) ArrayTable(dims, lbounds []int, elem func(i int) lua.LValue) *lua.LTable {
+	return s.ArrayTableOf(0, dims, lbounds, elem)
+}
+
+// ArrayTableOf is ArrayTable for an array of the SQL type handle (see
+// TypeHost): the outer table's tostring gives the array's SQL text.
+func (s *State) ArrayTableOf(handle int32, dims, lbounds []int, elem func(i int) lua.LValue) *lua.LTable {
+	top := s.ArrayMeta(handle)
 	if len(dims) == 0 {
 		t := s.L.CreateTable(0, 0)
-		t.Metatable = s.arrayMT
+		t.Metatable = top
 		return t
 	}
 	next := 0
@@ -46,9 +53,13 @@ func (s *State) ArrayTable(dims, lbounds []int, elem func(i int) lua.LValue) *lu
 		return t
 	}
 	t := build(0)
+	t.Metatable = top
 	for _, lb := range lbounds {
 		if lb != 1 {
 			t.Metatable = s.lboundsMT(lbounds)
+			if ts := top.RawGetString("__tostring"); ts != lua.LNil {
+				t.Metatable.(*lua.LTable).RawSetString("__tostring", ts)
+			}
 			break
 		}
 	}

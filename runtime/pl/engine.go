@@ -74,6 +74,7 @@ type Engine struct {
 	lctx   *luaCtx      // what the Lua states see of ctx (luaCtx)
 	reason atomic.Int32 // why ctx was cancelled (cancel*)
 	depth  int          // nesting of Call
+	calls  uint64       // outermost calls entered (per-call caches key on it)
 
 	// Extra global modules installed in every new state (erlang, spi...).
 	Modules []Module
@@ -343,6 +344,7 @@ func (e *Engine) Enter() bool {
 	if e.depth > 1 {
 		return false
 	}
+	e.calls++
 	if e.ctx.Err() != nil {
 		e.ctx, e.cancel = context.WithCancel(context.Background())
 		e.lctx = &luaCtx{Context: e.ctx}

@@ -293,9 +293,16 @@ func (s *State) spiPrepare(L *lua.LState) int {
 	if t, ok := L.Get(2).(*lua.LTable); ok {
 		n := t.Len()
 		for i := 1; i <= n; i++ {
-			v, ok := t.RawGetInt(i).(lua.LString)
+			e := t.RawGetInt(i)
+			if ud, ok := e.(*lua.LUserData); ok {
+				if pt, ok := ud.Value.(pgType); ok { // pgtype's type objects name their type
+					types = append(types, s.pgTypeName(pt))
+					continue
+				}
+			}
+			v, ok := e.(lua.LString)
 			if !ok {
-				L.ArgError(2, "type names must be strings")
+				L.ArgError(2, "type names must be strings or pgtype types")
 			}
 			types = append(types, string(v))
 		}

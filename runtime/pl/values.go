@@ -30,6 +30,11 @@ type typeState struct {
 	// Shared by int64 and numeric: Lua compares userdata only when both
 	// have the same metamethod.
 	eqFn, ltFn, leFn, compareFn, concatFn *lua.LFunction
+	// Metatables of rows and arrays of a SQL type, by the host's handle (pgtype.go).
+	rowMTs, arrayMTs map[int32]*lua.LTable
+	// pgtype's types by name, for one outermost call (typeNamesCall).
+	typeNames     map[string]lua.LValue
+	typeNamesCall uint64
 }
 
 // registerTypes installs null, int64, numeric and json in a new state.
@@ -56,6 +61,7 @@ func (s *State) registerTypes() {
 	s.registerNumeric()
 	s.registerJSON()
 	s.registerDateTime()
+	s.registerPgtype()
 }
 
 // Null is the sentinel for SQL NULL (and JSON null) inside tables.

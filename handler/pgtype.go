@@ -1,0 +1,191 @@
+// Typed values: the SQL text of rows and arrays that remember their type
+// (pl.TypeHost) through the guards of pgtype.c.
+package main
+
+/*
+#include <stdlib.h>
+#include "plerl.h"
+*/
+import "C"
+
+import (
+	"strings"
+	"unsafe"
+
+	lua "github.com/yuin/gopher-lua"
+
+	"github.com/plerl/plerl/runtime/pl"
+	"github.com/plerl/plerl/runtime/sqlstate"
+)
+
+func (host) TypeText(s *pl.State, handle int32, v lua.LValue) (string, error) {
+	var cerr C.PlerlError
+	var info *C.PlerlTypeInfo
+	var typtype C.int32_t
+	if C.plerl_type_info(C.int32_t(handle), &info, &typtype, &cerr) != 0 {
+		return "", guardError(&cerr)
+	}
+	var cv C.PlerlValue
+	if err := luaToType(s, v, info, &cv); err != nil {
+		return "", err
+	}
+	var out *C.char
+	if C.plerl_type_text(C.int32_t(handle), &cv, &out, &cerr) != 0 {
+		return "", guardError(&cerr)
+	}
+	if out == nil {
+		return "", nil
+	}
+	defer C.free(unsafe.Pointer(out))
+	return C.GoString(out), nil
+}
+
+func (host) TypeLookup(name string) (int32, error) {
+	var cerr C.PlerlError
+	var h C.int32_t
+	cn, err := cText("type name", name)
+	if err != nil {
+		return 0, err
+	}
+	defer C.free(unsafe.Pointer(cn))
+	if C.plerl_type_lookup(cn, &h, &cerr) != 0 {
+		return 0, guardError(&cerr)
+	}
+	return int32(h), nil
+}
+
+// TypeBuild is a pgtype constructor: the arguments shaped as a value of
+// the type (a row from its fields in order or a table by name, an array
+// from its elements or a table, a range from its bounds), converted as a
+// result of that type would be (input functions, typmods, domains), and
+// back to Lua.
+func (host) TypeBuild(s *pl.State, handle int32, args []lua.LValue) (lua.LValue, error) {
+	var cerr C.PlerlError
+	var info *C.PlerlTypeInfo
+	var typtype C.int32_t
+	if C.plerl_type_info(C.int32_t(handle), &info, &typtype, &cerr) != 0 {
+		return nil, guardError(&cerr)
+	}
+	arg := func(i int) lua.LValue {
+		if i < len(args) {
+			return args[i]
+		}
+		return lua.LNil
+	}
+	var v lua.LValue
+	switch {
+	case info.kind == C.PLT_RECORD:
+		n := int(info.nfields)
+		switch {
+		case len(args) == 0 || (len(args) == 1 && (args[0] == lua.LNil || args[0] == s.Null())):
+			v = s.L.CreateTable(0, 0)
+		case len(args) == 1 && isTable(args[0]):
+			v = args[0]
+		case len(args) == n:
+			t := s.L.CreateTable(0, n)
+			for i, name := range unsafe.Slice(info.names, n) {
+				t.RawSetString(C.GoString(name), args[i])
+			}
+			v = t
+		default:
+			return nil, pl.Errorf(sqlstate.InvalidParameterValue,
+				"plerl: incorrect number of arguments for type constructor (expected %d got %d)", n, len(args))
+		}
+	case info.kind == C.PLT_ARRAY:
+		if len(args) == 1 && isTable(args[0]) {
+			v = args[0]
+		} else {
+			v = s.ArrayTable([]int{len(args)}, []int{1}, func(i int) lua.LValue {
+				if args[i] == lua.LNil {
+					return s.Null()
+				}
+				return args[i]
+			})
+		}
+	case typtype == 'r' && (len(args) != 1 || !isString(args[0])):
+		if len(args) == 0 {
+			v = lua.LString("empty")
+			break
+		}
+		bounds := "[)"
+		if b, ok := arg(2).(lua.LString); ok {
+			bounds = string(b)
+		} else if arg(2) != lua.LNil {
+			return nil, pl.Errorf(sqlstate.InvalidParameterValue, "pgtype: range bounds must be a string such as '[)', not %s", s.TypeName(arg(2)))
+		}
+		if len(bounds) != 2 || !strings.Contains("[(", bounds[:1]) || !strings.Contains("])", bounds[1:]) {
+			return nil, pl.Errorf(sqlstate.InvalidParameterValue, "pgtype: invalid range bounds %q", bounds)
+		}
+		lo, err := rangeBound(s, arg(0))
+		if err != nil {
+			return nil, err
+		}
+		hi, err := rangeBound(s, arg(1))
+		if err != nil {
+			return nil, err
+		}
+		v = lua.LString(bounds[:1] + lo + "," + hi + bounds[1:])
+	default:
+		v = arg(0)
+	}
+	var in, out C.PlerlValue
+	if err := luaToType(s, v, info, &in); err != nil {
+		return nil, err
+	}
+	if C.plerl_type_coerce(C.int32_t(handle), &in, &out, &cerr) != 0 {
+		return nil, guardError(&cerr)
+	}
+	lv, err := valueToLua(s, &out)
+	if err != nil {
+		return nil, err
+	}
+	return lv, nil
+}
+
+func isTable(v lua.LValue) bool { _, ok := v.(*lua.LTable); return ok }
+
+func isString(v lua.LValue) bool { _, ok := v.(lua.LString); return ok }
+
+// rangeBound is a range bound's text in range syntax: empty for nil
+// (unbounded), else the value's text, quoted.
+func rangeBound(s *pl.State, v lua.LValue) (string, error) {
+	if v == lua.LNil || v == s.Null() {
+		return "", nil
+	}
+	t := s.ToString(v)
+	if strings.IndexByte(t, 0) >= 0 {
+		return "", pl.Errorf(sqlstate.CharacterNotInRepertoire, "range bound contains a NUL byte (0x00)")
+	}
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(t) + `"`, nil
+}
+
+func (host) TypeOfArg(n int) (int32, error) {
+	var cerr C.PlerlError
+	var h C.int32_t
+	if n < 0 || n > 1<<20 {
+		return 0, pl.Errorf(sqlstate.InvalidParameterValue, "pgtype(nil, %d): no such argument", n)
+	}
+	if C.plerl_type_of_arg(C.int32_t(n), &h, &cerr) != 0 {
+		return 0, guardError(&cerr)
+	}
+	return int32(h), nil
+}
+
+func (host) TypeElement(handle int32) (int32, error) {
+	var cerr C.PlerlError
+	var h C.int32_t
+	if C.plerl_type_element(C.int32_t(handle), &h, &cerr) != 0 {
+		return 0, guardError(&cerr)
+	}
+	return int32(h), nil
+}
+
+func (host) TypeName(handle int32) (string, error) {
+	var cerr C.PlerlError
+	var info *C.PlerlTypeInfo
+	var typtype C.int32_t
+	if C.plerl_type_info(C.int32_t(handle), &info, &typtype, &cerr) != 0 {
+		return "", guardError(&cerr)
+	}
+	return C.GoString(info.name), nil
+}
