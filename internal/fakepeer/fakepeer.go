@@ -40,6 +40,7 @@ type Behavior struct {
 	EpmdRefuse      bool          // PORT2_RESP result 1 (not registered)
 	EpmdHighest     uint16        // version reported by epmd (default 6)
 	Status          string        // handshake status (default "ok")
+	NokTimes        int           // answer the first this many handshakes "nok" (a simultaneous connect the client lost), then Status
 	Version5        bool          // send a version 5 challenge ('n')
 	Flags           uint64        // flags in our challenge (default DefaultFlags)
 	BadDigest       bool          // send a wrong digest in the challenge ack
@@ -78,6 +79,7 @@ type Peer struct {
 
 	mu       sync.Mutex
 	b        Behavior
+	noks     int // handshakes answered "nok" (Behavior.NokTimes)
 	distLn   net.Listener
 	distPort int
 	conns    map[net.Conn]bool
@@ -394,6 +396,14 @@ func (p *Peer) serve(c net.Conn) {
 	status := b.Status
 	if status == "" {
 		status = "ok"
+	}
+	if b.NokTimes > 0 {
+		p.mu.Lock()
+		if p.noks < b.NokTimes {
+			p.noks++
+			status = "nok"
+		}
+		p.mu.Unlock()
 	}
 	if write16(c, append([]byte{'s'}, status...)) != nil {
 		return

@@ -915,3 +915,24 @@ func TestFakeTickProbeNotWhileBusy(t *testing.T) {
 		}
 	}
 }
+
+// A "nok" status (the peer's own connect to us won a simultaneous-connect
+// race) is retried at once, not reported nor put in backoff: two noks and
+// the third handshake succeeds; a peer that answers nok every time fails
+// after five tries with the nok error.
+func TestFakePoolRetriesNok(t *testing.T) {
+	p, cfg := startFake(t, fakepeer.Behavior{NokTimes: 2})
+	pool := NewPool(PoolConfig{Config: *cfg})
+	defer pool.CloseAll()
+	ctx := ctx5(t)
+	if _, err := pool.Call(ctx, p.Name, "erlang", "node", nil); err != nil {
+		t.Fatalf("after two noks: %v", err)
+	}
+	q, cfg2 := startFake(t, fakepeer.Behavior{Status: "nok"})
+	pool2 := NewPool(PoolConfig{Config: *cfg2})
+	defer pool2.CloseAll()
+	_, err := pool2.Call(ctx, q.Name, "erlang", "node", nil)
+	if !errors.Is(err, errSimultaneous) {
+		t.Fatalf("always nok: %v, want the nok error", err)
+	}
+}

@@ -316,7 +316,7 @@ func (h *handshake) step(st hsState) (hsState, error) {
 			}
 			return stRecvChallenge, nil
 		case "nok":
-			return st, h.fail(KindHandshake, st, errors.New("status nok (simultaneous connect lost)"))
+			return st, h.fail(KindHandshake, st, errSimultaneous)
 		case "not_allowed":
 			return st, h.fail(KindHandshake, st, errors.New("status not_allowed (flags or name refused by the peer)"))
 		default:

@@ -176,7 +176,7 @@ func (p *Pool) GetWith(ctx context.Context, node string, with *NodeConfig) (*Con
 			Err: fmt.Errorf("not retrying for another %v after %d failed connect(s): %w",
 				e.retryAt.Sub(now).Round(time.Millisecond), e.failures, e.lastErr)}
 	}
-	c, err := Dial(ctx, cfg, node)
+	c, err := dialNok(ctx, cfg, node)
 	if err != nil {
 		// A cancelled or expired caller context says nothing about the node.
 		if !IsCancelled(err) {
@@ -305,4 +305,32 @@ func (p *Pool) Stats() []ConnInfo {
 		out = append(out, ci)
 	}
 	return out
+}
+
+// errSimultaneous is the handshake status "nok": the peer is connecting to
+// us at the same moment and its attempt won. A node sets one up when it
+// sends to a pid of ours after our connection went away (a late reply, a
+// DOWN); as we listen for no one, its attempt fails at once.
+var errSimultaneous = errors.New("status nok (simultaneous connect lost)")
+
+// dialNok is Dial, tried again after a short pause while the peer answers
+// "nok" (its own attempt to reach us is under way and will fail), up to
+// five times within ctx, instead of failing the caller and putting the
+// node in backoff for a race that says nothing about it.
+func dialNok(ctx context.Context, cfg *Config, node string) (*Conn, error) {
+	pause := 5 * time.Millisecond
+	for try := 1; ; try++ {
+		c, err := Dial(ctx, cfg, node)
+		if err == nil || try == 5 || !errors.Is(err, errSimultaneous) {
+			return c, err
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, err
+		case <-t.C:
+		}
+		pause *= 2
+	}
 }
