@@ -92,6 +92,12 @@ func spread(a *Session, server string, n int, nodes []*Node) ([]int, error) {
 	if err != nil {
 		return nil, err
 	}
+	return perMember(rows, nodes, "a call answered from")
+}
+
+// perMember counts the node names in rows per member of nodes; a name that
+// is no member is an error (what says what the row was).
+func perMember(rows []string, nodes []*Node, what string) ([]int, error) {
 	out := make([]int, len(nodes))
 	for _, r := range rows {
 		found := false
@@ -102,7 +108,7 @@ func spread(a *Session, server string, n int, nodes []*Node) ([]int, error) {
 			}
 		}
 		if !found {
-			return nil, fmt.Errorf("a call answered from %q, not a member", r)
+			return nil, fmt.Errorf("%s %q, not a member", what, r)
 		}
 	}
 	return out, nil
@@ -307,22 +313,7 @@ func (s *Suite) testGroupRefused() (string, error) {
 // statement of session a. It also checks that an erlang_call_many of
 // erlang:abs/1 over the group gives every item its own result, in order.
 func batchSpread(a *Session, server string, n int, nodes []*Node, kinds ...string) (map[string][]int, error) {
-	count := func(rows []string) ([]int, error) {
-		out := make([]int, len(nodes))
-		for _, r := range rows {
-			found := false
-			for i, nd := range nodes {
-				if r == nd.Name {
-					out[i]++
-					found = true
-				}
-			}
-			if !found {
-				return nil, fmt.Errorf("an item answered %q, not a member", r)
-			}
-		}
-		return out, nil
-	}
+	count := func(rows []string) ([]int, error) { return perMember(rows, nodes, "an item answered") }
 	res := map[string][]int{}
 	queries := map[string]string{
 		"erlang_call_many": fmt.Sprintf(`SELECT coalesce(result->>'$atom', sqlstate || ': ' || message) FROM erlang_call_many(%s, 'erlang', 'node', 'SELECT ''[]''::jsonb FROM generate_series(1, %d)')`, quote(server), n),

@@ -348,9 +348,7 @@ DO LANGUAGE plerl $$
   print('@@RECEIVED ' .. n)
 $$;
 RESET ROLE;
-SELECT (regexp_match(pg_read_file('/proc/' || pg_backend_pid() || '/status'), 'VmHWM:\s+(\d+)'))[1] AS hwm \gset
-\echo @@HWMKB :hwm
-SELECT erlang_disconnect('sec_pub');`)
+`+peakAndDisconnect)
 	m := markers(out)
 	n, _ := strconv.Atoi(m["RECEIVED"])
 	hwm, _ := strconv.Atoi(m["HWMKB"])
@@ -361,6 +359,12 @@ SELECT erlang_disconnect('sec_pub');`)
 	e.check("hostile/mailbox bytes: the backend's peak RSS stayed far below 1 GB", hwm > 0 && hwm < 600*1024,
 		"VmHWM %d kB", hwm)
 }
+
+// peakAndDisconnect ends a hostile script: the backend's peak RSS as
+// @@HWMKB, and the connection to sec_pub closed.
+const peakAndDisconnect = `SELECT (regexp_match(pg_read_file('/proc/' || pg_backend_pid() || '/status'), 'VmHWM:\s+(\d+)'))[1] AS hwm \gset
+\echo @@HWMKB :hwm
+SELECT erlang_disconnect('sec_pub');`
 
 // 11. Replies held while an earlier call is awaited are bounded in bytes
 // too: behind one slow call, 24 calls in flight each answering 8 MB must
@@ -384,9 +388,7 @@ DO LANGUAGE plerl $$
   print('@@HELD ' .. ok .. ' ' .. over .. ' [' .. other .. ']')
 $$;
 RESET ROLE;
-SELECT (regexp_match(pg_read_file('/proc/' || pg_backend_pid() || '/status'), 'VmHWM:\s+(\d+)'))[1] AS hwm \gset
-\echo @@HWMKB :hwm
-SELECT erlang_disconnect('sec_pub');`)
+`+peakAndDisconnect)
 	m := markers(out)
 	var ok, over int
 	var other string
