@@ -65,6 +65,14 @@ copy_target(PlerlErlTarget *dst, const PlerlErlTarget *src)
 	dst->tls_cert = copy_str(src->tls_cert);
 	dst->tls_key = copy_str(src->tls_key);
 	dst->tls_server_name = copy_str(src->tls_server_name);
+	dst->balance = copy_str(src->balance);
+	if (src->nmembers > 0)
+	{
+		/* a group (server option nodes): Go picks a live member per batch */
+		dst->members = palloc(sizeof(char *) * src->nmembers);
+		for (int i = 0; i < src->nmembers; i++)
+			dst->members[i] = pstrdup(src->members[i]);
+	}
 	dst->module = copy_str(src->module);
 	dst->function = copy_str(src->function);
 	if (src->natoms > 0)
