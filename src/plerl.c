@@ -80,6 +80,9 @@ static PlerlSettings settings = {
 /* plerl.outbox_databases: one outbox worker each (read at server start). */
 static char *outbox_databases = NULL;
 
+/* plerl.outbox_autostart: a committing enqueue (and the launcher's probe) starts a worker. */
+static bool outbox_autostart = true;
+
 /* plerl_go.so's plerl_dispatch and plerl_bind (handler/entry.c). */
 typedef Datum (*PlerlDispatchFn) (int entry, FunctionCallInfo fcinfo);
 typedef void (*PlerlBindFn) (const PlerlSettings *settings);
@@ -194,6 +197,10 @@ _PG_init(void)
 							"How often the outbox worker looks for work without being woken.",
 							NULL, &settings.outbox_sweep_ms, PLERL_DEFAULT_OUTBOX_SWEEP_MS, 10, 3600000,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomBoolVariable("plerl.outbox_autostart",
+							 "Start this database's outbox worker when a transaction that enqueued commits and none runs (and after a restart, when messages are pending).",
+							 NULL, &outbox_autostart, true,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("plerl.outbox_vacuum_interval",
 							"How often, at most, the outbox worker vacuums the queue after delivering (0: leave it to autovacuum).",
 							NULL, &settings.outbox_vacuum_ms, PLERL_DEFAULT_OUTBOX_VACUUM_MS, 0, 3600000,
@@ -383,8 +390,15 @@ outbox_worker_init(BackgroundWorker *w, const char *db, int flags)
 	memset(w, 0, sizeof(*w));
 	w->bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
 	w->bgw_start_time = BgWorkerStart_RecoveryFinished;
-	/* A crashed or killed worker comes back (5 s: a database not created yet would spin): the queue is still there. */
-	w->bgw_restart_time = 5;
+	/*
+	 * A worker of plerl.outbox_databases comes back when it crashed or was
+	 * killed (5 s: a database not created yet would spin): the queue is
+	 * still there. A started (dynamic) one never: a database dropped under
+	 * it would have it fail to connect every 5 s for ever. After a crash the
+	 * launcher (restarted with the cluster) starts one again where messages
+	 * are pending; otherwise the next committing enqueue does.
+	 */
+	w->bgw_restart_time = (flags & PLERL_OUTBOX_W_DYNAMIC) ? BGW_NEVER_RESTART : 5;
 	strlcpy(w->bgw_library_name, "plerl", BGW_MAXLEN);
 	strlcpy(w->bgw_function_name, "plerl_outbox_main", BGW_MAXLEN);
 	snprintf(w->bgw_name, BGW_MAXLEN, "plerl outbox %s%s", (flags & PLERL_OUTBOX_W_BYOID) ? "database " : "", db);
@@ -430,8 +444,8 @@ outbox_register_oid(Oid dboid, int flags)
 }
 
 /*
- * The launcher (shared_preload_libraries): once per server start, after
- * recovery, it lists the databases (connected to none: pg_database is a
+ * The launcher (shared_preload_libraries): at each server start and after
+ * each crash of the cluster, after recovery, it lists the databases (connected to none: pg_database is a
  * shared catalog) and starts a probe worker for each that allows
  * connections; a probe that finds no pending message in its database's
  * plerl.outbox exits at once, one that finds some stays as its worker. So
@@ -447,7 +461,7 @@ outbox_register_launcher(void)
 	memset(&w, 0, sizeof(w));
 	w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
 	w.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	w.bgw_restart_time = BGW_NEVER_RESTART;
+	w.bgw_restart_time = 5;		/* and at once after a crash of the cluster */
 	strlcpy(w.bgw_library_name, "plerl", BGW_MAXLEN);
 	strlcpy(w.bgw_function_name, "plerl_outbox_launcher_main", BGW_MAXLEN);
 	strlcpy(w.bgw_name, "plerl outbox launcher", BGW_MAXLEN);
@@ -501,7 +515,18 @@ plerl_outbox_launcher_main(Datum arg)
 		}
 	}
 	ereport(LOG, (errmsg("plerl outbox launcher: looked for pending messages in %d databases", list_length(dbs))));
-	proc_exit(0);
+
+	/*
+	 * Then it waits, connected to no database, holding nothing: the
+	 * postmaster restarts it with the cluster after a crash (a worker
+	 * killed with kill -9, a backend that crashed), and it looks again.
+	 */
+	for (;;)
+	{
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_EXIT_ON_PM_DEATH, -1L, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
 }
 
 /* At server start (shared_preload_libraries): shared memory, one worker per listed database. */
@@ -619,8 +644,26 @@ plerl_outbox_main(Datum arg)
 	else
 		BackgroundWorkerInitializeConnection(db, NULL, 0);
 	pgstat_report_appname("plerl outbox");
-	if ((flags & PLERL_OUTBOX_W_PROBE) && !outbox_pending_here())
-		proc_exit(0);			/* a dynamic worker: gone for good */
+	if (flags & PLERL_OUTBOX_W_PROBE)
+	{
+		bool		pending = false;
+
+		/* A probe that fails (a foreign plerl.outbox) must not restart for ever: it logs and goes. */
+		PG_TRY();
+		{
+			pending = outbox_pending_here();
+		}
+		PG_CATCH();
+		{
+			EmitErrorReport();
+			FlushErrorState();
+			AbortCurrentTransaction();
+		}
+		PG_END_TRY();
+		/* plerl.outbox_autostart is read with the database's settings (ALTER DATABASE ... SET) */
+		if (!pending || !outbox_autostart)
+			proc_exit(0);		/* a dynamic worker: gone for good */
+	}
 	outbox_slot_take();
 	plerl_load_go();
 	dispatch(PLERL_ENTRY_OUTBOX_WORKER, NULL);
@@ -691,7 +734,7 @@ outbox_ensure_worker(void)
 	static TimestampTz last = 0;
 	TimestampTz now;
 
-	if (!IsUnderPostmaster || !OidIsValid(MyDatabaseId))
+	if (!outbox_autostart || !IsUnderPostmaster || !OidIsValid(MyDatabaseId))
 		return;
 	/* with shared_preload_libraries: a worker that runs holds a slot */
 	if (outbox_shared != NULL)
@@ -718,6 +761,7 @@ outbox_xact_callback(XactEvent event, void *arg)
 	switch (event)
 	{
 		case XACT_EVENT_PRE_COMMIT:
+		case XACT_EVENT_PRE_PREPARE:	/* its rows commit at COMMIT PREPARED: a worker is there */
 			if (outbox_wake_pending)
 				outbox_ensure_worker();
 			break;
