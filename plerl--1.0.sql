@@ -177,7 +177,8 @@ CREATE TABLE plerl.outbox (
   last_error   text,
   dead         boolean NOT NULL DEFAULT false
 ) WITH (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 10000,
-        autovacuum_vacuum_insert_scale_factor = 0, autovacuum_vacuum_insert_threshold = 10000);
+        autovacuum_vacuum_insert_scale_factor = 0, autovacuum_vacuum_insert_threshold = 10000,
+        autovacuum_vacuum_cost_delay = 0);
 REVOKE ALL ON plerl.outbox FROM PUBLIC;
 REVOKE ALL ON SEQUENCE plerl.outbox_id_seq FROM PUBLIC;
 -- What the worker reads: the live rows in id order, and the destinations waiting for a retry.

@@ -17,6 +17,8 @@
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "commands/vacuum.h"
+#include "nodes/makefuncs.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -42,6 +44,9 @@
 
 static MemoryContext round_cxt = NULL;
 
+/* Rows deleted since the worker last vacuumed the queue (outbox_vacuum). */
+static int64 deleted_since_vacuum = 0;
+
 static char *
 copy_str(const char *s)
 {
@@ -60,6 +65,14 @@ copy_target(PlerlErlTarget *dst, const PlerlErlTarget *src)
 	dst->tls_cert = copy_str(src->tls_cert);
 	dst->tls_key = copy_str(src->tls_key);
 	dst->tls_server_name = copy_str(src->tls_server_name);
+	dst->balance = copy_str(src->balance);
+	if (src->nmembers > 0)
+	{
+		/* a group (server option nodes): Go picks a live member per batch */
+		dst->members = palloc(sizeof(char *) * src->nmembers);
+		for (int i = 0; i < src->nmembers; i++)
+			dst->members[i] = pstrdup(src->members[i]);
+	}
 	dst->module = copy_str(src->module);
 	dst->function = copy_str(src->function);
 	if (src->natoms > 0)
@@ -96,6 +109,29 @@ ids_array(const int64 *ids, int n)
 	return PointerGetDatum(construct_array(d, n, INT8OID, 8, true, TYPALIGN_DOUBLE));
 }
 
+/*
+ * The round's statements, planned once per worker and kept (SPI_keepplan;
+ * the plan cache replans them after DDL on plerl.outbox): a round costs
+ * one read, one DELETE for everything acknowledged, and an UPDATE only for
+ * what failed, not a parse and plan per statement.
+ */
+static SPIPlanPtr read_plan = NULL;
+static SPIPlanPtr delete_plan = NULL;
+
+static SPIPlanPtr
+keep_plan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types)
+{
+	if (*slot == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare(sql, nargs, types);
+
+		if (p == NULL || SPI_keepplan(p) != 0)
+			elog(ERROR, "plerl outbox: cannot prepare %s", sql);
+		*slot = p;
+	}
+	return *slot;
+}
+
 static void
 exec_ids(const char *sql, const int64 *ids, int n, const char *error)
 {
@@ -112,6 +148,21 @@ exec_ids(const char *sql, const int64 *ids, int n, const char *error)
 		elog(ERROR, "plerl outbox: update failed: %s", sql);
 }
 
+/* Every acknowledged row of the round, in one statement. */
+static void
+delete_acked(const int64 *ids, int n)
+{
+	Oid			types[1] = {INT8ARRAYOID};
+	Datum		values[1];
+
+	if (n == 0)
+		return;
+	values[0] = ids_array(ids, n);
+	if (SPI_execute_plan(keep_plan(&delete_plan, "DELETE FROM plerl.outbox WHERE id = ANY($1)", 1, types),
+						 values, NULL, false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "plerl outbox: cannot delete delivered rows");
+}
+
 /* What the round decided for one group, written before COMMIT. */
 static void
 mark_group(OutboxBatch *gr)
@@ -124,8 +175,7 @@ mark_group(OutboxBatch *gr)
 	switch (st)
 	{
 		case PLERL_OUTBOX_ACKED:
-			exec_ids("DELETE FROM plerl.outbox WHERE id = ANY($1) AND $2::text IS NULL", gr->ids, gr->g.n, NULL);
-			break;
+			break;				/* deleted with the round's others (delete_acked) */
 		case PLERL_OUTBOX_DEAD:
 			exec_ids("UPDATE plerl.outbox SET dead = true, attempts = attempts + 1, last_error = $2, next_attempt = NULL WHERE id = ANY($1)",
 					 gr->ids, gr->g.n, error);
@@ -224,12 +274,14 @@ outbox_round(void)
 	 */
 	values[0] = Int32GetDatum(limit);
 	values[1] = TimestampTzGetDatum(GetCurrentTimestamp());
-	if (SPI_execute_with_args("SELECT o.id, o.server::text, o.dest, o.op, o.role, o.payload, o.attempts "
-							  "FROM plerl.outbox o WHERE NOT o.dead AND NOT EXISTS ("
-							  " SELECT FROM plerl.outbox h WHERE NOT h.dead AND h.next_attempt IS NOT NULL"
-							  " AND h.server = o.server AND h.dest = o.dest AND h.id <= o.id"
-							  " AND h.next_attempt > $2) "
-							  "ORDER BY o.id LIMIT $1", 2, types, values, NULL, true, 0) != SPI_OK_SELECT)
+	if (SPI_execute_plan(keep_plan(&read_plan,
+								   "SELECT o.id, o.server::text, o.dest, o.op, o.role, o.payload, o.attempts "
+								   "FROM plerl.outbox o WHERE NOT o.dead AND NOT EXISTS ("
+								   " SELECT FROM plerl.outbox h WHERE NOT h.dead AND h.next_attempt IS NOT NULL"
+								   " AND h.server = o.server AND h.dest = o.dest AND h.id <= o.id"
+								   " AND h.next_attempt > $2) "
+								   "ORDER BY o.id LIMIT $1", 2, types),
+						 values, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "plerl outbox: cannot read plerl.outbox");
 	nrows = SPI_processed;
 	more = nrows == (uint64) limit;
@@ -393,6 +445,24 @@ outbox_round(void)
 	}
 
 	pgstat_report_activity(STATE_RUNNING, "plerl outbox: marking");
+	{
+		int			nacked = 0,
+					k = 0;
+		int64	   *acked;
+
+		for (int i = 0; i < ngroups; i++)
+			if (!groups[i].resolve_error && groups[i].g.status == PLERL_OUTBOX_ACKED)
+				nacked += groups[i].g.n;
+		acked = MemoryContextAlloc(round_cxt, sizeof(int64) * Max(nacked, 1));
+		for (int i = 0; i < ngroups; i++)
+			if (!groups[i].resolve_error && groups[i].g.status == PLERL_OUTBOX_ACKED)
+			{
+				memcpy(&acked[k], groups[i].ids, sizeof(int64) * groups[i].g.n);
+				k += groups[i].g.n;
+			}
+		delete_acked(acked, nacked);
+		deleted_since_vacuum += nacked;
+	}
 	for (int i = 0; i < ngroups; i++)
 	{
 		mark_group(&groups[i]);
@@ -404,6 +474,67 @@ outbox_round(void)
 	CommitTransactionCommand();
 	pgstat_report_activity(STATE_IDLE, NULL);
 	return more;
+}
+
+/*
+ * Vacuum plerl.outbox from the worker, at most every
+ * plerl.outbox_vacuum_interval (0: never) and only after it deleted rows (docs/outbox.md, "Housekeeping"). Autovacuum
+ * visits a database once per autovacuum_naptime (a minute by default),
+ * whatever the table's thresholds: at thousands of messages a second the
+ * dead rows of a minute make the table grow by tens of megabytes, and new
+ * rows go to new pages because only vacuum records free space. Vacuumed
+ * every second, the space of delivered rows is reused at once and the
+ * table stays at the size of about a second's traffic. SKIP_LOCKED: an
+ * autovacuum already on the table is left to it. No truncation (it takes
+ * an ACCESS EXCLUSIVE lock and waits up to 5 s for enqueuers to let go);
+ * autovacuum still truncates a table emptied after a backlog. Called
+ * between rounds, outside any transaction, with no Go frame on the stack:
+ * vacuum() commits and starts its own transactions.
+ */
+static void
+outbox_vacuum(void)
+{
+	static TimestampTz last = 0;
+	TimestampTz now = GetCurrentTimestamp();
+	VacuumParams params;
+	Oid			relid;
+	MemoryContext old = CurrentMemoryContext;
+
+	if (plerl_settings->outbox_vacuum_ms <= 0 || deleted_since_vacuum == 0 ||
+		!TimestampDifferenceExceeds(last, now, plerl_settings->outbox_vacuum_ms))
+		return;
+	last = now;
+	deleted_since_vacuum = 0;
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	relid = plerl_queue_relid(true);
+	if (!OidIsValid(relid))
+	{
+		CommitTransactionCommand();
+		return;
+	}
+	pgstat_report_activity(STATE_RUNNING, "plerl outbox: vacuuming plerl.outbox");
+	memset(&params, 0, sizeof(params));
+	params.options = VACOPT_VACUUM | VACOPT_SKIP_LOCKED;
+	params.freeze_min_age = -1;
+	params.freeze_table_age = -1;
+	params.multixact_freeze_min_age = -1;
+	params.multixact_freeze_table_age = -1;
+	params.is_wraparound = false;
+	params.log_min_duration = -1;
+	params.index_cleanup = VACOPTVALUE_UNSPECIFIED;
+	params.truncate = VACOPTVALUE_DISABLED;
+	params.nworkers = -1;
+	/* vacuum() makes its context under PortalContext, which a worker lacks */
+	if (PortalContext == NULL)
+		PortalContext = AllocSetContextCreate(TopMemoryContext, "plerl outbox vacuum", ALLOCSET_SMALL_SIZES);
+	MemoryContextSwitchTo(PortalContext);
+	vacuum(list_make1(makeVacuumRelation(makeRangeVar("plerl", "outbox", -1), relid, NIL)),
+		   &params, NULL, true);
+	MemoryContextSwitchTo(old);
+	CommitTransactionCommand();
+	MemoryContextReset(PortalContext);
+	pgstat_report_activity(STATE_IDLE, NULL);
 }
 
 /* One worker per database: a session lock; a second one waits behind the first. */
@@ -430,7 +561,7 @@ plerl_outbox_worker(void)
 		 * over once the other (which is not restarted after a server
 		 * restart) is gone.
 		 */
-		bool		dynamic = DatumGetBool(MyBgworkerEntry->bgw_main_arg);
+		bool		dynamic = (DatumGetInt32(MyBgworkerEntry->bgw_main_arg) & PLERL_OUTBOX_W_DYNAMIC) != 0;
 
 		CommitTransactionCommand();
 		ereport(LOG, (errmsg("plerl outbox: another worker delivers this database's outbox; exiting")));
@@ -453,6 +584,7 @@ plerl_outbox_worker(void)
 		PG_TRY();
 		{
 			more = outbox_round();
+			outbox_vacuum();
 		}
 		PG_CATCH();
 		{

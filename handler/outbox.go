@@ -19,6 +19,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/plerl/plerl/runtime/cluster"
 	"github.com/plerl/plerl/runtime/dist"
 	"github.com/plerl/plerl/runtime/pl"
 	"github.com/plerl/plerl/runtime/sqlstate"
@@ -94,6 +95,7 @@ type outboxBatch struct {
 	ids   []int64
 	msgs  [][]byte
 	ident string
+	group *cluster.Group // a group's members and their state (server option nodes); nil: one node
 
 	status int32
 	bad    int32
@@ -137,6 +139,9 @@ func plerlGoOutboxDeliver(groups *C.PlerlOutboxGroup, n C.int) {
 		}
 		if b != nil {
 			ob.ident = b.identOf(ob.t.cookie) // the memo is not for goroutines
+			if len(ob.t.members) > 0 {
+				ob.group = b.group(ob.t) // nor the map of groups; a Group is safe for them
+			}
 		}
 		batches[i] = ob
 	}
@@ -195,14 +200,34 @@ func (b *bridge) deliver(ob *outboxBatch, timeout time.Duration) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout+time.Second)
 	defer cancel()
-	c, err := b.outboxConn(ctx, ob)
-	if err != nil {
-		ob.status, ob.err = C.PLERL_OUTBOX_UNREACHABLE, clip("cannot connect to "+ob.t.name()+": "+err.Error())
+	// A group: the batch goes to one live member; when that member is lost
+	// before it acknowledged (connection closed, node down), the same batch
+	// goes to the next member at once. Order holds: a destination has one
+	// batch in flight, and its next batch is read only after this one was
+	// acknowledged; a member that took the batch and died before its ack
+	// makes the next member see those ids again (repeats, by id).
+	tried := map[string]bool{}
+	for {
+		c, err := b.outboxConn(ctx, ob, tried)
+		if err != nil {
+			ob.status, ob.err = C.PLERL_OUTBOX_UNREACHABLE, clip("cannot connect to "+ob.t.name()+": "+err.Error())
+			return
+		}
+		res, err := callCounted(ctx, c, "gen_server", "call",
+			[]any{term.Atom(ob.t.module), term.Tuple{outboxTag, items}, int64(timeout / time.Millisecond)}, &ob.tr)
+		ob.callErr = err
+		if err != nil && ob.group != nil && ctx.Err() == nil && dist.KindOf(err) != dist.KindTimeout &&
+			memberLost(ctx, err) && len(tried) < len(ob.t.members) {
+			ob.group.Down(c.Node(), err)
+			continue
+		}
+		b.outboxResult(ob, res, err)
 		return
 	}
-	res, err := callCounted(ctx, c, "gen_server", "call",
-		[]any{term.Atom(ob.t.module), term.Tuple{outboxTag, items}, int64(timeout / time.Millisecond)}, &ob.tr)
-	ob.callErr = err
+}
+
+// outboxResult sets ob's status from the reply to its delivery.
+func (b *bridge) outboxResult(ob *outboxBatch, res any, err error) {
 	if err != nil {
 		var re *dist.RemoteError
 		if errors.As(err, &re) {
@@ -232,11 +257,42 @@ func (b *bridge) deliver(ob *outboxBatch, timeout time.Duration) {
 }
 
 // outboxConn is bridge.conn for a goroutine: no shared memo, only the pool
-// (which is safe for concurrent use).
-func (b *bridge) outboxConn(ctx context.Context, ob *outboxBatch) (*dist.Conn, error) {
+// (which is safe for concurrent use). For a group, the first member in the
+// policy's order (keyed by the destination) not tried yet for this batch
+// that connects; members that do not are marked down (the group's backoff).
+func (b *bridge) outboxConn(ctx context.Context, ob *outboxBatch, tried map[string]bool) (*dist.Conn, error) {
+	if ob.group == nil {
+		tried[ob.t.node] = true
+		return b.outboxConnNode(ctx, ob, ob.t.node)
+	}
+	var errs []string
+	for _, m := range ob.group.Order(ob.dest) {
+		if tried[m] {
+			continue
+		}
+		tried[m] = true
+		c, err := b.outboxConnNode(ctx, ob, m)
+		if err == nil {
+			ob.group.Up(m)
+			ob.group.Picked(m)
+			return c, nil
+		}
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		ob.group.Down(m, err)
+		errs = append(errs, m+": "+err.Error())
+	}
+	if len(errs) == 0 {
+		return nil, ob.group.AllDown()
+	}
+	return nil, errors.New(strings.Join(errs, "; "))
+}
+
+func (b *bridge) outboxConnNode(ctx context.Context, ob *outboxBatch, node string) (*dist.Conn, error) {
 	t := ob.t
 	if !t.tls {
-		if c := b.pool.Lookup(t.node, ob.ident); c != nil {
+		if c := b.pool.Lookup(node, ob.ident); c != nil {
 			return c, nil
 		}
 	}
@@ -246,7 +302,7 @@ func (b *bridge) outboxConn(ctx context.Context, ob *outboxBatch) (*dist.Conn, e
 	}
 	cctx, cancel := context.WithTimeout(ctx, readSettings().ConnectTimeout)
 	defer cancel()
-	return b.pool.GetWith(cctx, t.node, nc)
+	return b.pool.GetWith(cctx, node, nc)
 }
 
 // clip keeps last_error readable in plerl.outbox_status (a raise's stack

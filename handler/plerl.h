@@ -346,8 +346,7 @@ extern int	plerl_erl_resolve_as_guarded(uint32_t as_user, const char *target, co
 
 /* ---- the durable outbox (outbox.c, queue.c; docs/outbox.md) ---- */
 
-/* field4 of the advisory lock tags plerl's outbox takes (user locks use 1 and 2). */
-#define PLERL_OUTBOX_LOCK 0x706c
+/* PLERL_OUTBOX_LOCK and the worker's PLERL_OUTBOX_W_* flags: plerl_shared.h. */
 
 /* What became of a delivery to one destination (PlerlOutboxGroup.status). */
 enum

@@ -62,6 +62,19 @@ typedef enum PlerlEntry
 #define PLERL_DEFAULT_OUTBOX_RETRY_MS	1000
 #define PLERL_DEFAULT_OUTBOX_MAX_SIZE_MB 1024
 #define PLERL_DEFAULT_OUTBOX_SWEEP_MS	1000
+#define PLERL_DEFAULT_OUTBOX_VACUUM_MS	1000
+
+/*
+ * The outbox (docs/outbox.md). field4 of the advisory lock tags it takes
+ * (user locks use 1 and 2): +0 per destination at enqueue (queue.c), +1 the
+ * session lock of the one worker of a database (outbox.c; src/plerl.c
+ * probes it to know whether a worker runs). A worker's bgw_main_arg holds
+ * PLERL_OUTBOX_W_* flags.
+ */
+#define PLERL_OUTBOX_LOCK 0x706c
+#define PLERL_OUTBOX_W_DYNAMIC 1	/* a dynamic worker: exit 0 (for good) when another delivers */
+#define PLERL_OUTBOX_W_PROBE 2		/* exit 0 at start when nothing is pending (the launcher's) */
+#define PLERL_OUTBOX_W_BYOID 4		/* bgw_extra is the database's oid, not its name */
 #define PLERL_DEFAULT_STAT_MAX			5000	/* plerl.stat_max: entries of plerl.stat_calls */
 #define PLERL_DEFAULT_STAT_TRACK		1	/* plerl.stat_track: on */
 #define PLERL_DEFAULT_LOG_MIN_DURATION_MS (-1)	/* plerl.log_min_duration: off */
@@ -219,6 +232,7 @@ typedef struct PlerlSettings
 	int			outbox_retry_ms;	/* first backoff; doubles per attempt, at most 5 min */
 	int			outbox_max_size_mb; /* enqueue fails beyond this size of the queue table */
 	int			outbox_sweep_ms;	/* the worker looks without a wake-up this often */
+	int			outbox_vacuum_ms;	/* the worker vacuums the queue at most this often; 0: never */
 	_Bool		stat_track;		/* plerl.stat_track */
 	int			log_min_duration_ms;	/* plerl.log_min_duration; -1: off */
 	PlerlStatRecordFn stat_record;	/* NULL: not in shared_preload_libraries */

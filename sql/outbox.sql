@@ -3,7 +3,10 @@
 -- (sub)transaction. Delivery needs a worker and a node: test/outbox/run.
 -- The server here names a node that does not exist, so nothing is ever
 -- delivered and the rows stay to be counted (a worker, if one runs for this
--- database, only marks them unreachable).
+-- database, only marks them unreachable). This session starts no worker
+-- (plerl.outbox_autostart): one would race the checks of last_error below,
+-- and hold the database against pg_regress's DROP DATABASE.
+SET plerl.outbox_autostart = off;
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS plerl;
 DROP ROLE IF EXISTS plerl_ob_alice, plerl_ob_plain;

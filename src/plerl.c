@@ -17,7 +17,12 @@
 #include <signal.h>
 #include <sys/mman.h>
 
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/pg_database.h"
+#include "executor/spi.h"
 #include "commands/dbcommands.h"
 #include "commands/trigger.h"
 #include "fmgr.h"
@@ -28,13 +33,18 @@
 #include "storage/ipc.h"
 #include "port/atomics.h"
 #include "storage/latch.h"
+#include "storage/lmgr.h"
+#include "storage/lock.h"
 #include "storage/proc.h"
 #include "storage/shmem.h"
 #include "storage/spin.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
+#include "utils/memutils.h"
 #include "utils/guc.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 #include "utils/varlena.h"
 
 #include "../handler/plerl_shared.h"
@@ -63,12 +73,16 @@ static PlerlSettings settings = {
 	.outbox_retry_ms = PLERL_DEFAULT_OUTBOX_RETRY_MS,
 	.outbox_max_size_mb = PLERL_DEFAULT_OUTBOX_MAX_SIZE_MB,
 	.outbox_sweep_ms = PLERL_DEFAULT_OUTBOX_SWEEP_MS,
+	.outbox_vacuum_ms = PLERL_DEFAULT_OUTBOX_VACUUM_MS,
 	.stat_track = PLERL_DEFAULT_STAT_TRACK,
 	.log_min_duration_ms = PLERL_DEFAULT_LOG_MIN_DURATION_MS,
 };
 
 /* plerl.outbox_databases: one outbox worker each (read at server start). */
 static char *outbox_databases = NULL;
+
+/* plerl.outbox_autostart: a committing enqueue (and the launcher's probe) starts a worker. */
+static bool outbox_autostart = true;
 
 /* plerl_go.so's plerl_dispatch and plerl_bind (handler/entry.c). */
 typedef Datum (*PlerlDispatchFn) (int entry, FunctionCallInfo fcinfo);
@@ -193,6 +207,14 @@ _PG_init(void)
 	DefineCustomIntVariable("plerl.outbox_sweep_interval",
 							"How often the outbox worker looks for work without being woken.",
 							NULL, &settings.outbox_sweep_ms, PLERL_DEFAULT_OUTBOX_SWEEP_MS, 10, 3600000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomBoolVariable("plerl.outbox_autostart",
+							 "Start this database's outbox worker when a transaction that enqueued commits and none runs (and after a restart, when messages are pending).",
+							 NULL, &outbox_autostart, true,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("plerl.outbox_vacuum_interval",
+							"How often, at most, the outbox worker vacuums the queue after delivering (0: leave it to autovacuum).",
+							NULL, &settings.outbox_vacuum_ms, PLERL_DEFAULT_OUTBOX_VACUUM_MS, 0, 3600000,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 	plerl_stats_init(&settings);	/* src/stats.c: statistics, slow-call log */
 	settings.outbox_arm = outbox_arm;
@@ -388,6 +410,31 @@ outbox_shmem_startup(void)
 }
 
 PGDLLEXPORT void plerl_outbox_main(Datum arg);
+PGDLLEXPORT void plerl_outbox_launcher_main(Datum arg);
+
+/* A worker for one database; by name (plerl.outbox_databases) or by oid (flags). */
+static void
+outbox_worker_init(BackgroundWorker *w, const char *db, int flags)
+{
+	memset(w, 0, sizeof(*w));
+	w->bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	w->bgw_start_time = BgWorkerStart_RecoveryFinished;
+	/*
+	 * A worker of plerl.outbox_databases comes back when it crashed or was
+	 * killed (5 s: a database not created yet would spin): the queue is
+	 * still there. A started (dynamic) one never: a database dropped under
+	 * it would have it fail to connect every 5 s for ever. After a crash the
+	 * launcher (restarted with the cluster) starts one again where messages
+	 * are pending; otherwise the next committing enqueue does.
+	 */
+	w->bgw_restart_time = (flags & PLERL_OUTBOX_W_DYNAMIC) ? BGW_NEVER_RESTART : 5;
+	strlcpy(w->bgw_library_name, "plerl", BGW_MAXLEN);
+	strlcpy(w->bgw_function_name, "plerl_outbox_main", BGW_MAXLEN);
+	snprintf(w->bgw_name, BGW_MAXLEN, "plerl outbox %s%s", (flags & PLERL_OUTBOX_W_BYOID) ? "database " : "", db);
+	strlcpy(w->bgw_type, "plerl outbox", BGW_MAXLEN);
+	strlcpy(w->bgw_extra, db, BGW_EXTRALEN);
+	w->bgw_main_arg = Int32GetDatum(flags);	/* how it starts and how a second one exits */
+}
 
 static void
 outbox_register(const char *dbname, bool dynamic)
@@ -395,17 +442,7 @@ outbox_register(const char *dbname, bool dynamic)
 	BackgroundWorker w;
 	BackgroundWorkerHandle *handle;
 
-	memset(&w, 0, sizeof(w));
-	w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	w.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	/* A crashed or killed worker comes back (5 s: a database not created yet would spin): the queue is still there. */
-	w.bgw_restart_time = 5;
-	strlcpy(w.bgw_library_name, "plerl", BGW_MAXLEN);
-	strlcpy(w.bgw_function_name, "plerl_outbox_main", BGW_MAXLEN);
-	snprintf(w.bgw_name, BGW_MAXLEN, "plerl outbox %s", dbname);
-	strlcpy(w.bgw_type, "plerl outbox", BGW_MAXLEN);
-	strlcpy(w.bgw_extra, dbname, BGW_EXTRALEN);
-	w.bgw_main_arg = BoolGetDatum(dynamic);	/* how a second worker exits (handler/outbox.c) */
+	outbox_worker_init(&w, dbname, dynamic ? PLERL_OUTBOX_W_DYNAMIC : 0);
 	if (!dynamic)
 	{
 		RegisterBackgroundWorker(&w);
@@ -416,7 +453,109 @@ outbox_register(const char *dbname, bool dynamic)
 		ereport(ERROR,
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 				 errmsg("could not start the plerl outbox worker: no free background worker slot"),
-				 errhint("Raise max_worker_processes, or list the database in plerl.outbox_databases.")));
+				 errhint("Raise max_worker_processes.")));
+}
+
+/*
+ * A dynamic worker for a database by oid, without a handle: no catalog
+ * access, no allocation, nothing that raises (the commit path and the
+ * launcher call it). False when no background worker slot is free.
+ */
+static bool
+outbox_register_oid(Oid dboid, int flags)
+{
+	BackgroundWorker w;
+	char		oid[16];
+
+	snprintf(oid, sizeof(oid), "%u", dboid);
+	outbox_worker_init(&w, oid, flags | PLERL_OUTBOX_W_DYNAMIC | PLERL_OUTBOX_W_BYOID);
+	return RegisterDynamicBackgroundWorker(&w, NULL);
+}
+
+/*
+ * The launcher (shared_preload_libraries): at each server start and after
+ * each crash of the cluster, after recovery, it lists the databases (connected to none: pg_database is a
+ * shared catalog) and starts a probe worker for each that allows
+ * connections; a probe that finds no pending message in its database's
+ * plerl.outbox exits at once, one that finds some stays as its worker. So
+ * messages left by a restart or a crash are delivered without waiting for a
+ * new enqueue, and without plerl.outbox_databases. Pure C: Go is never
+ * loaded here.
+ */
+static void
+outbox_register_launcher(void)
+{
+	BackgroundWorker w;
+
+	memset(&w, 0, sizeof(w));
+	w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	w.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	w.bgw_restart_time = 5;		/* and at once after a crash of the cluster */
+	strlcpy(w.bgw_library_name, "plerl", BGW_MAXLEN);
+	strlcpy(w.bgw_function_name, "plerl_outbox_launcher_main", BGW_MAXLEN);
+	strlcpy(w.bgw_name, "plerl outbox launcher", BGW_MAXLEN);
+	strlcpy(w.bgw_type, "plerl outbox launcher", BGW_MAXLEN);
+	RegisterBackgroundWorker(&w);
+}
+
+void
+plerl_outbox_launcher_main(Datum arg)
+{
+	List	   *dbs = NIL;
+	ListCell   *lc;
+
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
+	pgstat_report_appname("plerl outbox launcher");
+
+	StartTransactionCommand();
+	(void) GetTransactionSnapshot();
+	{
+		Relation	rel = table_open(DatabaseRelationId, AccessShareLock);
+		TableScanDesc scan = table_beginscan_catalog(rel, 0, NULL);
+		HeapTuple	tup;
+
+		while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+		{
+			Form_pg_database db = (Form_pg_database) GETSTRUCT(tup);
+
+			if (db->datallowconn && !db->datistemplate)
+			{
+				MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+				dbs = lappend_oid(dbs, db->oid);
+				MemoryContextSwitchTo(old);
+			}
+		}
+		table_endscan(scan);
+		table_close(rel, AccessShareLock);
+	}
+	CommitTransactionCommand();
+
+	foreach(lc, dbs)
+	{
+		/* No free slot: wait for one (probes of other databases exit soon). */
+		while (!outbox_register_oid(lfirst_oid(lc), PLERL_OUTBOX_W_PROBE))
+		{
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 1000, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+			CHECK_FOR_INTERRUPTS();
+		}
+	}
+	ereport(LOG, (errmsg("plerl outbox launcher: looked for pending messages in %d databases", list_length(dbs))));
+
+	/*
+	 * Then it waits, connected to no database, holding nothing: the
+	 * postmaster restarts it with the cluster after a crash (a worker
+	 * killed with kill -9, a backend that crashed), and it looks again.
+	 */
+	for (;;)
+	{
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_EXIT_ON_PM_DEATH, -1L, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
 }
 
 /* At server start (shared_preload_libraries): shared memory, one worker per listed database. */
@@ -437,6 +576,7 @@ outbox_init(void)
 				 errmsg("invalid list syntax in plerl.outbox_databases")));
 	foreach(lc, names)
 		outbox_register((char *) lfirst(lc), false);
+	outbox_register_launcher();
 }
 
 static void
@@ -495,17 +635,64 @@ outbox_slot_take(void)
  * safe points in C. Then Go is loaded exactly as in a backend, with the
  * signals blocked, and the loop runs in plerl_go.so.
  */
+/*
+ * A probe (the launcher's): has this database pending messages? Pure C,
+ * before Go is loaded; a database without the extension has none.
+ */
+static bool
+outbox_pending_here(void)
+{
+	bool		pending = false;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (SPI_execute("SELECT to_regclass('plerl.outbox') IS NOT NULL", true, 1) == SPI_OK_SELECT &&
+		SPI_processed == 1 && strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), "t") == 0 &&
+		SPI_execute("SELECT FROM plerl.outbox WHERE NOT dead LIMIT 1", true, 1) == SPI_OK_SELECT)
+		pending = SPI_processed > 0;
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	return pending;
+}
+
 void
 plerl_outbox_main(Datum arg)
 {
-	char		dbname[BGW_EXTRALEN];
+	int			flags = DatumGetInt32(arg);
+	char		db[BGW_EXTRALEN];
 
-	strlcpy(dbname, MyBgworkerEntry->bgw_extra, sizeof(dbname));
+	strlcpy(db, MyBgworkerEntry->bgw_extra, sizeof(db));
 	pqsignal(SIGTERM, die);
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnection(dbname, NULL, 0);
+	if (flags & PLERL_OUTBOX_W_BYOID)
+		BackgroundWorkerInitializeConnectionByOid(atooid(db), InvalidOid, 0);
+	else
+		BackgroundWorkerInitializeConnection(db, NULL, 0);
 	pgstat_report_appname("plerl outbox");
+	if (flags & PLERL_OUTBOX_W_PROBE)
+	{
+		bool		pending = false;
+
+		/* A probe that fails (a foreign plerl.outbox) must not restart for ever: it logs and goes. */
+		PG_TRY();
+		{
+			pending = outbox_pending_here();
+		}
+		PG_CATCH();
+		{
+			EmitErrorReport();
+			FlushErrorState();
+			AbortCurrentTransaction();
+		}
+		PG_END_TRY();
+		/* plerl.outbox_autostart is read with the database's settings (ALTER DATABASE ... SET) */
+		if (!pending || !outbox_autostart)
+			proc_exit(0);		/* a dynamic worker: gone for good */
+	}
 	outbox_slot_take();
 	plerl_load_go();
 	dispatch(PLERL_ENTRY_OUTBOX_WORKER, NULL);
@@ -545,11 +732,68 @@ outbox_wake_now(void)
 	}
 }
 
+/*
+ * Is a worker delivering this database's outbox? Its session lock
+ * (handler/outbox.c) says so, probed without waiting. Raises only as any lock can (lock table full):
+ * called at PRE_COMMIT, where that aborts the transaction cleanly.
+ */
+static bool
+outbox_worker_running(void)
+{
+	LOCKTAG		tag;
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, 0, 0, PLERL_OUTBOX_LOCK + 1);
+	if (LockAcquire(&tag, ExclusiveLock, false, true) == LOCKACQUIRE_NOT_AVAIL)
+		return true;
+	LockRelease(&tag, ExclusiveLock, false);
+	return false;
+}
+
+/*
+ * A transaction that enqueued is about to commit: make sure a worker runs
+ * for this database, starting a dynamic one if none does (the extension
+ * starts its workers itself: docs/outbox.md). At most once a second per
+ * backend (a worker takes a moment to show; two started at once: one
+ * exits). A failure to start one never fails the commit: the message is
+ * kept, a WARNING says why, and the next commit tries again.
+ */
+static void
+outbox_ensure_worker(void)
+{
+	static TimestampTz last = 0;
+	TimestampTz now;
+
+	if (!outbox_autostart || !IsUnderPostmaster || !OidIsValid(MyDatabaseId))
+		return;
+	/* with shared_preload_libraries: a worker that runs holds a slot */
+	if (outbox_shared != NULL)
+		for (int i = 0; i < PLERL_OUTBOX_SLOTS; i++)
+			if (outbox_shared->slots[i].pid != 0 && outbox_shared->slots[i].dboid == MyDatabaseId)
+				return;
+	now = GetCurrentTimestamp();
+	if (!TimestampDifferenceExceeds(last, now, 1000))
+		return;
+	last = now;
+	if (outbox_worker_running())
+		return;
+	if (!outbox_register_oid(MyDatabaseId, 0))
+		ereport(WARNING,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("could not start the plerl outbox worker: no free background worker slot"),
+				 errdetail("The messages are kept; they are delivered once a worker runs."),
+				 errhint("Raise max_worker_processes.")));
+}
+
 static void
 outbox_xact_callback(XactEvent event, void *arg)
 {
 	switch (event)
 	{
+		case XACT_EVENT_PRE_COMMIT:
+		case XACT_EVENT_PRE_PREPARE:	/* its rows commit at COMMIT PREPARED: a worker is there */
+			if (outbox_wake_pending)
+				outbox_ensure_worker();
+			break;
 		case XACT_EVENT_COMMIT:
 			/*
 			 * After the commit record is durable and visible: the worker

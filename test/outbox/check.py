@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """check.py LOG CONFIRMED [MAY]: verify a receiver log against what was enqueued.
 
-LOG: "dest id" lines as the receiver wrote them (in delivery order).
+LOG: "dest id [node]" lines as the receiver wrote them (in delivery order).
 CONFIRMED: "dest id" lines the clients saw committed: each must be delivered.
 MAY: optional "max extra" count of ids delivered but not confirmed (in-doubt
 commits cut by a crash). Per destination, the first deliveries of the ids must
@@ -22,7 +22,7 @@ for line in open(confirmed):
 seen = defaultdict(list)
 for line in open(log):
     if line.strip():
-        d, i = line.split()
+        d, i = line.split()[:2]
         seen[d].append(int(i))
 bad = []
 dups = extra = delivered = 0

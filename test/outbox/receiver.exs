@@ -1,7 +1,7 @@
 # An outbox receiver for the fault tests (docs/outbox.md, "The receiver
 # protocol"): registered GenServers dest0..dest7 and bad. Each batch
 # {:plerl_outbox, [{id, message}, ...]} is appended to the log as
-# "name id" lines, then acknowledged with :ok. A message %{"raise" => true}
+# "name id node" lines, then acknowledged with :ok. A message %{"raise" => true}
 # makes the receiver raise (nothing logged, no ack). Usage:
 #   elixir --name outboxnode@127.0.0.1 --cookie C receiver.exs LOGFILE
 defmodule OutboxReceiver do
@@ -18,7 +18,7 @@ defmodule OutboxReceiver do
       raise "receiver refuses message #{id}"
     end
 
-    IO.write(f, for({id, _} <- msgs, do: "#{name} #{id}\n"))
+    IO.write(f, for({id, _} <- msgs, do: "#{name} #{id} #{node()}\n"))
     {:reply, :ok, st}
   end
 end
