@@ -13,6 +13,8 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/rangetypes.h"
+#include "utils/typcache.h"
 
 #include "plerl_int.h"
 
@@ -220,6 +222,87 @@ plerl_type_element(int32_t handle, int32_t *elem, PlerlError *err)
 
 		if (t != NULL && t->kind == PLT_ARRAY)
 			*elem = plerl_type_handle(t->elem->oid, t->elem->typmod);
+	}
+	PG_CATCH();
+	{
+		PLERL_GUARD_CAPTURE(err);
+		return -1;
+	}
+	PG_END_TRY();
+	return 0;
+}
+
+/*
+ * The parts of a range value: in (a value Go made for the range type of
+ * handle, its text; consumed) read by the range type's input function
+ * (which canonicalises a discrete range), then taken apart by
+ * range_deserialize. *flags: 1 empty, 2 lower inclusive, 4 upper
+ * inclusive, 8 lower infinite, 16 upper infinite. *lo and *hi are the
+ * finite bounds as values of the subtype (PLV_NULL otherwise), valid
+ * until the next call. A type that is not a range is 42804.
+ */
+int
+plerl_range_parts(int32_t handle, PlerlValue *in, PlerlValue *lo, PlerlValue *hi,
+				  int32_t *flags, PlerlError *err)
+{
+	PLERL_GUARD_ENTER(err);
+	memset(lo, 0, sizeof(*lo));
+	memset(hi, 0, sizeof(*hi));
+	*flags = 0;
+	PG_TRY();
+	{
+		PlerlType  *t = plerl_type_by_handle(handle);
+		MemoryContext old;
+		TypeCacheEntry *tc;
+		RangeBound	lower,
+					upper;
+		bool		isnull,
+					empty;
+		Datum		d;
+
+		if (t == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("plerl: no type has the handle %d", (int) handle)));
+		if (get_typtype(t->base) != TYPTYPE_RANGE)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("plerl: %s is not a range type", format_type_be(t->oid))));
+		if (coerce_cxt == NULL)
+			coerce_cxt = AllocSetContextCreate(TopMemoryContext, "plerl pgtype values",
+											   ALLOCSET_DEFAULT_SIZES);
+		MemoryContextReset(coerce_cxt);
+		old = MemoryContextSwitchTo(coerce_cxt);
+		d = plerl_value_to_datum(t, in, &isnull);
+		if (!isnull)
+		{
+			tc = lookup_type_cache(t->base, TYPECACHE_RANGE_INFO);
+			if (tc->rngelemtype == NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATATYPE_MISMATCH),
+						 errmsg("plerl: %s is not a range type", format_type_be(t->oid))));
+			range_deserialize(tc, DatumGetRangeTypeP(d), &lower, &upper, &empty);
+			if (empty)
+				*flags = 1;
+			else
+			{
+				int32		sh = plerl_type_handle(tc->rngelemtype->type_id, -1);
+				PlerlType  *sub = sh > 0 ? plerl_type_by_handle(sh) : NULL;
+
+				if (sub == NULL)
+					ereport(ERROR,
+							(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+							 errmsg("pgtype: too many types in this session for type %s",
+									format_type_be(tc->rngelemtype->type_id))));
+				*flags = (lower.inclusive ? 2 : 0) | (upper.inclusive ? 4 : 0) |
+					(lower.infinite ? 8 : 0) | (upper.infinite ? 16 : 0);
+				if (!lower.infinite)
+					plerl_datum_to_value(sub, lower.val, false, lo);
+				if (!upper.infinite)
+					plerl_datum_to_value(sub, upper.val, false, hi);
+			}
+		}
+		MemoryContextSwitchTo(old);
 	}
 	PG_CATCH();
 	{

@@ -102,7 +102,7 @@ func (host) TypeBuild(s *pl.State, handle int32, args []lua.LValue) (lua.LValue,
 				return args[i]
 			})
 		}
-	case typtype == 'r' && (len(args) != 1 || !isString(args[0])):
+	case typtype == 'r' && (len(args) != 1 || !(isString(args[0]) || isRange(args[0]))):
 		if len(args) == 0 {
 			v = lua.LString("empty")
 			break
@@ -139,12 +139,48 @@ func (host) TypeBuild(s *pl.State, handle int32, args []lua.LValue) (lua.LValue,
 	if err != nil {
 		return nil, err
 	}
+	if str, ok := lv.(lua.LString); ok && typtype == 'r' {
+		// A range: a value with parts (pl.Range), its text as SQL made it.
+		return s.NewRange(handle, string(str)), nil
+	}
 	return lv, nil
+}
+
+// RangeParts: a range's bounds and flags, as range_deserialize reads the
+// value its text makes (plerl_range_parts).
+func (host) RangeParts(s *pl.State, handle int32, text string) (pl.RangeParts, error) {
+	var p pl.RangeParts
+	var cerr C.PlerlError
+	var info *C.PlerlTypeInfo
+	var typtype C.int32_t
+	if C.plerl_type_info(C.int32_t(handle), &info, &typtype, &cerr) != 0 {
+		return p, guardError(&cerr)
+	}
+	var in, lo, hi C.PlerlValue
+	if err := luaToType(s, lua.LString(text), info, &in); err != nil {
+		return p, err
+	}
+	var flags C.int32_t
+	if C.plerl_range_parts(C.int32_t(handle), &in, &lo, &hi, &flags, &cerr) != 0 {
+		return p, guardError(&cerr)
+	}
+	var err error
+	if p.Lower, err = valueToLua(s, &lo); err != nil {
+		return p, err
+	}
+	if p.Upper, err = valueToLua(s, &hi); err != nil {
+		return p, err
+	}
+	p.Empty, p.LowerInc, p.UpperInc = flags&1 != 0, flags&2 != 0, flags&4 != 0
+	p.LowerInf, p.UpperInf = flags&8 != 0, flags&16 != 0
+	return p, nil
 }
 
 func isTable(v lua.LValue) bool { _, ok := v.(*lua.LTable); return ok }
 
 func isString(v lua.LValue) bool { _, ok := v.(lua.LString); return ok }
+
+func isRange(v lua.LValue) bool { _, ok := pl.AsRange(v); return ok }
 
 // rangeBound is a range bound's text in range syntax: empty for nil
 // (unbounded), else the value's text, quoted.

@@ -527,6 +527,8 @@ extern int	plerl_type_coerce(int32_t handle, PlerlValue *in, PlerlValue *out, Pl
 extern int	plerl_type_of_arg(int32_t n, int32_t *handle, PlerlError *err);
 extern int	plerl_type_element(int32_t handle, int32_t *elem, PlerlError *err);
 extern int	plerl_type_text(int32_t handle, PlerlValue *v, char **out, PlerlError *err);
+extern int	plerl_range_parts(int32_t handle, PlerlValue *in, PlerlValue *lo, PlerlValue *hi,
+							  int32_t *flags, PlerlError *err);
 
 extern int	plerl_dt_zone_named(const char *zone, int64_t t, int32_t local,
 								int32_t *offset, int32_t *isdst, PlerlError *err);

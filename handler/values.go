@@ -372,6 +372,12 @@ func scalarOut(s *pl.State, v lua.LValue, kind int, o *outVal) error {
 		o.str = string(str)
 		return nil
 	}
+	if r, ok := pl.AsRange(v); ok && kind != C.PLT_BYTEA {
+		// A range value: its text (the target's input function reads it).
+		o.kind = C.PLV_TEXT
+		o.str = r.Text
+		return nil
+	}
 	if d, ok := pl.AsDateTime(v); ok && kind == C.PLT_OTHER {
 		// As its integers; C converts to another date/time type if needed.
 		var cv C.PlerlValue

@@ -147,3 +147,46 @@ DO LANGUAGE plerl $$
   print(r, r.a, r.t, r.c)
 $$;
 DO LANGUAGE plerl $$ spi.prepare("SELECT $1", { 42 }) $$;
+
+-- Ranges are values: their text (canonical as the range type makes it)
+-- and their parts, read by the range type itself.
+CREATE TYPE pgt_floatrange AS RANGE (subtype = float8);
+CREATE DOMAIN pgt_posrange AS int4range CHECK (lower(VALUE) > 0);
+DO LANGUAGE plerl $$
+  local function parts(r)
+    return tostring(r), type(r.lower), r.lower, r.upper, r.lower_inc, r.upper_inc, r.lower_inf, r.upper_inf, r.isempty
+  end
+  print(parts(pgtype.int4range(1, 5, '(]')))
+  print(parts(pgtype.int4range('[3,3)')))
+  print(parts(pgtype.int4range()))
+  print(parts(pgtype.numrange('(1.50,)')))
+  print(parts(pgtype.numrange(nil, 2.5, '[]')))
+  print(parts(pgtype.daterange('2024-02-28', '2024-02-29', '[]')))
+  print(parts(pgtype.tstzrange('2024-01-01 10:00+00', nil)))
+  print(parts(pgtype.pgt_floatrange(-1.5, 0.25)))
+  print(parts(pgtype.pgt_posrange(1, 3, '[]')))
+  print(parts(pgtype(nil, 'int8range')('[9007199254740993,)')))
+$$;
+-- Type, equality, rebuilding, and round trips to SQL (parameters, results).
+CREATE FUNCTION pgt_range_out(a integer, b integer) RETURNS int4range LANGUAGE plerl AS $$
+  return pgtype.int4range(a, b, '[]')
+$$;
+SELECT pgt_range_out(1, 4), pgt_range_out(1, 4) = int4range(1, 5), pgt_range_out(4, 4);
+CREATE FUNCTION pgt_range_text() RETURNS text LANGUAGE plerl AS $$ return pgtype.numrange(1, 2) $$;
+SELECT pgt_range_text();
+DO LANGUAGE plerl $$
+  local a = pgtype.int4range(1, 5, '(]')
+  print(pgtype(a), pgtype.int4range(a), a == pgtype.int4range('[2,6)'), a == pgtype.int4range(2, 7), 'r=' .. a)
+  local r = spi.execute('SELECT $1::int4range * int4range(3, 10) AS r, pg_typeof($1)::text AS t', a)[1]
+  print(r.r, r.t)
+  local p = spi.prepare('SELECT upper($1) AS u', { pgtype.daterange })
+  print(p:execute(pgtype.daterange('2024-01-01', '2024-02-01'))[1].u)
+$$;
+-- Bad input: the range type's own errors, never a crash.
+DO LANGUAGE plerl $$ print(pgtype.int4range(1, 'x')) $$;
+DO LANGUAGE plerl $$ print(pgtype.pgt_posrange(-1, 3)) $$;
+DO LANGUAGE plerl $$ print(pgtype.int4range('[1,2')) $$;
+DO LANGUAGE plerl $$ print(pgtype.int4range(1, 2).nosuchfield) $$;
+DO LANGUAGE plerl $$ print(pgtype.int8range(1, 2) == pgtype.int4range(1, 2)) $$;
+DROP DOMAIN pgt_posrange;
+DROP TYPE pgt_floatrange;

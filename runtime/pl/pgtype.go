@@ -208,6 +208,9 @@ func (s *State) pgTypeOf(v lua.LValue) lua.LValue {
 	if d, ok := AsDateTime(v); ok {
 		return s.newPgType(pgType{dt: d.Kind, name: d.Kind.String()})
 	}
+	if r, ok := AsRange(v); ok {
+		return s.newPgType(pgType{handle: r.Handle})
+	}
 	t, ok := v.(*lua.LTable)
 	if !ok {
 		return lua.LNil

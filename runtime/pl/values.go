@@ -62,6 +62,7 @@ func (s *State) registerTypes() {
 	s.registerJSON()
 	s.registerDateTime()
 	s.registerPgtype()
+	s.registerRange()
 }
 
 // Null is the sentinel for SQL NULL (and JSON null) inside tables.
