@@ -195,7 +195,10 @@ plerl_type_init(PlerlType *t, Oid oid, int32 typmod, bool result, MemoryContext 
 			/* Ranges of dates too (ranges print their bounds' output). */
 			if (t->kind == PLT_OTHER &&
 				(get_typtype(base) == TYPTYPE_RANGE || get_typtype(base) == TYPTYPE_MULTIRANGE))
+			{
 				t->iso_out = true;
+				t->is_range = get_typtype(base) == TYPTYPE_RANGE;
+			}
 			break;
 	}
 	t->info.kind = t->kind;
@@ -830,6 +833,17 @@ plerl_datum_to_value(PlerlType *t, Datum d, bool isnull, PlerlValue *v)
 					t->base == REFCURSOROID ? PLV_REFCURSOR : PLV_TEXT;
 				v->p = s;
 				v->len = strlen(s);
+				if (t->is_range)
+				{
+					/* A range value for Lua: its text and its type's handle. */
+					if (t->range_handle == 0)
+						t->range_handle = plerl_type_handle(t->oid, t->typmod);
+					if (t->range_handle > 0)
+					{
+						v->kind = PLV_RANGE;
+						v->i = t->range_handle;
+					}
+				}
 				break;
 			}
 	}

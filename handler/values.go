@@ -47,6 +47,8 @@ func valueToLua(s *pl.State, v *C.PlerlValue) (lua.LValue, error) {
 		return s.NewDateTime(dtFromValue(v)), nil
 	case C.PLV_REFCURSOR:
 		return s.RefCursor(C.GoStringN(v.p, C.int(v.len))), nil
+	case C.PLV_RANGE:
+		return s.NewRange(int32(v.i), C.GoStringN(v.p, C.int(v.len))), nil
 	}
 	return nil, pl.Errorf(sqlstate.InternalError, "plerl: unknown value kind %d", int(v.kind))
 }

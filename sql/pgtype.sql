@@ -182,6 +182,31 @@ DO LANGUAGE plerl $$
   local p = spi.prepare('SELECT upper($1) AS u', { pgtype.daterange })
   print(p:execute(pgtype.daterange('2024-01-01', '2024-02-01'))[1].u)
 $$;
+-- Ranges from SQL are the same values: arguments, arrays, rows, SPI
+-- results; they go back unchanged, and are their text in JSON, in
+-- table.concat and for text results.
+CREATE TABLE pgt_rt (id integer, r numrange, ds daterange[]);
+INSERT INTO pgt_rt VALUES (1, '(1.5,2]', '{"[2024-01-01,2024-01-05)",empty}'), (2, NULL, '{}');
+CREATE FUNCTION pgt_range_in(r int8range, rs int4range[]) RETURNS int8range LANGUAGE plerl AS $$
+  if r == nil then return nil end
+  print(r, type(r), r.lower, r.upper_inf, pgtype(r), rs[1].upper, rs[2].isempty, rs, table.concat({ r, rs[1] }, ' '))
+  return r
+$$;
+SELECT pgt_range_in('[5,)', ARRAY[int4range(1, 3), 'empty']), pgt_range_in(NULL, NULL) IS NULL;
+CREATE FUNCTION pgt_range_tr() RETURNS trigger LANGUAGE plerl AS $$
+  local n = trigger.new
+  print(n.r, n.r and n.r.lower, n.ds[1] and n.ds[1].upper, json.encode({ r = n.r, ds = n.ds }))
+  if n.r then n.r = pgtype.numrange(n.r.lower, 10) end
+  return n
+$$;
+CREATE TRIGGER pgt_range_tr BEFORE UPDATE ON pgt_rt FOR EACH ROW EXECUTE FUNCTION pgt_range_tr();
+UPDATE pgt_rt SET id = id + 10;
+SELECT * FROM pgt_rt ORDER BY id;
+DO LANGUAGE plerl $$
+  local rows = spi.execute('SELECT r, ds FROM pgt_rt ORDER BY id')
+  print(rows[1].r, rows[1].r.lower_inc, rows[1].ds[2], rows[2].r, tostring(rows[1]))
+$$;
+DROP TABLE pgt_rt;
 -- Bad input: the range type's own errors, never a crash.
 DO LANGUAGE plerl $$ print(pgtype.int4range(1, 'x')) $$;
 DO LANGUAGE plerl $$ print(pgtype.pgt_posrange(-1, 3)) $$;
