@@ -115,6 +115,24 @@ func (s *State) registerRange() {
 			v = lua.LBool(s.rangeParts(r).LowerInf)
 		case "upper_inf":
 			v = lua.LBool(s.rangeParts(r).UpperInf)
+		default:
+			// The string methods, on the SQL text (r:match(...), r:sub(1, 1)):
+			// a range was a string before it was a value.
+			if fn, ok := L.GetField(L.GetGlobal("string"), L.CheckString(2)).(*lua.LFunction); ok {
+				v = L.NewFunction(func(L *lua.LState) int {
+					top := L.GetTop()
+					args := []lua.LValue{lua.LString(s.checkRange(L, 1).Text)}
+					for i := 2; i <= top; i++ {
+						args = append(args, L.Get(i))
+					}
+					L.Push(fn)
+					for _, a := range args {
+						L.Push(a)
+					}
+					L.Call(len(args), lua.MultRet)
+					return L.GetTop() - top
+				})
+			}
 		}
 		L.Push(v)
 		return 1
