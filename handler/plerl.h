@@ -430,6 +430,7 @@ enum
 	PLERL_PLAN_FAST_START = 4,
 	PLERL_PLAN_CUSTOM = 8,
 	PLERL_PLAN_GENERIC = 16,
+	PLERL_PLAN_NO_SCROLL = 32,
 };
 
 /* plerl_spi_transaction ops */

@@ -217,6 +217,9 @@ func (host) SPIPrepare(s *pl.State, sql string, types []string, opts pl.PlanOpti
 	if opts.GenericPlan {
 		flags |= C.PLERL_PLAN_GENERIC
 	}
+	if opts.NoScroll {
+		flags |= C.PLERL_PLAN_NO_SCROLL
+	}
 	p, err := prepare(sql, types, flags)
 	if err != nil {
 		return nil, err

@@ -34,6 +34,10 @@ DO LANGUAGE plerl $$
   print('move forward 3', c:move(3))
   print('then next', ids(c:fetch(1, 'next')))
   print('move backward 9', c:move(9, 'backward'))
+  -- 'next' and 'prior' take n rows, as 'forward' and 'backward' (pllua's meaning).
+  print('next 3', ids(c:fetch(3, 'next')))
+  print('prior 2', ids(c:fetch(2, 'prior')))
+  print('move next 2', c:move(2, 'next'), 'move prior 1', c:move(1, 'prior'))
   -- The same portal found by name.
   local f = spi.findcursor('lua_scroll')
   print('found', f:name(), f:isopen(), ids(f:fetch(2)))
@@ -118,3 +122,14 @@ DROP FUNCTION cur_open(int);
 DROP FUNCTION cur_open_name();
 DROP FUNCTION cur_take(refcursor, int);
 DROP FUNCTION cur_isopen(refcursor);
+
+-- no_scroll: the plan's cursors never go backward (PostgreSQL refuses,
+-- 55000); with scroll it is 22023.
+DO LANGUAGE plerl $$
+  local p = spi.prepare('SELECT g FROM generate_series(1, 5) g', nil, {no_scroll = true})
+  local c = p:cursor()
+  print(#c:fetch(2, 'next'), (spi.execute("SELECT is_scrollable FROM pg_cursors WHERE name = $1", c:name())[1].is_scrollable))
+  c:fetch(1, 'prior')
+$$;
+DO LANGUAGE plerl $$ spi.prepare('SELECT 1', nil, {scroll = true, no_scroll = true}) $$;
+DO LANGUAGE plerl $$ spi.prepare('SELECT 1', nil, {no_scroll = 1}) $$;

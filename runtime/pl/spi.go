@@ -86,6 +86,7 @@ const (
 type PlanOptions struct {
 	Keep        bool // outlive the call (spi.prepare always keeps)
 	Scroll      bool
+	NoScroll    bool // pllua's no_scroll: cursors of the plan never go backward
 	FastStart   bool
 	CustomPlan  bool
 	GenericPlan bool
@@ -283,7 +284,7 @@ func (s *State) spiExecuteCount(L *lua.LState) int {
 }
 
 // prepareOptions are the options spi.prepare knows, with their types.
-var prepareOptions = map[string]lua.LValueType{"scroll": lua.LTBool, "fast_start": lua.LTBool,
+var prepareOptions = map[string]lua.LValueType{"scroll": lua.LTBool, "no_scroll": lua.LTBool, "fast_start": lua.LTBool,
 	"custom_plan": lua.LTBool, "generic_plan": lua.LTBool, "fetch_count": lua.LTNumber}
 
 // spi.prepare(sql [, {types}] [, {options}]) -> plan
@@ -316,6 +317,10 @@ func (s *State) spiPrepare(L *lua.LState) int {
 				Message: fmt.Sprintf("%sbad argument #3 to spi.prepare (%v)", where(L), bad)})
 		}
 		opts.Scroll = lua.LVAsBool(o.RawGetString("scroll"))
+		opts.NoScroll = lua.LVAsBool(o.RawGetString("no_scroll"))
+		if opts.Scroll && opts.NoScroll {
+			s.badArg(L, 3, "prepare", "scroll and no_scroll exclude each other")
+		}
 		opts.FastStart = lua.LVAsBool(o.RawGetString("fast_start"))
 		opts.CustomPlan = lua.LVAsBool(o.RawGetString("custom_plan"))
 		opts.GenericPlan = lua.LVAsBool(o.RawGetString("generic_plan"))
@@ -495,14 +500,15 @@ func (s *State) openCursor(L *lua.LState, cb *cursorBox) Cursor {
 }
 
 // directions are pllua's fetch and move directions: the SQL direction and
-// whether the count applies (next, prior, first and last take one row).
+// whether the count applies (first and last take one row; next and prior
+// are forward and backward, as in pllua).
 var directions = map[string]struct {
 	dir   int
 	count int64 // the fixed count, or 0: the argument
 	fixed bool
 }{
-	"next":     {FetchForward, 1, true},
-	"prior":    {FetchBackward, 1, true},
+	"next":     {FetchForward, 0, false},
+	"prior":    {FetchBackward, 0, false},
 	"first":    {FetchAbsolute, 1, true},
 	"last":     {FetchAbsolute, -1, true},
 	"forward":  {FetchForward, 0, false},
