@@ -51,6 +51,7 @@ enum
 	PLV_INTERVAL,
 	PLV_REFCURSOR,				/* p, len: a refcursor's portal name (C to Go only) */
 	PLV_RANGE,					/* p, len: a range's text; i: its type's handle (C to Go only) */
+	PLV_TIMETZ,					/* p, len: a timetz's ISO text; i: its type's handle (C to Go only) */
 };
 
 /* Type kinds, chosen once per function for each argument and the result. */

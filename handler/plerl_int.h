@@ -142,8 +142,8 @@ typedef struct PlerlType
 	bool		rec_fixed;		/* PLT_RECORD: rec came from plerl_type_init_tupdesc */
 	bool		iso_out;		/* PLT_OTHER date/time types: output in ISO style */
 	int			dt;				/* PLT_OTHER: PLV_DATE.. for date, time, timestamp(tz), interval; else 0 */
-	bool		is_range;		/* PLT_OTHER: a range type (values go to Lua as PLV_RANGE) */
-	int32		range_handle;	/* is_range: the registry's handle (0: not looked up, -1: none) */
+	int			text_kind;		/* PLT_OTHER: PLV_RANGE for a range type, PLV_TIMETZ for timetz (Lua values of their text), else 0 */
+	int32		text_handle;	/* text_kind: the registry's handle (0: not looked up, -1: none) */
 } PlerlType;
 
 typedef struct PlerlProc

@@ -185,11 +185,15 @@ plerl_type_init(PlerlType *t, Oid oid, int32 typmod, bool result, MemoryContext 
 	{
 		case DATEOID:
 		case TIMEOID:
-		case TIMETZOID:
 		case TIMESTAMPOID:
 		case TIMESTAMPTZOID:
 		case INTERVALOID:
 			t->iso_out = true;
+			break;
+		case TIMETZOID:
+			t->iso_out = true;
+			if (t->kind == PLT_OTHER)
+				t->text_kind = PLV_TIMETZ;
 			break;
 		default:
 			/* Ranges of dates too (ranges print their bounds' output). */
@@ -197,7 +201,8 @@ plerl_type_init(PlerlType *t, Oid oid, int32 typmod, bool result, MemoryContext 
 				(get_typtype(base) == TYPTYPE_RANGE || get_typtype(base) == TYPTYPE_MULTIRANGE))
 			{
 				t->iso_out = true;
-				t->is_range = get_typtype(base) == TYPTYPE_RANGE;
+				if (get_typtype(base) == TYPTYPE_RANGE)
+					t->text_kind = PLV_RANGE;
 			}
 			break;
 	}
@@ -833,15 +838,15 @@ plerl_datum_to_value(PlerlType *t, Datum d, bool isnull, PlerlValue *v)
 					t->base == REFCURSOROID ? PLV_REFCURSOR : PLV_TEXT;
 				v->p = s;
 				v->len = strlen(s);
-				if (t->is_range)
+				if (t->text_kind != 0)
 				{
-					/* A range value for Lua: its text and its type's handle. */
-					if (t->range_handle == 0)
-						t->range_handle = plerl_type_handle(t->oid, t->typmod);
-					if (t->range_handle > 0)
+					/* A range or timetz value for Lua: its text and its type's handle. */
+					if (t->text_handle == 0)
+						t->text_handle = plerl_type_handle(t->oid, t->typmod);
+					if (t->text_handle > 0)
 					{
-						v->kind = PLV_RANGE;
-						v->i = t->range_handle;
+						v->kind = t->text_kind;
+						v->i = t->text_handle;
 					}
 				}
 				break;

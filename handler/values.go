@@ -49,6 +49,8 @@ func valueToLua(s *pl.State, v *C.PlerlValue) (lua.LValue, error) {
 		return s.RefCursor(C.GoStringN(v.p, C.int(v.len))), nil
 	case C.PLV_RANGE:
 		return s.NewRange(int32(v.i), C.GoStringN(v.p, C.int(v.len))), nil
+	case C.PLV_TIMETZ:
+		return s.NewTimeTZ(int32(v.i), C.GoStringN(v.p, C.int(v.len))), nil
 	}
 	return nil, pl.Errorf(sqlstate.InternalError, "plerl: unknown value kind %d", int(v.kind))
 }
@@ -374,10 +376,10 @@ func scalarOut(s *pl.State, v lua.LValue, kind int, o *outVal) error {
 		o.str = string(str)
 		return nil
 	}
-	if r, ok := pl.AsRange(v); ok && kind != C.PLT_BYTEA {
-		// A range value: its text (the target's input function reads it).
+	if t, ok := pl.AsSQLText(v); ok && kind != C.PLT_BYTEA {
+		// A range or timetz value: its text (the target's input function reads it).
 		o.kind = C.PLV_TEXT
-		o.str = r.Text
+		o.str = t
 		return nil
 	}
 	if d, ok := pl.AsDateTime(v); ok && kind == C.PLT_OTHER {

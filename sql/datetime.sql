@@ -146,3 +146,49 @@ UPDATE dt_log SET at = at + interval '1 microsecond' WHERE id = 1;
 SELECT * FROM dt_log ORDER BY id;
 RESET timezone;
 RESET datestyle;
+
+-- timetz: a time of day and its UTC offset, its ISO text whatever
+-- DateStyle; fields hour, min, sec, usec, timezone (seconds east), epoch
+-- (as extract(epoch ...)); pllua's table forms; exact round trips.
+SET timezone = 'PST8PDT';
+SET datestyle = 'Postgres, MDY';
+DO LANGUAGE plerl $$
+  print(pgtype.timetz{ hour = 12, min = 23, sec = 34.1, timezone = 7200 }, pgtype.timetz{ hour = 1, usec = 5 })
+  print(pgtype.timetz{ epoch = 3601, timezone = -3600 }, pgtype.timetz{ epoch = 86400 + 60, timezone = 19815 },
+        pgtype.timetz('10:20:30.5 EST'), pgtype.timetz(nil))
+  local t = pgtype.timetz('03:45:01.234567+01')
+  local a = t:as_table()
+  print(t.hour, t.min, t.sec, t.usec, t.timezone, t.epoch, a.timezone, a.sec, t.nosuch, type(t), t:type(), pgtype(t))
+  print(t == pgtype.timetz('03:45:01.234567+01:00'), t == pgtype.timetz('02:45:01.234567+00'), t:sub(1, 5), 'at ' .. t,
+        table.concat({ t, t }, ' '), json.encode({ t }))
+$$;
+CREATE TABLE dt_tz (id integer, t timetz, ts timetz[]);
+INSERT INTO dt_tz VALUES (1, '23:59:59.999999-15:59:59', '{00:00+00,"24:00:00+14"}'), (2, NULL, NULL);
+CREATE FUNCTION dt_tz_trig() RETURNS trigger LANGUAGE plerl AS $$
+  local n = trigger.new
+  if n.t then
+    print(n.t, n.t.timezone, n.t.epoch, n.ts[2], n.ts[2].hour, n.ts[2].timezone)
+    n.t = pgtype.timetz{ hour = n.t.hour, min = n.t.min, sec = n.t.sec, timezone = 3600 }
+    n.ts = { n.ts[2], n.ts[1] }
+  end
+  return n
+$$;
+CREATE TRIGGER dt_tz_trig BEFORE UPDATE ON dt_tz FOR EACH ROW EXECUTE FUNCTION dt_tz_trig();
+UPDATE dt_tz SET id = id + 10;
+SELECT * FROM dt_tz ORDER BY id;
+CREATE FUNCTION dt_tz_echo(t timetz) RETURNS timetz LANGUAGE plerl AS $$ return t $$;
+SELECT dt_tz_echo(t) = t AS same, dt_tz_echo(t)::text = t::text AS same_text FROM dt_tz WHERE t IS NOT NULL;
+CREATE FUNCTION dt_tz_time() RETURNS time LANGUAGE plerl AS $$ return pgtype.timetz('10:11:12+05') $$;
+SELECT dt_tz_time();
+-- Bad input: SQLSTATEs, never a crash.
+DO LANGUAGE plerl $$ print(pgtype.timetz{ hour = 20, timezone = 'America/Los_Angeles' }) $$;
+DO LANGUAGE plerl $$ print(pgtype.timetz{ hour = 25 }) $$;
+DO LANGUAGE plerl $$ print(pgtype.timetz{ hour = 1.5 }) $$;
+DO LANGUAGE plerl $$ print(pgtype.timetz{ sec = 0/0 }) $$;
+DO LANGUAGE plerl $$ print(pgtype.timetz{ epoch = 1, hour = 1 }) $$;
+DO LANGUAGE plerl $$ print(pgtype.timetz{ hour = 1, timezone = 16 * 3600 }) $$;
+DO LANGUAGE plerl $$ print(pgtype.timetz('25:00+01')) $$;
+DO LANGUAGE plerl $$ print(pgtype.timetz('10:00+04'):as_table('UTC')) $$;
+DROP TABLE dt_tz;
+RESET timezone;
+RESET datestyle;

@@ -21,7 +21,7 @@ var allowTrusted = map[string][]string{
 		"unpack", "xpcall"},
 	"coroutine":    {"create", "resume", "running", "status", "wrap", "yield"},
 	"datetime":     {"date", "interval", "is", "time", "timestamp", "timestamptz"},
-	"pgtype":       {"array", "date", "interval", "time", "timestamp", "timestamptz"},
+	"pgtype":       {"array", "date", "interval", "time", "timestamp", "timestamptz", "timetz"},
 	"pgtype.array": {},
 	"elog":         {"debug", "error", "info", "log", "notice", "warning"},
 	"erlang": {"async", "async_with", "atom", "await", "await_all", "binary", "call", "call_many",

@@ -271,12 +271,13 @@ func (s *State) luaTableConcat(L *lua.LState) int {
 			texts[k] = s.DateTimeText(d)
 			v = lua.LString(texts[k])
 		}
-		if r, ok := AsRange(v); ok {
+		if t, ok := AsSQLText(v); ok {
+			// Ranges and timetz values too.
 			if texts == nil {
 				texts = map[int]string{}
 			}
-			texts[k] = r.Text
-			v = lua.LString(r.Text)
+			texts[k] = t
+			v = lua.LString(t)
 		}
 		if !lua.LVCanConvToString(v) {
 			L.RaiseError("invalid value (%s) at index %d in table for concat", v.Type().String(), k)

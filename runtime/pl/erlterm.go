@@ -186,9 +186,9 @@ func (s *State) toTerm(v lua.LValue, opt *TermOptions, depth int, atoms map[term
 		if d, ok := x.Value.(DateTime); ok {
 			return dateTimeTerm(d)
 		}
-		if r, ok := x.Value.(*Range); ok {
-			// A range is its SQL text, a binary (as before ranges were values).
-			return term.Binary(r.Text), nil
+		if r, ok := x.Value.(textValue); ok {
+			// A range or timetz is its SQL text, a binary (as before they were values).
+			return term.Binary(r.SQLText()), nil
 		}
 		if n, ok := s.exactInteger(x); ok {
 			return n, nil

@@ -325,9 +325,9 @@ func (s *State) encodeJSON(b *strings.Builder, v lua.LValue, depth int) error {
 				return errJSONEncode("JSON has no %s", u.String())
 			}
 			b.WriteString(u.String())
-		case *Range:
-			// A range is its SQL text (as it was before ranges were values).
-			writeJSONString(b, u.Text)
+		case textValue:
+			// A range or timetz is its SQL text (as before they were values).
+			writeJSONString(b, u.SQLText())
 		default:
 			return errJSONEncode("%s", s.typeName(v))
 		}

@@ -23,6 +23,24 @@ func (s *State) registerPgtype() {
 			return 1
 		}))
 	}
+	// pgtype.timetz(text) and pllua's table forms (timetz.go).
+	pg.RawSetString("timetz", L.NewFunction(func(L *lua.LState) int {
+		a := L.Get(1)
+		if tbl, ok := a.(*lua.LTable); ok {
+			a = lua.LString(s.timeTZText(tbl))
+		}
+		if a == lua.LNil {
+			L.Push(lua.LNil)
+			return 1
+		}
+		t := s.pgTypeNamed("timetz").(*lua.LUserData).Value.(pgType)
+		v, err := s.e.host.(TypeHost).TypeBuild(s, t.handle, []lua.LValue{a})
+		if err != nil {
+			s.raise(err)
+		}
+		L.Push(v)
+		return 1
+	}))
 	// T:name(), T:element().
 	typeName := L.NewFunction(func(L *lua.LState) int {
 		L.Push(lua.LString(s.pgTypeName(s.checkPgType(L, 1))))
@@ -210,6 +228,9 @@ func (s *State) pgTypeOf(v lua.LValue) lua.LValue {
 	}
 	if r, ok := AsRange(v); ok {
 		return s.newPgType(pgType{handle: r.Handle})
+	}
+	if t, ok := AsTimeTZ(v); ok {
+		return s.newPgType(pgType{handle: t.Handle})
 	}
 	t, ok := v.(*lua.LTable)
 	if !ok {

@@ -40,6 +40,23 @@ func (s *State) NewRange(handle int32, text string) lua.LValue {
 	return ud
 }
 
+// SQLText is a range's text.
+func (r *Range) SQLText() string { return r.Text }
+
+// textValue: values that are their SQL text wherever a string is wanted
+// (ranges, timetz): they were strings before they were values.
+type textValue interface{ SQLText() string }
+
+// AsSQLText is the SQL text of a range or timetz value.
+func AsSQLText(v lua.LValue) (string, bool) {
+	if ud, ok := v.(*lua.LUserData); ok {
+		if t, ok := ud.Value.(textValue); ok {
+			return t.SQLText(), true
+		}
+	}
+	return "", false
+}
+
 // AsRange is the range a Lua value holds, if it holds one.
 func AsRange(v lua.LValue) (*Range, bool) {
 	if ud, ok := v.(*lua.LUserData); ok {
@@ -118,21 +135,7 @@ func (s *State) registerRange() {
 		default:
 			// The string methods, on the SQL text (r:match(...), r:sub(1, 1)):
 			// a range was a string before it was a value.
-			if fn, ok := L.GetField(L.GetGlobal("string"), L.CheckString(2)).(*lua.LFunction); ok {
-				v = L.NewFunction(func(L *lua.LState) int {
-					top := L.GetTop()
-					args := []lua.LValue{lua.LString(s.checkRange(L, 1).Text)}
-					for i := 2; i <= top; i++ {
-						args = append(args, L.Get(i))
-					}
-					L.Push(fn)
-					for _, a := range args {
-						L.Push(a)
-					}
-					L.Call(len(args), lua.MultRet)
-					return L.GetTop() - top
-				})
-			}
+			v = s.stringMethod(L, L.CheckString(2))
 		}
 		L.Push(v)
 		return 1

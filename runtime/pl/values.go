@@ -63,6 +63,7 @@ func (s *State) registerTypes() {
 	s.registerDateTime()
 	s.registerPgtype()
 	s.registerRange()
+	s.registerTimeTZ()
 }
 
 // Null is the sentinel for SQL NULL (and JSON null) inside tables.
