@@ -21,7 +21,7 @@ func plerlGoTrigger(call *C.PlerlCall, tg *C.PlerlTrigger) {
 
 	trusted := call.flags&C.PLERL_TRUSTED != 0
 	s := engine.State(uint32(call.user_id), trusted)
-	td := &pl.TriggerData{}
+	td := trigBuffers(entryDepth)
 	if tg.is_event != 0 {
 		td.IsEvent = true
 		td.Event = cachedString(tg.event)
@@ -42,22 +42,29 @@ func plerlGoTrigger(call *C.PlerlCall, tg *C.PlerlTrigger) {
 			td.Args = append(td.Args, cachedString(a))
 		}
 	}
-	names, lnames := columnNamesL(&tg.new_row)
+	set := columnSet(&tg.new_row)
+	names, lnames := set.names, set.lnames
 	td.Attributes, td.AttributesID = lnames, int64(tg.new_row.desc_id)
 	if td.Level == "ROW" {
 		ncols := len(names)
+		sh := set.shape()
 		mt := s.RowMeta(int32(tg.new_row.type_handle))
 		var err error
 		if tg.old_row.nrows > 0 {
-			td.Old, err = rowToLua(s, names, unsafe.Slice(tg.old_row.values, ncols), nil, mt)
+			td.Old, err = rowToLua(s, sh, unsafe.Slice(tg.old_row.values, ncols), nil, mt)
 			if err != nil {
 				setError(&call.err, err)
 				return
 			}
 		}
 		if tg.new_row.nrows > 0 {
-			td.NewValues = make([]lua.LValue, ncols)
-			td.New, err = rowToLua(s, names, unsafe.Slice(tg.new_row.values, ncols), td.NewValues, mt)
+			if cap(td.NewValues) >= ncols {
+				td.NewValues = td.NewValues[:ncols]
+				clear(td.NewValues)
+			} else {
+				td.NewValues = make([]lua.LValue, ncols)
+			}
+			td.New, err = rowToLua(s, sh, unsafe.Slice(tg.new_row.values, ncols), td.NewValues, mt)
 			if err != nil {
 				setError(&call.err, err)
 				return
@@ -69,6 +76,9 @@ func plerlGoTrigger(call *C.PlerlCall, tg *C.PlerlTrigger) {
 	if err != nil {
 		setError(&call.err, err)
 		return
+	}
+	if cap(res.Changed) > cap(td.ChangedBuf) {
+		td.ChangedBuf = res.Changed[:0] // wider rows: keep the larger buffer
 	}
 	switch res.Action {
 	case pl.TriggerSkip:
@@ -97,6 +107,24 @@ func plerlGoTrigger(call *C.PlerlCall, tg *C.PlerlTrigger) {
 	default:
 		tg.action = C.PLERL_TRIG_KEEP
 	}
+}
+
+// trigBufs: the TriggerData of each nesting depth (a trigger's SQL may
+// fire another trigger), reused from row to row with its slices
+// (NewValues, the changed columns, Args): nothing of it reaches Lua, and
+// a firing is done with it when plerlGoTrigger returns.
+var trigBufs []*pl.TriggerData
+
+func trigBuffers(depth int) *pl.TriggerData {
+	for len(trigBufs) <= depth {
+		trigBufs = append(trigBufs, &pl.TriggerData{})
+	}
+	td := trigBufs[depth]
+	*td = pl.TriggerData{Args: td.Args[:0], NewValues: td.NewValues[:0], ChangedBuf: td.ChangedBuf}
+	if cap(td.ChangedBuf) < 16 {
+		td.ChangedBuf = make([]bool, 0, 64)
+	}
+	return td
 }
 
 // trigFixed holds the fixed strings of one trigger firing and the C
