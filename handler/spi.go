@@ -604,9 +604,18 @@ func columnError(err error, name string) error {
 }
 
 // infosOf views the column types of rows (C memory, valid for the call).
-func infosOf(r *C.PlerlRows) []*C.PlerlTypeInfo {
+func infosOf(r *C.PlerlRows) []*C.PlerlTypeInfo { return infosInto(nil, r) }
+
+// infosInto is infosOf into buf when it is long enough.
+func infosInto(buf []*C.PlerlTypeInfo, r *C.PlerlRows) []*C.PlerlTypeInfo {
 	n := int(r.ncols)
-	out := make([]*C.PlerlTypeInfo, n)
+	var out []*C.PlerlTypeInfo
+	if cap(buf) >= n {
+		out = buf[:n]
+		clear(out)
+	} else {
+		out = make([]*C.PlerlTypeInfo, n)
+	}
 	if n > 0 && r.types != nil {
 		for i, t := range unsafe.Slice(r.types, n) {
 			out[i] = (*C.PlerlTypeInfo)(unsafe.Pointer(t))

@@ -21,7 +21,8 @@ func plerlGoTrigger(call *C.PlerlCall, tg *C.PlerlTrigger) {
 
 	trusted := call.flags&C.PLERL_TRUSTED != 0
 	s := engine.State(uint32(call.user_id), trusted)
-	td := trigBuffers(entryDepth)
+	buf := trigBuffers(entryDepth)
+	td := &buf.td
 	if tg.is_event != 0 {
 		td.IsEvent = true
 		td.Event = cachedString(tg.event)
@@ -99,7 +100,8 @@ func plerlGoTrigger(call *C.PlerlCall, tg *C.PlerlTrigger) {
 		// A changed trigger.new was checked for unknown fields already; a
 		// table in its place is checked here.
 		want := res.Changed
-		if err := rowFromLua(s, res.Row, names, infosOf(&tg.new_row), want, out, want == nil, td.Table); err != nil {
+		buf.infos = infosInto(buf.infos, &tg.new_row)
+		if err := rowFromLua(s, res.Row, names, buf.infos, want, out, want == nil, td.Table); err != nil {
 			setError(&call.err, err)
 			return
 		}
@@ -111,20 +113,26 @@ func plerlGoTrigger(call *C.PlerlCall, tg *C.PlerlTrigger) {
 
 // trigBufs: the TriggerData of each nesting depth (a trigger's SQL may
 // fire another trigger), reused from row to row with its slices
-// (NewValues, the changed columns, Args): nothing of it reaches Lua, and
-// a firing is done with it when plerlGoTrigger returns.
-var trigBufs []*pl.TriggerData
+// (NewValues, the changed columns, Args, the column types): nothing of it
+// reaches Lua, and a firing is done with it when plerlGoTrigger returns.
+type trigBuf struct {
+	td    pl.TriggerData
+	infos []*C.PlerlTypeInfo
+}
 
-func trigBuffers(depth int) *pl.TriggerData {
+var trigBufs []*trigBuf
+
+func trigBuffers(depth int) *trigBuf {
 	for len(trigBufs) <= depth {
-		trigBufs = append(trigBufs, &pl.TriggerData{})
+		trigBufs = append(trigBufs, &trigBuf{})
 	}
-	td := trigBufs[depth]
+	b := trigBufs[depth]
+	td := &b.td
 	*td = pl.TriggerData{Args: td.Args[:0], NewValues: td.NewValues[:0], ChangedBuf: td.ChangedBuf}
 	if cap(td.ChangedBuf) < 16 {
 		td.ChangedBuf = make([]bool, 0, 64)
 	}
-	return td
+	return b
 }
 
 // trigFixed holds the fixed strings of one trigger firing and the C

@@ -96,13 +96,13 @@ func (e *Engine) CallTrigger(s *State, id int64, td *TriggerData) (TriggerResult
 	if row != nil {
 		triggerShape.Set(t, "row", row)
 	}
+	var argsBuf [8]lua.LValue // CallIn only reads its arguments
 	var args []lua.LValue
 	if td.IsEvent {
-		args = []lua.LValue{t}
+		args = append(argsBuf[:0], t)
 	} else {
 		// pllua's parameters: trigger, old, new, then the arguments.
-		args = make([]lua.LValue, 3, 3+len(td.Args))
-		args[0], args[1], args[2] = t, lua.LNil, lua.LNil
+		args = append(argsBuf[:0], t, lua.LNil, lua.LNil)
 		if td.Old != nil {
 			args[1] = td.Old
 		}
