@@ -443,6 +443,15 @@ func freeRows(rows *C.PlerlRows) error {
 type colNameSet struct {
 	names  []string
 	lnames []lua.LString
+	sh     *pl.TableShape // the row tables' shape, made on first use
+}
+
+// shape is the shape of row tables of these columns.
+func (set *colNameSet) shape() *pl.TableShape {
+	if set.sh == nil {
+		set.sh = pl.NewTableShape(set.names)
+	}
+	return set.sh
 }
 
 var colNames = map[int64]*colNameSet{}
@@ -454,10 +463,16 @@ func columnNames(r *C.PlerlRows) []string {
 
 // columnNamesL also gives the names as Lua strings.
 func columnNamesL(r *C.PlerlRows) ([]string, []lua.LString) {
+	set := columnSet(r)
+	return set.names, set.lnames
+}
+
+// columnSet: the column names of rows (cached by descriptor id).
+func columnSet(r *C.PlerlRows) *colNameSet {
 	n := int(r.ncols)
 	id := int64(r.desc_id)
 	if set, ok := colNames[id]; ok && id != 0 && len(set.names) == n {
-		return set.names, set.lnames
+		return set
 	}
 	set := &colNameSet{names: make([]string, n), lnames: make([]lua.LString, n)}
 	if n > 0 {
@@ -474,7 +489,7 @@ func columnNamesL(r *C.PlerlRows) ([]string, []lua.LString) {
 		}
 		colNames[id] = set
 	}
-	return set.names, set.lnames
+	return set
 }
 
 // rowsToLua makes a table of rows, each a table by column name (a NULL
@@ -485,12 +500,13 @@ func rowsToLua(s *pl.State, r *C.PlerlRows) (*lua.LTable, error) {
 	if n == 0 || r.ncols == 0 {
 		return out, nil
 	}
-	names := columnNames(r)
+	set := columnSet(r)
+	names, sh := set.names, set.shape()
 	nc := len(names)
 	vals := unsafe.Slice(r.values, n*nc)
 	mt := s.RowMeta(int32(r.type_handle))
 	for i := 0; i < n; i++ {
-		row, err := rowToLua(s, names, vals[i*nc:(i+1)*nc], nil, mt)
+		row, err := rowToLua(s, sh, vals[i*nc:(i+1)*nc], nil, mt)
 		if err != nil {
 			return nil, err
 		}
@@ -502,12 +518,10 @@ func rowsToLua(s *pl.State, r *C.PlerlRows) (*lua.LTable, error) {
 // rowToLua makes one row table; orig, if not nil, receives each column's
 // Lua value; mt, if not nil, is its metatable (pl.State.RowMeta: shared
 // by the rows of one type).
-func rowToLua(s *pl.State, names []string, vals []C.PlerlValue, orig []lua.LValue, mt *lua.LTable) (*lua.LTable, error) {
-	row := s.L.CreateTable(0, len(names))
-	if mt != nil {
-		row.Metatable = mt
-	}
-	for c, name := range names {
+// sh is the shape of the row tables of these columns (colNameSet.shape).
+func rowToLua(s *pl.State, sh *pl.TableShape, vals []C.PlerlValue, orig []lua.LValue, mt *lua.LTable) (*lua.LTable, error) {
+	row := sh.New(s.L, mt)
+	for c, name := range sh.Names {
 		if name == "" {
 			continue
 		}
@@ -522,7 +536,7 @@ func rowToLua(s *pl.State, names []string, vals []C.PlerlValue, orig []lua.LValu
 		if err != nil {
 			return nil, pl.Errorf(sqlstate.DatatypeMismatch, "column %q: %s", name, err.Error())
 		}
-		row.RawSetString(name, lv)
+		sh.Set(row, name, lv)
 		if orig != nil {
 			orig[c] = lv
 		}
@@ -593,9 +607,18 @@ func columnError(err error, name string) error {
 }
 
 // infosOf views the column types of rows (C memory, valid for the call).
-func infosOf(r *C.PlerlRows) []*C.PlerlTypeInfo {
+func infosOf(r *C.PlerlRows) []*C.PlerlTypeInfo { return infosInto(nil, r) }
+
+// infosInto is infosOf into buf when it is long enough.
+func infosInto(buf []*C.PlerlTypeInfo, r *C.PlerlRows) []*C.PlerlTypeInfo {
 	n := int(r.ncols)
-	out := make([]*C.PlerlTypeInfo, n)
+	var out []*C.PlerlTypeInfo
+	if cap(buf) >= n {
+		out = buf[:n]
+		clear(out)
+	} else {
+		out = make([]*C.PlerlTypeInfo, n)
+	}
 	if n > 0 && r.types != nil {
 		for i, t := range unsafe.Slice(r.types, n) {
 			out[i] = (*C.PlerlTypeInfo)(unsafe.Pointer(t))

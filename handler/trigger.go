@@ -21,7 +21,8 @@ func plerlGoTrigger(call *C.PlerlCall, tg *C.PlerlTrigger) {
 
 	trusted := call.flags&C.PLERL_TRUSTED != 0
 	s := engine.State(uint32(call.user_id), trusted)
-	td := &pl.TriggerData{}
+	buf := trigBuffers(entryDepth)
+	td := &buf.td
 	if tg.is_event != 0 {
 		td.IsEvent = true
 		td.Event = cachedString(tg.event)
@@ -42,22 +43,29 @@ func plerlGoTrigger(call *C.PlerlCall, tg *C.PlerlTrigger) {
 			td.Args = append(td.Args, cachedString(a))
 		}
 	}
-	names, lnames := columnNamesL(&tg.new_row)
+	set := columnSet(&tg.new_row)
+	names, lnames := set.names, set.lnames
 	td.Attributes, td.AttributesID = lnames, int64(tg.new_row.desc_id)
 	if td.Level == "ROW" {
 		ncols := len(names)
+		sh := set.shape()
 		mt := s.RowMeta(int32(tg.new_row.type_handle))
 		var err error
 		if tg.old_row.nrows > 0 {
-			td.Old, err = rowToLua(s, names, unsafe.Slice(tg.old_row.values, ncols), nil, mt)
+			td.Old, err = rowToLua(s, sh, unsafe.Slice(tg.old_row.values, ncols), nil, mt)
 			if err != nil {
 				setError(&call.err, err)
 				return
 			}
 		}
 		if tg.new_row.nrows > 0 {
-			td.NewValues = make([]lua.LValue, ncols)
-			td.New, err = rowToLua(s, names, unsafe.Slice(tg.new_row.values, ncols), td.NewValues, mt)
+			if cap(td.NewValues) >= ncols {
+				td.NewValues = td.NewValues[:ncols]
+				clear(td.NewValues)
+			} else {
+				td.NewValues = make([]lua.LValue, ncols)
+			}
+			td.New, err = rowToLua(s, sh, unsafe.Slice(tg.new_row.values, ncols), td.NewValues, mt)
 			if err != nil {
 				setError(&call.err, err)
 				return
@@ -69,6 +77,9 @@ func plerlGoTrigger(call *C.PlerlCall, tg *C.PlerlTrigger) {
 	if err != nil {
 		setError(&call.err, err)
 		return
+	}
+	if cap(res.Changed) > cap(td.ChangedBuf) {
+		td.ChangedBuf = res.Changed[:0] // wider rows: keep the larger buffer
 	}
 	switch res.Action {
 	case pl.TriggerSkip:
@@ -89,7 +100,8 @@ func plerlGoTrigger(call *C.PlerlCall, tg *C.PlerlTrigger) {
 		// A changed trigger.new was checked for unknown fields already; a
 		// table in its place is checked here.
 		want := res.Changed
-		if err := rowFromLua(s, res.Row, names, infosOf(&tg.new_row), want, out, want == nil, td.Table); err != nil {
+		buf.infos = infosInto(buf.infos, &tg.new_row)
+		if err := rowFromLua(s, res.Row, names, buf.infos, want, out, want == nil, td.Table); err != nil {
 			setError(&call.err, err)
 			return
 		}
@@ -97,6 +109,30 @@ func plerlGoTrigger(call *C.PlerlCall, tg *C.PlerlTrigger) {
 	default:
 		tg.action = C.PLERL_TRIG_KEEP
 	}
+}
+
+// trigBufs: the TriggerData of each nesting depth (a trigger's SQL may
+// fire another trigger), reused from row to row with its slices
+// (NewValues, the changed columns, Args, the column types): nothing of it
+// reaches Lua, and a firing is done with it when plerlGoTrigger returns.
+type trigBuf struct {
+	td    pl.TriggerData
+	infos []*C.PlerlTypeInfo
+}
+
+var trigBufs []*trigBuf
+
+func trigBuffers(depth int) *trigBuf {
+	for len(trigBufs) <= depth {
+		trigBufs = append(trigBufs, &trigBuf{})
+	}
+	b := trigBufs[depth]
+	td := &b.td
+	*td = pl.TriggerData{Args: td.Args[:0], NewValues: td.NewValues[:0], ChangedBuf: td.ChangedBuf}
+	if cap(td.ChangedBuf) < 16 {
+		td.ChangedBuf = make([]bool, 0, 64)
+	}
+	return b
 }
 
 // trigFixed holds the fixed strings of one trigger firing and the C

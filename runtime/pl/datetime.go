@@ -72,7 +72,11 @@ func (d DateTime) infinite() int {
 func (s *State) NewDateTime(d DateTime) lua.LValue {
 	ud := s.L.NewUserData()
 	ud.Value = d
-	ud.Metatable = s.L.GetTypeMetatable(dtMetaName)
+	if s.dtMT != nil {
+		ud.Metatable = s.dtMT // a registry lookup per value otherwise (a date column per row)
+	} else {
+		ud.Metatable = s.L.GetTypeMetatable(dtMetaName)
+	}
 	return ud
 }
 
@@ -309,6 +313,7 @@ func dtRange(what string) *Error {
 func (s *State) registerDateTime() {
 	L := s.L
 	mt := L.NewTypeMetatable(dtMetaName)
+	s.dtMT = mt
 	mt.RawSetString("__name", lua.LString("datetime"))
 	mt.RawSetString("__metatable", lua.LString("datetime"))
 	methods := map[string]*lua.LFunction{

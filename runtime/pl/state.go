@@ -22,6 +22,8 @@ type State struct {
 
 	atoms map[term.Atom]*lua.LUserData // interned atoms
 
+	dtMT lua.LValue // the datetime metatable (registerDateTime), nil before
+
 	pcalls map[*lua.LState]int // open pcalls per thread (coroutine.go)
 
 	triggerMetas map[triggerKey]*lua.LTable // trigger.go

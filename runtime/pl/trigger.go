@@ -31,6 +31,9 @@ type TriggerData struct {
 	// which columns the function changed.
 	Columns   []lua.LString
 	NewValues []lua.LValue
+	// ChangedBuf, if long enough, holds TriggerResult.Changed (a buffer
+	// the caller reuses across rows; nil: a new slice).
+	ChangedBuf []bool
 
 	// Attributes are the relation's column names by position ("" for a
 	// dropped column), for trigger.relation; AttributesID identifies
@@ -65,9 +68,10 @@ type TriggerResult struct {
 // Setting trigger.new to nil skips the row too. Other results are ignored.
 func (e *Engine) CallTrigger(s *State, id int64, td *TriggerData) (TriggerResult, error) {
 	L := s.L
-	t := L.CreateTable(0, 3)
 	// The fixed fields come from a per-trigger prototype through the
 	// metatable: a table of a dozen fields per row was most of the cost.
+	// The per-row fields: a table of a fixed shape.
+	t := triggerShape.New(L, nil)
 	L.SetMetatable(t, s.triggerMeta(td))
 	if len(td.Args) > 0 {
 		// Per call: a function may change its copy. (No arguments: the
@@ -76,13 +80,13 @@ func (e *Engine) CallTrigger(s *State, id int64, td *TriggerData) (TriggerResult
 		for _, a := range td.Args {
 			args.Append(lua.LString(a))
 		}
-		t.RawSetString("args", args)
+		triggerShape.Set(t, "args", args)
 	}
 	if td.Old != nil {
-		t.RawSetString("old", td.Old)
+		triggerShape.Set(t, "old", td.Old)
 	}
 	if td.New != nil {
-		t.RawSetString("new", td.New)
+		triggerShape.Set(t, "new", td.New)
 	}
 	// trigger.row: the row the operation acts on (pllua's name).
 	row := td.New
@@ -90,12 +94,15 @@ func (e *Engine) CallTrigger(s *State, id int64, td *TriggerData) (TriggerResult
 		row = td.Old
 	}
 	if row != nil {
-		t.RawSetString("row", row)
+		triggerShape.Set(t, "row", row)
 	}
-	args := []lua.LValue{t}
-	if !td.IsEvent {
+	var argsBuf [8]lua.LValue // CallIn only reads its arguments
+	var args []lua.LValue
+	if td.IsEvent {
+		args = append(argsBuf[:0], t)
+	} else {
 		// pllua's parameters: trigger, old, new, then the arguments.
-		args = append(args, lua.LNil, lua.LNil)
+		args = append(argsBuf[:0], t, lua.LNil, lua.LNil)
 		if td.Old != nil {
 			args[1] = td.Old
 		}
@@ -172,7 +179,7 @@ func (e *Engine) CallTrigger(s *State, id int64, td *TriggerData) (TriggerResult
 	default:
 		return TriggerResult{}, Errorf(sqlstate.DatatypeMismatch, "trigger.new must be a table, not %s", s.typeName(cur))
 	}
-	changed, any, unknown := rowChanges(td.New, td.Columns, td.NewValues)
+	changed, any, unknown := rowChanges(td.New, td.Columns, td.NewValues, td.ChangedBuf)
 	if unknown != "" {
 		return TriggerResult{}, Errorf(sqlstate.UndefinedColumn,
 			"column %q of relation %q does not exist", unknown, td.Table)
@@ -187,31 +194,25 @@ func (e *Engine) CallTrigger(s *State, id int64, td *TriggerData) (TriggerResult
 // and userdata count as changed (their insides may have been), scalars are
 // compared by value; a column set to a value of another type is changed.
 // A field that is no column is reported (a typo would otherwise vanish).
-func rowChanges(t *lua.LTable, cols []lua.LString, orig []lua.LValue) ([]bool, bool, string) {
-	unknown := ""
-	t.ForEach(func(k, _ lua.LValue) {
-		if unknown != "" {
-			return
-		}
-		if ks, ok := k.(lua.LString); ok && ks != "" {
-			for _, c := range cols {
-				if c == ks {
-					return
-				}
-			}
-		}
-		unknown = k.String()
-	})
-	if unknown != "" {
-		return nil, false, unknown
+// changed is buf (cleared) when it is long enough.
+func rowChanges(t *lua.LTable, cols []lua.LString, orig []lua.LValue, buf []bool) ([]bool, bool, string) {
+	var changed []bool
+	if cap(buf) >= len(cols) {
+		changed = buf[:len(cols)]
+		clear(changed)
+	} else {
+		changed = make([]bool, len(cols))
 	}
-	changed := make([]bool, len(cols))
 	any := false
+	found := 0
 	for i, name := range cols {
 		if name == "" {
 			continue
 		}
 		v := t.RawGetString(string(name))
+		if v != lua.LNil {
+			found++
+		}
 		o := orig[i]
 		same := false
 		switch x := v.(type) {
@@ -227,8 +228,33 @@ func rowChanges(t *lua.LTable, cols []lua.LString, orig []lua.LValue) ([]bool, b
 			any = true
 		}
 	}
+	// Every key a column (the usual case) when the table holds as many
+	// string keys as columns found, and no other keys; else find the one
+	// that is not.
+	if n, ok := stringKeyCount(t); !ok || n != found {
+		unknown := ""
+		t.ForEach(func(k, _ lua.LValue) {
+			if unknown != "" {
+				return
+			}
+			if ks, ok := k.(lua.LString); ok && ks != "" {
+				for _, c := range cols {
+					if c == ks {
+						return
+					}
+				}
+			}
+			unknown = k.String()
+		})
+		if unknown != "" {
+			return nil, false, unknown
+		}
+	}
 	return changed, any, ""
 }
+
+// triggerShape: the per-row fields of a trigger object.
+var triggerShape = NewTableShape([]string{"args", "old", "new", "row"})
 
 // triggerKey identifies what a trigger object's fixed fields hold.
 type triggerKey struct {
