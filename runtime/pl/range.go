@@ -96,19 +96,27 @@ func (s *State) rangeParts(r *Range) *RangeParts {
 	return r.parts
 }
 
-func (s *State) registerRange() {
+// textTypeMeta makes the metatable of a userdata kind whose SQL text is
+// text(L) of argument 1: its name, protected, tostring and .. by that text.
+func (s *State) textTypeMeta(meta, name string, text func(L *lua.LState) string) *lua.LTable {
 	L := s.L
-	mt := L.NewTypeMetatable(rangeMetaName)
-	mt.RawSetString("__name", lua.LString("range"))
-	mt.RawSetString("__metatable", lua.LString("range"))
+	mt := L.NewTypeMetatable(meta)
+	mt.RawSetString("__name", lua.LString(name))
+	mt.RawSetString("__metatable", lua.LString(name))
 	mt.RawSetString("__tostring", L.NewFunction(func(L *lua.LState) int {
-		L.Push(lua.LString(s.checkRange(L, 1).Text))
+		L.Push(lua.LString(text(L)))
 		return 1
 	}))
 	mt.RawSetString("__concat", L.NewFunction(func(L *lua.LState) int {
 		L.Push(lua.LString(s.tostring(L.Get(1)) + s.tostring(L.Get(2))))
 		return 1
 	}))
+	return mt
+}
+
+func (s *State) registerRange() {
+	L := s.L
+	mt := s.textTypeMeta(rangeMetaName, "range", func(L *lua.LState) string { return s.checkRange(L, 1).Text })
 	mt.RawSetString("__eq", L.NewFunction(func(L *lua.LState) int {
 		a, b := s.checkRange(L, 1), s.checkRange(L, 2)
 		L.Push(lua.LBool(a.Handle == b.Handle && a.Text == b.Text))

@@ -211,17 +211,7 @@ func (s *State) stringMethod(L *lua.LState, name string) lua.LValue {
 
 func (s *State) registerTimeTZ() {
 	L := s.L
-	mt := L.NewTypeMetatable(timeTZMetaName)
-	mt.RawSetString("__name", lua.LString("timetz"))
-	mt.RawSetString("__metatable", lua.LString("timetz"))
-	mt.RawSetString("__tostring", L.NewFunction(func(L *lua.LState) int {
-		L.Push(lua.LString(s.checkTimeTZ(L, 1).Text))
-		return 1
-	}))
-	mt.RawSetString("__concat", L.NewFunction(func(L *lua.LState) int {
-		L.Push(lua.LString(s.tostring(L.Get(1)) + s.tostring(L.Get(2))))
-		return 1
-	}))
+	mt := s.textTypeMeta(timeTZMetaName, "timetz", func(L *lua.LState) string { return s.checkTimeTZ(L, 1).Text })
 	mt.RawSetString("__eq", L.NewFunction(func(L *lua.LState) int {
 		a, b := s.checkTimeTZ(L, 1), s.checkTimeTZ(L, 2)
 		a.parse(s)
