@@ -18,6 +18,45 @@
 
 #include "plerl_int.h"
 
+/* The type of handle; raises if there is none (a stale handle from Go). */
+static PlerlType *
+type_of(int32_t handle)
+{
+	PlerlType  *t = plerl_type_by_handle(handle);
+
+	if (t == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("plerl: no type has the handle %d", (int) handle)));
+	return t;
+}
+
+/* The handle of (oid, typmod), registered now if need be; raises when the registry is full. */
+static int32
+registered(Oid oid, int32 typmod)
+{
+	int32		h = plerl_type_handle(oid, typmod);
+
+	if (h <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("pgtype: too many types in this session for type %s", format_type_be(oid))));
+	return h;
+}
+
+/* Where coerced values live until Go has read them: emptied and made current (returns the old one). */
+static MemoryContext coerce_cxt;
+
+static MemoryContext
+coerce_context(void)
+{
+	if (coerce_cxt == NULL)
+		coerce_cxt = AllocSetContextCreate(TopMemoryContext, "plerl pgtype values",
+										   ALLOCSET_DEFAULT_SIZES);
+	MemoryContextReset(coerce_cxt);
+	return MemoryContextSwitchTo(coerce_cxt);
+}
+
 /*
  * The type of handle as Go converts values for it (kept current), and its
  * pg_type.typtype ('r' for a range: Lua builds its text).
@@ -30,12 +69,8 @@ plerl_type_info(int32_t handle, const PlerlTypeInfo **info, int32_t *typtype, Pl
 	*typtype = 0;
 	PG_TRY();
 	{
-		PlerlType  *t = plerl_type_by_handle(handle);
+		PlerlType  *t = type_of(handle);
 
-		if (t == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_INTERNAL_ERROR),
-					 errmsg("plerl: no type has the handle %d", (int) handle)));
 		*info = &t->info;
 		*typtype = get_typtype(t->base);
 	}
@@ -59,14 +94,10 @@ plerl_type_text(int32_t handle, PlerlValue *v, char **out, PlerlError *err)
 	*out = NULL;
 	PG_TRY();
 	{
-		PlerlType  *t = plerl_type_by_handle(handle);
+		PlerlType  *t = type_of(handle);
 		bool		isnull;
 		Datum		d;
 
-		if (t == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_INTERNAL_ERROR),
-					 errmsg("plerl: no type has the handle %d", (int) handle)));
 		d = plerl_value_to_datum(t, v, &isnull);
 		if (!isnull)
 		{
@@ -107,11 +138,7 @@ plerl_type_lookup(const char *name, int32_t *handle, PlerlError *err)
 			ereport(ERROR,
 					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 					 errmsg("pgtype: %s is a pseudo-type, which has no values", format_type_be(oid))));
-		*handle = plerl_type_handle(oid, typmod);
-		if (*handle <= 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("pgtype: too many types in this session for type %s", format_type_be(oid))));
+		*handle = registered(oid, typmod);
 	}
 	PG_CATCH();
 	{
@@ -121,9 +148,6 @@ plerl_type_lookup(const char *name, int32_t *handle, PlerlError *err)
 	PG_END_TRY();
 	return 0;
 }
-
-/* Where coerced values live until Go has read them (reset on each use). */
-static MemoryContext coerce_cxt;
 
 /*
  * in (a value Go made for the type of handle; consumed) made a Datum of
@@ -138,20 +162,12 @@ plerl_type_coerce(int32_t handle, PlerlValue *in, PlerlValue *out, PlerlError *e
 	memset(out, 0, sizeof(*out));
 	PG_TRY();
 	{
-		PlerlType  *t = plerl_type_by_handle(handle);
+		PlerlType  *t = type_of(handle);
 		MemoryContext old;
 		bool		isnull;
 		Datum		d;
 
-		if (t == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_INTERNAL_ERROR),
-					 errmsg("plerl: no type has the handle %d", (int) handle)));
-		if (coerce_cxt == NULL)
-			coerce_cxt = AllocSetContextCreate(TopMemoryContext, "plerl pgtype values",
-											   ALLOCSET_DEFAULT_SIZES);
-		MemoryContextReset(coerce_cxt);
-		old = MemoryContextSwitchTo(coerce_cxt);
+		old = coerce_context();
 		d = plerl_value_to_datum(t, in, &isnull);
 		plerl_datum_to_value(t, d, isnull, out);
 		MemoryContextSwitchTo(old);
@@ -195,11 +211,7 @@ plerl_type_of_arg(int32_t n, int32_t *handle, PlerlError *err)
 			ereport(ERROR,
 					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 					 errmsg("pgtype(nil, %d): the type is not known here or is a pseudo-type", (int) n)));
-		*handle = plerl_type_handle(oid, -1);
-		if (*handle <= 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("pgtype: too many types in this session for type %s", format_type_be(oid))));
+		*handle = registered(oid, -1);
 	}
 	PG_CATCH();
 	{
@@ -251,7 +263,7 @@ plerl_range_parts(int32_t handle, PlerlValue *in, PlerlValue *lo, PlerlValue *hi
 	*flags = 0;
 	PG_TRY();
 	{
-		PlerlType  *t = plerl_type_by_handle(handle);
+		PlerlType  *t = type_of(handle);
 		MemoryContext old;
 		TypeCacheEntry *tc;
 		RangeBound	lower,
@@ -260,19 +272,11 @@ plerl_range_parts(int32_t handle, PlerlValue *in, PlerlValue *lo, PlerlValue *hi
 					empty;
 		Datum		d;
 
-		if (t == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_INTERNAL_ERROR),
-					 errmsg("plerl: no type has the handle %d", (int) handle)));
 		if (get_typtype(t->base) != TYPTYPE_RANGE)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATATYPE_MISMATCH),
 					 errmsg("plerl: %s is not a range type", format_type_be(t->oid))));
-		if (coerce_cxt == NULL)
-			coerce_cxt = AllocSetContextCreate(TopMemoryContext, "plerl pgtype values",
-											   ALLOCSET_DEFAULT_SIZES);
-		MemoryContextReset(coerce_cxt);
-		old = MemoryContextSwitchTo(coerce_cxt);
+		old = coerce_context();
 		d = plerl_value_to_datum(t, in, &isnull);
 		if (!isnull)
 		{
@@ -286,14 +290,8 @@ plerl_range_parts(int32_t handle, PlerlValue *in, PlerlValue *lo, PlerlValue *hi
 				*flags = 1;
 			else
 			{
-				int32		sh = plerl_type_handle(tc->rngelemtype->type_id, -1);
-				PlerlType  *sub = sh > 0 ? plerl_type_by_handle(sh) : NULL;
+				PlerlType  *sub = type_of(registered(tc->rngelemtype->type_id, -1));
 
-				if (sub == NULL)
-					ereport(ERROR,
-							(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-							 errmsg("pgtype: too many types in this session for type %s",
-									format_type_be(tc->rngelemtype->type_id))));
 				*flags = (lower.inclusive ? 2 : 0) | (upper.inclusive ? 4 : 0) |
 					(lower.infinite ? 8 : 0) | (upper.infinite ? 16 : 0);
 				if (!lower.infinite)
