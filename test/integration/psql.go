@@ -42,6 +42,18 @@ func (r Result) Elapsed() time.Duration { return r.Done.Sub(r.Sent) }
 // OK reports a successful statement.
 func (r Result) OK() bool { return r.Err == nil && r.SQLState == "00000" }
 
+// cancelled: nil if the statement ended with 57014 (query_canceled), else
+// what it ended with; trial (from 1) names the attempt.
+func (r Result) cancelled(trial int) error {
+	if r.Err != nil {
+		return fmt.Errorf("trial %d: %v", trial, r.Err)
+	}
+	if r.SQLState != "57014" {
+		return fmt.Errorf("trial %d: SQLSTATE %s (%s), want 57014", trial, r.SQLState, r.Message)
+	}
+	return nil
+}
+
 // One returns the only row (or "" and an error).
 func (r Result) One() (string, error) {
 	if err := r.Error(); err != nil {
