@@ -123,11 +123,15 @@ func setPanicError(cerr *C.PlerlError, r any) {
 // callbacks).
 func reportPanics(where string) {
 	if r := recover(); r != nil {
-		func() {
-			defer func() { recover() }() // the report itself must not fail
-			_ = host{}.Elog(pl.LevelWarning, fmt.Sprintf("plerl: internal error in %s: %v", where, r), "", "")
-		}()
+		reportPanic(where, r)
 	}
+}
+
+// reportPanic reports r, a panic recovered in where, as a WARNING (for a
+// deferred function that recovers itself: recover only works there).
+func reportPanic(where string, r any) {
+	defer func() { recover() }() // the report itself must not fail
+	_ = host{}.Elog(pl.LevelWarning, fmt.Sprintf("plerl: internal error in %s: %v", where, r), "", "")
 }
 
 // entered records what beginCall did, for leaveCall.

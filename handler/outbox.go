@@ -121,7 +121,7 @@ func plerlGoOutboxDeliver(groups *C.PlerlOutboxGroup, n C.int) {
 			for i := range cg {
 				cg[i].status = C.PLERL_OUTBOX_RETRY
 			}
-			reportPanics("plerlGoOutboxDeliver")
+			reportPanic("plerlGoOutboxDeliver", r)
 		}
 	}()
 	b, err := erlBridge()
