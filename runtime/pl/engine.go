@@ -175,7 +175,7 @@ func (e *Engine) compile(name, src string, argNames []string, restVararg, truste
 		return 0, sourceError(describe(name), err)
 	}
 	concatFix(chunk) // concat.go
-	proto, err := lua.Compile(chunk, name)
+	proto, err := lua.Compile(chunk, chunkName(name))
 	if err != nil {
 		return 0, &Error{Kind: KindError, SQLState: sqlstate.SyntaxError,
 			Message: fmt.Sprintf("cannot compile %s: %s", describe(name), err)}
@@ -228,7 +228,7 @@ func functionProto(name, src, head string) *lua.FunctionProto {
 		return nil // e.g. a body ending in a `--[[` comment: the chunk form works
 	}
 	concatFix(chunk) // concat.go
-	p, err := lua.Compile(chunk, name)
+	p, err := lua.Compile(chunk, chunkName(name))
 	if err != nil || len(p.FunctionPrototypes) != 1 {
 		return nil // "cannot use '...' outside a vararg function": the body needs ...
 	}
@@ -280,6 +280,17 @@ func isLuaName(s string) bool {
 		return false
 	}
 	return true
+}
+
+// chunkName is the name Lua gives a function's chunk in error positions
+// and tracebacks: `[string "name"]`, what Lua calls a chunk loaded from a
+// string, and what pllua shows (a DO block is `[string "DO-block"]`), so
+// code that matches error texts behaves the same in both.
+func chunkName(name string) string {
+	if name == "DO block" {
+		name = "DO-block"
+	}
+	return `[string "` + name + `"]`
 }
 
 func describe(name string) string {
