@@ -35,6 +35,21 @@ DO LANGUAGE plerl $$ local function f(n) return 1 + f(n + 1) end f(1) $$;
 -- collectgarbage does not stop the world.
 DO LANGUAGE plerl $$ print(collectgarbage('collect'), type(collectgarbage('count'))) $$;
 
+-- require loads no code in the trusted language: the libraries it already
+-- holds (os is the restricted one, whatever _G.os is now), plerl.error;
+-- any other name is a Lua error (lpcall catches it).
+DO LANGUAGE plerl $$
+  os = {execute = print}
+  local o = require 'os'
+  print(type(o.time), type(o.difftime), o.execute, o.getenv, o.exit, o == os)
+  print(require 'string' == string, require 'plerl.error' == require 'pllua.error')
+  for _, m in ipairs{'io', 'debug', 'package', 'plerl.error.x', 'os.execute', '', 'sandbox_mod'} do
+    print(m, lpcall(require, m))
+  end
+$$;
+DO LANGUAGE plerl $$ require('io') $$;
+DO LANGUAGE plerl $$ print(pcall(require)) $$;
+
 -- The untrusted language opens more, never os.exit.
 DO LANGUAGE plerlu $$ print(type(io), type(os.getenv), type(require)) $$;
 DO LANGUAGE plerlu $$ os.exit(3) $$;

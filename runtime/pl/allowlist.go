@@ -15,9 +15,9 @@ import (
 // what the handler installs (ErlangModule), listed here too.
 var allowTrusted = map[string][]string{
 	"": {"_G", "_GOPHER_LUA_VERSION", "_VERSION", "assert", "collectgarbage", "coroutine", "datetime", "elog",
-		"erlang", "error", "getfenv", "getmetatable", "int64", "ipairs", "json", "load", "loadstring", "math",
+		"erlang", "error", "getfenv", "getmetatable", "int64", "ipairs", "json", "load", "loadstring", "lpcall", "math",
 		"next", "null", "numeric", "os", "pairs", "pgtype", "pcall", "print", "rawequal", "rawget", "rawset",
-		"select", "setfenv", "setmetatable", "spi", "string", "table", "tonumber", "tostring", "type",
+		"require", "select", "setfenv", "setmetatable", "spi", "string", "table", "tonumber", "tostring", "type",
 		"unpack", "xpcall"},
 	"coroutine":    {"create", "resume", "running", "status", "wrap", "yield"},
 	"datetime":     {"date", "interval", "is", "time", "timestamp", "timestamptz"},
@@ -45,7 +45,7 @@ var allowTrusted = map[string][]string{
 
 // allowUntrusted is what plerlu adds to allowTrusted (os replaces it).
 var allowUntrusted = map[string][]string{
-	"":        {"dofile", "io", "loadfile", "module", "package", "plerl", "require"},
+	"":        {"dofile", "io", "loadfile", "module", "package", "plerl"},
 	"io":      {"close", "flush", "input", "lines", "open", "output", "popen", "read", "stderr", "stdin", "stdout", "tmpfile", "type", "write"},
 	"os":      {"clock", "date", "difftime", "execute", "exit", "getenv", "remove", "rename", "setenv", "setlocale", "time", "tmpname"},
 	"package": {"config", "cpath", "loaded", "loaders", "loadlib", "path", "preload", "seeall"},

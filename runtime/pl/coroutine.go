@@ -68,6 +68,9 @@ func (s *State) installCoroutine() {
 		if s.pcalls[L] > 0 {
 			L.RaiseError("cannot yield inside pcall: its subtransaction would stay open")
 		}
+		if s.lpcalls[L] > 0 {
+			L.RaiseError("cannot yield inside lpcall (a Lua call cannot yield across it)")
+		}
 		return -1 // gopher-lua's coroutine.yield
 	}))
 }
