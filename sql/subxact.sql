@@ -157,6 +157,32 @@ DO LANGUAGE plerl $$
   end))
 $$;
 
+-- A coroutine does not catch SQL errors (it has no subtransaction to roll
+-- back): they go on to resume's caller, as in pllua; Lua's errors are
+-- resume's false, message.
+DO LANGUAGE plerl $$
+  local co = coroutine.create(function() coroutine.yield(1) error('lua error') end)
+  print(coroutine.resume(co))
+  print(coroutine.resume(co))
+  co = coroutine.create(function()
+    spi.execute("INSERT INTO sx_t VALUES (402, 'in coroutine')")
+    coroutine.yield()
+    spi.execute("INSERT INTO sx_t VALUES (1, 'dup')")
+    print('not reached')
+  end)
+  print(pcall(function()
+    print('first resume', coroutine.resume(co))
+    print('second resume', coroutine.resume(co))
+    print('not reached either')
+  end))
+  print(coroutine.status(co), 'row 402 present:', spi.execute('SELECT count(*) AS n FROM sx_t WHERE id = 402')[1].n)
+  local ok, e = pcall(coroutine.resume, coroutine.create(function() spi.error('22012', 'spi.error in coroutine') end))
+  print(ok, e.sqlstate, e.message)
+  ok, e = coroutine.resume(coroutine.create(function() error({sqlstate = '22012', message = 'plain table'}) end))
+  print(ok, e.message)
+$$;
+DO LANGUAGE plerl $$ print(coroutine.resume(coroutine.create(function() spi.error('not caught by resume') end))) $$;
+
 -- pllua's error module and fields: severity, errcode and category (the
 -- condition names of the SQLSTATE and of its class).
 DO LANGUAGE plerl $$
