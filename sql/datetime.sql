@@ -212,6 +212,12 @@ SELECT string_agg(p, ', ') FROM dt_parts('03:45:01.234567'::time, ARRAY['minute'
   'microseconds', 'epoch_msec', 'epoch_usec']) p;
 SELECT string_agg(p, ', ') FROM dt_parts('1 year 2 mons 3 days 04:05:06.789001'::interval, ARRAY['century',
   'quarter', 'minute', 'second', 'milliseconds', 'microseconds', 'epoch_usec']) p;
+SELECT string_agg(p, ', ') FROM dt_parts('03:45:01.234567-05:30:15'::timetz, ARRAY['hour', 'minute', 'second',
+  'milliseconds', 'microseconds', 'epoch', 'epoch_msec', 'epoch_usec', 'timezone', 'timezone_hour',
+  'timezone_minute']) p;
+SELECT date_part('timezone_minute', '03:45:01.234567-05:30:15'::timetz) AS sql_tz_minute,
+  date_part('milliseconds', '03:45:01.234567-05:30:15'::timetz) AS sql_ms;
+DO LANGUAGE plerl $$ print(pgtype.timetz('10:00+04').isodow) $$;
 -- epoch_usec stays exact past 2^53 (an int64); past int64 it is an error.
 DO LANGUAGE plerl $$
   local t = pgtype.timestamp('2300-01-01 00:00:00.000001')
