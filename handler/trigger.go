@@ -52,7 +52,7 @@ func plerlGoTrigger(call *C.PlerlCall, tg *C.PlerlTrigger) {
 		mt := s.RowMeta(int32(tg.new_row.type_handle))
 		// A function that cannot keep its tables gets last row's, refilled.
 		var reuse pl.RowTables
-		if engine.RowsStay(int64(call.fn_id)) {
+		if engine.RowsStay(int64(call.fn_id)) && pl.RowMetaIntact(mt) {
 			td.Reuse = buf.kept(s, int64(call.fn_id))
 			defer td.Reuse.Empty()
 			reuse = *td.Reuse

@@ -257,8 +257,23 @@ DO LANGUAGE plerl $$
   end
 $$;
 SELECT * FROM trg_r ORDER BY id;
+-- Rows of a table share a metatable that Lua code can change: once it
+-- has an __index, reading a missing field hands the row to Lua code, so
+-- trg_r7 (which passes the check) must get fresh tables too.
+CREATE FUNCTION trg_r6() RETURNS trigger LANGUAGE plerl AS $$
+  local m = getmetatable(trigger.new)
+  m.__index = m.__index or function(t, k) if k == 'peek' then _G.grabbed = _G.grabbed or t end end
+$$;
+CREATE FUNCTION trg_r7() RETURNS trigger LANGUAGE plerl AS $$
+  local p = trigger.new.peek
+  if grabbed then print(trigger.new.id, 'grabbed', grabbed.id, grabbed.b) end
+$$;
+CREATE TRIGGER trg_r6 BEFORE UPDATE ON trg_r FOR EACH ROW EXECUTE FUNCTION trg_r6();
+CREATE TRIGGER trg_r7 BEFORE UPDATE ON trg_r FOR EACH ROW EXECUTE FUNCTION trg_r7();
+UPDATE trg_r SET b = 'seven' WHERE id = 7;
+UPDATE trg_r SET b = 'b' || id WHERE id < 7;
 DROP TABLE trg_r;
-DROP FUNCTION trg_r1, trg_r2, trg_r3, trg_r4, trg_r5;
+DROP FUNCTION trg_r1, trg_r2, trg_r3, trg_r4, trg_r5, trg_r6, trg_r7;
 
 DROP TABLE trg_t, trg_exact, trg_types, trg_c, trg_base CASCADE;
 DROP DOMAIN trg_pos;

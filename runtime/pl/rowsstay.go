@@ -8,24 +8,35 @@
 // (gopher-lua v1.1.2's instruction set, opcode.go and vm.go there): a
 // register is "hot" when it may hold one of the tables: the parameters
 // trigger, old and new (registers 0-2), copies of a hot register (MOVE,
-// MOVEN's moves, TESTSET), and what indexing a hot table gives under the
-// key "new", "old" or "row" or under a key that is not a constant. Where
+// MOVEN's moves, TESTSET), and what indexing what may be the trigger
+// object gives under the key "new", "old" or "row" or under a key that is
+// not a constant (a row's fields are column values, never these tables). Where
 // paths meet, a register is hot if it is on any path. The function may
 // keep a table when a hot register is
+//
 //   - stored: SETTABLE/SETTABLEKS as the key or the value, SETLIST,
 //     SETGLOBAL, SETUPVAL;
+//
 //   - captured by a closure (CLOSURE's MOVE pseudo-instructions; nested
 //     functions reach the tables only that way);
+//
 //   - passed to a call or called (CALL, TAILCALL, TFORLOOP's iterator and
 //     state, SELF's object): that covers setmetatable, rawset, print,
 //     pcall, error, coroutines and any function that stores its argument;
+//
 //   - used by an instruction the check does not know.
 //
+//   - an operand of arithmetic (the other operand's metamethod gets it),
+//     or the key of an index (the indexed table's __index gets it).
+//
 // Returning a hot register is fine: the caller reads the result before
-// the next row. Indexing, arithmetic and comparison of a hot table can
-// reach only the metatables plerl gives these tables (Go functions that
-// keep nothing); a function that wants another metatable must call
-// setmetatable. The standard library has no debug.getlocal here, so a
+// the next row. Indexing a hot table, its length, negation and
+// comparison reach only its own metatable (comparison: only a metamethod
+// both operands share): the trigger object's is out of reach of Lua
+// (__metatable), and a row's must be as plerl made it (no __index,
+// __newindex, ...), which the caller checks on every row
+// (State.RowMetaIntact): Lua code can add fields to it through
+// getmetatable. The standard library has no debug.getlocal here, so a
 // callee cannot reach the caller's registers.
 package pl
 
@@ -33,32 +44,57 @@ import (
 	lua "github.com/yuin/gopher-lua"
 )
 
-// regSet is a set of the 256 registers a gopher-lua function can have.
-type regSet [4]uint64
+// regSet is what the check knows of the 256 registers a gopher-lua
+// function can have: bit r, register r may hold one of the tables ("hot");
+// bit 256+r, it may hold the trigger object itself (only indexing that
+// gives a row).
+type regSet [8]uint64
 
-func (r *regSet) has(i int) bool { return i >= 0 && i < 256 && r[i>>6]&(1<<(i&63)) != 0 }
+func (r *regSet) bit(i int) bool { return r[i>>6]&(1<<(i&63)) != 0 }
+func (r *regSet) set(i int)      { r[i>>6] |= 1 << (i & 63) }
+func (r *regSet) unset(i int)    { r[i>>6] &^= 1 << (i & 63) }
+
+func (r *regSet) has(i int) bool  { return i >= 0 && i < 256 && r.bit(i) }
+func (r *regSet) hasT(i int) bool { return i >= 0 && i < 256 && r.bit(256+i) }
+
+// add marks register i hot (a row table, not the trigger object).
 func (r *regSet) add(i int) {
 	if i >= 0 && i < 256 {
-		r[i>>6] |= 1 << (i & 63)
+		r.set(i)
 	}
 }
+
+// addT marks register i as maybe the trigger object.
+func (r *regSet) addT(i int) {
+	if i >= 0 && i < 256 {
+		r.set(i)
+		r.set(256 + i)
+	}
+}
+
+// del: register i holds none of the tables.
 func (r *regSet) del(i int) {
 	if i >= 0 && i < 256 {
-		r[i>>6] &^= 1 << (i & 63)
+		r.unset(i)
+		r.unset(256 + i)
 	}
 }
 
-// from reports whether a register at or above i is in the set.
-func (r *regSet) from(i int) bool {
-	for j := max(i, 0); j < 256; j++ {
-		if r.has(j) {
-			return true
-		}
+// copy is R(a) := R(b).
+func (r *regSet) copy(a, b int) {
+	hot, trig := r.has(b), r.hasT(b)
+	r.del(a)
+	if trig {
+		r.addT(a)
+	} else if hot {
+		r.add(a)
 	}
-	return false
 }
 
-// any reports whether a register in [lo, hi) is in the set.
+// from reports whether a register at or above i is hot.
+func (r *regSet) from(i int) bool { return r.any(max(i, 0), 256) }
+
+// any reports whether a register in [lo, hi) is hot.
 func (r *regSet) any(lo, hi int) bool {
 	for j := lo; j < hi; j++ {
 		if r.has(j) {
@@ -92,8 +128,8 @@ func instSbx(i uint32) int {
 const rkConst = 1 << 8 // RK operand: a constant (index rk &^ rkConst) when set
 
 // rowsStay reports whether the function p, whose registers 0..params-1
-// hold the trigger object and the row tables on entry, provably cannot
-// keep any of them past its return. false when in doubt.
+// hold the trigger object (register 0) and the row tables on entry,
+// provably cannot keep any of them past its return. false when in doubt.
 func rowsStay(p *lua.FunctionProto, params int) bool {
 	if p == nil || int(p.NumParameters) < params || p.NumUpvalues != 0 {
 		return false
@@ -108,6 +144,7 @@ func rowsStay(p *lua.FunctionProto, params int) bool {
 	for r := 0; r < params; r++ {
 		in[0].add(r)
 	}
+	in[0].addT(0)
 	seen[0] = true
 	work := []int{0}
 	queued := make([]bool, n+1)
@@ -159,14 +196,22 @@ func rowsStep(p *lua.FunctionProto, pc int, hot regSet) (out regSet, next []int,
 	case lua.OP_MOVE, lua.OP_MOVEN:
 		// MOVEN's C following moves are MOVEs themselves: stepping
 		// through them one by one has the same effect.
-		if hot.has(b) {
-			hot.add(a)
-		} else {
-			hot.del(a)
-		}
+		hot.copy(a, b)
 	case lua.OP_LOADK, lua.OP_GETGLOBAL, lua.OP_GETUPVAL, lua.OP_NEWTABLE,
-		lua.OP_UNM, lua.OP_NOT, lua.OP_LEN, lua.OP_CONCAT,
-		lua.OP_ADD, lua.OP_SUB, lua.OP_MUL, lua.OP_DIV, lua.OP_MOD, lua.OP_POW:
+		lua.OP_UNM, lua.OP_NOT, lua.OP_LEN:
+		// UNM and LEN of a hot table look only at its own metatable.
+		hot.del(a)
+	case lua.OP_ADD, lua.OP_SUB, lua.OP_MUL, lua.OP_DIV, lua.OP_MOD, lua.OP_POW:
+		// The other operand's metamethod would get the hot table.
+		if rkHot(b) || rkHot(c) {
+			return hot, nil, -1, false
+		}
+		hot.del(a)
+	case lua.OP_CONCAT:
+		// (concat.go turns `..` into a call; a CONCAT is not expected.)
+		if hot.any(b, c+1) {
+			return hot, nil, -1, false
+		}
 		hot.del(a)
 	case lua.OP_LOADBOOL:
 		hot.del(a)
@@ -178,8 +223,11 @@ func rowsStep(p *lua.FunctionProto, pc int, hot regSet) (out regSet, next []int,
 			hot.del(r)
 		}
 	case lua.OP_GETTABLE, lua.OP_GETTABLEKS:
+		if rkHot(c) {
+			return hot, nil, -1, false // t[row]: t's __index would get it
+		}
 		keyed := false
-		if hot.has(b) {
+		if hot.hasT(b) { // a row's fields are its column values
 			if c&rkConst == 0 {
 				keyed = true // a key only known at run time
 			} else if k := c &^ rkConst; k < len(p.Constants) {
@@ -205,7 +253,7 @@ func rowsStep(p *lua.FunctionProto, pc int, hot regSet) (out regSet, next []int,
 			return hot, nil, -1, false
 		}
 	case lua.OP_SELF:
-		if hot.has(b) {
+		if hot.has(b) || rkHot(c) {
 			return hot, nil, -1, false
 		}
 		hot.del(a)
@@ -227,7 +275,7 @@ func rowsStep(p *lua.FunctionProto, pc int, hot regSet) (out regSet, next []int,
 		// R(A) := R(B) when truthy(R(B)) != (C == 0), then pc+1; else
 		// pc+2 with R(A) as it was. C == 0 (`and`) copies a false or nil.
 		if c != 0 && hot.has(b) {
-			hot.add(a)
+			hot.copy(a, b)
 		}
 		next = []int{pc + 1, pc + 2}
 	case lua.OP_CALL:

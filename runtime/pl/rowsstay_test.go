@@ -27,6 +27,8 @@ func TestRowsStay(t *testing.T) {
 		{`g = trigger.old and trigger.old.id or 0`, true},
 		{`if not old then print(old) end`, true},
 		{`local a = {1, 2, new.x}; new.y = #a`, true},
+		{`new.y = -new.x + #trigger.args`, true},
+		{`if new == trigger.new and old ~= new then return end`, true},
 		{`local k = 'x'; new[k] = new[k] + 1`, true},
 		{`new.x = new.x .. '!' .. trigger.name`, true},    // .. is a call (concat.go) of plain values
 		{`local n = trigger.new; n = {}; print(n)`, true}, // n no longer holds the row when printed
@@ -53,10 +55,17 @@ func TestRowsStay(t *testing.T) {
 		{`local t = {}; t.row = trigger.row; return t`, false},
 		{`error(new)`, false},
 		{`print(old or new)`, false},
+		{`local t = {}; local x = t[new]`, false},
+		{`local t = {}; local x = t + new`, false},
+		{`local t = {}; local x = trigger.old - t`, false},
+		{`local t = {}; t:f(new)`, false},
 		{`if old then print(old) end`, false},
-		// a value read under a run-time key may be a row table (trigger[k]),
-		// so passing it on counts as keeping it
-		{`local k = 'x'; new[k] = new[k] .. '!'`, false},
+		// a value read from the trigger object under a run-time key may be
+		// a row table; a row's fields are column values
+		{`local k = 'new'; print(trigger[k])`, false},
+		{`local k = 'x'; new[k] = new[k] .. '!'`, true},
+		{`local t = trigger; local r = old or new; print(r.x, r[t.name], t.args)`, true},
+		{`local t = new; print(t.new)`, true},
 		{`return print(old)`, false},
 		{`local s = new; while true do keep = s; break end`, false},
 	}
