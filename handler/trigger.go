@@ -53,7 +53,18 @@ func plerlGoTrigger(call *C.PlerlCall, tg *C.PlerlTrigger) {
 		// A function that cannot keep its tables gets last row's, refilled.
 		var reuse pl.RowTables
 		if engine.RowsStay(int64(call.fn_id)) && pl.RowMetaIntact(mt) {
-			td.Reuse = buf.kept(s, int64(call.fn_id))
+			k := buf.kept(s, int64(call.fn_id))
+			// Kept rows get a private copy of their type's metatable:
+			// the shared one is reachable from any other row of the type
+			// (getmetatable), and a field added to it during the call,
+			// an __index say, would hand this row to Lua code.
+			if mt != nil {
+				if k.src != mt {
+					k.src, k.mt = mt, pl.PrivateRowMeta(mt)
+				}
+				mt = k.mt
+			}
+			td.Reuse = &k.rows
 			defer td.Reuse.Empty()
 			reuse = *td.Reuse
 		}
@@ -141,18 +152,19 @@ type trigBuf struct {
 // call (pl.Engine.RowsStay), from its last row at this depth. A few
 // functions per depth (several triggers on one table fire in turn).
 type keptRows struct {
-	s    *pl.State
-	fn   int64
-	rows pl.RowTables
+	s       *pl.State
+	fn      int64
+	rows    pl.RowTables
+	src, mt *lua.LTable // the row type's shared metatable, and the rows' private copy of it
 }
 
 const maxKept = 4
 
 // kept returns the kept tables of function fn in state s at this depth.
-func (b *trigBuf) kept(s *pl.State, fn int64) *pl.RowTables {
+func (b *trigBuf) kept(s *pl.State, fn int64) *keptRows {
 	for i := range b.keep {
 		if k := &b.keep[i]; k.s == s && k.fn == fn {
-			return &k.rows
+			return k
 		}
 	}
 	if len(b.keep) >= maxKept {
@@ -160,7 +172,7 @@ func (b *trigBuf) kept(s *pl.State, fn int64) *pl.RowTables {
 		b.keep = b.keep[:maxKept-1]
 	}
 	b.keep = append(b.keep, keptRows{s: s, fn: fn})
-	return &b.keep[len(b.keep)-1].rows
+	return &b.keep[len(b.keep)-1]
 }
 
 var trigBufs []*trigBuf

@@ -274,6 +274,25 @@ UPDATE trg_r SET b = 'seven' WHERE id = 7;
 UPDATE trg_r SET b = 'b' || id WHERE id < 7;
 DROP TABLE trg_r;
 DROP FUNCTION trg_r1, trg_r2, trg_r3, trg_r4, trg_r5, trg_r6, trg_r7;
+-- The shared metatable changed during the call of a function that passes
+-- the check: its kept row has a private copy, so the __index added here
+-- never sees it (row 1 grabs nothing); later rows are fresh tables, and
+-- the one grabbed (row 2) keeps its values on row 3.
+CREATE TABLE trg_m (id int, b text);
+INSERT INTO trg_m VALUES (1, 'a'), (2, 'b'), (3, 'c');
+CREATE FUNCTION trg_m1() RETURNS trigger LANGUAGE plerl AS $$
+  if not m_grabbed then
+    local other = spi.execute('SELECT m FROM trg_m m WHERE id = 3')[1].m
+    local mt = getmetatable(other)
+    if mt and not mt.__index then mt.__index = function(t, k) m_grabbed = m_grabbed or t end end
+  end
+  local p = trigger.new.peek
+  if m_grabbed then print(trigger.new.id, 'grabbed', m_grabbed.id, m_grabbed.b) else print(trigger.new.id, 'nothing grabbed') end
+$$;
+CREATE TRIGGER trg_m1 BEFORE UPDATE ON trg_m FOR EACH ROW EXECUTE FUNCTION trg_m1();
+UPDATE trg_m SET b = b || 'x';
+DROP TABLE trg_m;
+DROP FUNCTION trg_m1;
 
 DROP TABLE trg_t, trg_exact, trg_types, trg_c, trg_base CASCADE;
 DROP DOMAIN trg_pos;

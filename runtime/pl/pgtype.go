@@ -295,6 +295,15 @@ func RowMetaIntact(mt *lua.LTable) bool {
 	return t && p
 }
 
+// PrivateRowMeta is a copy of mt, an intact row metatable (RowMetaIntact),
+// for rows no Lua code can ask for their metatable (kept trigger rows):
+// unlike mt, no other row leads to it, so nothing can add to it.
+func PrivateRowMeta(mt *lua.LTable) *lua.LTable {
+	c := &lua.LTable{Metatable: lua.LNil}
+	mt.ForEach(func(k, v lua.LValue) { c.RawSet(k, v) })
+	return c
+}
+
 // ArrayMeta is RowMeta for arrays: the array marker, and tostring.
 func (s *State) ArrayMeta(handle int32) *lua.LTable {
 	return s.typeMeta(handle, true)

@@ -34,9 +34,11 @@
 // comparison reach only its own metatable (comparison: only a metamethod
 // both operands share): the trigger object's is out of reach of Lua
 // (__metatable), and a row's must be as plerl made it (no __index,
-// __newindex, ...), which the caller checks on every row
-// (State.RowMetaIntact): Lua code can add fields to it through
-// getmetatable. The standard library has no debug.getlocal here, so a
+// __newindex, ...): the caller checks the type's shared metatable on
+// every row (RowMetaIntact; Lua code can add fields to it through
+// getmetatable of any other row of the type) and gives kept rows a
+// private copy of it (PrivateRowMeta), which no Lua code can reach, so a
+// field added during the call does not reach them either. The standard library has no debug.getlocal here, so a
 // callee cannot reach the caller's registers.
 package pl
 
