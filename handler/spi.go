@@ -520,7 +520,18 @@ func rowsToLua(s *pl.State, r *C.PlerlRows) (*lua.LTable, error) {
 // by the rows of one type).
 // sh is the shape of the row tables of these columns (colNameSet.shape).
 func rowToLua(s *pl.State, sh *pl.TableShape, vals []C.PlerlValue, orig []lua.LValue, mt *lua.LTable) (*lua.LTable, error) {
-	row := sh.New(s.L, mt)
+	return rowToLuaInto(s, sh, vals, orig, mt, nil)
+}
+
+// rowToLuaInto is rowToLua filling reuse (a table this shape made for an
+// earlier row that nothing else refers to) when it is still of the shape
+// (TableShape.Refill), else a new table.
+func rowToLuaInto(s *pl.State, sh *pl.TableShape, vals []C.PlerlValue, orig []lua.LValue, mt *lua.LTable,
+	reuse *lua.LTable) (*lua.LTable, error) {
+	row := reuse
+	if !sh.Refill(reuse, mt) {
+		row = sh.New(s.L, mt)
+	}
 	for c, name := range sh.Names {
 		if name == "" {
 			continue

@@ -50,9 +50,30 @@ func plerlGoTrigger(call *C.PlerlCall, tg *C.PlerlTrigger) {
 		ncols := len(names)
 		sh := set.shape()
 		mt := s.RowMeta(int32(tg.new_row.type_handle))
+		// A function that cannot keep its tables gets last row's, refilled.
+		var reuse pl.RowTables
+		if engine.RowsStay(int64(call.fn_id)) && pl.RowMetaIntact(mt) {
+			k := buf.kept(s, int64(call.fn_id))
+			// Kept rows get a private copy of their type's metatable:
+			// the shared one is reachable from any other row of the type
+			// (getmetatable), and a field added to it during the call,
+			// an __index say, would hand this row to Lua code.
+			if mt != nil {
+				if k.src != mt {
+					k.src, k.mt = mt, pl.PrivateRowMeta(mt)
+				}
+				mt = k.mt
+			}
+			td.Reuse = &k.rows
+			defer td.Reuse.Empty()
+			reuse = *td.Reuse
+		}
 		var err error
 		if tg.old_row.nrows > 0 {
-			td.Old, err = rowToLua(s, sh, unsafe.Slice(tg.old_row.values, ncols), nil, mt)
+			td.Old, err = rowToLuaInto(s, sh, unsafe.Slice(tg.old_row.values, ncols), nil, mt, reuse.Old)
+			if td.Reuse != nil {
+				td.Reuse.Old = td.Old
+			}
 			if err != nil {
 				setError(&call.err, err)
 				return
@@ -65,7 +86,10 @@ func plerlGoTrigger(call *C.PlerlCall, tg *C.PlerlTrigger) {
 			} else {
 				td.NewValues = make([]lua.LValue, ncols)
 			}
-			td.New, err = rowToLua(s, sh, unsafe.Slice(tg.new_row.values, ncols), td.NewValues, mt)
+			td.New, err = rowToLuaInto(s, sh, unsafe.Slice(tg.new_row.values, ncols), td.NewValues, mt, reuse.New)
+			if td.Reuse != nil {
+				td.Reuse.New = td.New
+			}
 			if err != nil {
 				setError(&call.err, err)
 				return
@@ -115,9 +139,40 @@ func plerlGoTrigger(call *C.PlerlCall, tg *C.PlerlTrigger) {
 // fire another trigger), reused from row to row with its slices
 // (NewValues, the changed columns, Args, the column types): nothing of it
 // reaches Lua, and a firing is done with it when plerlGoTrigger returns.
+// keep holds Lua tables, the trigger object and rows of functions that
+// cannot keep them (runtime/pl/rowsstay.go): refilled for their next row
+// at this depth, emptied in between.
 type trigBuf struct {
 	td    pl.TriggerData
 	infos []*C.PlerlTypeInfo
+	keep  []keptRows
+}
+
+// keptRows: the tables of a function whose tables cannot outlive its
+// call (pl.Engine.RowsStay), from its last row at this depth. A few
+// functions per depth (several triggers on one table fire in turn).
+type keptRows struct {
+	s       *pl.State
+	fn      int64
+	rows    pl.RowTables
+	src, mt *lua.LTable // the row type's shared metatable, and the rows' private copy of it
+}
+
+const maxKept = 4
+
+// kept returns the kept tables of function fn in state s at this depth.
+func (b *trigBuf) kept(s *pl.State, fn int64) *keptRows {
+	for i := range b.keep {
+		if k := &b.keep[i]; k.s == s && k.fn == fn {
+			return k
+		}
+	}
+	if len(b.keep) >= maxKept {
+		copy(b.keep, b.keep[1:])
+		b.keep = b.keep[:maxKept-1]
+	}
+	b.keep = append(b.keep, keptRows{s: s, fn: fn})
+	return &b.keep[len(b.keep)-1]
 }
 
 var trigBufs []*trigBuf

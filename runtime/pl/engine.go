@@ -54,6 +54,10 @@ type Func struct {
 	// self is the name under which the function sees itself in its
 	// environment (unless a global of that name exists); "" for none.
 	self string
+	// rowsStay: a trigger function compiled as a function of (trigger,
+	// old, new, ...) that provably keeps none of those tables past a call
+	// (rowsstay.go): its caller may reuse them for the next row.
+	rowsStay bool
 }
 
 // TriggerArgs are the parameters of a trigger function's body: the trigger
@@ -158,7 +162,7 @@ func (e *Engine) compile(name, src string, argNames []string, restVararg, truste
 		return 0, sourceError(describe(name), err)
 	}
 	chunk, err := parse.Parse(strings.NewReader(prefix.String()+src), name)
-	factory := false
+	factory, rows := false, false
 	if err != nil {
 		// pllua's form: the body of `local function name(args) ... end`,
 		// which may end that function early and go on with code run once
@@ -188,13 +192,14 @@ func (e *Engine) compile(name, src string, argNames []string, restVararg, truste
 	} else if restVararg {
 		if p := functionProto(name, src, "return function("+strings.Join(argNames, ", ")+", ...) "); p != nil {
 			proto = p
+			rows = rowsStay(p, len(argNames))
 		}
 	} else if p := paramProto(name, src, argNames); p != nil {
 		proto = p
 	}
 	e.nextID++
 	f := &Func{ID: e.nextID, Name: name, Trusted: trusted, proto: proto, argNames: argNames,
-		factory: factory}
+		factory: factory, rowsStay: rows}
 	if name != "DO block" && isLuaName(name) {
 		f.self = name
 	}
@@ -452,6 +457,17 @@ func (e *Engine) CallIn(s *State, id int64, args []lua.LValue) ([]lua.LValue, er
 		return nil, err
 	}
 	return s.call(f, args)
+}
+
+// RowsStay reports whether trigger function id provably keeps none of its
+// trigger object and row tables past a call (rowsstay.go), so that they
+// may be reused for the next row (TriggerData.Reuse).
+func (e *Engine) RowsStay(id int64) bool {
+	f := e.lastFunc
+	if f == nil || f.ID != id {
+		f = e.funcs[id]
+	}
+	return f != nil && f.rowsStay
 }
 
 // lookup finds compiled function id for a call in state s.

@@ -138,3 +138,41 @@ func stringKeyCount(t *lua.LTable) (n int, ok bool) {
 	}
 	return len(f.strdict), true
 }
+
+// Refill empties t for reuse as a table of this shape with metatable mt
+// (nil: none) and reports true, when t is exactly what New made and Set
+// filled: the shape's own key list (no key added), no array or other
+// keys, the same metatable. Otherwise it leaves t alone and reports false
+// (make a new table). Refilling everything after Refill is the caller's
+// job: no value of the table's last use is left.
+func (sh *TableShape) Refill(t *lua.LTable, mt *lua.LTable) bool {
+	if t == nil || !fastTables || sh.n == 0 {
+		return false
+	}
+	if mt == nil {
+		if t.Metatable != lua.LNil {
+			return false
+		}
+	} else if t.Metatable != lua.LValue(mt) {
+		return false
+	}
+	f := fieldsOf(t)
+	if f.strdict == nil || len(f.array) != 0 || len(f.dict) != 0 ||
+		len(f.keys) != sh.n || &f.keys[0] != &sh.keys[0] || len(f.k2i) != sh.n {
+		return false
+	}
+	clear(f.strdict)
+	return true
+}
+
+// Empty drops the values a kept table holds (so that it keeps no row's
+// values alive between uses). Only for tables nothing else refers to.
+func Empty(t *lua.LTable) {
+	if t == nil || !fastTables {
+		return
+	}
+	f := fieldsOf(t)
+	clear(f.strdict)
+	clear(f.dict)
+	clear(f.array) // nils: the length stays, so Refill refuses the table
+}

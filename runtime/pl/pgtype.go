@@ -275,6 +275,35 @@ func (s *State) RowMeta(handle int32) *lua.LTable {
 	return s.typeMeta(handle, false)
 }
 
+// RowMetaIntact reports whether mt, a metatable RowMeta returned (nil:
+// none), still holds only what RowMeta put there (__pgtype, __tostring):
+// no metamethod through which indexing a row could hand it to Lua code.
+// getmetatable(row) gives Lua code the shared table to change.
+func RowMetaIntact(mt *lua.LTable) bool {
+	if mt == nil {
+		return true
+	}
+	if !fastTables || mt.Metatable != lua.LNil {
+		return false
+	}
+	f := fieldsOf(mt)
+	if len(f.array) != 0 || len(f.dict) != 0 || len(f.strdict) != 2 {
+		return false
+	}
+	_, t := f.strdict["__tostring"]
+	_, p := f.strdict["__pgtype"]
+	return t && p
+}
+
+// PrivateRowMeta is a copy of mt, an intact row metatable (RowMetaIntact),
+// for rows no Lua code can ask for their metatable (kept trigger rows):
+// unlike mt, no other row leads to it, so nothing can add to it.
+func PrivateRowMeta(mt *lua.LTable) *lua.LTable {
+	c := &lua.LTable{Metatable: lua.LNil}
+	mt.ForEach(func(k, v lua.LValue) { c.RawSet(k, v) })
+	return c
+}
+
 // ArrayMeta is RowMeta for arrays: the array marker, and tostring.
 func (s *State) ArrayMeta(handle int32) *lua.LTable {
 	return s.typeMeta(handle, true)

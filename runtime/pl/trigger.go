@@ -40,6 +40,27 @@ type TriggerData struct {
 	// them (the same id, the same names).
 	Attributes   []lua.LString
 	AttributesID int64
+
+	// Reuse, when not nil, holds the trigger object of this function's
+	// last row at this nesting depth, for CallTrigger to refill instead
+	// of making a new one; CallTrigger leaves the one it used there.
+	// Only for a function whose tables cannot outlive the call
+	// (Engine.RowsStay).
+	Reuse *RowTables
+}
+
+// RowTables are the tables of one trigger function's last row at one
+// nesting depth, kept for the next row when the function cannot keep
+// them itself (Engine.RowsStay).
+type RowTables struct {
+	Trigger, Old, New *lua.LTable
+}
+
+// Empty drops the values the tables hold between rows.
+func (r *RowTables) Empty() {
+	Empty(r.Trigger)
+	Empty(r.Old)
+	Empty(r.New)
 }
 
 // TriggerAction says what happens to the row.
@@ -71,8 +92,16 @@ func (e *Engine) CallTrigger(s *State, id int64, td *TriggerData) (TriggerResult
 	// The fixed fields come from a per-trigger prototype through the
 	// metatable: a table of a dozen fields per row was most of the cost.
 	// The per-row fields: a table of a fixed shape.
-	t := triggerShape.New(L, nil)
-	L.SetMetatable(t, s.triggerMeta(td))
+	mt := s.triggerMeta(td)
+	var t *lua.LTable
+	if td.Reuse != nil && triggerShape.Refill(td.Reuse.Trigger, mt) {
+		t = td.Reuse.Trigger
+	} else {
+		t = triggerShape.New(L, mt)
+		if td.Reuse != nil {
+			td.Reuse.Trigger = t
+		}
+	}
 	if len(td.Args) > 0 {
 		// Per call: a function may change its copy. (No arguments: the
 		// prototype's empty, read-only table.)
