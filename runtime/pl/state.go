@@ -167,6 +167,9 @@ func (s *State) installBuiltins() {
 	s.installSPI()
 	if !s.Trusted {
 		s.installInternal()
+		s.preloadBuiltins()
+	} else {
+		s.installRequire() // require.go
 	}
 }
 
