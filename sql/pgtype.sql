@@ -111,6 +111,18 @@ DO LANGUAGE plerl $$
         pgtype.int4range('[3,4]'), pgtype.tstzrange('2024-01-01', nil))
   print(pgtype(spi.execute("SELECT 1 AS x")[1])({ x = 5 }), pgtype({}), pgtype(1))
 $$;
+-- A type is one object per session and role: types compare with == and
+-- are table keys, across calls too; numeric and int64 values know theirs.
+DO LANGUAGE plerl $$
+  _G.pgt_keys = { [pgtype.numeric] = 'numeric', [pgtype.pgt_c3] = 'pgt_c3', [pgtype.array.integer] = 'int[]' }
+$$;
+DO LANGUAGE plerl $$
+  local r = spi.execute([[SELECT 2.5::numeric AS n, 9007199254740993::bigint AS b, 7::bigint AS s,
+                                 ROW(1, 2)::pgt_c3 AS c, ARRAY[1, 2] AS a]])[1]
+  print(pgt_keys[pgtype(r.n)], pgt_keys[pgtype(r.c)], pgt_keys[pgtype(r.a)], pgt_keys[pgtype(pgtype.numeric(1))])
+  print(pgtype(r.b), pgtype(r.b) == pgtype.int8, pgtype(r.s), pgtype(r.n) == pgtype(nil, 'numeric'))
+  print(pgtype.int4 == pgtype.integer, pgtype.int4 == pgtype.int8, pgtype(r.c) == pgtype.pgt_c3, pgtype.array.integer == pgtype(nil, 'integer[]'))
+$$;
 DO LANGUAGE plerl $$ print(pgtype.pgt_c3(1)) $$;
 DO LANGUAGE plerl $$ print(pgtype.pgt_c3(true, 1)) $$;
 DO LANGUAGE plerl $$ print(pgtype.pgt_small(10)) $$;

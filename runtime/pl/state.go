@@ -24,6 +24,8 @@ type State struct {
 
 	dtMT lua.LValue // the datetime metatable (registerDateTime), nil before
 
+	typeObjects map[pgType]lua.LValue // pgtype's type objects (pgtype.go)
+
 	pcalls map[*lua.LState]int // open pcalls per thread (coroutine.go)
 
 	triggerMetas map[triggerKey]*lua.LTable // trigger.go
