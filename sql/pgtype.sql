@@ -123,6 +123,18 @@ DO LANGUAGE plerl $$
   print(pgtype(r.b), pgtype(r.b) == pgtype.int8, pgtype(r.s), pgtype(r.n) == pgtype(nil, 'numeric'))
   print(pgtype.int4 == pgtype.integer, pgtype.int4 == pgtype.int8, pgtype(r.c) == pgtype.pgt_c3, pgtype.array.integer == pgtype(nil, 'integer[]'))
 $$;
+-- A(t, d1, d2, ...): an array of the given dimensions read from t (missing
+-- elements are NULL); arrays of json and jsonb take t and numbers as elements.
+DO LANGUAGE plerl $$
+  local a = pgtype.array.integer({{{1, 2}}, {{3, 4}}, {{5, 6}}}, 3, 1, 2)
+  print(a, #a, #a[1], #a[1][1], a[3][1][2])
+  print(pgtype.array.integer({1, nil, 3}, 4), pgtype.array.text({}, 2, 2), pgtype.array.integer({5}, 0),
+        pgtype.array.integer({{1, 2, 3}, {4}}, 2, 2), pgtype.array.jsonb({a = 1}, 3))
+  for _, bad in ipairs({{{1}, 1.5}, {{1}, -1}, {{1}, 1, 1, 1, 1, 1, 1, 1}, {{1, 2}, 2, 2}, {{1}, 65536, 65536}}) do
+    local ok, e = pcall(pgtype.array.integer, unpack(bad))
+    print(ok, e.sqlstate, e.message)
+  end
+$$;
 DO LANGUAGE plerl $$ print(pgtype.pgt_c3(1)) $$;
 DO LANGUAGE plerl $$ print(pgtype.pgt_c3(true, 1)) $$;
 DO LANGUAGE plerl $$ print(pgtype.pgt_small(10)) $$;
