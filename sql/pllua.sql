@@ -5,6 +5,16 @@ CREATE EXTENSION IF NOT EXISTS plerl;
 RESET client_min_messages;
 \set VERBOSITY default
 
+-- CREATE EXTENSION plerlu (pllua's plluau) is accepted: an extension that
+-- adds nothing, since plerl made the language plerlu already.
+CREATE EXTENSION plerlu;
+SELECT e.extname, r.extname AS requires, l.lanpltrusted
+  FROM pg_extension e, pg_depend d, pg_extension r, pg_language l
+ WHERE e.extname = 'plerlu' AND d.classid = 'pg_extension'::regclass AND d.objid = e.oid
+   AND d.refclassid = 'pg_extension'::regclass AND d.refobjid = r.oid AND l.lanname = 'plerlu';
+DROP EXTENSION plerlu;
+SELECT count(*) AS plerlu_still_there FROM pg_language WHERE lanname = 'plerlu';
+
 -- Triggers: trigger, old and new are parameters, `...` the trigger's
 -- arguments; trigger.row is new for INSERT and UPDATE, old for DELETE;
 -- trigger.relation names the table and its columns.
