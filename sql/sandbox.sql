@@ -29,7 +29,8 @@ DO LANGUAGE plerl $$
   local a, b = require 'sbx_util', require('sbx_util')
   print(a == b, a.name, a.twice(21), loads, package.loaded.sbx_util == a)
   print(require 'pllua.numeric' == numeric, require 'os' == os, require 'pllua.spi' == spi,
-        require 'pllua.elog' == elog, require 'pllua.pgtype' == pgtype, require 'string' == string)
+        require 'pllua.elog' == elog, require 'pllua.pgtype' == pgtype, require 'string' == string,
+        require 'plerl.numeric' == numeric, require 'plerl.pgtype' == pgtype)
   package.preload.sbx_nothing = function() end
   print(require 'sbx_nothing', package.loaded.sbx_nothing)
   -- A loader that fails leaves nothing behind: the next require runs it again.
@@ -52,7 +53,7 @@ CREATE FUNCTION sbx_use(x integer) RETURNS integer LANGUAGE plerl AS $$ return r
 SELECT sbx_use(5);
 -- package.loaded and package.preload replaced by something else.
 DO LANGUAGE plerl $$ package.loaded = 1; print(pcall(require, 'sbx_util')) $$;
-DO LANGUAGE plerlu $$ print(require('pllua.numeric') == numeric, type(package.loadlib)) $$;
+DO LANGUAGE plerlu $$ print(require('pllua.numeric') == numeric, require('plerl.spi') == spi, type(package.loadlib)) $$;
 
 -- Binary chunks cannot be loaded.
 DO LANGUAGE plerl $$

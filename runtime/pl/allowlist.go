@@ -57,7 +57,7 @@ var allowUntrusted = map[string][]string{
 	// package.loaded's other entries are the tables named above.
 	"package.loaded":  {"io"},
 	"package.loaders": {"1", "2"},
-	"package.preload": {"pllua.elog", "pllua.numeric", "pllua.pgtype", "pllua.spi"},
+	"package.preload": {"plerl.elog", "plerl.numeric", "plerl.pgtype", "plerl.spi", "pllua.elog", "pllua.numeric", "pllua.pgtype", "pllua.spi"},
 }
 
 // allowList is the allow-list of a trusted or untrusted state, by table.

@@ -15,6 +15,8 @@ import (
 var builtinModules = map[string]string{
 	"string": "string", "table": "table", "math": "math", "coroutine": "coroutine", "os": "os",
 	"pllua.numeric": "numeric", "pllua.spi": "spi", "pllua.elog": "elog", "pllua.pgtype": "pgtype",
+	// pllua's names with the language renamed, as a migrated script has them.
+	"plerl.numeric": "numeric", "plerl.spi": "spi", "plerl.elog": "elog", "plerl.pgtype": "pgtype",
 }
 
 // installRequire gives a trusted state `package` (only `loaded` and
@@ -100,7 +102,7 @@ func (s *State) preloadBuiltins() {
 		return
 	}
 	for name, g := range builtinModules {
-		if len(name) < 6 || name[:6] != "pllua." {
+		if !strings.HasPrefix(name, "pllua.") && !strings.HasPrefix(name, "plerl.") {
 			continue
 		}
 		g := g
