@@ -33,7 +33,7 @@ var allowTrusted = map[string][]string{
 		"fmod", "frexp", "huge", "ldexp", "log", "log10", "max", "min", "mod", "modf", "pi", "pow",
 		"rad", "random", "randomseed", "sin", "sinh", "sqrt", "tan", "tanh"},
 	"numeric": {"abs", "ceil", "compare", "div", "floor", "is", "isnan", "mod", "round", "scale",
-		"tonumber", "tostring", "trunc"},
+		"sign", "sqrt", "tonumber", "tostring", "trunc"},
 	"os": {"clock", "date", "difftime", "time"},
 	// A trusted package has only loaded and preload (require.go).
 	"package":         {"loaded", "preload"},
