@@ -235,6 +235,9 @@ func (host) SPIPrepare(s *pl.State, sql string, types []string, opts pl.PlanOpti
 	if opts.NoScroll {
 		flags |= C.PLERL_PLAN_NO_SCROLL
 	}
+	if opts.Hold {
+		flags |= C.PLERL_PLAN_HOLD
+	}
 	p, err := prepare(sql, types, flags)
 	if err != nil {
 		return nil, err

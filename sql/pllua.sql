@@ -153,7 +153,7 @@ DO LANGUAGE plerl $$ spi.error('unique_violation', 'duplicate thing', 'key 1', '
 -- spi.prepare checks its options like erlang.* does: unknown keys and
 -- wrong types are 22023.
 DO LANGUAGE plerl $$
-  for _, o in ipairs({{scroll = true, fetch_count = 10}, {scrol = true}, {scroll = 'yes'}, {hold = true},
+  for _, o in ipairs({{scroll = true, fetch_count = 10}, {scrol = true}, {scroll = 'yes'}, {hold = 1},
                       {fetch_count = '5'}, {fetch_count = 1.5}}) do
     local ok, e = pcall(spi.prepare, 'SELECT 1 AS x', nil, o)
     print(ok or e.sqlstate, ok and '' or e.message)

@@ -90,6 +90,7 @@ type PlanOptions struct {
 	Keep        bool // outlive the call (spi.prepare always keeps)
 	Scroll      bool
 	NoScroll    bool // pllua's no_scroll: cursors of the plan never go backward
+	Hold        bool // cursors of the plan outlive their transaction (WITH HOLD)
 	FastStart   bool
 	CustomPlan  bool
 	GenericPlan bool
@@ -297,7 +298,7 @@ func (s *State) spiExecuteCount(L *lua.LState) int {
 
 // prepareOptions are the options spi.prepare knows, with their types.
 var prepareOptions = map[string]lua.LValueType{"scroll": lua.LTBool, "no_scroll": lua.LTBool, "fast_start": lua.LTBool,
-	"custom_plan": lua.LTBool, "generic_plan": lua.LTBool, "fetch_count": lua.LTNumber}
+	"custom_plan": lua.LTBool, "generic_plan": lua.LTBool, "fetch_count": lua.LTNumber, "hold": lua.LTBool}
 
 // spi.prepare(sql [, {types}] [, {options}]) -> plan
 func (s *State) spiPrepare(L *lua.LState) int {
@@ -336,6 +337,7 @@ func (s *State) spiPrepare(L *lua.LState) int {
 		opts.FastStart = lua.LVAsBool(o.RawGetString("fast_start"))
 		opts.CustomPlan = lua.LVAsBool(o.RawGetString("custom_plan"))
 		opts.GenericPlan = lua.LVAsBool(o.RawGetString("generic_plan"))
+		opts.Hold = lua.LVAsBool(o.RawGetString("hold"))
 		if fc, ok := o.RawGetString("fetch_count").(lua.LNumber); ok {
 			if fc < 1 || fc != lua.LNumber(int(fc)) {
 				s.badArg(L, 3, "prepare", "fetch_count must be at least 1 (and whole)")
