@@ -15,6 +15,14 @@ SELECT e.extname, r.extname AS requires, l.lanpltrusted
 DROP EXTENSION plerlu;
 SELECT count(*) AS plerlu_still_there FROM pg_language WHERE lanname = 'plerlu';
 
+-- cstring arguments and results (declared or polymorphic) are strings.
+CREATE FUNCTION pl_cstring(a cstring) RETURNS cstring LANGUAGE plerl AS $$ return type(a) .. ':' .. a .. '!' $$;
+CREATE FUNCTION pl_poly(a anyelement) RETURNS anyelement LANGUAGE plerl AS $$ return a $$;
+SELECT pl_cstring('abc'), pl_cstring(''), pl_poly(cstring 'foo'), pg_typeof(pl_poly(cstring 'foo'));
+CREATE FUNCTION pl_cstring_nul() RETURNS cstring LANGUAGE plerl AS $$ return 'a\0b' $$;
+SELECT pl_cstring_nul();
+DROP FUNCTION pl_cstring(cstring), pl_poly(anyelement), pl_cstring_nul();
+
 -- Triggers: trigger, old and new are parameters, `...` the trigger's
 -- arguments; trigger.row is new for INSERT and UPDATE, old for DELETE;
 -- trigger.relation names the table and its columns.
