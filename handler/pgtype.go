@@ -132,6 +132,14 @@ func (host) TypeBuild(s *pl.State, handle int32, args []lua.LValue) (lua.LValue,
 		}
 		v = lua.LString(bounds[:1] + lo + "," + hi + bounds[1:])
 	default:
+		if len(args) > 1 {
+			what := ""
+			if info.kind == C.PLT_JSON || info.kind == C.PLT_JSONB {
+				what = " (pllua's options for JSON, such as null or map, are not supported)"
+			}
+			return nil, pl.Errorf(sqlstate.InvalidParameterValue,
+				"pgtype: %s takes one value, %d given%s", typeName(info), len(args), what)
+		}
 		v = arg(0)
 	}
 	var in, out C.PlerlValue

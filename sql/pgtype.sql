@@ -136,6 +136,9 @@ DO LANGUAGE plerl $$
   end
 $$;
 DO LANGUAGE plerl $$ print(pgtype.pgt_c3(1)) $$;
+-- A scalar type takes one value: more is an error, never ignored.
+DO LANGUAGE plerl $$ print(pgtype.integer(1, 2)) $$;
+DO LANGUAGE plerl $$ print(pgtype.jsonb({a = 1}, {null = false})) $$;
 DO LANGUAGE plerl $$ print(pgtype.pgt_c3(true, 1)) $$;
 DO LANGUAGE plerl $$ print(pgtype.pgt_small(10)) $$;
 DO LANGUAGE plerl $$ print(pgtype(nil, 'varchar(3)[]')('abcd')) $$;
