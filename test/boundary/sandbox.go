@@ -32,7 +32,12 @@ func sandboxProbes(marker string) []probe {
 		{name: "io.lines", code: `for l in io.lines('/etc/passwd') do error('UNSAFE: ' .. l) end`, mustFail: true},
 		{name: "dofile", code: `dofile('/etc/passwd')`, mustFail: true},
 		{name: "loadfile", code: `loadfile('/etc/passwd')`, mustFail: true},
-		{name: "require", code: `require('os')`, mustFail: true},
+		// require reads no file: only package.preload and plerl's own libraries.
+		{name: "require('os') is the trusted os", code: `local o = require('os')
+			if o.execute ~= nil or o.exit ~= nil or o.getenv ~= nil then error('UNSAFE: require gave the full os') end`},
+		{name: "require('io')", code: `require('io')`, mustFail: true, errHas: "not found"},
+		{name: "require of a file", code: `require('/etc/passwd')`, mustFail: true, errHas: "not found"},
+		{name: "require of a C module", code: `package.cpath = '/usr/lib/x86_64-linux-gnu/?.so' require('libc')`, mustFail: true, errHas: "not found"},
 		{name: "package.loadlib", code: `package.loadlib('libc.so.6', 'exit')`, mustFail: true},
 		{name: "string.dump", code: `string.dump(function() end)`, mustFail: true},
 		{name: "debug library", code: `if debug ~= nil then error('UNSAFE: debug is ' .. type(debug)) end`},
@@ -81,7 +86,8 @@ func sandboxProbes(marker string) []probe {
 				getregistry = 1, dump = 1, tmpname = 1}
 			-- Legitimate namesakes: table.remove is not os.remove, spi.execute runs SQL.
 			-- A new module with a dangerous-looking name must be added here on purpose.
-			local allowed = {['_G.table.remove'] = true, ['_G.spi.execute'] = true}
+			-- require loads only package.preload's functions and plerl's libraries.
+			local allowed = {['_G.table.remove'] = true, ['_G.spi.execute'] = true, ['_G.require'] = true}
 			local seen, found = {}, {}
 			local function walk(v, path, depth)
 				if depth > 8 or seen[v] then return end
