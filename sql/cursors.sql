@@ -131,6 +131,14 @@ DO LANGUAGE plerl $$
   print(#c:fetch(2, 'next'), (spi.execute("SELECT is_scrollable FROM pg_cursors WHERE name = $1", c:name())[1].is_scrollable))
   c:fetch(1, 'prior')
 $$;
+-- scroll = false is no_scroll (as in pllua); neither lets PostgreSQL choose
+-- (a query it can scan backward is scrollable).
+DO LANGUAGE plerl $$
+  for _, o in ipairs({{scroll = false}, {}, {scroll = true}}) do
+    local c = spi.prepare('SELECT g FROM generate_series(1, 5) g', nil, o):cursor()
+    print(o.scroll, (spi.execute("SELECT is_scrollable FROM pg_cursors WHERE name = $1", c:name())[1].is_scrollable))
+  end
+$$;
 DO LANGUAGE plerl $$ spi.prepare('SELECT 1', nil, {scroll = true, no_scroll = true}) $$;
 DO LANGUAGE plerl $$ spi.prepare('SELECT 1', nil, {no_scroll = 1}) $$;
 

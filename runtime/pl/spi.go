@@ -330,7 +330,8 @@ func (s *State) spiPrepare(L *lua.LState) int {
 				Message: fmt.Sprintf("%sbad argument #3 to spi.prepare (%v)", where(L), bad)})
 		}
 		opts.Scroll = lua.LVAsBool(o.RawGetString("scroll"))
-		opts.NoScroll = lua.LVAsBool(o.RawGetString("no_scroll"))
+		// scroll = false is no_scroll, as in pllua (neither lets PostgreSQL choose).
+		opts.NoScroll = lua.LVAsBool(o.RawGetString("no_scroll")) || o.RawGetString("scroll") == lua.LFalse
 		if opts.Scroll && opts.NoScroll {
 			s.badArg(L, 3, "prepare", "scroll and no_scroll exclude each other")
 		}
