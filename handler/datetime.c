@@ -195,3 +195,63 @@ plerl_dt_zone_named(const char *zone, int64_t t, int32_t local,
 	PG_END_TRY();
 	return 0;
 }
+
+/*
+ * The date_part (float8) of v in unit (PostgreSQL's units: 'century',
+ * 'isoyear', 'julian', 'timezone_hour', ...): what SQL's date_part(unit, v)
+ * gives, a date taken as its midnight timestamp. A unit the type lacks is
+ * PostgreSQL's error (time has no 'dow'); *isnull for an infinite value's
+ * units that have no value.
+ */
+int
+plerl_dt_part(const PlerlValue *v, const char *unit, double *out, int32_t *isnull,
+			  PlerlError *err)
+{
+	PLERL_GUARD_ENTER(err);
+	*out = 0;
+	*isnull = 0;
+	PG_TRY();
+	{
+		LOCAL_FCINFO(fcinfo, 2);
+		PGFunction	fn;
+		Datum		d = plerl_dt_datum(v);
+		Datum		r;
+
+		switch (v->kind)
+		{
+			case PLV_DATE:
+				d = DirectFunctionCall1(date_timestamp, d);
+				fn = timestamp_part;
+				break;
+			case PLV_TIME:
+				fn = time_part;
+				break;
+			case PLV_TIMESTAMP:
+				fn = timestamp_part;
+				break;
+			case PLV_TIMESTAMPTZ:
+				fn = timestamptz_part;
+				break;
+			default:
+				fn = interval_part;
+				break;
+		}
+		InitFunctionCallInfoData(*fcinfo, NULL, 2, InvalidOid, NULL, NULL);
+		fcinfo->args[0].value = CStringGetTextDatum(unit);
+		fcinfo->args[0].isnull = false;
+		fcinfo->args[1].value = d;
+		fcinfo->args[1].isnull = false;
+		r = (*fn) (fcinfo);
+		if (fcinfo->isnull)
+			*isnull = 1;
+		else
+			*out = DatumGetFloat8(r);
+	}
+	PG_CATCH();
+	{
+		PLERL_GUARD_CAPTURE(err);
+		return -1;
+	}
+	PG_END_TRY();
+	return 0;
+}

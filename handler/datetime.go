@@ -87,3 +87,20 @@ func (host) ZoneOffsetIn(zone string, t int64, local bool) (int32, bool, error) 
 	}
 	return int32(off), dst != 0, nil
 }
+
+func (host) DatePart(d pl.DateTime, unit string) (float64, bool, error) {
+	var cerr C.PlerlError
+	var v C.PlerlValue
+	var out C.double
+	var isnull C.int32_t
+	cu, err := cText("unit", unit)
+	if err != nil {
+		return 0, false, err
+	}
+	defer C.free(unsafe.Pointer(cu))
+	dtToValue(d, &v)
+	if C.plerl_dt_part(&v, cu, &out, &isnull, &cerr) != 0 {
+		return 0, false, guardError(&cerr)
+	}
+	return float64(out), isnull != 0, nil
+}

@@ -523,6 +523,8 @@ extern void plerl_value_free(PlerlValue *v);
 extern int	plerl_dt_text(const PlerlValue *v, char **out, PlerlError *err);
 extern int	plerl_dt_parse(int32_t kind, const char *text, PlerlValue *out, PlerlError *err);
 extern int	plerl_dt_zone(int64_t t, int32_t local, int32_t *offset, PlerlError *err);
+extern int	plerl_dt_part(const PlerlValue *v, const char *unit, double *out, int32_t *isnull,
+						  PlerlError *err);
 /* pgtype.c: typed values (guards). */
 extern int	plerl_type_info(int32_t handle, const PlerlTypeInfo **info, int32_t *typtype,
 							PlerlError *err);

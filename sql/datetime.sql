@@ -190,6 +190,60 @@ DO LANGUAGE plerl $$ print(pgtype.timetz{ hour = 1, timezone = 16 * 3600 }) $$;
 DO LANGUAGE plerl $$ print(pgtype.timetz('25:00+01')) $$;
 DO LANGUAGE plerl $$ print(pgtype.timetz('10:00+04'):as_table('UTC')) $$;
 DROP TABLE dt_tz;
+
+-- PostgreSQL's date_part units as fields (pllua's): on the session's wall
+-- clock, numbers as date_part gives them (epoch and second with their
+-- fraction, epoch_usec exact, the rest whole).
+SET timezone = 'Europe/London';
+CREATE FUNCTION dt_parts(x anyelement, units text[]) RETURNS SETOF text LANGUAGE plerl AS $$
+  for _, u in ipairs(units) do
+    local v = x[u]
+    coroutine.yield(u .. ' ' .. (type(v) == 'number' and string.format('%.6f', v) or tostring(v)))
+  end
+$$;
+SELECT string_agg(p, ', ') FROM dt_parts('1968-05-10 03:45:01.234567+01'::timestamptz, ARRAY['century', 'decade',
+  'millennium', 'quarter', 'week', 'isoweek', 'isodow', 'isoyear', 'julian', 'microseconds', 'milliseconds',
+  'minute', 'second', 'timezone', 'timezone_hour', 'timezone_minute', 'epoch', 'epoch_msec', 'epoch_usec']) p;
+SELECT string_agg(p, ', ') FROM dt_parts('0044-03-15 23:59:59.5 BC'::timestamp, ARRAY['century', 'decade',
+  'millennium', 'year', 'isoyear', 'julian', 'milliseconds', 'epoch_usec']) p;
+SELECT string_agg(p, ', ') FROM dt_parts('2024-12-30'::date, ARRAY['hour', 'minute', 'second', 'week', 'isoyear',
+  'isodow', 'quarter', 'epoch_usec']) p;
+SELECT string_agg(p, ', ') FROM dt_parts('03:45:01.234567'::time, ARRAY['minute', 'second', 'milliseconds',
+  'microseconds', 'epoch_msec', 'epoch_usec']) p;
+SELECT string_agg(p, ', ') FROM dt_parts('1 year 2 mons 3 days 04:05:06.789001'::interval, ARRAY['century',
+  'quarter', 'minute', 'second', 'milliseconds', 'microseconds', 'epoch_usec']) p;
+SELECT string_agg(p, ', ') FROM dt_parts('03:45:01.234567-05:30:15'::timetz, ARRAY['hour', 'minute', 'second',
+  'milliseconds', 'microseconds', 'epoch', 'epoch_msec', 'epoch_usec', 'timezone', 'timezone_hour',
+  'timezone_minute']) p;
+SELECT date_part('timezone_minute', '03:45:01.234567-05:30:15'::timetz) AS sql_tz_minute,
+  date_part('milliseconds', '03:45:01.234567-05:30:15'::timetz) AS sql_ms;
+DO LANGUAGE plerl $$ print(pgtype.timetz('10:00+04').isodow) $$;
+-- epoch_usec stays exact past 2^53 (an int64); past int64 it is an error.
+DO LANGUAGE plerl $$
+  local t = pgtype.timestamp('2300-01-01 00:00:00.000001')
+  print(t.epoch_usec, int64.is(t.epoch_usec), pgtype.timestamp('2019-01-01 00:00:00.000001').epoch_usec)
+$$;
+DO LANGUAGE plerl $$ print(pgtype.timestamp('294276-12-31 23:59:59.999999').epoch_usec) $$;
+-- Units a type lacks are PostgreSQL's error; other unknown names are nil.
+DO LANGUAGE plerl $$ print(pgtype.time('03:45:01').dow) $$;
+\echo :LAST_ERROR_SQLSTATE
+DO LANGUAGE plerl $$ print(pgtype.timestamp('2019-01-01').timezone) $$;
+DO LANGUAGE plerl $$ print(pgtype.interval('1 day').isoyear) $$;
+DO LANGUAGE plerl $$ print(pgtype.date('2019-01-01').no_such_unit, pgtype.timestamptz('infinity').century) $$;
+-- as_table(zone): a timestamptz's fields in that zone; other kinds refuse one.
+DO LANGUAGE plerl $$
+  local t = pgtype.timestamptz('2019-04-22 10:20:30+00')
+  for _, z in ipairs{'America/Los_Angeles', 'Asia/Kathmandu', '+03', 3600} do
+    local r = t:as_table(z)
+    print(z, r.year, r.month, r.day, r.hour, r.min, r.sec, r.tz_offset, r.epoch)
+  end
+$$;
+DO LANGUAGE plerl $$ print(pgtype.timestamp('2019-04-22 10:20:30'):as_table('Europe/London')) $$;
+\echo :LAST_ERROR_SQLSTATE
+DO LANGUAGE plerl $$ print(pgtype.timestamptz('2019-04-22 10:20:30+00'):as_table('No/Such_Zone')) $$;
+-- An infinite year with another infinite field names that field, as pllua does.
+DO LANGUAGE plerl $$ print(pgtype.timestamptz{ year = 1/0, month = 1, day = -1/0 }) $$;
+DO LANGUAGE plerl $$ print(pgtype.timestamptz{ year = 1/0, month = 1, day = 1 }) $$;
 RESET timezone;
 RESET datestyle;
 

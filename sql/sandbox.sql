@@ -37,22 +37,24 @@ DO LANGUAGE plerl $$
   package.preload.sbx_bad = function() bad = (bad or 0) + 1; error('broken loader') end
   local ok, e = pcall(require, 'sbx_bad')
   print(ok, e, package.loaded.sbx_bad, pcall(require, 'sbx_bad'), bad)
+  -- Lua errors (lpcall catches them), as Lua's require raises them.
   package.preload.sbx_loop = function() return require 'sbx_loop' end
-  for _, name in ipairs({'sbx_loop', 'io', 'pllua.jsonb', 'sbx_nowhere'}) do
-    local ok, e = pcall(require, name)
-    print(name, ok, e.sqlstate, e.message)
-  end
-  local ok, e = pcall(require, {})
-  print(ok, e.sqlstate, e.message)
   package.preload.sbx_num = 42
-  local ok, e = pcall(require, 'sbx_num')
-  print(ok, e.sqlstate, e.message)
+  for _, name in ipairs({'sbx_loop', 'sbx_num', 'pllua.jsonb', 'sbx_nowhere'}) do
+    print(name, lpcall(require, name))
+  end
+  print(lpcall(require, {}))
 $$;
 -- Another function of the same role finds the module the DO block defined.
 CREATE FUNCTION sbx_use(x integer) RETURNS integer LANGUAGE plerl AS $$ return require('sbx_util').twice(x) $$;
 SELECT sbx_use(5);
 -- package.loaded and package.preload replaced by something else.
-DO LANGUAGE plerl $$ package.loaded = 1; print(pcall(require, 'sbx_util')) $$;
+DO LANGUAGE plerl $$
+  local saved = package.loaded
+  package.loaded = 1
+  print(lpcall(require, 'sbx_util'))
+  package.loaded = saved
+$$;
 DO LANGUAGE plerlu $$ print(require('pllua.numeric') == numeric, require('plerl.spi') == spi, type(package.loadlib)) $$;
 
 -- Binary chunks cannot be loaded.
@@ -71,6 +73,21 @@ DO LANGUAGE plerl $$ local s = string.rep('x', 1e12) $$;
 DO LANGUAGE plerl $$ local function f(n) return 1 + f(n + 1) end f(1) $$;
 -- collectgarbage does not stop the world.
 DO LANGUAGE plerl $$ print(collectgarbage('collect'), type(collectgarbage('count'))) $$;
+
+-- require loads no code in the trusted language: the libraries it already
+-- holds (os is the restricted one, whatever _G.os is now), plerl.error;
+-- any other name is a Lua error (lpcall catches it).
+DO LANGUAGE plerl $$
+  os = {execute = print}
+  local o = require 'os'
+  print(type(o.time), type(o.difftime), o.execute, o.getenv, o.exit, o == os)
+  print(require 'string' == string, require 'plerl.error' == require 'pllua.error')
+  for _, m in ipairs{'io', 'debug', 'package', 'plerl.error.x', 'os.execute', '', 'sandbox_mod'} do
+    print(m, lpcall(require, m))
+  end
+$$;
+DO LANGUAGE plerl $$ require('io') $$;
+DO LANGUAGE plerl $$ print(pcall(require)) $$;
 
 -- The untrusted language opens more, never os.exit.
 DO LANGUAGE plerlu $$ print(type(io), type(os.getenv), type(require)) $$;

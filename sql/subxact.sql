@@ -115,4 +115,94 @@ DO LANGUAGE plerl $$
   print(ok, e.sqlstate, e.message, e.detail, e.hint)
 $$;
 
+-- lpcall catches Lua's errors only, without a subtransaction: an SQL error
+-- (a failed statement, spi.error, a caught error raised again) goes on to
+-- the caller, and a pcall around it rolls back as usual.
+DO LANGUAGE plerl $$
+  print(lpcall(function(a, b) return a + b end, 1, 2))
+  print(lpcall(function() error('lua error') end))
+  local ok, e = lpcall(function() error({code = 1}) end)
+  print(ok, type(e), e.code)
+  print(lpcall(function() local t = nil; return t.x end))
+  ok, e = pcall(function()
+    spi.execute("INSERT INTO sx_t VALUES (400, 'in lpcall')")
+    print('lpcall returned', lpcall(spi.execute, "INSERT INTO sx_t VALUES (1, 'dup')"))
+  end)
+  print(ok, e.sqlstate, e.message)
+  print('row 400 present:', spi.execute('SELECT count(*) AS n FROM sx_t WHERE id = 400')[1].n)
+  ok, e = pcall(lpcall, spi.error, '22012', 'from spi.error')
+  print(ok, e.sqlstate, e.message)
+  local c = coroutine.wrap(function() print(lpcall(coroutine.yield, 1)) return 'done' end)
+  print(pcall(c))
+$$;
+DO LANGUAGE plerl $$ print(lpcall(function() spi.error('not caught by lpcall') end)) $$;
+\echo :LAST_ERROR_SQLSTATE
+
+-- xpcall's handler: a Lua error in it is "error in error handling"; an SQL
+-- error in it goes on to the caller of xpcall (here the outer pcall, which
+-- rolls back), and nothing after the xpcall runs.
+DO LANGUAGE plerl $$
+  print(xpcall(function() error('foo') end, function(e) return 'handled: ' .. e end))
+  print(xpcall(function() error('foo') end, function(e) error('bar') end))
+  print(xpcall(function() error('foo') end, function(e) local t = nil; return t.x end))
+  print('outer', pcall(function()
+    spi.execute("INSERT INTO sx_t VALUES (401, 'before xpcall')")
+    print('inner', xpcall(function() error('foo') end,
+                          function(e) print('handler', e) spi.error('22012', 'in handler') end))
+    print('not reached')
+  end))
+  print('row 401 present:', spi.execute('SELECT count(*) AS n FROM sx_t WHERE id = 401')[1].n)
+  print(xpcall(function() error('foo') end, function(e)
+    return select(2, xpcall(function() error('nested') end, function(e2) return 'inner handler: ' .. e2 end))
+  end))
+$$;
+
+-- A coroutine does not catch SQL errors (it has no subtransaction to roll
+-- back): they go on to resume's caller, as in pllua; Lua's errors are
+-- resume's false, message.
+DO LANGUAGE plerl $$
+  local co = coroutine.create(function() coroutine.yield(1) error('lua error') end)
+  print(coroutine.resume(co))
+  print(coroutine.resume(co))
+  co = coroutine.create(function()
+    spi.execute("INSERT INTO sx_t VALUES (402, 'in coroutine')")
+    coroutine.yield()
+    spi.execute("INSERT INTO sx_t VALUES (1, 'dup')")
+    print('not reached')
+  end)
+  print(pcall(function()
+    print('first resume', coroutine.resume(co))
+    print('second resume', coroutine.resume(co))
+    print('not reached either')
+  end))
+  print(coroutine.status(co), 'row 402 present:', spi.execute('SELECT count(*) AS n FROM sx_t WHERE id = 402')[1].n)
+  local ok, e = pcall(coroutine.resume, coroutine.create(function() spi.error('22012', 'spi.error in coroutine') end))
+  print(ok, e.sqlstate, e.message)
+  ok, e = coroutine.resume(coroutine.create(function() error({sqlstate = '22012', message = 'plain table'}) end))
+  print(ok, e.message)
+$$;
+DO LANGUAGE plerl $$ print(coroutine.resume(coroutine.create(function() spi.error('not caught by resume') end))) $$;
+
+-- pllua's error module and fields: severity, errcode and category (the
+-- condition names of the SQLSTATE and of its class).
+DO LANGUAGE plerl $$
+  local err = require 'plerl.error'
+  local ok, e = pcall(function() spi.error('22003', 'out', 'the detail', 'the hint') end)
+  print(err.type(e), err.category(e), err.errcode(e))
+  print(e.severity, e.category, e.errcode, e.sqlstate, e.message, e.detail, e.hint)
+  ok, e = pcall(spi.execute, 'SELECT 1/0')
+  print(e.errcode, e.category, e.sqlstate)
+  ok, e = pcall(error, 'lua')
+  print(err.type(e), err.category(e), err.errcode(e), e)
+  print(err.type({sqlstate = '22003'}), err.errcode({sqlstate = '22003'}))
+  ok, e = pcall(error, {sqlstate = 'ZZ999', message = 'own code'})
+  print(e.sqlstate, e.errcode)
+  ok, e = pcall(elog.error, 'x', {sqlstate = 'ZZ999'})
+  print(e.sqlstate, e.errcode, e.category, err.type(e))
+  local n = 0
+  for k in pairs(select(2, pcall(spi.error, 'x'))) do n = n + 1 end
+  print('raw fields', n)
+  print(err.pcall == pcall, err.lpcall == lpcall)
+$$;
+
 DROP TABLE sx_t;

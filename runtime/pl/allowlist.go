@@ -15,7 +15,7 @@ import (
 // what the handler installs (ErlangModule), listed here too.
 var allowTrusted = map[string][]string{
 	"": {"_G", "_GOPHER_LUA_VERSION", "_VERSION", "assert", "collectgarbage", "coroutine", "datetime", "elog",
-		"erlang", "error", "getfenv", "getmetatable", "int64", "ipairs", "json", "load", "loadstring", "math",
+		"erlang", "error", "getfenv", "getmetatable", "int64", "ipairs", "json", "load", "loadstring", "lpcall", "math",
 		"next", "null", "numeric", "os", "package", "pairs", "pgtype", "pcall", "print", "rawequal", "rawget", "rawset",
 		"require", "select", "setfenv", "setmetatable", "spi", "string", "table", "tonumber", "tostring", "type",
 		"unpack", "xpcall"},
@@ -57,7 +57,7 @@ var allowUntrusted = map[string][]string{
 	// package.loaded's other entries are the tables named above.
 	"package.loaded":  {"io"},
 	"package.loaders": {"1", "2"},
-	"package.preload": {"plerl.elog", "plerl.numeric", "plerl.pgtype", "plerl.spi", "pllua.elog", "pllua.numeric", "pllua.pgtype", "pllua.spi"},
+	"package.preload": {"plerl.elog", "plerl.error", "plerl.numeric", "plerl.pgtype", "plerl.spi", "pllua.elog", "pllua.error", "pllua.numeric", "pllua.pgtype", "pllua.spi"},
 }
 
 // allowList is the allow-list of a trusted or untrusted state, by table.

@@ -16,7 +16,11 @@ import (
 //     renews its context after a cancel. So threads are created without
 //     one and given the engine's context on creation and on each resume.
 //   - resume re-raises what Lua must not catch, as pcall does: a query
-//     cancel or timeout, and a PostgreSQL error stashed for re-raise.
+//     cancel or timeout, and a PostgreSQL error stashed for re-raise; and,
+//     as pllua does, any SQL error (an error object plerl made): a
+//     coroutine has no subtransaction that could roll back what failed,
+//     so only a pcall outside it may catch one. Lua's own errors are
+//     resume's false, message.
 //   - yield refuses to leave a pcall of its own thread: the pcall's
 //     subtransaction would stay open across the yield (gopher-lua cannot
 //     yield across a Go function either; it corrupts the thread).
@@ -43,7 +47,7 @@ func (s *State) installCoroutine() {
 		}
 		n := origResume(L)
 		top := L.GetTop()
-		if n >= 2 && L.Get(top-n+1) == lua.LFalse && s.e.uncatchable() {
+		if n >= 2 && L.Get(top-n+1) == lua.LFalse && (s.e.uncatchable() || s.isErrorObject(L.Get(top-n+2))) {
 			L.Error(L.Get(top-n+2), 0)
 		}
 		return n
@@ -67,6 +71,9 @@ func (s *State) installCoroutine() {
 	co.RawSetString("yield", L.NewFunction(func(L *lua.LState) int {
 		if s.pcalls[L] > 0 {
 			L.RaiseError("cannot yield inside pcall: its subtransaction would stay open")
+		}
+		if s.lpcalls[L] > 0 {
+			L.RaiseError("cannot yield inside lpcall (a Lua call cannot yield across it)")
 		}
 		return -1 // gopher-lua's coroutine.yield
 	}))

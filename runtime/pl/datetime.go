@@ -289,6 +289,81 @@ func (s *State) dtField(d DateTime, name string) lua.LValue {
 	return lua.LNil
 }
 
+// pgUnits are the fields PostgreSQL's date_part gives (and pllua's
+// epoch_msec, epoch_usec, isoweek) that plerl's own fields (dtField) do not
+// give for a kind: d.century, d.julian, d.minute, date.hour (0), and the
+// units a type lacks (time.dow), which are PostgreSQL's error.
+var pgUnits = map[string]bool{
+	"century": true, "decade": true, "millennium": true, "quarter": true, "week": true,
+	"isoweek": true, "isodow": true, "isoyear": true, "julian": true, "microseconds": true,
+	"milliseconds": true, "minute": true, "second": true, "timezone": true,
+	"timezone_hour": true, "timezone_minute": true, "epoch_msec": true, "epoch_usec": true,
+	"year": true, "month": true, "day": true, "hour": true, "dow": true, "doy": true,
+}
+
+// DatePartHost is date_part(unit, d) of the backend (PostgreSQL's
+// float8; isnull when the unit has no value).
+type DatePartHost interface {
+	DatePart(d DateTime, unit string) (float64, bool, error)
+}
+
+// dtPart is field unit of a finite d as pllua gives it: PostgreSQL's
+// date_part, epoch and second as numbers, epoch_msec in milliseconds,
+// epoch_usec exact (an int64 beyond 2^53), the others rounded to integers.
+func (s *State) dtPart(d DateTime, unit string) lua.LValue {
+	if unit == "epoch_usec" || unit == "epoch_msec" {
+		us, ok := epochMicros(d)
+		if !ok {
+			s.raise(dtRange(d.Kind.String()))
+		}
+		if unit == "epoch_msec" {
+			return lua.LNumber(float64(us) / 1000)
+		}
+		return s.IntValue(us)
+	}
+	h, ok := s.e.host.(DatePartHost)
+	if !ok {
+		return lua.LNil
+	}
+	pu := unit
+	if unit == "isoweek" {
+		pu = "week"
+	}
+	f, isnull, err := h.DatePart(d, pu)
+	if err != nil {
+		s.raise(err)
+	}
+	if isnull {
+		return lua.LNil
+	}
+	if unit == "second" || math.IsInf(f, 0) {
+		return lua.LNumber(f)
+	}
+	return lua.LNumber(math.RoundToEven(f))
+}
+
+// epochMicros is d's epoch in microseconds, exactly (an interval's as
+// extract counts it: a year of 365.25 days, a month of 30).
+func epochMicros(d DateTime) (int64, bool) {
+	var us big.Int
+	switch d.Kind {
+	case DTDate:
+		us.Mul(big.NewInt(d.V), big.NewInt(usPerDay))
+		us.Add(&us, big.NewInt(unixToPG*usPerSec))
+	case DTTime:
+		us.SetInt64(d.V)
+	case DTInterval:
+		us.Mul(big.NewInt(int64(d.Months/12)), big.NewInt(31_557_600*usPerSec))
+		us.Add(&us, new(big.Int).Mul(big.NewInt(int64(d.Months%12)), big.NewInt(30*usPerDay)))
+		us.Add(&us, new(big.Int).Mul(big.NewInt(int64(d.Days)), big.NewInt(usPerDay)))
+		us.Add(&us, big.NewInt(d.V))
+	default:
+		us.SetInt64(d.V)
+		us.Add(&us, big.NewInt(unixToPG*usPerSec))
+	}
+	return us.Int64(), us.IsInt64()
+}
+
 var dtFieldNames = map[DTKind][]string{
 	DTDate:        {"year", "month", "day", "dow", "doy", "epoch"},
 	DTTime:        {"hour", "min", "sec", "usec", "epoch"},
@@ -320,6 +395,28 @@ func (s *State) registerDateTime() {
 		"as_table": L.NewFunction(func(L *lua.LState) int {
 			d := s.checkDT(L, 1)
 			t := L.NewTable()
+			if z := L.Get(2); z != lua.LNil {
+				// pllua's as_table(zone): a timestamptz's fields in that zone.
+				if d.Kind != DTTimestampTZ {
+					s.raise(Errorf(sqlstate.InvalidParameterValue,
+						"%scannot specify timezone parameter for this type (%s has no time zone)", where(L), d.Kind))
+				}
+				if d.infinite() == 0 {
+					off := s.pgZoneOffset(s.pgZoneOf(z), d.V, false, lua.LNil)
+					// The same wall clock as a timestamp, with this offset.
+					local := DateTime{Kind: DTTimestamp, V: d.V + off*usPerSec}
+					for _, f := range dtFieldNames[DTTimestamp] {
+						if f == "epoch" {
+							t.RawSetString(f, s.dtField(d, f))
+						} else {
+							t.RawSetString(f, s.dtField(local, f))
+						}
+					}
+					t.RawSetString("tz_offset", lua.LNumber(off))
+					L.Push(t)
+					return 1
+				}
+			}
 			for _, f := range dtFieldNames[d.Kind] {
 				t.RawSetString(f, s.dtField(d, f))
 			}
@@ -340,6 +437,10 @@ func (s *State) registerDateTime() {
 		}
 		if f := s.dtField(d, k); f != lua.LNil {
 			L.Push(f)
+			return 1
+		}
+		if pgUnits[k] && d.infinite() == 0 {
+			L.Push(s.dtPart(d, k))
 			return 1
 		}
 		// The string methods, on the SQL text (d:match(...), d:sub(1, 4)):

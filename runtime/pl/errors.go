@@ -72,6 +72,11 @@ func registerErrorType(L *lua.LState) {
 		L.Push(lua.LString(msg))
 		return 1
 	}))
+	// pllua's computed fields: e.severity, e.errcode, e.category.
+	mt.RawSetString("__index", L.NewFunction(func(L *lua.LState) int {
+		L.Push(errorField(L.CheckTable(1), L.CheckString(2)))
+		return 1
+	}))
 	mt.RawSetString("__metatable", lua.LString("plerl.error"))
 }
 

@@ -281,7 +281,7 @@ func (s *State) pgDTFromTable(kind DTKind, t *lua.LTable) DateTime {
 	for _, f := range []struct {
 		n string
 		v float64
-	}{{"year", year}, {"month", month}, {"day", day}} {
+	}{{"month", month}, {"day", day}, {"year", year}} { // pllua names month or day before year
 		if math.IsInf(f.v, 0) {
 			s.raise(pgFieldError(f.n))
 		}

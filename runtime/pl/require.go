@@ -1,5 +1,5 @@
-// require and package for the trusted language: modules a role defines in
-// package.preload, and plerl's own libraries under their names and pllua's.
+// require in the trusted language (package.preload, package.loaded and
+// plerl's own libraries), and pllua's error module.
 package pl
 
 import (
@@ -10,49 +10,63 @@ import (
 	"github.com/plerl/plerl/runtime/sqlstate"
 )
 
-// builtinModules maps a name require accepts to the global that holds the
-// library: Lua's own names, and pllua's for the libraries plerl has.
-var builtinModules = map[string]string{
+// requireNames maps the library names trusted `require` gives to the
+// globals holding them, as they were when the state was made: Lua's own
+// (os is the restricted one), and pllua's names for the libraries plerl
+// has, also as a script renamed from pllua spells them (plerl.numeric).
+// pllua's error module is added as plerl.error and pllua.error.
+var requireNames = map[string]string{
 	"string": "string", "table": "table", "math": "math", "coroutine": "coroutine", "os": "os",
 	"pllua.numeric": "numeric", "pllua.spi": "spi", "pllua.elog": "elog", "pllua.pgtype": "pgtype",
-	// pllua's names with the language renamed, as a migrated script has them.
 	"plerl.numeric": "numeric", "plerl.spi": "spi", "plerl.elog": "elog", "plerl.pgtype": "pgtype",
 }
 
+// builtinModules is what require finds without package.preload.
+func (s *State) builtinModules() map[string]lua.LValue {
+	L := s.L
+	mods := map[string]lua.LValue{}
+	for name, global := range requireNames {
+		if t, ok := L.GetGlobal(global).(*lua.LTable); ok {
+			mods[name] = t
+		}
+	}
+	em := s.errorModule()
+	mods["plerl.error"], mods["pllua.error"] = em, em
+	return mods
+}
+
 // installRequire gives a trusted state `package` (only `loaded` and
-// `preload`) and a `require` that loads from nothing but those: no file,
-// no C library. The tables are the role's (each role has its own state).
+// `preload`, the role's own: each role has its own state) and a `require`
+// that loads nothing but those and plerl's libraries: no file, no C
+// library. Its errors are Lua errors, as Lua's require raises them (so
+// lpcall catches them). Untrusted plerlu has gopher-lua's package library
+// instead (preloadBuiltins).
 func (s *State) installRequire() {
 	L := s.L
+	mods := s.builtinModules()
 	pkg := L.NewTable()
-	loaded := L.NewTable()
-	preload := L.NewTable()
-	pkg.RawSetString("loaded", loaded)
-	pkg.RawSetString("preload", preload)
+	pkg.RawSetString("loaded", L.NewTable())
+	pkg.RawSetString("preload", L.NewTable())
 	L.SetGlobal("package", pkg)
 	sentinel := L.NewTable() // marks a module whose loader is running
 	L.SetGlobal("require", L.NewFunction(func(L *lua.LState) int {
-		arg, ok := L.Get(1).(lua.LString)
-		if !ok {
-			s.raise(Errorf(sqlstate.DatatypeMismatch, "%sbad argument #1 to 'require' (a module name expected, got %s)", requireWhere(L), s.typeName(L.Get(1))))
-		}
-		name := string(arg)
+		name := L.CheckString(1)
 		// The tables a script may have replaced are read through package.
 		loaded, _ := pkg.RawGetString("loaded").(*lua.LTable)
 		preload, _ := pkg.RawGetString("preload").(*lua.LTable)
 		if loaded == nil || preload == nil {
-			s.raise(Errorf(sqlstate.ObjectNotInPrerequisiteState, "%srequire: package.loaded and package.preload must be tables", requireWhere(L)))
+			L.RaiseError("require: package.loaded and package.preload must be tables")
 		}
 		if v := loaded.RawGetString(name); v != lua.LNil {
 			if v == sentinel {
-				s.raise(Errorf(sqlstate.ObjectNotInPrerequisiteState, "%sloop or previous error loading module '%s'", requireWhere(L), name))
+				L.RaiseError("loop or previous error loading module '%s'", name)
 			}
 			L.Push(v)
 			return 1
 		}
 		if loader := preload.RawGetString(name); loader != lua.LNil {
 			if _, ok := loader.(*lua.LFunction); !ok {
-				s.raise(Errorf(sqlstate.DatatypeMismatch, "%spackage.preload['%s'] must be a function, not %s", requireWhere(L), name, s.typeName(loader)))
+				L.RaiseError("package.preload['%s'] must be a function, not %s", name, s.typeName(loader))
 			}
 			loaded.RawSetString(name, sentinel)
 			// A loader that fails leaves nothing behind (Lua 5.1 would keep
@@ -77,20 +91,17 @@ func (s *State) installRequire() {
 			L.Push(loaded.RawGetString(name))
 			return 1
 		}
-		if g, ok := builtinModules[name]; ok {
-			if v := L.G.Global.RawGetString(g); v != lua.LNil {
-				loaded.RawSetString(name, v)
-				L.Push(v)
-				return 1
-			}
+		if m, ok := mods[name]; ok {
+			L.Push(m)
+			return 1
 		}
-		s.raise(Errorf(sqlstate.UndefinedObject, "%smodule '%s' not found: no field package.preload['%s'] and no such library in plerl", requireWhere(L), name, name))
+		L.RaiseError("module '%s' not found (the trusted language's require gives only package.preload's modules and plerl's libraries)", name)
 		return 0
 	}))
 }
 
-// preloadBuiltins puts pllua's module names into an untrusted state's
-// package.preload (its require is Lua's own).
+// preloadBuiltins puts pllua's module names (and plerl's spelling of
+// them) into an untrusted state's package.preload (its require is Lua's).
 func (s *State) preloadBuiltins() {
 	L := s.L
 	pkg, ok := L.GetGlobal("package").(*lua.LTable)
@@ -101,24 +112,69 @@ func (s *State) preloadBuiltins() {
 	if !ok {
 		return
 	}
-	for name, g := range builtinModules {
+	for name, m := range s.builtinModules() {
 		if !strings.HasPrefix(name, "pllua.") && !strings.HasPrefix(name, "plerl.") {
 			continue
 		}
-		g := g
+		m := m
 		preload.RawSetString(name, L.NewFunction(func(L *lua.LState) int {
-			L.Push(L.G.Global.RawGetString(g))
+			L.Push(m)
 			return 1
 		}))
 	}
 }
 
-// requireWhere is where(L) when Lua code called require, and nothing when
-// a Go function did (pcall(require, name) would say "[G]:").
-func requireWhere(L *lua.LState) string {
-	w := where(L)
-	if strings.HasPrefix(w, "[G]") {
-		return ""
+// errorModule is pllua's `pllua.error`: type(e) is "error" for an error
+// object plerl made, nil otherwise; category(e) and errcode(e) the
+// condition names of its SQLSTATE's class and of the SQLSTATE; and the
+// catching functions.
+func (s *State) errorModule() *lua.LTable {
+	L := s.L
+	t := L.NewTable()
+	t.RawSetString("type", L.NewFunction(func(L *lua.LState) int {
+		if s.isErrorObject(L.Get(1)) {
+			L.Push(lua.LString("error"))
+		} else {
+			L.Push(lua.LNil)
+		}
+		return 1
+	}))
+	for _, name := range []string{"category", "errcode"} {
+		key := name
+		t.RawSetString(key, L.NewFunction(func(L *lua.LState) int {
+			if !s.isErrorObject(L.Get(1)) {
+				L.Push(lua.LNil)
+				return 1
+			}
+			L.Push(errorField(L.Get(1).(*lua.LTable), key))
+			return 1
+		}))
 	}
-	return w
+	for _, name := range []string{"pcall", "xpcall", "lpcall", "error"} {
+		t.RawSetString(name, L.GetGlobal(name))
+	}
+	return t
+}
+
+// errorField is what an error object gives for the fields pllua computes
+// (its __index): severity "error"; errcode, the condition name of its
+// SQLSTATE (the SQLSTATE if it has none); category, that of its class.
+func errorField(t *lua.LTable, key string) lua.LValue {
+	st := lua.LVAsString(t.RawGetString("sqlstate"))
+	switch key {
+	case "severity":
+		return lua.LString("error")
+	case "errcode", "category":
+		if len(st) != 5 {
+			return lua.LNil
+		}
+		if key == "category" {
+			st = st[:2] + "000"
+		}
+		if n := sqlstate.Condition(st); n != "" {
+			return lua.LString(n)
+		}
+		return lua.LString(st)
+	}
+	return lua.LNil
 }

@@ -26,7 +26,8 @@ type State struct {
 
 	typeObjects map[pgType]lua.LValue // pgtype's type objects (pgtype.go)
 
-	pcalls map[*lua.LState]int // open pcalls per thread (coroutine.go)
+	pcalls  map[*lua.LState]int // open pcalls per thread (coroutine.go)
+	lpcalls map[*lua.LState]int // open lpcalls per thread (coroutine.go)
 
 	triggerMetas map[triggerKey]*lua.LTable // trigger.go
 	lastTrigger  lastTrigger
@@ -42,7 +43,7 @@ func newState(e *Engine, trusted bool) *State {
 		MinimizeStackMemory: true,
 	})
 	s := &State{L: L, e: e, Trusted: trusted, instances: map[int64]*lua.LFunction{},
-		pcalls: map[*lua.LState]int{}}
+		pcalls: map[*lua.LState]int{}, lpcalls: map[*lua.LState]int{}}
 	openLibs(s)
 	registerErrorType(L)
 	s.registerTypes()
@@ -155,6 +156,7 @@ func (s *State) installBuiltins() {
 	L.SetGlobal("print", L.NewFunction(s.luaPrint))
 	L.SetGlobal("pcall", L.NewFunction(s.luaPcall))
 	L.SetGlobal("xpcall", L.NewFunction(s.luaXpcall))
+	L.SetGlobal("lpcall", L.NewFunction(s.luaLpcall))
 	elog := L.NewTable()
 	for name, level := range map[string]int{
 		"debug": LevelDebug, "log": LevelLog, "info": LevelInfo,
@@ -282,7 +284,14 @@ func (s *State) protected(L *lua.LState, nargs int, handler *lua.LFunction) int 
 			L.Push(handler)
 			L.Push(obj)
 			if herr := L.PCall(1, 1, nil); herr != nil {
-				L.Push(errorValue(herr))
+				// As in pllua: an SQL error in the handler goes on to the
+				// caller of xpcall (the handler is no place to catch it);
+				// any other error in it is Lua's "error in error handling".
+				hobj := errorValue(herr)
+				if s.e.uncatchable() || s.isErrorObject(hobj) {
+					s.rethrow(herr)
+				}
+				L.Push(lua.LString("error in error handling"))
 			}
 			return 2
 		}
@@ -295,6 +304,44 @@ func (s *State) protected(L *lua.LState, nargs int, handler *lua.LFunction) int 
 	n := L.GetTop() - base
 	L.Insert(lua.LTrue, base+1)
 	return n + 1
+}
+
+// lpcall is pllua's pcall for Lua errors only: no subtransaction, so an
+// SQL error (an error object plerl made: a backend error, spi.error,
+// elog.error, a built-in's refusal), a cancel or a stashed backend error
+// goes on to the caller; error('x'), error{...} and runtime errors are
+// caught as pcall catches them.
+func (s *State) luaLpcall(L *lua.LState) int {
+	L.CheckAny(1)
+	nargs := L.GetTop() - 1
+	// A yield must not leave this Go call in progress (coroutine.go).
+	s.lpcalls[L]++
+	defer func() {
+		if s.lpcalls[L]--; s.lpcalls[L] == 0 {
+			delete(s.lpcalls, L)
+		}
+	}()
+	base := L.GetTop() - nargs - 1
+	if err := L.PCall(nargs, lua.MultRet, nil); err != nil {
+		obj := errorValue(err)
+		if s.e.uncatchable() || s.isErrorObject(obj) {
+			s.rethrow(err)
+		}
+		L.SetTop(base)
+		L.Push(lua.LFalse)
+		L.Push(obj)
+		return 2
+	}
+	n := L.GetTop() - base
+	L.Insert(lua.LTrue, base+1)
+	return n + 1
+}
+
+// isErrorObject reports whether v is an error object plerl made
+// (newErrorObject): an SQL error, as opposed to one Lua raised.
+func (s *State) isErrorObject(v lua.LValue) bool {
+	t, ok := v.(*lua.LTable)
+	return ok && t.Metatable != lua.LNil && t.Metatable == s.L.GetTypeMetatable(errorMetaName)
 }
 
 func errorValue(err error) lua.LValue {

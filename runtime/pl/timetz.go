@@ -116,6 +116,27 @@ func (s *State) timeTZField(t *TimeTZ, name string) lua.LValue {
 	case "epoch":
 		// As SQL's extract(epoch from ...): the instant's seconds of a UTC day.
 		return lua.LNumber(float64(t.us-t.zone*usPerSec) / usPerSec)
+	// PostgreSQL's date_part units of a timetz (pllua's fields), computed
+	// here exactly as timetz_part does; the date units are its error.
+	case "minute":
+		return lua.LNumber(t.us / 60_000_000 % 60)
+	case "second":
+		return lua.LNumber(float64(t.us%60_000_000) / usPerSec)
+	case "milliseconds":
+		return lua.LNumber(math.RoundToEven(float64(t.us%60_000_000) / 1000))
+	case "microseconds":
+		return lua.LNumber(t.us % 60_000_000)
+	case "epoch_usec":
+		return s.IntValue(t.us - t.zone*usPerSec)
+	case "epoch_msec":
+		return lua.LNumber(float64(t.us-t.zone*usPerSec) / 1000)
+	case "timezone_hour":
+		return lua.LNumber(t.zone / 3600)
+	case "timezone_minute":
+		return lua.LNumber(math.RoundToEven(math.Mod(float64(t.zone)/60, 60)))
+	}
+	if pgUnits[name] {
+		s.raise(Errorf(sqlstate.FeatureNotSupported, "unit %q not supported for type time with time zone", name))
 	}
 	return lua.LNil
 }
