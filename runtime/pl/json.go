@@ -329,7 +329,11 @@ func (s *State) encodeJSON(b *strings.Builder, v lua.LValue, depth int) error {
 			// A range or timetz is its SQL text (as before they were values).
 			writeJSONString(b, u.SQLText())
 		case DateTime:
-			writeJSONString(b, s.jsonDateTimeText(u))
+			t, err := s.jsonDateTimeText(u)
+			if err != nil {
+				return err
+			}
+			writeJSONString(b, t)
 		default:
 			return errJSONEncode("%s", s.typeName(v))
 		}
@@ -548,10 +552,20 @@ func (s *State) registerJSON() {
 // jsonDateTimeText is a date or time value as PostgreSQL's to_json writes
 // it: ISO 8601 (XML Schema) form, "2017-12-19T12:00:00", a timestamptz in
 // the session's zone with its offset as "+hh:mm"; an interval is its text.
-func (s *State) jsonDateTimeText(d DateTime) string {
-	t := s.DateTimeText(d)
+// It returns the host's error rather than raising it: JSON is also encoded
+// outside Lua (a function's result).
+func (s *State) jsonDateTimeText(d DateTime) (string, error) {
+	var t string
+	if h := s.dtHost(); h != nil {
+		var err error
+		if t, err = h.DateTimeText(d); err != nil {
+			return "", err
+		}
+	} else {
+		t = s.DateTimeText(d) // no backend: formatted in Go, never raises
+	}
 	if d.infinite() != 0 || (d.Kind != DTTimestamp && d.Kind != DTTimestampTZ) {
-		return t
+		return t, nil
 	}
 	bc := ""
 	if strings.HasSuffix(t, " BC") {
@@ -564,5 +578,5 @@ func (s *State) jsonDateTimeText(d DateTime) string {
 			t += ":00"
 		}
 	}
-	return t + bc
+	return t + bc, nil
 }
