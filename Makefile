@@ -2,8 +2,8 @@
 # (plerl_go.so) that plerl.so loads lazily in each backend.
 MODULE_big = plerl
 OBJS = src/plerl.o src/stats.o
-EXTENSION = plerl
-DATA = plerl--1.0.sql
+EXTENSION = plerl plerlu
+DATA = plerl--1.0.sql plerlu--1.0.sql
 # pg_regress areas in a fixed order: first those that need nothing but the
 # cluster, then those that need the Elixir test node (scripts/setup-elixir).
 # `make installcheck-local` runs only the first group. A new area goes in

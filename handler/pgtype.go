@@ -9,6 +9,7 @@ package main
 import "C"
 
 import (
+	"math"
 	"strings"
 	"unsafe"
 
@@ -92,7 +93,12 @@ func (host) TypeBuild(s *pl.State, handle int32, args []lua.LValue) (lua.LValue,
 				"plerl: incorrect number of arguments for type constructor (expected %d got %d)", n, len(args))
 		}
 	case info.kind == C.PLT_ARRAY:
-		if len(args) == 1 && isTable(args[0]) {
+		if dims, ok := givenDims(info, args); ok {
+			var err error
+			if v, err = arrayWithDims(s, args[0].(*lua.LTable), dims); err != nil {
+				return nil, err
+			}
+		} else if len(args) == 1 && isTable(args[0]) {
 			v = args[0]
 		} else {
 			v = s.ArrayTable([]int{len(args)}, []int{1}, func(i int) lua.LValue {
@@ -126,6 +132,14 @@ func (host) TypeBuild(s *pl.State, handle int32, args []lua.LValue) (lua.LValue,
 		}
 		v = lua.LString(bounds[:1] + lo + "," + hi + bounds[1:])
 	default:
+		if len(args) > 1 {
+			what := ""
+			if info.kind == C.PLT_JSON || info.kind == C.PLT_JSONB {
+				what = " (pllua's options for JSON, such as null or map, are not supported)"
+			}
+			return nil, pl.Errorf(sqlstate.InvalidParameterValue,
+				"pgtype: %s takes one value, %d given%s", typeName(info), len(args), what)
+		}
 		v = arg(0)
 	}
 	var in, out C.PlerlValue
@@ -174,6 +188,89 @@ func (host) RangeParts(s *pl.State, handle int32, text string) (pl.RangeParts, e
 	p.Empty, p.LowerInc, p.UpperInc = flags&1 != 0, flags&2 != 0, flags&4 != 0
 	p.LowerInf, p.UpperInf = flags&8 != 0, flags&16 != 0
 	return p, nil
+}
+
+// givenDims reads pllua's A(t, d1, d2, ...): a table and the array's
+// dimensions (whole numbers). Not for arrays of json or jsonb, whose
+// elements may be tables and numbers alike.
+func givenDims(info *C.PlerlTypeInfo, args []lua.LValue) ([]lua.LValue, bool) {
+	if len(args) < 2 || !isTable(args[0]) || info.elem == nil ||
+		info.elem.kind == C.PLT_JSON || info.elem.kind == C.PLT_JSONB {
+		return nil, false
+	}
+	for _, a := range args[1:] {
+		if _, ok := a.(lua.LNumber); !ok {
+			return nil, false
+		}
+	}
+	return args[1:], true
+}
+
+// maxDims is PostgreSQL's MAXDIM; maxGivenElements bounds an array made
+// with given dimensions (Lua's tables hold no more in their array part).
+const (
+	maxDims          = 6
+	maxGivenElements = 1 << 24
+)
+
+// arrayWithDims is the array of the given dimensions whose element
+// [i][j]... is t[i][j]... (nil is NULL; keys beyond the dimensions are
+// not read).
+func arrayWithDims(s *pl.State, t *lua.LTable, given []lua.LValue) (lua.LValue, error) {
+	if len(given) > maxDims {
+		return nil, pl.Errorf(sqlstate.ProgramLimitExceeded,
+			"pgtype: %d array dimensions given, at most %d are allowed", len(given), maxDims)
+	}
+	dims := make([]int, len(given))
+	total := 1
+	for i, g := range given {
+		f := float64(g.(lua.LNumber))
+		if f != math.Trunc(f) || f < 0 || f > maxGivenElements {
+			return nil, pl.Errorf(sqlstate.InvalidParameterValue,
+				"pgtype: array dimension %d must be a whole number from 0 to %d, not %v", i+1, maxGivenElements, g)
+		}
+		dims[i] = int(f)
+		total *= dims[i]
+		if total > maxGivenElements {
+			return nil, pl.Errorf(sqlstate.ProgramLimitExceeded,
+				"pgtype: an array of the given dimensions would have more than %d elements", maxGivenElements)
+		}
+	}
+	if total == 0 {
+		return s.ArrayTable(nil, nil, nil), nil
+	}
+	lbs := make([]int, len(dims))
+	for i := range lbs {
+		lbs[i] = 1
+	}
+	idx := make([]int, len(dims))
+	var bad error
+	v := s.ArrayTable(dims, lbs, func(n int) lua.LValue {
+		for d := len(dims) - 1; d >= 0; d-- {
+			idx[d] = n%dims[d] + 1
+			n /= dims[d]
+		}
+		var cur lua.LValue = t
+		for d, i := range idx {
+			tb, ok := cur.(*lua.LTable)
+			if !ok {
+				if cur != lua.LNil && cur != s.Null() && bad == nil {
+					bad = pl.Errorf(sqlstate.InvalidParameterValue,
+						"pgtype: the table has %s at depth %d where dimension %d needs a table", s.TypeName(cur), d, d+1)
+				}
+				return s.Null()
+			}
+			cur = tb.RawGetInt(i)
+		}
+		if cur == lua.LNil {
+			return s.Null()
+		}
+		return cur
+	})
+	if bad != nil {
+		return nil, bad
+	}
+	return v, nil
 }
 
 func isTable(v lua.LValue) bool { _, ok := v.(*lua.LTable); return ok }

@@ -432,6 +432,7 @@ enum
 	PLERL_PLAN_CUSTOM = 8,
 	PLERL_PLAN_GENERIC = 16,
 	PLERL_PLAN_NO_SCROLL = 32,
+	PLERL_PLAN_HOLD = 64,		/* cursors of the plan outlive their transaction */
 };
 
 /* plerl_spi_transaction ops */

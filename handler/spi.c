@@ -106,6 +106,8 @@ plerl_spi_prepare(const char *sql, int32_t ntypes, const char **typenames, int32
 			opts |= CURSOR_OPT_GENERIC_PLAN;
 		if (flags & PLERL_PLAN_NO_SCROLL)
 			opts |= CURSOR_OPT_NO_SCROLL;
+		if (flags & PLERL_PLAN_HOLD)
+			opts |= CURSOR_OPT_HOLD;
 		pp->plan = SPI_prepare_params(sql, varparams_setup, pp, opts);
 		if (pp->plan == NULL)
 			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));

@@ -139,6 +139,21 @@ func (c *spiCursor) Close() error {
 	return nil
 }
 
+// SetOwned: an owned cursor's portal is closed when Lua drops it (its
+// cleanup queues the close); a disowned one's lives until it is closed or
+// its transaction ends.
+func (c *spiCursor) SetOwned(owned bool) {
+	if c.closed || owned == c.owned {
+		return
+	}
+	c.owned = owned
+	if owned {
+		c.cleanup = runtime.AddCleanup(c, queueCursor, c.name)
+	} else {
+		c.cleanup.Stop()
+	}
+}
+
 func (host) SPICursor(name string) pl.Cursor { return &spiCursor{name: name} }
 
 // Plans and cursors Lua dropped without freeing or closing them. Go's
@@ -219,6 +234,9 @@ func (host) SPIPrepare(s *pl.State, sql string, types []string, opts pl.PlanOpti
 	}
 	if opts.NoScroll {
 		flags |= C.PLERL_PLAN_NO_SCROLL
+	}
+	if opts.Hold {
+		flags |= C.PLERL_PLAN_HOLD
 	}
 	p, err := prepare(sql, types, flags)
 	if err != nil {

@@ -354,7 +354,8 @@ plerl_type_prepare(PlerlType *t)
 static void
 check_declared_type(Oid oid, bool result)
 {
-	if (oid == RECORDOID || oid == VOIDOID || IsPolymorphicType(oid) ||
+	/* cstring is a string both ways, through its own I/O functions. */
+	if (oid == RECORDOID || oid == VOIDOID || oid == CSTRINGOID || IsPolymorphicType(oid) ||
 		get_typtype(oid) != TYPTYPE_PSEUDO)
 		return;
 	if (result && (oid == TRIGGEROID || oid == EVENT_TRIGGEROID))

@@ -214,7 +214,33 @@ func resultToValue(s *pl.State, rets []lua.LValue, call *C.PlerlCall) error {
 	if t.kind == C.PLT_RECORD && (len(rets) > 1 || positional(s, ret, t)) {
 		return rowOut(s, rets, t, &call.ret)
 	}
+	if t.kind == C.PLT_ARRAY && (len(rets) > 1 || scalarForArray(s, ret)) {
+		ret = elementsTable(s, rets)
+	}
 	return treeOut(s, ret, t, &call.ret)
+}
+
+// scalarForArray: a single value that is no array's form (no table, string,
+// nil or null) is an array of one element, as in pllua.
+func scalarForArray(s *pl.State, v lua.LValue) bool {
+	switch v.(type) {
+	case *lua.LTable, lua.LString, *lua.LNilType:
+		return false
+	}
+	return v != s.Null()
+}
+
+// elementsTable is the array an array function's several return values
+// make, in order (nil is NULL).
+func elementsTable(s *pl.State, rets []lua.LValue) *lua.LTable {
+	tb := s.L.CreateTable(len(rets), 0)
+	for _, v := range rets {
+		if v == lua.LNil {
+			v = s.Null()
+		}
+		tb.Append(v)
+	}
+	return tb
 }
 
 func rowOut(s *pl.State, rets []lua.LValue, t *C.PlerlTypeInfo, out *C.PlerlValue) error {

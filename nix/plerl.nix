@@ -51,7 +51,7 @@
   installPhase = ''
     runHook preInstall
     install -Dm755 -t "$out/lib" plerl.so plerl_go.so
-    install -Dm644 -t "$out/share/postgresql/extension" plerl.control plerl--*.sql
+    install -Dm644 -t "$out/share/postgresql/extension" plerl.control plerl--*.sql plerlu.control plerlu--*.sql
     runHook postInstall
   '';
 

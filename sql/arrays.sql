@@ -156,6 +156,22 @@ SELECT var_any(1, 2), var_any('a'::text, 'b'), var_any(1.5::numeric);
 -- VARIADIC "any" is not supported (arguments of varying types).
 CREATE FUNCTION var_anything(VARIADIC "any") RETURNS int LANGUAGE plerl AS $$ return 1 $$;
 
+-- An array function may return several values (elements of the first
+-- dimension, nil is NULL) or one value that is no table, string or nil
+-- (an array of one element); a string stays the array's text.
+CREATE FUNCTION arr_multi() RETURNS int[] LANGUAGE plerl AS $$ return 1, nil, 3 $$;
+CREATE FUNCTION arr_rows() RETURNS int[] LANGUAGE plerl AS $$ return {1, 2}, {3, 4} $$;
+CREATE FUNCTION arr_one() RETURNS numeric[] LANGUAGE plerl AS $$ return pgtype.numeric('1.50') $$;
+CREATE FUNCTION arr_bool() RETURNS boolean[] LANGUAGE plerl AS $$ return false $$;
+CREATE FUNCTION arr_text() RETURNS int[] LANGUAGE plerl AS $$ return '{5,6}' $$;
+CREATE FUNCTION arr_nil2() RETURNS int[] LANGUAGE plerl AS $$ return nil, nil $$;
+SELECT arr_multi(), arr_rows(), arr_one(), arr_bool(), arr_text(), arr_nil2();
+-- Each value still follows the element type's rules.
+CREATE FUNCTION arr_badone() RETURNS int[] LANGUAGE plerl AS $$ return 1.5 $$;
+SELECT arr_badone();
+CREATE FUNCTION arr_ragged() RETURNS int[] LANGUAGE plerl AS $$ return {1, 2}, {3} $$;
+SELECT arr_ragged();
+
 -- Clean up. This file runs first in the suite (alphabetical order) and
 -- base expects to create the extension itself: leave none behind.
 SET client_min_messages = warning;

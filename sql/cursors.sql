@@ -131,5 +131,56 @@ DO LANGUAGE plerl $$
   print(#c:fetch(2, 'next'), (spi.execute("SELECT is_scrollable FROM pg_cursors WHERE name = $1", c:name())[1].is_scrollable))
   c:fetch(1, 'prior')
 $$;
+-- scroll = false is no_scroll (as in pllua); neither lets PostgreSQL choose
+-- (a query it can scan backward is scrollable).
+DO LANGUAGE plerl $$
+  for _, o in ipairs({{scroll = false}, {}, {scroll = true}}) do
+    local c = spi.prepare('SELECT g FROM generate_series(1, 5) g', nil, o):cursor()
+    print(o.scroll, (spi.execute("SELECT is_scrollable FROM pg_cursors WHERE name = $1", c:name())[1].is_scrollable))
+  end
+$$;
 DO LANGUAGE plerl $$ spi.prepare('SELECT 1', nil, {scroll = true, no_scroll = true}) $$;
 DO LANGUAGE plerl $$ spi.prepare('SELECT 1', nil, {no_scroll = 1}) $$;
+
+-- pllua's spellings: stmt(...) is stmt:execute(...), stmt:getcursor(...)
+-- is stmt:cursor(...).
+DO LANGUAGE plerl $$
+  local p = spi.prepare('SELECT g FROM generate_series(1, $1) g', {'integer'})
+  local c = p:getcursor(4)
+  print(#p(3), p(2)[2].g, #c:fetch(10), c:isopen())
+$$;
+-- c:rows() iterates what is left in a cursor one row at a time, so the
+-- cursor is on the loop's row (WHERE CURRENT OF), and leaves it open.
+CREATE TABLE cur_rows_t (id int PRIMARY KEY, v text);
+INSERT INTO cur_rows_t SELECT g, 'v' || g FROM generate_series(1, 5) g;
+DO LANGUAGE plerl $$
+  local c = spi.newcursor('cur_rows'):open('SELECT id, v FROM cur_rows_t ORDER BY id FOR UPDATE')
+  c:fetch(1)
+  local seen = {}
+  for r in c:rows() do
+    seen[#seen + 1] = r.id
+    if r.id == 3 then spi.execute("UPDATE cur_rows_t SET v = 'current' WHERE CURRENT OF cur_rows") end
+  end
+  print(table.concat(seen, ','), c:isopen(), #c:fetch(1))
+  c:close()
+  print(pcall(c.rows, c))
+$$;
+SELECT * FROM cur_rows_t ORDER BY id;
+DROP TABLE cur_rows_t;
+-- c:disown(): the portal is no longer closed when Lua drops the cursor, so
+-- a function can return it; c:own() takes it back. Both return the cursor.
+CREATE FUNCTION cur_disowned(q text, n text) RETURNS refcursor LANGUAGE plerl AS $$
+  local s = spi.prepare(q)
+  return spi.newcursor(n):open(s):disown()
+$$;
+BEGIN;
+SELECT cur_disowned('SELECT g FROM generate_series(1, 3) g', 'cur_kept');
+FETCH ALL FROM cur_kept;
+ROLLBACK;
+DO LANGUAGE plerl $$
+  local c = spi.newcursor():disown()
+  print(c:own() == c, c:isopen(), c:open('SELECT 1 AS one'):disown():fetch(1)[1].one)
+  c:close()
+  print(pcall(c.own, c, true))
+$$;
+DROP FUNCTION cur_disowned(text, text);

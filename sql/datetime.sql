@@ -246,3 +246,26 @@ DO LANGUAGE plerl $$ print(pgtype.timestamptz{ year = 1/0, month = 1, day = -1/0
 DO LANGUAGE plerl $$ print(pgtype.timestamptz{ year = 1/0, month = 1, day = 1 }) $$;
 RESET timezone;
 RESET datestyle;
+
+-- In JSON, date and time values are written as PostgreSQL's to_json writes
+-- them (ISO 8601: a T between date and time, a timestamptz in the session
+-- zone with its offset as +hh:mm), whatever DateStyle says; an interval is
+-- its text (in the postgres style, whatever IntervalStyle says). The
+-- function's result must equal jsonb_build_array's.
+SET timezone = 'Asia/Kolkata';
+SET intervalstyle = 'postgres';
+SET datestyle = 'SQL, DMY';
+CREATE FUNCTION dt_json() RETURNS jsonb LANGUAGE plerl AS $$
+  return { pgtype.date('2024-02-29'), pgtype.timestamp('2017-12-19 12:00:00.25'),
+           pgtype.timestamptz('2017-12-19 12:00:00+00'), pgtype.time('12:30:00'), pgtype.interval('1 day 2 hours'),
+           pgtype.timestamp('infinity'), pgtype.date('0044-03-15 BC'), pgtype.timestamptz('0044-03-15 10:00+00 BC') }
+$$;
+SELECT dt_json();
+SELECT dt_json()::text = jsonb_build_array(date '2024-02-29', timestamp '2017-12-19 12:00:00.25',
+         timestamptz '2017-12-19 12:00:00+00', time '12:30', interval '1 day 2 hours', timestamp 'infinity',
+         date '0044-03-15 BC', timestamptz '0044-03-15 10:00+00 BC')::text AS same_as_sql;
+DO LANGUAGE plerl $$ print(json.encode({ at = pgtype.timestamptz('2017-12-19 12:00:00+00') })) $$;
+DROP FUNCTION dt_json();
+RESET timezone;
+RESET datestyle;
+RESET intervalstyle;

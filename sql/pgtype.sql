@@ -111,7 +111,34 @@ DO LANGUAGE plerl $$
         pgtype.int4range('[3,4]'), pgtype.tstzrange('2024-01-01', nil))
   print(pgtype(spi.execute("SELECT 1 AS x")[1])({ x = 5 }), pgtype({}), pgtype(1))
 $$;
+-- A type is one object per session and role: types compare with == and
+-- are table keys, across calls too; numeric and int64 values know theirs.
+DO LANGUAGE plerl $$
+  _G.pgt_keys = { [pgtype.numeric] = 'numeric', [pgtype.pgt_c3] = 'pgt_c3', [pgtype.array.integer] = 'int[]' }
+$$;
+DO LANGUAGE plerl $$
+  local r = spi.execute([[SELECT 2.5::numeric AS n, 9007199254740993::bigint AS b, 7::bigint AS s,
+                                 ROW(1, 2)::pgt_c3 AS c, ARRAY[1, 2] AS a]])[1]
+  print(pgt_keys[pgtype(r.n)], pgt_keys[pgtype(r.c)], pgt_keys[pgtype(r.a)], pgt_keys[pgtype(pgtype.numeric(1))])
+  print(pgtype(r.b), pgtype(r.b) == pgtype.int8, pgtype(r.s), pgtype(r.n) == pgtype(nil, 'numeric'))
+  print(pgtype.int4 == pgtype.integer, pgtype.int4 == pgtype.int8, pgtype(r.c) == pgtype.pgt_c3, pgtype.array.integer == pgtype(nil, 'integer[]'))
+$$;
+-- A(t, d1, d2, ...): an array of the given dimensions read from t (missing
+-- elements are NULL); arrays of json and jsonb take t and numbers as elements.
+DO LANGUAGE plerl $$
+  local a = pgtype.array.integer({{{1, 2}}, {{3, 4}}, {{5, 6}}}, 3, 1, 2)
+  print(a, #a, #a[1], #a[1][1], a[3][1][2])
+  print(pgtype.array.integer({1, nil, 3}, 4), pgtype.array.text({}, 2, 2), pgtype.array.integer({5}, 0),
+        pgtype.array.integer({{1, 2, 3}, {4}}, 2, 2), pgtype.array.jsonb({a = 1}, 3))
+  for _, bad in ipairs({{{1}, 1.5}, {{1}, -1}, {{1}, 1, 1, 1, 1, 1, 1, 1}, {{1, 2}, 2, 2}, {{1}, 65536, 65536}}) do
+    local ok, e = pcall(pgtype.array.integer, unpack(bad))
+    print(ok, e.sqlstate, e.message)
+  end
+$$;
 DO LANGUAGE plerl $$ print(pgtype.pgt_c3(1)) $$;
+-- A scalar type takes one value: more is an error, never ignored.
+DO LANGUAGE plerl $$ print(pgtype.integer(1, 2)) $$;
+DO LANGUAGE plerl $$ print(pgtype.jsonb({a = 1}, {null = false})) $$;
 DO LANGUAGE plerl $$ print(pgtype.pgt_c3(true, 1)) $$;
 DO LANGUAGE plerl $$ print(pgtype.pgt_small(10)) $$;
 DO LANGUAGE plerl $$ print(pgtype(nil, 'varchar(3)[]')('abcd')) $$;

@@ -5,6 +5,24 @@ CREATE EXTENSION IF NOT EXISTS plerl;
 RESET client_min_messages;
 \set VERBOSITY default
 
+-- CREATE EXTENSION plerlu (pllua's plluau) is accepted: an extension that
+-- adds nothing, since plerl made the language plerlu already.
+CREATE EXTENSION plerlu;
+SELECT e.extname, r.extname AS requires, l.lanpltrusted
+  FROM pg_extension e, pg_depend d, pg_extension r, pg_language l
+ WHERE e.extname = 'plerlu' AND d.classid = 'pg_extension'::regclass AND d.objid = e.oid
+   AND d.refclassid = 'pg_extension'::regclass AND d.refobjid = r.oid AND l.lanname = 'plerlu';
+DROP EXTENSION plerlu;
+SELECT count(*) AS plerlu_still_there FROM pg_language WHERE lanname = 'plerlu';
+
+-- cstring arguments and results (declared or polymorphic) are strings.
+CREATE FUNCTION pl_cstring(a cstring) RETURNS cstring LANGUAGE plerl AS $$ return type(a) .. ':' .. a .. '!' $$;
+CREATE FUNCTION pl_poly(a anyelement) RETURNS anyelement LANGUAGE plerl AS $$ return a $$;
+SELECT pl_cstring('abc'), pl_cstring(''), pl_poly(cstring 'foo'), pg_typeof(pl_poly(cstring 'foo'));
+CREATE FUNCTION pl_cstring_nul() RETURNS cstring LANGUAGE plerl AS $$ return 'a\0b' $$;
+SELECT pl_cstring_nul();
+DROP FUNCTION pl_cstring(cstring), pl_poly(anyelement), pl_cstring_nul();
+
 -- Triggers: trigger, old and new are parameters, `...` the trigger's
 -- arguments; trigger.row is new for INSERT and UPDATE, old for DELETE;
 -- trigger.relation names the table and its columns.
@@ -143,7 +161,7 @@ DO LANGUAGE plerl $$ spi.error('unique_violation', 'duplicate thing', 'key 1', '
 -- spi.prepare checks its options like erlang.* does: unknown keys and
 -- wrong types are 22023.
 DO LANGUAGE plerl $$
-  for _, o in ipairs({{scroll = true, fetch_count = 10}, {scrol = true}, {scroll = 'yes'}, {hold = true},
+  for _, o in ipairs({{scroll = true, fetch_count = 10}, {scrol = true}, {scroll = 'yes'}, {hold = 1},
                       {fetch_count = '5'}, {fetch_count = 1.5}}) do
     local ok, e = pcall(spi.prepare, 'SELECT 1 AS x', nil, o)
     print(ok or e.sqlstate, ok and '' or e.message)

@@ -101,4 +101,26 @@ DO LANGUAGE plerl $$
   print('plan after commit', plan:execute()[1].n)
 $$;
 
+-- A plan prepared with {hold = true} makes cursors WITH HOLD: a loop over
+-- its rows goes on across commits, and across rollbacks once a commit has
+-- kept the cursor (a rollback of the transaction that opened it ends it).
+CREATE PROCEDURE proc_hold() LANGUAGE plerl AS $$
+  local plan = spi.prepare('SELECT g FROM generate_series(1, 4) g', nil, {hold = true, fetch_count = 1})
+  local ins = spi.prepare('INSERT INTO proc_t VALUES ($1)', {'integer'})
+  for r in plan:rows() do
+    ins:execute(500 + r.g)
+    print(r.g, (spi.execute('SELECT count(*) AS n FROM pg_cursors WHERE is_holdable')[1].n))
+    if r.g % 2 == 1 then spi.commit() else spi.rollback() end
+  end
+  print('open cursors after the loop', (spi.execute('SELECT count(*) AS n FROM pg_cursors')[1].n))
+$$;
+CALL proc_hold();
+SELECT * FROM proc_t WHERE i >= 500 ORDER BY i;
+-- Without it the cursor ends with the transaction.
+DO LANGUAGE plerl $$
+  local plan = spi.prepare('SELECT g FROM generate_series(1, 4) g', nil, {fetch_count = 1})
+  for r in plan:rows() do print(r.g) spi.commit() end
+$$;
+DROP PROCEDURE proc_hold();
+
 DROP TABLE proc_t;

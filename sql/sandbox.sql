@@ -13,10 +13,49 @@ CREATE FUNCTION probe(expr text) RETURNS text LANGUAGE plerl AS $$
 $$;
 SELECT e, probe(e) FROM unnest(ARRAY[
   'io', 'os.exit', 'os.execute', 'os.getenv', 'os.remove', 'os.setenv', 'dofile', 'loadfile',
-  'require', 'module', 'package', 'debug', 'string.dump', 'newproxy', 'channel',
+  'require', 'module', 'package', 'package.path', 'package.loadlib', 'package.loaders', 'debug', 'string.dump', 'newproxy', 'channel',
   'os.time', 'os.clock', 'os.date', 'os.difftime', 'string.format', 'table.concat',
   'math.floor', 'coroutine.wrap', 'load', 'loadstring', 'pcall', 'setmetatable'
 ]) AS e;
+
+-- require reads no file: it loads what package.preload defines (once per
+-- session and role: package.loaded keeps it), and plerl's own libraries
+-- by Lua's and pllua's names.
+DO LANGUAGE plerl $$
+  package.preload['sbx_util'] = function(name)
+    loads = (loads or 0) + 1
+    return { name = name, twice = function(x) return 2 * x end }
+  end
+  local a, b = require 'sbx_util', require('sbx_util')
+  print(a == b, a.name, a.twice(21), loads, package.loaded.sbx_util == a)
+  print(require 'pllua.numeric' == numeric, require 'os' == os, require 'pllua.spi' == spi,
+        require 'pllua.elog' == elog, require 'pllua.pgtype' == pgtype, require 'string' == string,
+        require 'plerl.numeric' == numeric, require 'plerl.pgtype' == pgtype)
+  package.preload.sbx_nothing = function() end
+  print(require 'sbx_nothing', package.loaded.sbx_nothing)
+  -- A loader that fails leaves nothing behind: the next require runs it again.
+  package.preload.sbx_bad = function() bad = (bad or 0) + 1; error('broken loader') end
+  local ok, e = pcall(require, 'sbx_bad')
+  print(ok, e, package.loaded.sbx_bad, pcall(require, 'sbx_bad'), bad)
+  -- Lua errors (lpcall catches them), as Lua's require raises them.
+  package.preload.sbx_loop = function() return require 'sbx_loop' end
+  package.preload.sbx_num = 42
+  for _, name in ipairs({'sbx_loop', 'sbx_num', 'pllua.jsonb', 'sbx_nowhere'}) do
+    print(name, lpcall(require, name))
+  end
+  print(lpcall(require, {}))
+$$;
+-- Another function of the same role finds the module the DO block defined.
+CREATE FUNCTION sbx_use(x integer) RETURNS integer LANGUAGE plerl AS $$ return require('sbx_util').twice(x) $$;
+SELECT sbx_use(5);
+-- package.loaded and package.preload replaced by something else.
+DO LANGUAGE plerl $$
+  local saved = package.loaded
+  package.loaded = 1
+  print(lpcall(require, 'sbx_util'))
+  package.loaded = saved
+$$;
+DO LANGUAGE plerlu $$ print(require('pllua.numeric') == numeric, require('plerl.spi') == spi, type(package.loadlib)) $$;
 
 -- Binary chunks cannot be loaded.
 DO LANGUAGE plerl $$

@@ -168,7 +168,12 @@ CREATE FUNCTION srf_yield_in_pcall() RETURNS SETOF int LANGUAGE plerl AS $$
   error(err, 0)
 $$;
 SELECT srf_yield_in_pcall();
-CREATE FUNCTION srf_bad_return() RETURNS SETOF int LANGUAGE plerl AS $$ return 42 $$;
+-- A plain value returned (no table, not nil) is one last row, as in pllua.
+CREATE FUNCTION srf_plain_return() RETURNS SETOF int LANGUAGE plerl AS $$ coroutine.yield(41) return 42 $$;
+SELECT srf_plain_return();
+CREATE FUNCTION srf_plain_pair() RETURNS TABLE (k text, v int) LANGUAGE plerl AS $$ return 'only', 1 $$;
+SELECT * FROM srf_plain_pair();
+CREATE FUNCTION srf_bad_return() RETURNS SETOF int LANGUAGE plerl AS $$ return 'x' $$;
 SELECT srf_bad_return();
 CREATE FUNCTION srf_bad_type() RETURNS SETOF int LANGUAGE plerl AS $$ coroutine.yield('x') $$;
 SELECT srf_bad_type();

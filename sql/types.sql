@@ -121,7 +121,26 @@ $$;
 SELECT num_misc();
 DO LANGUAGE plerl $$ local x = numeric("1.2.3") $$;
 DO LANGUAGE plerl $$ local x = numeric("1e200000") $$;
-DO LANGUAGE plerl $$ local x = numeric(1) ^ 2 $$;
+-- ^ with an integral exponent, sqrt and sign: the same results as SQL's
+-- (scale 16 or the base's, half away from zero; exact, or with guard
+-- digits for very long results).
+CREATE FUNCTION num_pow(b numeric, e numeric) RETURNS text LANGUAGE plerl AS $$ return tostring(b ^ e) $$;
+SELECT b, e, num_pow(b, e) = (b ^ e)::text AS same_as_sql
+FROM (VALUES (2.5::numeric, 2::numeric), (-5439.123456, 3), (2, -2), (2, 100), (0.5, 17), (-0.5, 17), (10, -20),
+             (9.99, -3), (123.456, -7), (1.00000000000000000001, 2), (0, 0), (-3, 0), (0, 5), (2.50, 2.0),
+             (1.000001, 1000000), (0.99, 100000), (-1.1, 2001), (12345.6789, 25)) v(b, e);
+CREATE FUNCTION num_sqrt(x numeric) RETURNS text LANGUAGE plerl AS $$ return tostring(numeric.sqrt(x)) .. ' ' .. tostring(x:sign()) $$;
+SELECT x, num_sqrt(x) = sqrt(x)::text || ' ' || sign(x)::text AS same_as_sql
+FROM (VALUES (2::numeric), (1e-30), (123456789012345678901234567890), (5439.123456), (0), (0.0001), (4), (1e100),
+             (3.999999999999999999999), ('Infinity')) v(x);
+DO LANGUAGE plerl $$
+  print(numeric(2) ^ 3, numeric('1.5') ^ int64('3'), numeric('-2'):sign(), numeric('nan'):sign(), numeric('2'):sqrt())
+  for _, bad in ipairs({{'2', '0.5'}, {'0', '-1'}, {'2', 'nan'}, {'inf', '2'}, {'10', '200000'}, {'2', '3000000000'}}) do
+    local ok, e = pcall(function() return numeric(bad[1]) ^ numeric(bad[2]) end)
+    print(bad[1], bad[2], ok, e.sqlstate, e.message)
+  end
+  print(pcall(numeric.sqrt, numeric('-1')))
+$$;
 DO LANGUAGE plerl $$ local x = numeric(1) < 2 $$;
 -- Lua numbers returned for numeric: their shortest exact form; refused at
 -- or beyond 2^53 (may have been rounded); NaN and infinities pass.

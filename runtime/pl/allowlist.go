@@ -16,7 +16,7 @@ import (
 var allowTrusted = map[string][]string{
 	"": {"_G", "_GOPHER_LUA_VERSION", "_VERSION", "assert", "collectgarbage", "coroutine", "datetime", "elog",
 		"erlang", "error", "getfenv", "getmetatable", "int64", "ipairs", "json", "load", "loadstring", "lpcall", "math",
-		"next", "null", "numeric", "os", "pairs", "pgtype", "pcall", "print", "rawequal", "rawget", "rawset",
+		"next", "null", "numeric", "os", "package", "pairs", "pgtype", "pcall", "print", "rawequal", "rawget", "rawset",
 		"require", "select", "setfenv", "setmetatable", "spi", "string", "table", "tonumber", "tostring", "type",
 		"unpack", "xpcall"},
 	"coroutine":    {"create", "resume", "running", "status", "wrap", "yield"},
@@ -33,9 +33,13 @@ var allowTrusted = map[string][]string{
 		"fmod", "frexp", "huge", "ldexp", "log", "log10", "max", "min", "mod", "modf", "pi", "pow",
 		"rad", "random", "randomseed", "sin", "sinh", "sqrt", "tan", "tanh"},
 	"numeric": {"abs", "ceil", "compare", "div", "floor", "is", "isnan", "mod", "round", "scale",
-		"tonumber", "tostring", "trunc"},
-	"os":  {"clock", "date", "difftime", "time"},
-	"spi": {"commit", "commit_and_chain", "cursor", "debug", "elog", "error", "execute", "execute_count", "findcursor", "info", "is_atomic", "log", "newcursor", "notice", "prepare", "rollback", "rollback_and_chain", "rows", "warning"},
+		"sign", "sqrt", "tonumber", "tostring", "trunc"},
+	"os": {"clock", "date", "difftime", "time"},
+	// A trusted package has only loaded and preload (require.go).
+	"package":         {"loaded", "preload"},
+	"package.loaded":  {},
+	"package.preload": {},
+	"spi":             {"commit", "commit_and_chain", "cursor", "debug", "elog", "error", "execute", "execute_count", "findcursor", "info", "is_atomic", "log", "newcursor", "notice", "prepare", "rollback", "rollback_and_chain", "rows", "warning"},
 	// The string table is also the string metatable (__index, __metatable);
 	// plerl.concat is what `..` compiles to (concat.go).
 	"string": {"__index", "__metatable", "byte", "char", "find", "format", "gfind", "gmatch", "gsub",
@@ -45,7 +49,7 @@ var allowTrusted = map[string][]string{
 
 // allowUntrusted is what plerlu adds to allowTrusted (os replaces it).
 var allowUntrusted = map[string][]string{
-	"":        {"dofile", "io", "loadfile", "module", "package", "plerl"},
+	"":        {"dofile", "io", "loadfile", "module", "plerl"},
 	"io":      {"close", "flush", "input", "lines", "open", "output", "popen", "read", "stderr", "stdin", "stdout", "tmpfile", "type", "write"},
 	"os":      {"clock", "date", "difftime", "execute", "exit", "getenv", "remove", "rename", "setenv", "setlocale", "time", "tmpname"},
 	"package": {"config", "cpath", "loaded", "loaders", "loadlib", "path", "preload", "seeall"},
@@ -53,7 +57,7 @@ var allowUntrusted = map[string][]string{
 	// package.loaded's other entries are the tables named above.
 	"package.loaded":  {"io"},
 	"package.loaders": {"1", "2"},
-	"package.preload": {},
+	"package.preload": {"plerl.elog", "plerl.error", "plerl.numeric", "plerl.pgtype", "plerl.spi", "pllua.elog", "pllua.error", "pllua.numeric", "pllua.pgtype", "pllua.spi"},
 }
 
 // allowList is the allow-list of a trusted or untrusted state, by table.

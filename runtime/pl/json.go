@@ -328,6 +328,12 @@ func (s *State) encodeJSON(b *strings.Builder, v lua.LValue, depth int) error {
 		case textValue:
 			// A range or timetz is its SQL text (as before they were values).
 			writeJSONString(b, u.SQLText())
+		case DateTime:
+			t, err := s.jsonDateTimeText(u)
+			if err != nil {
+				return err
+			}
+			writeJSONString(b, t)
 		default:
 			return errJSONEncode("%s", s.typeName(v))
 		}
@@ -541,4 +547,36 @@ func (s *State) registerJSON() {
 		return 1
 	}))
 	L.SetGlobal("json", m)
+}
+
+// jsonDateTimeText is a date or time value as PostgreSQL's to_json writes
+// it: ISO 8601 (XML Schema) form, "2017-12-19T12:00:00", a timestamptz in
+// the session's zone with its offset as "+hh:mm"; an interval is its text.
+// It returns the host's error rather than raising it: JSON is also encoded
+// outside Lua (a function's result).
+func (s *State) jsonDateTimeText(d DateTime) (string, error) {
+	var t string
+	if h := s.dtHost(); h != nil {
+		var err error
+		if t, err = h.DateTimeText(d); err != nil {
+			return "", err
+		}
+	} else {
+		t = s.DateTimeText(d) // no backend: formatted in Go, never raises
+	}
+	if d.infinite() != 0 || (d.Kind != DTTimestamp && d.Kind != DTTimestampTZ) {
+		return t, nil
+	}
+	bc := ""
+	if strings.HasSuffix(t, " BC") {
+		t, bc = t[:len(t)-3], " BC"
+	}
+	t = strings.Replace(t, " ", "T", 1)
+	if d.Kind == DTTimestampTZ {
+		// The offset follows the time: +hh, +hh:mm or +hh:mm:ss.
+		if i := strings.LastIndexAny(t, "+-"); i > strings.IndexByte(t, 'T') && len(t)-i == 3 {
+			t += ":00"
+		}
+	}
+	return t + bc, nil
 }

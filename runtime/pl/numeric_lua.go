@@ -87,6 +87,8 @@ func (s *State) numericArith(op string) lua.LGFunction {
 			r, err = a.DivTrunc(b)
 		case "mod":
 			r, err = a.Mod(b)
+		case "^":
+			r, err = a.PowInt(b) // numeric_pow.go
 		default:
 			err = Errorf(sqlstate.FeatureNotSupported, "numeric has no %s operator: convert with :tonumber() first", op)
 		}
@@ -149,6 +151,18 @@ func (s *State) registerNumeric() {
 	methods.RawSetString("floor", rounding(func(n *Numeric, _ int) (*Numeric, error) { return n.Floor() }))
 	methods.RawSetString("ceil", rounding(func(n *Numeric, _ int) (*Numeric, error) { return n.Ceil() }))
 	methods.RawSetString("abs", rounding(func(n *Numeric, _ int) (*Numeric, error) { return n.Abs(), nil }))
+	methods.RawSetString("sqrt", L.NewFunction(func(L *lua.LState) int {
+		r, err := s.checkNumericArg(L, 1).Sqrt()
+		if err != nil {
+			s.raise(err)
+		}
+		L.Push(s.NewNumeric(r))
+		return 1
+	}))
+	methods.RawSetString("sign", L.NewFunction(func(L *lua.LState) int {
+		L.Push(s.NewNumeric(s.checkNumericArg(L, 1).SignNum()))
+		return 1
+	}))
 	methods.RawSetString("isnan", L.NewFunction(func(L *lua.LState) int {
 		L.Push(lua.LBool(s.checkNumericArg(L, 1).IsNaN()))
 		return 1

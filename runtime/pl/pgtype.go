@@ -163,12 +163,28 @@ type pgType struct {
 	name   string
 }
 
+// newPgType is the type object of t: one per type and state, so type
+// objects compare equal and work as table keys (pgtype(v) == pgtype.numeric).
+// Handles are the backend's and never reused; there are at most
+// maxTypeObjects (the host's registry is bounded too).
 func (s *State) newPgType(t pgType) lua.LValue {
+	if ud, ok := s.typeObjects[t]; ok {
+		return ud
+	}
 	ud := s.L.NewUserData()
 	ud.Value = t
 	ud.Metatable = s.L.GetTypeMetatable(pgTypeMetaName)
+	if s.typeObjects == nil {
+		s.typeObjects = map[pgType]lua.LValue{}
+	}
+	if len(s.typeObjects) < maxTypeObjects {
+		s.typeObjects[t] = ud
+	}
 	return ud
 }
+
+// maxTypeObjects bounds the type objects a state keeps.
+const maxTypeObjects = 4096
 
 func (s *State) checkPgType(L *lua.LState, n int) pgType {
 	if ud, ok := L.Get(n).(*lua.LUserData); ok {
@@ -231,6 +247,17 @@ func (s *State) pgTypeOf(v lua.LValue) lua.LValue {
 	}
 	if t, ok := AsTimeTZ(v); ok {
 		return s.newPgType(pgType{handle: t.Handle})
+	}
+	if ud, ok := v.(*lua.LUserData); ok {
+		switch ud.Value.(type) {
+		case *Numeric:
+			return s.pgTypeNamed("pg_catalog.numeric")
+		case int64:
+			if ud.Metatable == s.int64MT {
+				return s.pgTypeNamed("pg_catalog.int8")
+			}
+		}
+		return lua.LNil
 	}
 	t, ok := v.(*lua.LTable)
 	if !ok {

@@ -1,41 +1,127 @@
-// require in the trusted language, and pllua's error module.
+// require in the trusted language (package.preload, package.loaded and
+// plerl's own libraries), and pllua's error module.
 package pl
 
 import (
-	"github.com/plerl/plerl/runtime/sqlstate"
+	"strings"
+
 	lua "github.com/yuin/gopher-lua"
+
+	"github.com/plerl/plerl/runtime/sqlstate"
 )
 
-// requireNames are the modules trusted `require` gives: the libraries the
-// sandbox already holds as globals (os is the restricted one), as they
-// were when the state was made, and pllua's error module (as plerl.error
-// or pllua.error). Anything else
-// ("io", "debug", a file) is a Lua error, as in pllua's trusted language:
-// require loads no code.
-var requireNames = []string{"string", "table", "math", "coroutine", "os"}
+// requireNames maps the library names trusted `require` gives to the
+// globals holding them, as they were when the state was made: Lua's own
+// (os is the restricted one), and pllua's names for the libraries plerl
+// has, also as a script renamed from pllua spells them (plerl.numeric).
+// pllua's error module is added as plerl.error and pllua.error.
+var requireNames = map[string]string{
+	"string": "string", "table": "table", "math": "math", "coroutine": "coroutine", "os": "os",
+	"pllua.numeric": "numeric", "pllua.spi": "spi", "pllua.elog": "elog", "pllua.pgtype": "pgtype",
+	"plerl.numeric": "numeric", "plerl.spi": "spi", "plerl.elog": "elog", "plerl.pgtype": "pgtype",
+}
 
-// installRequire sets the trusted `require` (untrusted plerlu has
-// gopher-lua's package library instead).
-func (s *State) installRequire() {
+// builtinModules is what require finds without package.preload.
+func (s *State) builtinModules() map[string]lua.LValue {
 	L := s.L
 	mods := map[string]lua.LValue{}
-	for _, name := range requireNames {
-		if t, ok := L.GetGlobal(name).(*lua.LTable); ok {
+	for name, global := range requireNames {
+		if t, ok := L.GetGlobal(global).(*lua.LTable); ok {
 			mods[name] = t
 		}
 	}
 	em := s.errorModule()
 	mods["plerl.error"], mods["pllua.error"] = em, em
+	return mods
+}
+
+// installRequire gives a trusted state `package` (only `loaded` and
+// `preload`, the role's own: each role has its own state) and a `require`
+// that loads nothing but those and plerl's libraries: no file, no C
+// library. Its errors are Lua errors, as Lua's require raises them (so
+// lpcall catches them). Untrusted plerlu has gopher-lua's package library
+// instead (preloadBuiltins).
+func (s *State) installRequire() {
+	L := s.L
+	mods := s.builtinModules()
+	pkg := L.NewTable()
+	pkg.RawSetString("loaded", L.NewTable())
+	pkg.RawSetString("preload", L.NewTable())
+	L.SetGlobal("package", pkg)
+	sentinel := L.NewTable() // marks a module whose loader is running
 	L.SetGlobal("require", L.NewFunction(func(L *lua.LState) int {
 		name := L.CheckString(1)
+		// The tables a script may have replaced are read through package.
+		loaded, _ := pkg.RawGetString("loaded").(*lua.LTable)
+		preload, _ := pkg.RawGetString("preload").(*lua.LTable)
+		if loaded == nil || preload == nil {
+			L.RaiseError("require: package.loaded and package.preload must be tables")
+		}
+		if v := loaded.RawGetString(name); v != lua.LNil {
+			if v == sentinel {
+				L.RaiseError("loop or previous error loading module '%s'", name)
+			}
+			L.Push(v)
+			return 1
+		}
+		if loader := preload.RawGetString(name); loader != lua.LNil {
+			if _, ok := loader.(*lua.LFunction); !ok {
+				L.RaiseError("package.preload['%s'] must be a function, not %s", name, s.typeName(loader))
+			}
+			loaded.RawSetString(name, sentinel)
+			// A loader that fails leaves nothing behind (Lua 5.1 would keep
+			// the mark, and the role's state lasts the session): the next
+			// require tries again.
+			defer func() {
+				if loaded.RawGetString(name) == sentinel {
+					loaded.RawSetString(name, lua.LNil)
+				}
+			}()
+			L.Push(loader)
+			L.Push(lua.LString(name))
+			L.Call(1, 1)
+			v := L.Get(-1)
+			L.Pop(1)
+			if v != lua.LNil {
+				loaded.RawSetString(name, v)
+			}
+			if loaded.RawGetString(name) == sentinel {
+				loaded.RawSetString(name, lua.LTrue)
+			}
+			L.Push(loaded.RawGetString(name))
+			return 1
+		}
 		if m, ok := mods[name]; ok {
 			L.Push(m)
 			return 1
 		}
-		L.RaiseError("module '%s' not found (the trusted language's require gives only %s)",
-			name, "string, table, math, coroutine, os and plerl.error")
+		L.RaiseError("module '%s' not found (the trusted language's require gives only package.preload's modules and plerl's libraries)", name)
 		return 0
 	}))
+}
+
+// preloadBuiltins puts pllua's module names (and plerl's spelling of
+// them) into an untrusted state's package.preload (its require is Lua's).
+func (s *State) preloadBuiltins() {
+	L := s.L
+	pkg, ok := L.GetGlobal("package").(*lua.LTable)
+	if !ok {
+		return
+	}
+	preload, ok := pkg.RawGetString("preload").(*lua.LTable)
+	if !ok {
+		return
+	}
+	for name, m := range s.builtinModules() {
+		if !strings.HasPrefix(name, "pllua.") && !strings.HasPrefix(name, "plerl.") {
+			continue
+		}
+		m := m
+		preload.RawSetString(name, L.NewFunction(func(L *lua.LState) int {
+			L.Push(m)
+			return 1
+		}))
+	}
 }
 
 // errorModule is pllua's `pllua.error`: type(e) is "error" for an error

@@ -72,6 +72,9 @@ type Cursor interface {
 	// IsOpen reports whether the portal is still there.
 	IsOpen() (bool, error)
 	Close() error // idempotent
+	// SetOwned decides whether the portal is closed when Lua drops the
+	// cursor (c:own()) or left to its transaction (c:disown()).
+	SetOwned(owned bool)
 }
 
 // Cursor directions (mirrored by the C guards).
@@ -87,6 +90,7 @@ type PlanOptions struct {
 	Keep        bool // outlive the call (spi.prepare always keeps)
 	Scroll      bool
 	NoScroll    bool // pllua's no_scroll: cursors of the plan never go backward
+	Hold        bool // cursors of the plan outlive their transaction (WITH HOLD)
 	FastStart   bool
 	CustomPlan  bool
 	GenericPlan bool
@@ -146,6 +150,7 @@ func (s *State) installSPI() {
 		"execute_count": s.planExecuteCount,
 		"rows":          s.planRows,
 		"cursor":        s.planCursor,
+		"getcursor":     s.planCursor, // pllua's name
 		"free":          s.planFree,
 		"numargs":       s.planNumArgs,
 		"argtype":       s.planArgType,
@@ -153,6 +158,8 @@ func (s *State) installSPI() {
 		pmethods.RawSetString(name, L.NewFunction(fn))
 	}
 	pmt.RawSetString("__index", pmethods)
+	// stmt(args...) is stmt:execute(args...), as in pllua.
+	pmt.RawSetString("__call", L.NewFunction(s.planExecute))
 	pmt.RawSetString("__name", lua.LString(planMetaName))
 	pmt.RawSetString("__metatable", lua.LString(planMetaName))
 	pmt.RawSetString("__tostring", L.NewFunction(func(L *lua.LState) int {
@@ -169,6 +176,9 @@ func (s *State) installSPI() {
 		"isopen": s.cursorIsOpen,
 		"close":  s.cursorClose,
 		"name":   s.cursorName,
+		"rows":   s.cursorRows,
+		"own":    func(L *lua.LState) int { return s.cursorOwn(L, true) },
+		"disown": func(L *lua.LState) int { return s.cursorOwn(L, false) },
 	} {
 		cmethods.RawSetString(name, L.NewFunction(fn))
 	}
@@ -193,6 +203,9 @@ type cursorBox struct {
 	c      Cursor
 	name   string
 	closed bool // by c:close()
+	// owned: what c:own() or c:disown() said before the cursor was
+	// opened (0: nothing, 1: own, -1: disown), applied when it opens.
+	owned int8
 }
 
 func (s *State) checkPlan(L *lua.LState, n int) *planBox {
@@ -285,7 +298,7 @@ func (s *State) spiExecuteCount(L *lua.LState) int {
 
 // prepareOptions are the options spi.prepare knows, with their types.
 var prepareOptions = map[string]lua.LValueType{"scroll": lua.LTBool, "no_scroll": lua.LTBool, "fast_start": lua.LTBool,
-	"custom_plan": lua.LTBool, "generic_plan": lua.LTBool, "fetch_count": lua.LTNumber}
+	"custom_plan": lua.LTBool, "generic_plan": lua.LTBool, "fetch_count": lua.LTNumber, "hold": lua.LTBool}
 
 // spi.prepare(sql [, {types}] [, {options}]) -> plan
 func (s *State) spiPrepare(L *lua.LState) int {
@@ -317,13 +330,15 @@ func (s *State) spiPrepare(L *lua.LState) int {
 				Message: fmt.Sprintf("%sbad argument #3 to spi.prepare (%v)", where(L), bad)})
 		}
 		opts.Scroll = lua.LVAsBool(o.RawGetString("scroll"))
-		opts.NoScroll = lua.LVAsBool(o.RawGetString("no_scroll"))
+		// scroll = false is no_scroll, as in pllua (neither lets PostgreSQL choose).
+		opts.NoScroll = lua.LVAsBool(o.RawGetString("no_scroll")) || o.RawGetString("scroll") == lua.LFalse
 		if opts.Scroll && opts.NoScroll {
 			s.badArg(L, 3, "prepare", "scroll and no_scroll exclude each other")
 		}
 		opts.FastStart = lua.LVAsBool(o.RawGetString("fast_start"))
 		opts.CustomPlan = lua.LVAsBool(o.RawGetString("custom_plan"))
 		opts.GenericPlan = lua.LVAsBool(o.RawGetString("generic_plan"))
+		opts.Hold = lua.LVAsBool(o.RawGetString("hold"))
 		if fc, ok := o.RawGetString("fetch_count").(lua.LNumber); ok {
 			if fc < 1 || fc != lua.LNumber(int(fc)) {
 				s.badArg(L, 3, "prepare", "fetch_count must be at least 1 (and whole)")
@@ -485,9 +500,44 @@ func (s *State) cursorOpen(L *lua.LState) int {
 		}
 	}
 	c := s.open(L, q, args(L, 3), cb.name)
+	if cb.owned != 0 {
+		c.SetOwned(cb.owned > 0)
+	}
 	cb.c, cb.name, cb.closed = c, c.Name(), false
 	L.Push(L.Get(1))
 	return 1
+}
+
+// c:own(), c:disown() -> c: whether dropping c closes its portal. A
+// cursor Lua opened is owned; one found by name is not. A disowned
+// portal lives until it is closed or its transaction ends, so a function
+// can return it as a refcursor.
+func (s *State) cursorOwn(L *lua.LState, owned bool) int {
+	cb := s.checkCursor(L, 1)
+	if L.GetTop() > 1 {
+		s.badArg(L, 2, map[bool]string{true: "cursor:own", false: "cursor:disown"}[owned], "no argument expected")
+	}
+	cb.owned = -1
+	if owned {
+		cb.owned = 1
+	}
+	if cb.c != nil && !cb.closed {
+		cb.c.SetOwned(owned)
+	}
+	L.Push(L.Get(1))
+	return 1
+}
+
+// c:rows() -> an iterator over the rows left in the cursor, fetched one
+// at a time so the cursor is on the loop's row (UPDATE ... WHERE CURRENT
+// OF works); the cursor stays open when they run out (c:move can go back).
+func (s *State) cursorRows(L *lua.LState) int {
+	cb := s.checkCursor(L, 1)
+	c := s.openCursor(L, cb)
+	if L.GetTop() > 1 {
+		s.badArg(L, 2, "cursor:rows", "no argument expected")
+	}
+	return s.iterateOpen(L, c, 1, false)
 }
 
 // openCursor is cb's cursor, or an error if it was never opened.
@@ -608,6 +658,12 @@ type rowIter struct {
 }
 
 func (s *State) iterate(L *lua.LState, c Cursor, fetch int) int {
+	return s.iterateOpen(L, c, fetch, true)
+}
+
+// iterateOpen is iterate; closeAtEnd false leaves the cursor open when the
+// rows run out.
+func (s *State) iterateOpen(L *lua.LState, c Cursor, fetch int, closeAtEnd bool) int {
 	it := &rowIter{c: c, fetch: int64(fetch)}
 	L.Push(L.NewFunction(func(L *lua.LState) int {
 		for {
@@ -629,6 +685,9 @@ func (s *State) iterate(L *lua.LState, c Cursor, fetch int) int {
 			if it.n == 0 {
 				it.done = true
 				it.batch = nil
+				if !closeAtEnd {
+					continue
+				}
 				if err := it.c.Close(); err != nil {
 					s.raise(err)
 				}

@@ -66,6 +66,9 @@ func (c *fakeCursor) IsOpen() (bool, error) {
 	return ok, nil
 }
 func (c *fakeCursor) Close() error { c.f.closed = append(c.f.closed, c.name); return nil }
+func (c *fakeCursor) SetOwned(owned bool) {
+	c.f.log = append(c.f.log, fmt.Sprintf("owned %s %v", c.name, owned))
+}
 
 func count(q Query, args []lua.LValue) int {
 	if len(args) > 0 {
@@ -135,6 +138,7 @@ func TestSPIModule(t *testing.T) {
 		{"return spi.execute_count('q', 2, 4).n", "4", ""},
 		{"local ok, e = pcall(spi.execute, 'fail') return e.sqlstate .. e.message", "22012division by zero", ""},
 		{"local p = spi.prepare('q', {'int4', 'text'}) return p:numargs() .. p:argtype(2)", "2text", ""},
+		{"local p = spi.prepare('q', {'int4'}) return p(4).n .. ' ' .. #p:getcursor(2):fetch(5)", "4 2", ""},
 		{"local p = spi.prepare('q', {'int4'}) return p:execute(1, 2)", "", "takes 1 arguments, 2 given"},
 		{"local p = spi.prepare('q') p:free() p:free() return p:execute()", "", "the plan was freed"},
 		{"local n = 0 for r in spi.rows('q', 250) do n = n + r.i end return n", "31375", ""},
@@ -175,6 +179,39 @@ func TestSPIRowsBatchesAndCloses(t *testing.T) {
 	}
 	if len(f.closed) != 1 {
 		t.Errorf("closed %v, want the cursor closed once at the end", f.closed)
+	}
+}
+
+// c:own() and c:disown() reach the host's cursor (at once, or when a
+// cursor made by spi.newcursor opens); c:rows() fetches one row at a time
+// and leaves the cursor open.
+func TestSPICursorOwnAndRows(t *testing.T) {
+	f := &fakeSPI{cursors: map[string]int{}}
+	rets, err := spiRun(t, f, `
+		local c = spi.cursor('q', 2)
+		local same = c:disown() == c and c:own() == c
+		local d = spi.newcursor('named'):disown():open('q', 3)
+		local n = 0
+		for r in d:rows() do n = n + r.i end
+		return tostring(same) .. ' ' .. n .. ' ' .. tostring(d:isopen())`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rets) == 0 || rets[0].String() != "true 6 true" {
+		t.Errorf("got %v, want \"true 6 true\"", rets)
+	}
+	want := "owned c1 false,owned c1 true,owned named false,fetch 1,fetch 1,fetch 1,fetch 1"
+	if strings.Join(f.log, ",") != want {
+		t.Errorf("log %v, want %s", f.log, want)
+	}
+	if len(f.closed) != 0 {
+		t.Errorf("closed %v: c:rows() must leave the cursor open", f.closed)
+	}
+	if _, err := spiRun(t, f, "spi.cursor('q'):own(1)"); err == nil || !strings.Contains(err.Error(), "no argument expected") {
+		t.Errorf("own(1): %v", err)
+	}
+	if _, err := spiRun(t, f, "spi.newcursor('x'):rows()"); err == nil || !strings.Contains(err.Error(), "the cursor is closed") {
+		t.Errorf("rows of a cursor never opened: %v", err)
 	}
 }
 

@@ -3,7 +3,6 @@
 package pl
 
 import (
-	"github.com/plerl/plerl/runtime/sqlstate"
 	lua "github.com/yuin/gopher-lua"
 )
 
@@ -49,7 +48,8 @@ func (e *Engine) StartSRF(s *State, id int64, args []lua.LValue) (*SRF, error) {
 
 // Next resumes the body until it yields a row (the values it yielded),
 // returns (done), or fails. A table returned by the body is a list of
-// rows, handed out one per Next after the yielded ones.
+// rows, handed out one per Next after the yielded ones; any other value
+// but nil is one last row.
 func (r *SRF) Next() ([]lua.LValue, bool, error) {
 	if r.rest != nil {
 		if r.restNext < r.restLen {
@@ -103,8 +103,9 @@ func (r *SRF) Next() ([]lua.LValue, bool, error) {
 		case *lua.LNilType:
 			return nil, true, nil
 		}
-		return nil, false, Errorf(sqlstate.DatatypeMismatch,
-			"a set-returning function must yield its rows or return a table of rows, not %s", s.typeName(ret))
+		// Any other value (a string, number, userdata...) is one last
+		// row, as in pllua: the values returned, like those yielded.
+		return vals, false, nil
 	default:
 		r.finish()
 		return nil, false, e.fromLuaError(err)

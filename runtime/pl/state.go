@@ -24,6 +24,8 @@ type State struct {
 
 	dtMT lua.LValue // the datetime metatable (registerDateTime), nil before
 
+	typeObjects map[pgType]lua.LValue // pgtype's type objects (pgtype.go)
+
 	pcalls  map[*lua.LState]int // open pcalls per thread (coroutine.go)
 	lpcalls map[*lua.LState]int // open lpcalls per thread (coroutine.go)
 
@@ -167,11 +169,11 @@ func (s *State) installBuiltins() {
 	L.SetGlobal("elog", elog)
 	s.installCoroutine()
 	s.installSPI()
-	if s.Trusted {
-		s.installRequire() // require.go
-	}
 	if !s.Trusted {
 		s.installInternal()
+		s.preloadBuiltins()
+	} else {
+		s.installRequire() // require.go
 	}
 }
 
