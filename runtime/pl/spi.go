@@ -269,7 +269,7 @@ func (s *State) execute(L *lua.LState, q Query, a []lua.LValue, limit int64) int
 	}
 	rows := res.Rows
 	if rows == nil {
-		rows = L.NewTable()
+		rows = L.CreateTable(0, 1) // for rows.n (NewTable would size 32+32)
 	}
 	rows.RawSetString("n", lua.LNumber(res.Processed))
 	L.Push(rows)
