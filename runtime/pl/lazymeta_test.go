@@ -59,3 +59,32 @@ func TestLazyTypeMetatables(t *testing.T) {
 		t.Error("a new state shares the first one's metatables")
 	}
 }
+
+// A metatable made on first use gives its functions the globals as their
+// environment, as newState did, whatever setfenv(0, t) left as the thread's.
+func TestLazyTypeMetatableEnv(t *testing.T) {
+	e := NewEngine(nopHost{})
+	e.Modules = append(e.Modules, ErlangModule(nil))
+	s := e.State(10, true)
+	if err := s.L.DoString(`
+		mine = {}
+		setfenv(0, mine)
+	`); err != nil {
+		t.Fatal(err)
+	}
+	mt := s.metaOf(cursorMetaName)
+	idx, ok := mt.RawGetString("__index").(*lua.LTable)
+	if !ok {
+		t.Fatal("cursor metatable has no method table")
+	}
+	fn, ok := idx.RawGetString("fetch").(*lua.LFunction)
+	if !ok {
+		t.Fatal("no cursor:fetch")
+	}
+	if fn.Env != s.L.G.Global {
+		t.Fatal("a lazily made method took the thread environment setfenv(0) set")
+	}
+	if s.L.Env == s.L.G.Global {
+		t.Fatal("metaOf did not put the thread environment back")
+	}
+}

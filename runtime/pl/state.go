@@ -73,7 +73,7 @@ func (s *State) metaOf(name string) *lua.LTable {
 		if m := &s.lazyMetas[i]; m.name == name && m.build != nil {
 			build := m.build
 			m.build = nil
-			build()
+			s.buildInGlobals(build)
 			break
 		}
 	}
@@ -81,6 +81,18 @@ func (s *State) metaOf(name string) *lua.LTable {
 		return mt
 	}
 	panic("plerl: no metatable registered as " + name)
+}
+
+// buildInGlobals runs build with the state's thread environment set to the
+// globals, as it is when newState runs: the Go functions a metatable holds
+// take the thread environment (L.Env, which setfenv(0, t) changes) as
+// theirs, and getfenv can show it, so one made later must not take the
+// table some function set.
+func (s *State) buildInGlobals(build func()) {
+	env := s.L.Env
+	s.L.Env = s.L.G.Global
+	defer func() { s.L.Env = env }()
+	build()
 }
 
 func newState(e *Engine, trusted bool) *State {
