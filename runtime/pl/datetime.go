@@ -387,7 +387,7 @@ func dtRange(what string) *Error {
 // registerDateTime installs the metatable and the datetime global.
 func (s *State) registerDateTime() {
 	L := s.L
-	mt := L.NewTypeMetatable(dtMetaName)
+	mt := newTypeMeta(L, dtMetaName, 16)
 	s.dtMT = mt
 	mt.RawSetString("__name", lua.LString("datetime"))
 	mt.RawSetString("__metatable", lua.LString("datetime"))
@@ -532,7 +532,7 @@ func (s *State) registerDateTime() {
 		return 1
 	}))
 
-	mod := L.NewTable()
+	mod := L.CreateTable(0, int(DTInterval-DTDate)+1)
 	for k := DTDate; k <= DTInterval; k++ {
 		kind := k
 		mod.RawSetString(kind.String(), L.NewFunction(func(L *lua.LState) int {

@@ -135,7 +135,7 @@ type erlMod struct {
 
 func (m *erlMod) install() {
 	L := m.s.L
-	t := L.NewTable()
+	t := L.CreateTable(0, 32)
 	fns := map[string]lua.LGFunction{
 		"call":       m.call,
 		"call_with":  m.callWith,
@@ -164,7 +164,14 @@ func (m *erlMod) install() {
 		t.RawSetString(name, L.NewFunction(fn))
 	}
 	t.RawSetString("null", m.s.null)
-	mt := L.NewTypeMetatable(clusterMetaName)
+	m.s.lazyTypeMeta(clusterMetaName, m.buildClusterMeta)
+	m.installAsync(t)
+	L.SetGlobal("erlang", t)
+}
+
+func (m *erlMod) buildClusterMeta() {
+	L := m.s.L
+	mt := newTypeMeta(L, clusterMetaName, 1)
 	mt.RawSetString("__tostring", L.NewFunction(func(L *lua.LState) int {
 		c, _ := L.CheckUserData(1).Value.(ClusterName)
 		if c.Global {
@@ -174,8 +181,6 @@ func (m *erlMod) install() {
 		}
 		return 1
 	}))
-	m.installAsync(t)
-	L.SetGlobal("erlang", t)
 }
 
 // errorObject is the Lua error object erlang.call would raise for err.
@@ -387,7 +392,7 @@ func (m *erlMod) clusterName(L *lua.LState, i int, fn string) string {
 func (m *erlMod) pushCluster(L *lua.LState, c ClusterName) int {
 	ud := L.NewUserData()
 	ud.Value = c
-	ud.Metatable = L.GetTypeMetatable(clusterMetaName)
+	ud.Metatable = m.s.metaOf(clusterMetaName)
 	L.Push(ud)
 	return 1
 }
@@ -608,7 +613,7 @@ func (m *erlMod) tuple(L *lua.LState) int {
 		}
 		t.RawSetInt(i, v)
 	}
-	L.SetMetatable(t, L.GetTypeMetatable(tupleMetaName))
+	L.SetMetatable(t, m.s.metaOf(tupleMetaName))
 	L.Push(t)
 	return 1
 }
@@ -630,7 +635,7 @@ func (m *erlMod) list(L *lua.LState) int {
 // erlang.map(t): t as a map even when empty or array-like.
 func (m *erlMod) mapCtor(L *lua.LState) int {
 	t := L.OptTable(1, L.NewTable())
-	L.SetMetatable(t, L.GetTypeMetatable(mapMetaName))
+	L.SetMetatable(t, m.s.metaOf(mapMetaName))
 	L.Push(t)
 	return 1
 }

@@ -46,12 +46,7 @@ func (m *erlMod) installAsync(t *lua.LTable) {
 		return
 	}
 	L := m.s.L
-	mt := L.NewTypeMetatable(asyncMetaName)
-	mt.RawSetString("__metatable", lua.LString(asyncMetaName))
-	mt.RawSetString("__tostring", L.NewFunction(func(L *lua.LState) int {
-		L.Push(lua.LString("erlang.async: " + m.handle(L, 1, "tostring").what))
-		return 1
-	}))
+	m.s.lazyTypeMeta(asyncMetaName, m.buildAsyncMeta)
 	a := &asyncMod{m: m, host: ah}
 	for name, fn := range map[string]lua.LGFunction{
 		"async": a.async, "async_with": a.asyncWith, "await": a.await, "await_all": a.awaitAll,
@@ -59,6 +54,16 @@ func (m *erlMod) installAsync(t *lua.LTable) {
 	} {
 		t.RawSetString(name, L.NewFunction(fn))
 	}
+}
+
+func (m *erlMod) buildAsyncMeta() {
+	L := m.s.L
+	mt := newTypeMeta(L, asyncMetaName, 2)
+	mt.RawSetString("__metatable", lua.LString(asyncMetaName))
+	mt.RawSetString("__tostring", L.NewFunction(func(L *lua.LState) int {
+		L.Push(lua.LString("erlang.async: " + m.handle(L, 1, "tostring").what))
+		return 1
+	}))
 }
 
 type asyncMod struct {
@@ -124,7 +129,7 @@ func (a *asyncMod) start(L *lua.LState, target, mod, fun string, via *ClusterNam
 		what = fmt.Sprintf("call to %s on %s", mod, target)
 	}
 	ud.Value = &asyncHandle{h: h, what: what}
-	L.SetMetatable(ud, L.GetTypeMetatable(asyncMetaName))
+	L.SetMetatable(ud, a.m.s.metaOf(asyncMetaName))
 	L.Push(ud)
 	return 1
 }

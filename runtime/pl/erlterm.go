@@ -33,13 +33,22 @@ type TermOptions struct {
 	MaxAtoms int       // distinct atoms one outgoing term may carry (<0: none); true/false/null are free
 }
 
+// registerErlangTypes defers the metatables of atoms, terms, tuples and
+// maps (one build makes all four) to the first Erlang value (metaOf).
 func registerErlangTypes(s *State) {
+	build := s.buildErlangMetas
+	for _, name := range []string{atomMetaName, termMetaName, tupleMetaName, mapMetaName} {
+		s.lazyTypeMeta(name, build)
+	}
+}
+
+func (s *State) buildErlangMetas() {
 	L := s.L
 	protect := func(mt *lua.LTable, name string) {
 		mt.RawSetString("__name", lua.LString(name))
 		mt.RawSetString("__metatable", lua.LString(name))
 	}
-	atomMT := L.NewTypeMetatable(atomMetaName)
+	atomMT := newTypeMeta(L, atomMetaName, 4)
 	protect(atomMT, "atom")
 	atomMT.RawSetString("__tostring", L.NewFunction(func(L *lua.LState) int {
 		L.Push(lua.LString(string(atomOf(L.CheckUserData(1)))))
@@ -49,7 +58,7 @@ func registerErlangTypes(s *State) {
 		L.Push(lua.LString(s.tostring(L.Get(1)) + s.tostring(L.Get(2))))
 		return 1
 	}))
-	termMT := L.NewTypeMetatable(termMetaName)
+	termMT := newTypeMeta(L, termMetaName, 4)
 	protect(termMT, "erlang term")
 	termMT.RawSetString("__tostring", L.NewFunction(func(L *lua.LState) int {
 		ud := L.CheckUserData(1)
@@ -61,7 +70,7 @@ func registerErlangTypes(s *State) {
 		L.Push(lua.LBool(term.Equal(a.Value, b.Value)))
 		return 1
 	}))
-	tupleMT := L.NewTypeMetatable(tupleMetaName)
+	tupleMT := newTypeMeta(L, tupleMetaName, 2)
 	tupleMT.RawSetString("__name", lua.LString("tuple"))
 	tupleMT.RawSetString("__tostring", L.NewFunction(func(L *lua.LState) int {
 		t := L.CheckTable(1)
@@ -73,9 +82,8 @@ func registerErlangTypes(s *State) {
 		L.Push(lua.LString(describeTerm(v)))
 		return 1
 	}))
-	mapMT := L.NewTypeMetatable(mapMetaName)
+	mapMT := newTypeMeta(L, mapMetaName, 1)
 	mapMT.RawSetString("__name", lua.LString("map"))
-	s.atoms = map[term.Atom]*lua.LUserData{}
 }
 
 func atomOf(ud *lua.LUserData) term.Atom {
@@ -90,7 +98,10 @@ func (s *State) Atom(name term.Atom) *lua.LUserData {
 	}
 	ud := s.L.NewUserData()
 	ud.Value = name
-	ud.Metatable = s.L.GetTypeMetatable(atomMetaName)
+	ud.Metatable = s.metaOf(atomMetaName)
+	if s.atoms == nil {
+		s.atoms = map[term.Atom]*lua.LUserData{}
+	}
 	if len(s.atoms) < 100000 { // the cache is bounded; atoms beyond it still work
 		s.atoms[name] = ud
 	}
@@ -100,7 +111,7 @@ func (s *State) Atom(name term.Atom) *lua.LUserData {
 func (s *State) wrapTerm(t any) *lua.LUserData {
 	ud := s.L.NewUserData()
 	ud.Value = t
-	ud.Metatable = s.L.GetTypeMetatable(termMetaName)
+	ud.Metatable = s.metaOf(termMetaName)
 	return ud
 }
 
@@ -336,7 +347,7 @@ func (s *State) fromTerm(t any, opt *TermOptions, depth int) (lua.LValue, error)
 			}
 			tb.RawSetInt(i+1, lv)
 		}
-		L.SetMetatable(tb, L.GetTypeMetatable(tupleMetaName))
+		L.SetMetatable(tb, s.metaOf(tupleMetaName))
 		return tb, nil
 	case term.List:
 		tb := L.CreateTable(len(x), 0)

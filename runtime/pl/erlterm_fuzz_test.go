@@ -164,9 +164,9 @@ func (b *luaTree) value(depth int) lua.LValue {
 		b.parents = b.parents[:len(b.parents)-1]
 		switch op % 16 {
 		case 8:
-			L.SetMetatable(t, L.GetTypeMetatable(mapMetaName))
+			L.SetMetatable(t, b.s.metaOf(mapMetaName))
 		case 10:
-			L.SetMetatable(t, L.GetTypeMetatable(tupleMetaName))
+			L.SetMetatable(t, b.s.metaOf(tupleMetaName))
 		}
 		return t
 	case 11: // an atom (when its bytes make one), else a string

@@ -62,7 +62,7 @@ func newErrorObject(L *lua.LState, e *Error) *lua.LTable {
 }
 
 func registerErrorType(L *lua.LState) {
-	mt := L.NewTypeMetatable(errorMetaName)
+	mt := newTypeMeta(L, errorMetaName, 2)
 	mt.RawSetString("__tostring", L.NewFunction(func(L *lua.LState) int {
 		t := L.CheckTable(1)
 		msg := lua.LVAsString(t.RawGetString("message"))

@@ -259,7 +259,7 @@ func (s *State) compareValues(a, b lua.LValue) (int, error) {
 
 func (s *State) registerInt64() {
 	L := s.L
-	mt := L.NewTypeMetatable(int64MetaName)
+	mt := newTypeMeta(L, int64MetaName, 16)
 	s.int64MT = mt
 	mt.RawSetString("__name", lua.LString("int64"))
 	mt.RawSetString("__metatable", lua.LString("int64"))
@@ -283,7 +283,7 @@ func (s *State) registerInt64() {
 	mt.RawSetString("__lt", s.ltFn)
 	mt.RawSetString("__le", s.leFn)
 
-	methods := L.NewTable()
+	methods := L.CreateTable(0, 16)
 	intMethod := func(name, op string) {
 		methods.RawSetString(name, L.NewFunction(func(L *lua.LState) int {
 			a, b := L.CheckAny(1), L.CheckAny(2)
@@ -320,11 +320,11 @@ func (s *State) registerInt64() {
 	mt.RawSetString("__index", methods)
 
 	// int64(x): the constructor; int64.div(a, b) etc. also work on numbers.
-	ctor := L.NewTable()
+	ctor := L.CreateTable(0, 20)
 	methods.ForEach(func(k, v lua.LValue) { ctor.RawSet(k, v) })
 	ctor.RawSetString("max", s.NewInt64(math.MaxInt64))
 	ctor.RawSetString("min", s.NewInt64(math.MinInt64))
-	cmt := L.NewTable()
+	cmt := L.CreateTable(0, 1)
 	cmt.RawSetString("__call", L.NewFunction(func(L *lua.LState) int {
 		L.Push(s.IntValue(s.checkInt64Arg(L, 2)))
 		return 1

@@ -102,7 +102,7 @@ func (s *State) numericArith(op string) lua.LGFunction {
 
 func (s *State) registerNumeric() {
 	L := s.L
-	mt := L.NewTypeMetatable(numericMetaName)
+	mt := newTypeMeta(L, numericMetaName, 16)
 	s.numericMT = mt
 	mt.RawSetString("__name", lua.LString("numeric"))
 	mt.RawSetString("__metatable", lua.LString("numeric"))
@@ -122,7 +122,7 @@ func (s *State) registerNumeric() {
 	mt.RawSetString("__lt", s.ltFn)
 	mt.RawSetString("__le", s.leFn)
 
-	methods := L.NewTable()
+	methods := L.CreateTable(0, 16)
 	methods.RawSetString("div", L.NewFunction(s.numericArith("div")))
 	methods.RawSetString("mod", L.NewFunction(s.numericArith("mod")))
 	methods.RawSetString("tonumber", L.NewFunction(func(L *lua.LState) int {
@@ -182,9 +182,9 @@ func (s *State) registerNumeric() {
 	}))
 	mt.RawSetString("__index", methods)
 
-	ctor := L.NewTable()
+	ctor := L.CreateTable(0, 20)
 	methods.ForEach(func(k, v lua.LValue) { ctor.RawSet(k, v) })
-	cmt := L.NewTable()
+	cmt := L.CreateTable(0, 1)
 	cmt.RawSetString("__call", L.NewFunction(func(L *lua.LState) int {
 		L.Push(s.NewNumeric(s.checkNumericArg(L, 2)))
 		return 1

@@ -15,7 +15,7 @@ var pgtypeDateTime = map[string]DTKind{
 
 func (s *State) registerPgtype() {
 	L := s.L
-	pg := L.NewTable()
+	pg := L.CreateTable(0, len(pgtypeDateTime)+4)
 	for name, k := range pgtypeDateTime {
 		kind := k
 		pg.RawSetString(name, L.NewFunction(func(L *lua.LState) int {
@@ -63,7 +63,7 @@ func (s *State) registerPgtype() {
 		L.Push(s.newPgType(pgType{handle: e}))
 		return 1
 	})
-	tmt := L.NewTypeMetatable(pgTypeMetaName)
+	tmt := newTypeMeta(L, pgTypeMetaName, 4)
 	tmt.RawSetString("__metatable", lua.LString("pgtype"))
 	tmt.RawSetString("__tostring", L.NewFunction(func(L *lua.LState) int {
 		L.Push(lua.LString("pgtype: " + s.pgTypeName(s.checkPgType(L, 1))))
@@ -108,7 +108,7 @@ func (s *State) registerPgtype() {
 		return 1
 	}))
 
-	arr := L.NewTable()
+	arr := L.CreateTable(0, 1)
 	amt := L.CreateTable(0, 1)
 	amt.RawSetString("__index", L.NewFunction(func(L *lua.LState) int {
 		L.Push(s.pgTypeNamed(L.CheckString(2) + "[]"))

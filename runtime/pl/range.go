@@ -100,7 +100,7 @@ func (s *State) rangeParts(r *Range) *RangeParts {
 // text(L) of argument 1: its name, protected, tostring and .. by that text.
 func (s *State) textTypeMeta(meta, name string, text func(L *lua.LState) string) *lua.LTable {
 	L := s.L
-	mt := L.NewTypeMetatable(meta)
+	mt := newTypeMeta(L, meta, 8)
 	mt.RawSetString("__name", lua.LString(name))
 	mt.RawSetString("__metatable", lua.LString(name))
 	mt.RawSetString("__tostring", L.NewFunction(func(L *lua.LState) int {

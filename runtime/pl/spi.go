@@ -115,7 +115,7 @@ func (s *State) spi() SPI {
 
 func (s *State) installSPI() {
 	L := s.L
-	mod := L.NewTable()
+	mod := L.CreateTable(0, 24)
 	fns := map[string]lua.LGFunction{
 		"execute":       s.spiExecute,
 		"execute_count": s.spiExecuteCount,
@@ -142,9 +142,14 @@ func (s *State) installSPI() {
 	}
 	s.installSPIElog(mod) // spi_elog.go
 	L.SetGlobal("spi", mod)
+	s.lazyTypeMeta(planMetaName, s.buildPlanMeta)
+	s.lazyTypeMeta(cursorMetaName, s.buildCursorMeta)
+}
 
-	pmt := L.NewTypeMetatable(planMetaName)
-	pmethods := L.NewTable()
+func (s *State) buildPlanMeta() {
+	L := s.L
+	pmt := newTypeMeta(L, planMetaName, 4)
+	pmethods := L.CreateTable(0, 8)
 	for name, fn := range map[string]lua.LGFunction{
 		"execute":       s.planExecute,
 		"execute_count": s.planExecuteCount,
@@ -166,9 +171,12 @@ func (s *State) installSPI() {
 		L.Push(lua.LString(planMetaName))
 		return 1
 	}))
+}
 
-	cmt := L.NewTypeMetatable(cursorMetaName)
-	cmethods := L.NewTable()
+func (s *State) buildCursorMeta() {
+	L := s.L
+	cmt := newTypeMeta(L, cursorMetaName, 4)
+	cmethods := L.CreateTable(0, 8)
 	for name, fn := range map[string]lua.LGFunction{
 		"fetch":  s.cursorFetch,
 		"move":   s.cursorMove,
@@ -274,7 +282,7 @@ func (s *State) execute(L *lua.LState, q Query, a []lua.LValue, limit int64) int
 	}
 	rows := res.Rows
 	if rows == nil {
-		rows = L.NewTable()
+		rows = L.CreateTable(0, 1) // for rows.n (NewTable would size 32+32)
 	}
 	rows.RawSetString("n", lua.LNumber(res.Processed))
 	L.Push(rows)
@@ -354,7 +362,7 @@ func (s *State) spiPrepare(L *lua.LState) int {
 	}
 	ud := L.NewUserData()
 	ud.Value = &planBox{p: p}
-	L.SetMetatable(ud, L.GetTypeMetatable(planMetaName))
+	L.SetMetatable(ud, s.metaOf(planMetaName))
 	L.Push(ud)
 	return 1
 }
@@ -420,7 +428,7 @@ func (s *State) pushCursor(L *lua.LState, c Cursor, name string) int {
 func (s *State) cursorValue(c Cursor, name string) *lua.LUserData {
 	ud := s.L.NewUserData()
 	ud.Value = &cursorBox{c: c, name: name}
-	s.L.SetMetatable(ud, s.L.GetTypeMetatable(cursorMetaName))
+	s.L.SetMetatable(ud, s.metaOf(cursorMetaName))
 	return ud
 }
 

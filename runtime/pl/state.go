@@ -31,6 +31,71 @@ type State struct {
 
 	triggerMetas map[triggerKey]*lua.LTable // trigger.go
 	lastTrigger  lastTrigger
+
+	lazyMetas []lazyMeta // metatables made on first use (metaOf)
+}
+
+// newTypeMeta registers an empty metatable as name, as L.NewTypeMetatable
+// does, but sized for about n fields: gopher-lua's NewTable reserves 32
+// array and 32 hash slots (about 2 kB), and newState makes dozens of
+// metatables and module tables on the first call of each role.
+func newTypeMeta(L *lua.LState, name string, n int) *lua.LTable {
+	if mt, ok := L.G.Registry.RawGetString(name).(*lua.LTable); ok {
+		return mt
+	}
+	mt := L.CreateTable(0, n)
+	L.G.Registry.RawSetString(name, mt)
+	return mt
+}
+
+// lazyMeta is a type's metatable not made yet: build registers it
+// (newTypeMeta) under name.
+type lazyMeta struct {
+	name  string
+	build func()
+}
+
+// lazyTypeMeta defers the metatable registered as name until a value of
+// its type is first made (metaOf). A state is made per role on its first
+// call, and most calls never make a plan, cursor, Erlang term or async
+// handle: building those metatables in newState was part of the first
+// call's cost. Nothing can tell the difference: values get their
+// metatable only through metaOf, and isType compares with the registry,
+// where a metatable not built yet matches nothing because no value has it.
+func (s *State) lazyTypeMeta(name string, build func()) {
+	s.lazyMetas = append(s.lazyMetas, lazyMeta{name: name, build: build})
+}
+
+// metaOf returns the metatable registered as name, building it first
+// if it was deferred (lazyTypeMeta).
+func (s *State) metaOf(name string) *lua.LTable {
+	if mt, ok := s.L.GetTypeMetatable(name).(*lua.LTable); ok {
+		return mt
+	}
+	for i := range s.lazyMetas {
+		if m := &s.lazyMetas[i]; m.name == name && m.build != nil {
+			build := m.build
+			m.build = nil
+			s.buildInGlobals(build)
+			break
+		}
+	}
+	if mt, ok := s.L.GetTypeMetatable(name).(*lua.LTable); ok {
+		return mt
+	}
+	panic("plerl: no metatable registered as " + name)
+}
+
+// buildInGlobals runs build with the state's thread environment set to the
+// globals, as it is when newState runs: the Go functions a metatable holds
+// take the thread environment (L.Env, which setfenv(0, t) changes) as
+// theirs, and getfenv can show it, so one made later must not take the
+// table some function set.
+func (s *State) buildInGlobals(build func()) {
+	env := s.L.Env
+	s.L.Env = s.L.G.Global
+	defer func() { s.L.Env = env }()
+	build()
 }
 
 func newState(e *Engine, trusted bool) *State {
@@ -157,7 +222,7 @@ func (s *State) installBuiltins() {
 	L.SetGlobal("pcall", L.NewFunction(s.luaPcall))
 	L.SetGlobal("xpcall", L.NewFunction(s.luaXpcall))
 	L.SetGlobal("lpcall", L.NewFunction(s.luaLpcall))
-	elog := L.NewTable()
+	elog := L.CreateTable(0, 6)
 	for name, level := range map[string]int{
 		"debug": LevelDebug, "log": LevelLog, "info": LevelInfo,
 		"notice": LevelNotice, "warning": LevelWarning,

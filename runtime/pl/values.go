@@ -40,7 +40,7 @@ type typeState struct {
 // registerTypes installs null, int64, numeric and json in a new state.
 func (s *State) registerTypes() {
 	L := s.L
-	nmt := L.NewTypeMetatable("null")
+	nmt := newTypeMeta(L, "null", 3)
 	nmt.RawSetString("__name", lua.LString("null"))
 	nmt.RawSetString("__metatable", lua.LString("null"))
 	nmt.RawSetString("__tostring", L.NewFunction(func(L *lua.LState) int {
@@ -51,9 +51,9 @@ func (s *State) registerTypes() {
 	s.null.Metatable = nmt
 	L.SetGlobal("null", s.null)
 
-	s.arrayMT = L.NewTable()
+	s.arrayMT = L.CreateTable(0, 1)
 	s.arrayMT.RawSetString("__array", lua.LTrue)
-	s.objectMT = L.NewTable()
+	s.objectMT = L.CreateTable(0, 1)
 	s.objectMT.RawSetString("__object", lua.LTrue)
 
 	s.registerNumberHelpers()

@@ -101,9 +101,11 @@ func main() {
 		fmt.Fprintf(&b, "\t%s = %q // %s\n", c.name, c.code, c.why)
 		fmt.Fprintf(&conds, "\t%q: %q,\n", c.code, c.cond)
 	}
-	b.WriteString(")\n\n// conditions maps each code to its condition name (what PL/pgSQL's EXCEPTION WHEN takes).\nvar conditions = map[string]string{\n")
+	b.WriteString(")\n\n// conditionMap maps each code to its condition name (what PL/pgSQL's EXCEPTION WHEN takes).\n" +
+		"// A function, not a map variable: a map literal is built at package init, in every backend's Go start.\n" +
+		"func conditionMap() map[string]string {\n\treturn map[string]string{\n")
 	b.Write(conds.Bytes())
-	b.WriteString("}\n")
+	b.WriteString("}\n}\n")
 	src, err := format.Source(b.Bytes())
 	if err != nil {
 		log.Fatal(err)

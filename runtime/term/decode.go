@@ -65,7 +65,9 @@ func (d *decoder) left() int { return len(d.data) - d.pos }
 // allocate. It is a fixed-size table of slots indexed by a hash of the atom
 // text; a slot holds the last atom that hashed to it. Lock-free: a slot is
 // an atomic pointer to an immutable string, so a racing store only costs a
-// miss. Memory is bounded by atomCacheSize * atomCacheMaxLen.
+// miss. Memory is bounded by atomCacheSize * atomCacheMaxLen. It starts
+// empty (filling it at package init cost every backend's Go start for
+// atoms a backend that never calls Erlang does not decode).
 const (
 	atomCacheSize   = 1024 // slots, a power of two
 	atomCacheMaxLen = 64   // longer atoms are not cached
@@ -75,14 +77,6 @@ var (
 	atomCache     [atomCacheSize]atomic.Pointer[string]
 	atomCacheSeed = maphash.MakeSeed()
 )
-
-func init() {
-	for _, a := range []string{"", "true", "false", "nil", "undefined", "ok", "error",
-		"rex", "badrpc", "EXIT", "normal", "noproc", "noconnection", "badarg",
-		"nonode@nohost", "$gen_call", "call", "user", "infinity", "timeout"} {
-		cachedAtom([]byte(a))
-	}
-}
 
 // cachedAtom returns b as an Atom, from the cache when it is there.
 func cachedAtom(b []byte) Atom {
