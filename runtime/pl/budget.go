@@ -282,7 +282,7 @@ func (s *State) luaTableConcat(L *lua.LState) int {
 		if !lua.LVCanConvToString(v) {
 			L.RaiseError("invalid value (%s) at index %d in table for concat", v.Type().String(), k)
 		}
-		size = addSize(size, len(lua.LVAsString(v)))
+		size = addSize(size, len(luaText(v)))
 		if k != j {
 			size = addSize(size, len(sep))
 		}
@@ -294,7 +294,7 @@ func (s *State) luaTableConcat(L *lua.LState) int {
 		if t, ok := texts[k]; ok {
 			b.WriteString(t)
 		} else {
-			b.WriteString(lua.LVAsString(tbl.RawGetInt(k)))
+			b.WriteString(luaText(tbl.RawGetInt(k)))
 		}
 		if k != j {
 			b.WriteString(sep)

@@ -173,17 +173,17 @@ func (s *State) luaConcat(L *lua.LState) int {
 			for j > 1 && lua.LVCanConvToString(L.Get(j-1)) {
 				j--
 			}
-			size := len(lua.LVAsString(rhs))
+			size := len(luaText(rhs))
 			for k := j; k <= i; k++ {
-				size = addSize(size, len(lua.LVAsString(L.Get(k))))
+				size = addSize(size, len(luaText(L.Get(k))))
 			}
 			s.reserve(L, size, "concatenation")
 			var b strings.Builder
 			b.Grow(size)
 			for k := j; k <= i; k++ {
-				b.WriteString(lua.LVAsString(L.Get(k)))
+				b.WriteString(luaText(L.Get(k)))
 			}
-			b.WriteString(lua.LVAsString(rhs))
+			b.WriteString(luaText(rhs))
 			rhs = lua.LString(b.String())
 			i = j - 1
 			continue

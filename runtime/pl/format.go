@@ -157,7 +157,7 @@ func (s *State) formatString(L *lua.LState, arg int) string {
 	case lua.LString:
 		return string(x)
 	case lua.LNumber:
-		return x.String()
+		return numberText(x) // numtext.go
 	}
 	return s.tostring(v)
 }

@@ -219,6 +219,7 @@ func (s *State) raise(err error) {
 func (s *State) installBuiltins() {
 	L := s.L
 	L.SetGlobal("print", L.NewFunction(s.luaPrint))
+	s.installToString() // numtext.go
 	L.SetGlobal("pcall", L.NewFunction(s.luaPcall))
 	L.SetGlobal("xpcall", L.NewFunction(s.luaXpcall))
 	L.SetGlobal("lpcall", L.NewFunction(s.luaLpcall))
