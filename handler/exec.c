@@ -33,13 +33,13 @@ plerl_exec_function(FunctionCallInfo fcinfo, bool trusted)
 		return plerl_srf_call(fcinfo, proc);
 
 	memset(&call, 0, sizeof(call));
-	call.args = proc->nargs <= lengthof(argbuf) ? argbuf :
-		palloc(sizeof(PlerlValue) * proc->nargs);
+	call.nargs = plerl_call_nargs(proc, fcinfo);
+	call.args = call.nargs <= lengthof(argbuf) ? argbuf :
+		palloc(sizeof(PlerlValue) * call.nargs);
 	plerl_args_from_fcinfo(proc, fcinfo, call.args);
 	call.fn_id = proc->fn_id;
 	call.user_id = trusted ? GetUserId() : 0;
 	call.flags = plerl_call_flags(proc, fcinfo);
-	call.nargs = proc->nargs;
 	/* Polymorphic and RECORD results are resolved per call site (types.c). */
 	rettype = plerl_result_type(proc, fcinfo);
 	call.ret_kind = rettype->kind;

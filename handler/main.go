@@ -169,6 +169,8 @@ func plerlGoCompile(cc *C.PlerlCompile) {
 	var err error
 	if cc.flags&C.PLERL_TRIGGER != 0 {
 		id, err = engine.CompileTrigger(name, src, trusted, validate)
+	} else if cc.flags&C.PLERL_VARIADIC_ANY != 0 {
+		id, err = engine.CompileVariadic(name, src, names, trusted, validate)
 	} else {
 		id, err = engine.Compile(name, src, names, trusted, validate)
 	}

@@ -151,6 +151,7 @@ enum
 	PLERL_VALIDATE_ONLY = 16,
 	PLERL_TRIGGER = 32,
 	PLERL_EVENT_TRIGGER = 64,
+	PLERL_VARIADIC_ANY = 128,	/* compile: `...` is what follows the named arguments */
 };
 
 typedef struct PlerlCall

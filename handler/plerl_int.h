@@ -162,6 +162,7 @@ typedef struct PlerlProc
 	MemoryContext mcxt;
 	/* Set by plerl_proc_init_result (types.c): */
 	bool		poly_args;		/* an argument is polymorphic: types per call */
+	bool		variadic_any;	/* VARIADIC "any": fcinfo->nargs arguments, each its own type */
 	bool		ret_dynamic;	/* result resolved per call (polymorphic, RECORD) */
 	int64_t		types_id;		/* unique per build, for per-call-site caches */
 	void	   *callsets;		/* types.c: resolved type sets seen */
@@ -176,6 +177,13 @@ typedef struct PlerlProc
  * through their text I/O.
  */
 extern void plerl_type_init(PlerlType *t, Oid oid, int32 typmod, bool result, MemoryContext mcxt);
+
+/* The number of arguments of this call (VARIADIC "any" passes them one by one). */
+static inline int
+plerl_call_nargs(PlerlProc *proc, FunctionCallInfo fcinfo)
+{
+	return proc->variadic_any ? fcinfo->nargs : proc->nargs;
+}
 
 /* A row of tupdesc (copied into mcxt). Bless tupdesc first if rows become Datums. */
 extern void plerl_type_init_tupdesc(PlerlType *t, TupleDesc tupdesc, MemoryContext mcxt);

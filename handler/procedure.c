@@ -104,6 +104,16 @@ proc_build(HeapTuple tup, Oid fn_oid, bool trusted, bool validate_only)
 				argnames[proc->nargs] = names[i];
 			proc->nargs++;
 		}
+		if (pp->provariadic == ANYOID && proc->nargs > 0)
+		{
+			/*
+			 * VARIADIC "any": each call passes its variadic arguments one by
+			 * one, of any types; the body gets them as the `...` after its
+			 * named arguments (as in pllua), the variadic one has no name.
+			 */
+			proc->variadic_any = true;
+			argnames[proc->nargs - 1] = NULL;
+		}
 		if (pp->prorettype == TRIGGEROID || pp->prorettype == EVENT_TRIGGEROID)
 		{
 			/*
@@ -136,10 +146,11 @@ proc_build(HeapTuple tup, Oid fn_oid, bool trusted, bool validate_only)
 		cc.src = src;
 		cc.srclen = strlen(src);
 		cc.name = proc->name;
-		cc.nargs = Max(proc->nargs, nargs_lua);
+		cc.nargs = proc->variadic_any ? proc->nargs - 1 : Max(proc->nargs, nargs_lua);
 		cc.argnames = argnames;
 		cc.flags = (trusted ? PLERL_TRUSTED : 0) | (validate_only ? PLERL_VALIDATE_ONLY : 0) |
-			(pp->prorettype == TRIGGEROID ? PLERL_TRIGGER : 0);
+			(pp->prorettype == TRIGGEROID ? PLERL_TRIGGER : 0) |
+			(proc->variadic_any ? PLERL_VARIADIC_ANY : 0);
 		plerlGoCompile(&cc);
 		if (cc.err.kind != PLERL_OK)
 			plerl_raise(&cc.err);

@@ -149,10 +149,10 @@ plerl_srf_call(FunctionCallInfo fcinfo, PlerlProc *proc)
 	if (first)
 	{
 		/* Arguments go to the coroutine once, when it starts. */
-		call.args = proc->nargs <= lengthof(argbuf) ? argbuf :
-			palloc(sizeof(PlerlValue) * proc->nargs);
+		call.nargs = plerl_call_nargs(proc, fcinfo);
+		call.args = call.nargs <= lengthof(argbuf) ? argbuf :
+			palloc(sizeof(PlerlValue) * call.nargs);
 		plerl_args_from_fcinfo(proc, fcinfo, call.args);
-		call.nargs = proc->nargs;
 	}
 	st->srf.done = 0;
 

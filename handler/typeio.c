@@ -53,6 +53,7 @@ typedef struct PlerlRecDesc
 typedef struct PlerlCallSet
 {
 	struct PlerlCallSet *next;
+	int			nargs;			/* this call's (VARIADIC "any": as passed) */
 	Oid		   *argtypes;		/* actual types of polymorphic args, else InvalidOid */
 	Oid			rettype;		/* resolved result type (RECORDOID for a row) */
 	int32		rettypmod;		/* RECORDOID: the blessed typmod */
@@ -88,8 +89,9 @@ plerl_type_init(PlerlType *t, Oid oid, int32 typmod, bool result, MemoryContext 
 	t->oid = oid;
 	t->typmod = typmod;
 	t->mcxt = mcxt;
-	if (IsPolymorphicType(oid))
+	if (IsPolymorphicType(oid) || oid == ANYOID)
 	{
+		/* "any" too: each call says what it passes (get_fn_expr_argtype). */
 		t->kind = PLT_POLY;
 		t->info.kind = PLT_OTHER;
 		return;
@@ -437,10 +439,12 @@ callset_get(PlerlProc *proc, FunctionCallInfo fcinfo)
 			  **prev;
 	MemoryContext old;
 
-	for (int i = 0; i < proc->nargs; i++)
+	int			nargs = plerl_call_nargs(proc, fcinfo);
+
+	for (int i = 0; i < nargs; i++)
 	{
 		argtypes[i] = InvalidOid;
-		if (proc->args[i].kind != PLT_POLY)
+		if (i < proc->nargs && proc->args[i].kind != PLT_POLY)
 			continue;
 		argtypes[i] = get_fn_expr_argtype(fcinfo->flinfo, i);
 		if (!OidIsValid(argtypes[i]))
@@ -480,9 +484,9 @@ callset_get(PlerlProc *proc, FunctionCallInfo fcinfo)
 
 	for (prev = (PlerlCallSet **) &proc->callsets; (set = *prev) != NULL; prev = &set->next)
 	{
-		if (set->rettype != rettype || set->rettypmod != rettypmod)
+		if (set->rettype != rettype || set->rettypmod != rettypmod || set->nargs != nargs)
 			continue;
-		if (proc->nargs > 0 && memcmp(set->argtypes, argtypes, sizeof(Oid) * proc->nargs) != 0)
+		if (nargs > 0 && memcmp(set->argtypes, argtypes, sizeof(Oid) * nargs) != 0)
 			continue;
 		/* Most recent first. */
 		*prev = set->next;
@@ -493,12 +497,13 @@ callset_get(PlerlProc *proc, FunctionCallInfo fcinfo)
 
 	old = MemoryContextSwitchTo(proc->mcxt);
 	set = palloc0(sizeof(PlerlCallSet));
-	set->argtypes = palloc(sizeof(Oid) * Max(proc->nargs, 1));
-	memcpy(set->argtypes, argtypes, sizeof(Oid) * proc->nargs);
+	set->nargs = nargs;
+	set->argtypes = palloc(sizeof(Oid) * Max(nargs, 1));
+	memcpy(set->argtypes, argtypes, sizeof(Oid) * nargs);
 	set->rettype = rettype;
 	set->rettypmod = rettypmod;
-	set->args = palloc0(sizeof(PlerlType) * Max(proc->nargs, 1));
-	for (int i = 0; i < proc->nargs; i++)
+	set->args = palloc0(sizeof(PlerlType) * Max(nargs, 1));
+	for (int i = 0; i < nargs; i++)
 	{
 		if (OidIsValid(argtypes[i]))
 			plerl_type_init(&set->args[i], argtypes[i], -1, false, proc->mcxt);
@@ -574,7 +579,7 @@ plerl_args_from_fcinfo(PlerlProc *proc, FunctionCallInfo fcinfo, PlerlValue *arg
 	}
 	if (unlikely(proc->poly_args))
 		types = callset_for(proc, fcinfo)->args;
-	for (int i = 0; i < proc->nargs; i++)
+	for (int i = 0; i < plerl_call_nargs(proc, fcinfo); i++)
 		plerl_datum_to_value(&types[i], fcinfo->args[i].value,
 							 fcinfo->args[i].isnull, &args[i]);
 }

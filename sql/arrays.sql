@@ -153,8 +153,28 @@ CREATE FUNCTION var_any(VARIADIC xs anyarray) RETURNS text LANGUAGE plerl AS $$
   return #xs .. ' ' .. table.concat(out, ',')
 $$;
 SELECT var_any(1, 2), var_any('a'::text, 'b'), var_any(1.5::numeric);
--- VARIADIC "any" is not supported (arguments of varying types).
-CREATE FUNCTION var_anything(VARIADIC "any") RETURNS int LANGUAGE plerl AS $$ return 1 $$;
+-- VARIADIC "any": each variadic argument is converted by its own type
+-- and arrives in the `...` after the named arguments (as in pllua); an
+-- untyped literal is its text; with VARIADIC, the one array.
+CREATE FUNCTION var_anything(a int, VARIADIC "any") RETURNS text LANGUAGE plerl AS $$
+  local out = {}
+  for i = 1, select('#', ...) do
+    local v = select(i, ...)
+    out[i] = type(v) .. ' ' .. tostring(v)
+  end
+  return a .. ': ' .. table.concat(out, ' | ')
+$$;
+SELECT var_anything(1, 'foo', 2, 2.5::numeric, 9007199254740993::bigint, NULL::int, true, date '2024-02-29', ARRAY[1, 2], row(1, 'x'));
+SELECT var_anything(2, VARIADIC ARRAY['a', 'b']);
+SELECT var_anything(3, 'x'), var_anything(4, 5.5::float8);   -- two call sites, two type sets
+CREATE FUNCTION var_only(VARIADIC "any") RETURNS int LANGUAGE plerl AS $$ return select('#', ...) $$;
+SELECT var_only(1), var_only('a', 'b', 'c');
+CREATE FUNCTION var_any_arg(x "any") RETURNS text LANGUAGE plerl AS $$ return type(x) $$;
+SELECT var_any_arg(1), var_any_arg('t'::text), var_any_arg(1.5::numeric);
+CREATE FUNCTION var_srf(VARIADIC "any") RETURNS SETOF text LANGUAGE plerl AS $$
+  for i = 1, select('#', ...) do coroutine.yield(tostring((select(i, ...)))) end
+$$;
+SELECT * FROM var_srf('p', 7, 1.25::numeric);
 
 -- An array function may return several values (elements of the first
 -- dimension, nil is NULL) or one value that is no table, string or nil

@@ -129,6 +129,14 @@ func (e *Engine) Compile(name, src string, argNames []string, trusted, validateO
 	return e.compile(name, src, argNames, false, trusted, validateOnly)
 }
 
+// CompileVariadic compiles the body of a function with VARIADIC "any":
+// argNames are the arguments before the variadic ones, and `...` is what
+// follows them (each variadic argument, converted by its own type), as
+// in pllua.
+func (e *Engine) CompileVariadic(name, src string, argNames []string, trusted, validateOnly bool) (int64, error) {
+	return e.compile(name, src, argNames, true, trusted, validateOnly)
+}
+
 // CompileTrigger compiles a DML trigger function's body: trigger, old and
 // new are its parameters (TriggerArgs) and `...` the trigger's arguments,
 // as in pllua.
