@@ -25,11 +25,7 @@ func run(t *testing.T, e *Engine, body string) ([]lua.LValue, error) {
 }
 
 func TestCoroutines(t *testing.T) {
-	cases := []struct {
-		body    string
-		want    string
-		errPart string
-	}{
+	cases := []luaCase{
 		{"local co = coroutine.create(function(a) local b = coroutine.yield(a + 1) return b * 2 end)\n" +
 			"local _, x = coroutine.resume(co, 1) local _, y = coroutine.resume(co, 10) return x + y", "22", ""},
 		{"local g = coroutine.wrap(function() coroutine.yield(1) coroutine.yield(2) end) return g() + g()", "3", ""},
@@ -41,25 +37,7 @@ func TestCoroutines(t *testing.T) {
 			"local _, e = coroutine.resume(co) return e", "cannot yield inside pcall", ""},
 		{"coroutine.yield(1)", "", "can not yield from outside of a coroutine"},
 	}
-	for _, c := range cases {
-		e := NewEngine(fakeHost{})
-		e.Enter()
-		rets, err := run(t, e, c.body)
-		e.Leave()
-		if c.errPart != "" {
-			if err == nil || !strings.Contains(err.Error(), c.errPart) {
-				t.Errorf("%q: error %v, want %q", c.body, err, c.errPart)
-			}
-			continue
-		}
-		if err != nil {
-			t.Errorf("%q: %v", c.body, err)
-			continue
-		}
-		if len(rets) == 0 || !strings.Contains(rets[0].String(), c.want) {
-			t.Errorf("%q: got %v, want %q", c.body, rets, c.want)
-		}
-	}
+	checkLuaCases(t, cases)
 }
 
 // An error the backend stashed cannot be swallowed by coroutine.resume.
@@ -98,5 +76,36 @@ func TestCoroutineAcrossCancel(t *testing.T) {
 	e.Leave()
 	if err != nil || len(rets) != 1 || rets[0] != lua.LNumber(1) {
 		t.Fatalf("kept coroutine after a cancel: %v %v", rets, err)
+	}
+}
+
+// luaCase is a body run in a fresh engine: its first result contains want,
+// or (errPart set) its error contains errPart.
+type luaCase struct {
+	body    string
+	want    string
+	errPart string
+}
+
+func checkLuaCases(t *testing.T, cases []luaCase) {
+	t.Helper()
+	for _, c := range cases {
+		e := NewEngine(fakeHost{})
+		e.Enter()
+		rets, err := run(t, e, c.body)
+		e.Leave()
+		if c.errPart != "" {
+			if err == nil || !strings.Contains(err.Error(), c.errPart) {
+				t.Errorf("%q: error %v, want %q", c.body, err, c.errPart)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q: %v", c.body, err)
+			continue
+		}
+		if len(rets) == 0 || !strings.Contains(rets[0].String(), c.want) {
+			t.Errorf("%q: got %v, want %q", c.body, rets, c.want)
+		}
 	}
 }

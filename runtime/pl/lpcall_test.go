@@ -1,20 +1,13 @@
 package pl
 
-import (
-	"strings"
-	"testing"
-)
+import "testing"
 
 // pllua's catching rules: lpcall and coroutine.resume catch Lua's errors
 // only; an error object plerl made (here elog.error's) goes on. An error in
 // xpcall's handler is Lua's "error in error handling" unless it is an SQL
 // error, which goes on to xpcall's caller. The trusted require loads no code.
 func TestPlluaCatching(t *testing.T) {
-	cases := []struct {
-		body    string
-		want    string
-		errPart string
-	}{
+	cases := []luaCase{
 		{"local ok, e = lpcall(function() error('lua', 0) end) return tostring(ok) .. e", "falselua", ""},
 		{"local ok, a, b = lpcall(function(x) return x, x + 1 end, 1) return tostring(ok) .. a .. b", "true12", ""},
 		{"lpcall(elog.error, 'sql error') return 'swallowed'", "", "sql error"},
@@ -34,23 +27,5 @@ func TestPlluaCatching(t *testing.T) {
 			"local m = require 'plerl.error' return m.type(e) .. e.errcode .. e.category .. e.severity .. tostring(m.type('x'))",
 			"errordivision_by_zerodata_exceptionerrornil", ""},
 	}
-	for _, c := range cases {
-		e := NewEngine(fakeHost{})
-		e.Enter()
-		rets, err := run(t, e, c.body)
-		e.Leave()
-		if c.errPart != "" {
-			if err == nil || !strings.Contains(err.Error(), c.errPart) {
-				t.Errorf("%q: error %v, want %q", c.body, err, c.errPart)
-			}
-			continue
-		}
-		if err != nil {
-			t.Errorf("%q: %v", c.body, err)
-			continue
-		}
-		if len(rets) == 0 || !strings.Contains(rets[0].String(), c.want) {
-			t.Errorf("%q: got %v, want %q", c.body, rets, c.want)
-		}
-	}
+	checkLuaCases(t, cases)
 }
