@@ -655,7 +655,10 @@ func (s *State) cursorName(L *lua.LState) int {
 // rowIter feeds a generic for loop from a cursor, one batch at a time, so
 // a large result never sits in memory whole. The cursor closes when the
 // rows run out; a loop left early leaves it to the handler's cleanup (or
-// the end of the transaction).
+// the end of the transaction). A row fetched ahead is handed out only
+// while the cursor is still open: the loop's body may have closed it
+// (spi.commit, spi.rollback, c:close(), CLOSE in SQL), and what a loop
+// sees must not depend on the batch size.
 type rowIter struct {
 	c     Cursor
 	batch *lua.LTable
@@ -663,6 +666,15 @@ type rowIter struct {
 	n     int
 	fetch int64
 	done  bool
+	ahead bool // a row was handed out since the last fetch
+}
+
+// closedCursorError is what a loop over a cursor that was closed under it
+// says (pllua's words, 34000 as any use of a closed cursor).
+func closedCursorError(L *lua.LState) *Error {
+	return &Error{Kind: KindError, SQLState: sqlstate.InvalidCursorName,
+		Message: where(L) + "cannot iterate a closed cursor",
+		Hint:    "A commit or rollback closes the cursors its transaction opened, unless the plan was prepared with {hold = true}."}
 }
 
 func (s *State) iterate(L *lua.LState, c Cursor, fetch int) int {
@@ -679,7 +691,22 @@ func (s *State) iterateOpen(L *lua.LState, c Cursor, fetch int, closeAtEnd bool)
 				L.Push(lua.LNil)
 				return 1
 			}
+			// Every row but the first after a fetch: is the cursor
+			// still open? (Asked before a refill too, so the loop says
+			// the same whatever the batch size; an error of the fetch
+			// itself could not be caught by pcall.)
+			if it.ahead {
+				open, err := it.c.IsOpen()
+				if err == nil && !open {
+					err = closedCursorError(L)
+				}
+				if err != nil {
+					it.done, it.batch = true, nil
+					s.raise(err)
+				}
+			}
 			if it.next < it.n {
+				it.ahead = true
 				it.next++
 				L.Push(it.batch.RawGetInt(it.next))
 				return 1
@@ -689,7 +716,7 @@ func (s *State) iterateOpen(L *lua.LState, c Cursor, fetch int, closeAtEnd bool)
 				it.done = true
 				s.raise(err)
 			}
-			it.batch, it.next, it.n = rows, 0, rows.Len()
+			it.batch, it.next, it.n, it.ahead = rows, 0, rows.Len(), false
 			if it.n == 0 {
 				it.done = true
 				it.batch = nil

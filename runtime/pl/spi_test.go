@@ -17,6 +17,9 @@ type fakeSPI struct {
 	closed  []string
 	tx      []int
 	atomic  bool
+	// txCloses: a commit or rollback closes every cursor, as it closes
+	// the portals of the transaction.
+	txCloses bool
 }
 
 type fakePlan struct {
@@ -114,6 +117,9 @@ func (f *fakeSPI) SPITransaction(op int) error {
 		return Errorf("2D000", "invalid transaction termination")
 	}
 	f.tx = append(f.tx, op)
+	if f.txCloses {
+		clear(f.cursors)
+	}
 	return nil
 }
 
@@ -228,5 +234,26 @@ func TestSPITransactions(t *testing.T) {
 	_, err := spiRun(t, f, "spi.commit()")
 	if err == nil || !strings.Contains(err.Error(), "invalid transaction termination") {
 		t.Errorf("atomic commit: %v", err)
+	}
+}
+
+// A loop over a cursor's rows stops at the row after a commit closed the
+// cursor, whatever it had fetched ahead.
+func TestRowsAfterCommit(t *testing.T) {
+	f := &fakeSPI{cursors: map[string]int{}, txCloses: true}
+	got, err := spiRun(t, f, `
+		local seen = {}
+		local ok, e = pcall(function()
+			for r in spi.rows('q', 5) do seen[#seen + 1] = r.i spi.commit() end
+		end)
+		local all = 0
+		for r in spi.rows('q', 5) do all = all + 1 end
+		return table.concat(seen, ','), e.sqlstate, e.message, all`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 4 || got[0].String() != "1" || got[1].String() != "34000" ||
+		!strings.Contains(got[2].String(), "cannot iterate a closed cursor") || got[3].String() != "5" {
+		t.Fatalf("got %v", got)
 	}
 }
