@@ -5,6 +5,7 @@ package pl
 
 import (
 	"fmt"
+	"weak"
 
 	"github.com/plerl/plerl/runtime/sqlstate"
 	lua "github.com/yuin/gopher-lua"
@@ -421,8 +422,96 @@ func (s *State) open(L *lua.LState, q Query, a []lua.LValue, name string) Cursor
 }
 
 func (s *State) pushCursor(L *lua.LState, c Cursor, name string) int {
-	L.Push(s.cursorValue(c, name))
+	ud := s.cursorValue(c, name)
+	if c != nil {
+		s.cursorObjs.remember(name, ud)
+	}
+	L.Push(ud)
 	return 1
+}
+
+// cursorObjects are the Lua objects of the cursors Lua opened or found,
+// by portal name, so spi.findcursor and spi.newcursor give the object
+// already there (rawequal), as in pllua. The references are weak: an
+// object Lua dropped is collected (and its owned portal closed) as
+// before. An entry whose object is gone or closed is dropped when looked
+// up, and all such entries when the table has doubled since the last
+// sweep. A portal is known by name: an object whose portal closed (with
+// its transaction) stands for a later portal of the same name, as any
+// cursor object does.
+type cursorObjects struct {
+	m     map[string]weak.Pointer[lua.LUserData]
+	sweep int // the size at which to sweep next
+}
+
+func (co *cursorObjects) remember(name string, ud *lua.LUserData) {
+	if name == "" {
+		return
+	}
+	if co.m == nil {
+		co.m = make(map[string]weak.Pointer[lua.LUserData])
+	}
+	if len(co.m) >= co.sweep {
+		for n, wp := range co.m {
+			if liveCursor(wp.Value()) == nil {
+				delete(co.m, n)
+			}
+		}
+		co.sweep = max(64, 2*len(co.m))
+	}
+	co.m[name] = weak.Make(ud)
+}
+
+// find is the object remembered for name, if it is still there and not
+// closed (whether its portal is open is the caller's question).
+func (co *cursorObjects) find(name string) (*lua.LUserData, Cursor) {
+	wp, ok := co.m[name]
+	if !ok {
+		return nil, nil
+	}
+	ud := wp.Value()
+	cb := liveCursor(ud)
+	if cb == nil || cb.name != name {
+		delete(co.m, name)
+		return nil, nil
+	}
+	return ud, cb.c
+}
+
+func liveCursor(ud *lua.LUserData) *cursorBox {
+	if ud == nil {
+		return nil
+	}
+	cb, ok := ud.Value.(*cursorBox)
+	if !ok || cb.c == nil || cb.closed {
+		return nil
+	}
+	return cb
+}
+
+// openCursorObject is the object of the open portal name: the one Lua
+// already holds, or a new one (nil when no such portal is open).
+func (s *State) openCursorObject(name string) *lua.LUserData {
+	if ud, c := s.cursorObjs.find(name); ud != nil {
+		open, err := c.IsOpen()
+		if err != nil {
+			s.raise(err)
+		}
+		if open {
+			return ud
+		}
+	}
+	c := s.spi().SPICursor(name)
+	open, err := c.IsOpen()
+	if err != nil {
+		s.raise(err)
+	}
+	if !open {
+		return nil
+	}
+	ud := s.cursorValue(c, name)
+	s.cursorObjs.remember(name, ud)
+	return ud
 }
 
 func (s *State) cursorValue(c Cursor, name string) *lua.LUserData {
@@ -470,11 +559,9 @@ func (s *State) planCursor(L *lua.LState) int {
 func (s *State) spiNewCursor(L *lua.LState) int {
 	name := L.OptString(1, "")
 	if name != "" {
-		c := s.spi().SPICursor(name)
-		if open, err := c.IsOpen(); err != nil {
-			s.raise(err)
-		} else if open {
-			return s.pushCursor(L, c, name)
+		if ud := s.openCursorObject(name); ud != nil {
+			L.Push(ud)
+			return 1
 		}
 	}
 	return s.pushCursor(L, nil, name)
@@ -483,16 +570,12 @@ func (s *State) spiNewCursor(L *lua.LState) int {
 // spi.findcursor(name) -> the cursor of an open portal, or nil
 func (s *State) spiFindCursor(L *lua.LState) int {
 	name := L.CheckString(1)
-	c := s.spi().SPICursor(name)
-	open, err := c.IsOpen()
-	if err != nil {
-		s.raise(err)
-	}
-	if !open {
+	if ud := s.openCursorObject(name); ud != nil {
+		L.Push(ud)
+	} else {
 		L.Push(lua.LNil)
-		return 1
 	}
-	return s.pushCursor(L, c, name)
+	return 1
 }
 
 // c:open(sql_or_plan, args...) -> c
@@ -512,6 +595,7 @@ func (s *State) cursorOpen(L *lua.LState) int {
 		c.SetOwned(cb.owned > 0)
 	}
 	cb.c, cb.name, cb.closed = c, c.Name(), false
+	s.cursorObjs.remember(cb.name, L.CheckUserData(1))
 	L.Push(L.Get(1))
 	return 1
 }

@@ -2,6 +2,7 @@ package pl
 
 import (
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -255,5 +256,50 @@ func TestRowsAfterCommit(t *testing.T) {
 	if len(got) != 4 || got[0].String() != "1" || got[1].String() != "34000" ||
 		!strings.Contains(got[2].String(), "cannot iterate a closed cursor") || got[3].String() != "5" {
 		t.Fatalf("got %v", got)
+	}
+}
+
+// spi.findcursor and spi.newcursor give the object that is already there.
+func TestFindCursorSameObject(t *testing.T) {
+	f := &fakeSPI{cursors: map[string]int{}}
+	got, err := spiRun(t, f, `
+		local c = spi.cursor('q')
+		local o = spi.newcursor('named'):open('q')
+		return rawequal(c, spi.findcursor(c:name())), rawequal(c, spi.newcursor(c:name())),
+			rawequal(o, spi.findcursor('named')), rawequal(c, spi.findcursor('named'))`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != "[true true true false]" {
+		t.Fatalf("got %v", got)
+	}
+}
+
+// The table of cursor objects holds them weakly and forgets closed ones.
+func TestCursorObjectsWeak(t *testing.T) {
+	var co cursorObjects
+	f := &fakeSPI{cursors: map[string]int{}}
+	keep := &lua.LUserData{Value: &cursorBox{c: &fakeCursor{f: f, name: "kept"}, name: "kept"}}
+	co.remember("kept", keep)
+	co.remember("dropped", &lua.LUserData{Value: &cursorBox{c: &fakeCursor{f: f, name: "dropped"}, name: "dropped"}})
+	runtime.GC()
+	if ud, _ := co.find("dropped"); ud != nil {
+		t.Fatal("a dropped cursor object is still found")
+	}
+	if ud, _ := co.find("kept"); ud != keep {
+		t.Fatal("a held cursor object is not found")
+	}
+	keep.Value.(*cursorBox).closed = true
+	if ud, _ := co.find("kept"); ud != nil || len(co.m) != 0 {
+		t.Fatalf("a closed cursor object is still found (%d entries)", len(co.m))
+	}
+	for i := 0; i < 1000; i++ {
+		co.remember(fmt.Sprint("u", i), &lua.LUserData{Value: &cursorBox{c: &fakeCursor{f: f}, name: "u"}})
+		if i%100 == 0 {
+			runtime.GC()
+		}
+	}
+	if len(co.m) > 300 {
+		t.Fatalf("%d entries for 1000 dropped objects", len(co.m))
 	}
 }
