@@ -303,7 +303,9 @@ func prepare(sql string, types []string, flags int) (*spiPlan, error) {
 		p.types = make([]string, p.nparams)
 		for i := range infos {
 			p.infos[i] = (*C.PlerlTypeInfo)(unsafe.Pointer(infos[i]))
-			p.types[i] = C.GoString(names[i])
+			if names[i] != nil { // nil: a parameter the query never uses
+				p.types[i] = C.GoString(names[i])
+			}
 		}
 	}
 	if p.kept {
@@ -320,6 +322,9 @@ func bind(s *pl.State, p *spiPlan, args []lua.LValue) ([]C.PlerlValue, error) {
 	}
 	vals := make([]C.PlerlValue, len(args))
 	for i, a := range args {
+		if p.infos[i] == nil {
+			continue // a parameter the query never uses: NULL, whatever a is
+		}
 		if err := luaToType(s, a, p.infos[i], &vals[i]); err != nil {
 			freeValues(vals[:i+1])
 			return nil, pl.Errorf(sqlstate.DatatypeMismatch, "argument %d of the query (%s): %s", i+1, p.types[i], err.Error())

@@ -56,7 +56,7 @@ type Result struct {
 // Plan is a prepared statement.
 type Plan interface {
 	NumParams() int
-	ParamType(i int) string // SQL name of parameter i+1's type
+	ParamType(i int) string // SQL name of parameter i+1's type ("": the query never uses it)
 	FetchCount() int        // rows per fetch for rows() iterators
 	Free() error            // idempotent
 }
@@ -408,7 +408,11 @@ func (s *State) planArgType(L *lua.LState) int {
 	if i < 1 || i > pb.p.NumParams() {
 		L.ArgError(2, "no such argument")
 	}
-	L.Push(lua.LString(pb.p.ParamType(i - 1)))
+	if t := pb.p.ParamType(i - 1); t != "" {
+		L.Push(lua.LString(t))
+	} else {
+		L.Push(lua.LNil) // a parameter the query never uses has no type
+	}
 	return 1
 }
 

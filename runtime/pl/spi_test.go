@@ -145,6 +145,7 @@ func TestSPIModule(t *testing.T) {
 		{"return spi.execute_count('q', 2, 4).n", "4", ""},
 		{"local ok, e = pcall(spi.execute, 'fail') return e.sqlstate .. e.message", "22012division by zero", ""},
 		{"local p = spi.prepare('q', {'int4', 'text'}) return p:numargs() .. p:argtype(2)", "2text", ""},
+		{"local p = spi.prepare('q', {'int4', ''}) return p:numargs() .. tostring(p:argtype(2))", "2nil", ""},
 		{"local p = spi.prepare('q', {'int4'}) return p(4).n .. ' ' .. #p:getcursor(2):fetch(5)", "4 2", ""},
 		{"local p = spi.prepare('q', {'int4'}) return p:execute(1, 2)", "", "takes 1 arguments, 2 given"},
 		{"local p = spi.prepare('q') p:free() p:free() return p:execute()", "", "the plan was freed"},
