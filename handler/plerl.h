@@ -427,8 +427,9 @@ typedef struct PlerlPlan
 {
 	int32_t		nparams;
 	int32_t    *kinds;			/* nparams; PLT_* of each parameter */
-	const PlerlTypeInfo *const *types;	/* nparams; for luaToType */
-	const char **typenames;		/* nparams; SQL names of the parameter types */
+	const PlerlTypeInfo *const *types;	/* nparams; for luaToType (NULL: unused, see below) */
+	const char **typenames;		/* nparams; SQL names of the parameter types; NULL
+								 * for a parameter the query never uses (bound NULL) */
 	int32_t		is_call;		/* one statement, a CALL (never cached by text) */
 	void	   *priv;
 } PlerlPlan;
