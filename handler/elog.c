@@ -163,6 +163,9 @@ plerl_refuse_if_stashed(PlerlError *err)
 	return true;
 }
 
+/* Counts guards, calls and transaction events (plerl.h). */
+uint64_t	plerl_state_epoch = 1;
+
 /*
  * Only the goroutine that entered from the backend's thread may call
  * PostgreSQL (another thread would run it concurrently with the backend):
@@ -172,7 +175,10 @@ bool
 plerl_guard_off_thread(PlerlError *err)
 {
 	if (likely(pthread_equal(pthread_self(), backend_thread)))
+	{
+		plerl_state_epoch++;	/* a guard may change anything (plerl.h) */
 		return false;
+	}
 	plerl_error_free(err);
 	err->kind = PLERL_ERR;
 	strlcpy(err->sqlstate, "XX000", sizeof(err->sqlstate));

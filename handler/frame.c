@@ -30,6 +30,7 @@ PlerlFrame *plerl_frame = NULL;
 void
 plerl_enter(PlerlFrame *frame, int32_t flags, TriggerData *trigdata, const char *what)
 {
+	plerl_state_epoch++;		/* SQL may have run since Go last looked (plerl.h) */
 	if (plerl_call_depth == 0)
 	{
 		plerl_stash_reset();

@@ -197,6 +197,15 @@ extern int	plerl_nest_level(void);
 extern int	plerl_backend_slot(void);
 extern int	plerl_cluster_port(void);
 
+/*
+ * Moves whenever PostgreSQL's state may have changed under Go: at the
+ * entry of every guard (elog.c), of every call (frame.c) and at every
+ * transaction event (xact.c). Go reads it without a call, on the backend's
+ * goroutine only, to skip re-checking what it saw at the same value (that a
+ * cursor's portal is open, spi.go).
+ */
+extern uint64_t plerl_state_epoch;
+
 /* elog levels Go passes to plerl_elog (mirrored by pl.Level*). */
 enum
 {
@@ -418,8 +427,9 @@ typedef struct PlerlPlan
 {
 	int32_t		nparams;
 	int32_t    *kinds;			/* nparams; PLT_* of each parameter */
-	const PlerlTypeInfo *const *types;	/* nparams; for luaToType */
-	const char **typenames;		/* nparams; SQL names of the parameter types */
+	const PlerlTypeInfo *const *types;	/* nparams; for luaToType (NULL: unused, see below) */
+	const char **typenames;		/* nparams; SQL names of the parameter types; NULL
+								 * for a parameter the query never uses (bound NULL) */
 	int32_t		is_call;		/* one statement, a CALL (never cached by text) */
 	void	   *priv;
 } PlerlPlan;

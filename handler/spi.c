@@ -124,7 +124,15 @@ plerl_spi_prepare(const char *sql, int32_t ntypes, const char **typenames, int32
 		p->types = pp->params.infos;
 		for (int i = 0; i < pp->ntypes; i++)
 		{
-			if (pp->types[i] == InvalidOid || pp->types[i] == UNKNOWNOID)
+			/*
+			 * A parameter the query never mentions ($2 of "... $1 ... $3")
+			 * keeps InvalidOid: it has no type, takes any value and binds
+			 * NULL (nothing reads it), as in pllua. Its infos and typename
+			 * stay NULL. A parameter mentioned without a type is UNKNOWNOID.
+			 */
+			if (pp->types[i] == InvalidOid)
+				continue;
+			if (pp->types[i] == UNKNOWNOID)
 				ereport(ERROR,
 						(errcode(ERRCODE_INDETERMINATE_DATATYPE),
 						 errmsg("could not determine data type of parameter $%d", i + 1),
@@ -257,7 +265,17 @@ params_make(PlerlPlan *p, PlerlValue *args, int32_t nargs)
 		PG_TRY();
 		{
 			for (; bc.i < nargs; bc.i++)
+			{
+				if (pp->types[bc.i] == InvalidOid)
+				{
+					/* unused by the query (plerl_spi_prepare): NULL */
+					plerl_value_free(&args[bc.i]);
+					datums[bc.i] = (Datum) 0;
+					nulls[bc.i] = true;
+					continue;
+				}
 				datums[bc.i] = plerl_row_value_to_datum(&pp->params, bc.i, &args[bc.i], &nulls[bc.i]);
+			}
 		}
 		PG_CATCH();
 		{

@@ -64,7 +64,15 @@ type spiCursor struct {
 	closed  bool
 	owned   bool
 	cleanup runtime.Cleanup
+	// seen: plerl_state_epoch when the portal was last known open (0:
+	// never). While the epoch has not moved, nothing can have closed it,
+	// so IsOpen answers without a call (a rows() loop asks before each
+	// row it had fetched ahead).
+	seen uint64
 }
+
+// stateEpoch is plerl_state_epoch (plerl.h): read on the backend's goroutine.
+func stateEpoch() uint64 { return uint64(C.plerl_state_epoch) }
 
 func (c *spiCursor) Name() string { return c.name }
 
@@ -84,6 +92,7 @@ func (c *spiCursor) FetchDir(s *pl.State, dir int, n int64) (*lua.LTable, error)
 	if C.plerl_spi_cursor_fetch(cname, C.int32_t(dir), C.int64_t(n), &rows, &cerr) != 0 {
 		return nil, guardError(&cerr)
 	}
+	c.seen = stateEpoch()
 	return takeRows(s, &rows)
 }
 
@@ -99,12 +108,16 @@ func (c *spiCursor) Move(dir int, n int64) (int64, error) {
 	if C.plerl_spi_cursor_move(cname, C.int32_t(dir), C.int64_t(n), &moved, &cerr) != 0 {
 		return 0, guardError(&cerr)
 	}
+	c.seen = stateEpoch()
 	return int64(moved), nil
 }
 
 func (c *spiCursor) IsOpen() (bool, error) {
 	if c.closed {
 		return false, nil
+	}
+	if c.seen != 0 && c.seen == stateEpoch() {
+		return true, nil
 	}
 	cname, err := cText("cursor name", c.name)
 	if err != nil {
@@ -115,6 +128,9 @@ func (c *spiCursor) IsOpen() (bool, error) {
 	var cerr C.PlerlError
 	if C.plerl_spi_cursor_exists(cname, &exists, &cerr) != 0 {
 		return false, guardError(&cerr)
+	}
+	if exists != 0 {
+		c.seen = stateEpoch()
 	}
 	return exists != 0, nil
 }
@@ -287,7 +303,9 @@ func prepare(sql string, types []string, flags int) (*spiPlan, error) {
 		p.types = make([]string, p.nparams)
 		for i := range infos {
 			p.infos[i] = (*C.PlerlTypeInfo)(unsafe.Pointer(infos[i]))
-			p.types[i] = C.GoString(names[i])
+			if names[i] != nil { // nil: a parameter the query never uses
+				p.types[i] = C.GoString(names[i])
+			}
 		}
 	}
 	if p.kept {
@@ -304,6 +322,9 @@ func bind(s *pl.State, p *spiPlan, args []lua.LValue) ([]C.PlerlValue, error) {
 	}
 	vals := make([]C.PlerlValue, len(args))
 	for i, a := range args {
+		if p.infos[i] == nil {
+			continue // a parameter the query never uses: NULL, whatever a is
+		}
 		if err := luaToType(s, a, p.infos[i], &vals[i]); err != nil {
 			freeValues(vals[:i+1])
 			return nil, pl.Errorf(sqlstate.DatatypeMismatch, "argument %d of the query (%s): %s", i+1, p.types[i], err.Error())
@@ -429,7 +450,7 @@ func (host) SPIOpen(s *pl.State, q pl.Query, args []lua.LValue, name string) (pl
 	if rc != 0 {
 		return nil, guardError(&cerr)
 	}
-	c := &spiCursor{name: C.GoString(cname), owned: true}
+	c := &spiCursor{name: C.GoString(cname), owned: true, seen: stateEpoch()}
 	C.free(unsafe.Pointer(cname))
 	c.cleanup = runtime.AddCleanup(c, queueCursor, c.name)
 	return c, nil

@@ -18,6 +18,7 @@ xact_callback(XactEvent event, void *arg)
 	PlerlError	err;
 	int			ev;
 
+	plerl_state_epoch++;		/* portals may have closed (plerl.h) */
 	switch (event)
 	{
 		case XACT_EVENT_PRE_COMMIT:
@@ -80,6 +81,7 @@ subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 {
 	PlerlError	err;
 
+	plerl_state_epoch++;		/* portals may have closed (plerl.h) */
 	memset(&err, 0, sizeof(err));
 	if (event == SUBXACT_EVENT_ABORT_SUB)
 	{

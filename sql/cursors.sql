@@ -44,6 +44,8 @@ DO LANGUAGE plerl $$
   print('not found', spi.findcursor('no_such_cursor'))
   local n = spi.newcursor('lua_scroll')
   print('newcursor of an open portal', n:isopen(), ids(n:fetch(1)))
+  -- Found or new, the cursor of an open portal is the object Lua holds.
+  print('same object', rawequal(c, f), rawequal(c, n))
   c:close()
   print('closed', c:isopen(), f:isopen())
   -- Reopened with SQL text and arguments.
@@ -184,3 +186,19 @@ DO LANGUAGE plerl $$
   print(pcall(c.own, c, true))
 $$;
 DROP FUNCTION cur_disowned(text, text);
+-- A portal declared in SQL gets an object when first found, the same one
+-- after; a closed portal is not found (closed by Lua or by SQL's CLOSE).
+BEGIN;
+DECLARE cur_sql CURSOR FOR SELECT 1 AS one;
+DO LANGUAGE plerl $$
+  local a, b = spi.findcursor('cur_sql'), spi.findcursor('cur_sql')
+  print('declared in SQL', rawequal(a, b), a:fetch(1)[1].one)
+  local p = spi.prepare('SELECT 2 AS two'):cursor()
+  local name = p:name()
+  print('opened', rawequal(p, spi.findcursor(name)))
+  p:close()
+  print('closed', spi.findcursor(name))
+  spi.execute('CLOSE cur_sql')
+  print('closed in SQL', spi.findcursor('cur_sql'), a:isopen())
+$$;
+COMMIT;

@@ -121,6 +121,33 @@ DO LANGUAGE plerl $$
   local plan = spi.prepare('SELECT g FROM generate_series(1, 4) g', nil, {fetch_count = 1})
   for r in plan:rows() do print(r.g) spi.commit() end
 $$;
+-- A loop sees the cursor closed at its next row, whatever rows it had
+-- fetched ahead (fetch_count, 100 by default): 34000, for a commit and for
+-- a rollback, for spi.rows, plan:rows and c:rows.
+DO LANGUAGE plerl $$
+  for r in spi.prepare('SELECT g FROM generate_series(1, 10) g'):rows() do print(r.g) spi.commit() end
+$$;
+\set VERBOSITY sqlstate
+DO LANGUAGE plerl $$
+  for r in spi.rows('SELECT g FROM generate_series(1, 10) g') do print(r.g) spi.rollback() end
+$$;
+\set VERBOSITY default
+DO LANGUAGE plerl $$
+  local c = spi.cursor('SELECT g FROM generate_series(1, 10) g')
+  for r in c:rows() do print(r.g) spi.commit() end
+$$;
+-- Statements, subtransactions and other cursors in the body leave the
+-- loop's cursor open: every row comes.
+DO LANGUAGE plerl $$
+  local n, sum = 0, 0
+  for r in spi.rows('SELECT g FROM generate_series(1, 250) g') do
+    n = n + 1
+    sum = sum + spi.execute('SELECT $1::int AS x', r.g)[1].x
+    if r.g % 50 == 0 then pcall(spi.execute, 'SELECT 1/0') end
+    for s in spi.rows('SELECT 1 AS one') do sum = sum + s.one end
+  end
+  print(n, sum)
+$$;
 DROP PROCEDURE proc_hold();
 
 DROP TABLE proc_t;

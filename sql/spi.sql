@@ -76,6 +76,21 @@ DO LANGUAGE plerl $$
   p = spi.prepare('SELECT $1::varchar(3) AS v', {'text'})
   print(p:execute('abcdef')[1].v)
 $$;
+-- A parameter the query never mentions ($2 here) has no type: argtype is
+-- nil, and any value given for it is bound as NULL, unread; with a type
+-- given, the value must be of that type.
+DO LANGUAGE plerl $$
+  local p = spi.prepare('SELECT g FROM generate_series($1::integer, $3) g')
+  print(p:numargs(), p:argtype(1), p:argtype(2), p:argtype(3))
+  local r = p:execute(1, {'not', 'used'}, 3)
+  print(#r, r[3].g)
+  local n = 0
+  for row in p:rows(2, nil, 4) do n = n + row.g end
+  print(n, #p:cursor(1, true, 2):fetch(10))
+  print(spi.execute('SELECT $1::int + $3::int AS s', 1, 'anything', 2)[1].s)
+  p = spi.prepare('SELECT $2::int AS x', {'integer'})
+  print(p:argtype(1), pcall(p.execute, p, 'z', 3))
+$$;
 DO LANGUAGE plerl $$ spi.prepare('SELECT 1', {'no_such_type'}) $$;
 DO LANGUAGE plerl $$ spi.prepare('SELEC 1') $$;
 

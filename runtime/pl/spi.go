@@ -5,6 +5,7 @@ package pl
 
 import (
 	"fmt"
+	"weak"
 
 	"github.com/plerl/plerl/runtime/sqlstate"
 	lua "github.com/yuin/gopher-lua"
@@ -55,7 +56,7 @@ type Result struct {
 // Plan is a prepared statement.
 type Plan interface {
 	NumParams() int
-	ParamType(i int) string // SQL name of parameter i+1's type
+	ParamType(i int) string // SQL name of parameter i+1's type ("": the query never uses it)
 	FetchCount() int        // rows per fetch for rows() iterators
 	Free() error            // idempotent
 }
@@ -407,7 +408,11 @@ func (s *State) planArgType(L *lua.LState) int {
 	if i < 1 || i > pb.p.NumParams() {
 		L.ArgError(2, "no such argument")
 	}
-	L.Push(lua.LString(pb.p.ParamType(i - 1)))
+	if t := pb.p.ParamType(i - 1); t != "" {
+		L.Push(lua.LString(t))
+	} else {
+		L.Push(lua.LNil) // a parameter the query never uses has no type
+	}
 	return 1
 }
 
@@ -421,8 +426,96 @@ func (s *State) open(L *lua.LState, q Query, a []lua.LValue, name string) Cursor
 }
 
 func (s *State) pushCursor(L *lua.LState, c Cursor, name string) int {
-	L.Push(s.cursorValue(c, name))
+	ud := s.cursorValue(c, name)
+	if c != nil {
+		s.cursorObjs.remember(name, ud)
+	}
+	L.Push(ud)
 	return 1
+}
+
+// cursorObjects are the Lua objects of the cursors Lua opened or found,
+// by portal name, so spi.findcursor and spi.newcursor give the object
+// already there (rawequal), as in pllua. The references are weak: an
+// object Lua dropped is collected (and its owned portal closed) as
+// before. An entry whose object is gone or closed is dropped when looked
+// up, and all such entries when the table has doubled since the last
+// sweep. A portal is known by name: an object whose portal closed (with
+// its transaction) stands for a later portal of the same name, as any
+// cursor object does.
+type cursorObjects struct {
+	m     map[string]weak.Pointer[lua.LUserData]
+	sweep int // the size at which to sweep next
+}
+
+func (co *cursorObjects) remember(name string, ud *lua.LUserData) {
+	if name == "" {
+		return
+	}
+	if co.m == nil {
+		co.m = make(map[string]weak.Pointer[lua.LUserData])
+	}
+	if len(co.m) >= co.sweep {
+		for n, wp := range co.m {
+			if liveCursor(wp.Value()) == nil {
+				delete(co.m, n)
+			}
+		}
+		co.sweep = max(64, 2*len(co.m))
+	}
+	co.m[name] = weak.Make(ud)
+}
+
+// find is the object remembered for name, if it is still there and not
+// closed (whether its portal is open is the caller's question).
+func (co *cursorObjects) find(name string) (*lua.LUserData, Cursor) {
+	wp, ok := co.m[name]
+	if !ok {
+		return nil, nil
+	}
+	ud := wp.Value()
+	cb := liveCursor(ud)
+	if cb == nil || cb.name != name {
+		delete(co.m, name)
+		return nil, nil
+	}
+	return ud, cb.c
+}
+
+func liveCursor(ud *lua.LUserData) *cursorBox {
+	if ud == nil {
+		return nil
+	}
+	cb, ok := ud.Value.(*cursorBox)
+	if !ok || cb.c == nil || cb.closed {
+		return nil
+	}
+	return cb
+}
+
+// openCursorObject is the object of the open portal name: the one Lua
+// already holds, or a new one (nil when no such portal is open).
+func (s *State) openCursorObject(name string) *lua.LUserData {
+	if ud, c := s.cursorObjs.find(name); ud != nil {
+		open, err := c.IsOpen()
+		if err != nil {
+			s.raise(err)
+		}
+		if open {
+			return ud
+		}
+	}
+	c := s.spi().SPICursor(name)
+	open, err := c.IsOpen()
+	if err != nil {
+		s.raise(err)
+	}
+	if !open {
+		return nil
+	}
+	ud := s.cursorValue(c, name)
+	s.cursorObjs.remember(name, ud)
+	return ud
 }
 
 func (s *State) cursorValue(c Cursor, name string) *lua.LUserData {
@@ -470,11 +563,9 @@ func (s *State) planCursor(L *lua.LState) int {
 func (s *State) spiNewCursor(L *lua.LState) int {
 	name := L.OptString(1, "")
 	if name != "" {
-		c := s.spi().SPICursor(name)
-		if open, err := c.IsOpen(); err != nil {
-			s.raise(err)
-		} else if open {
-			return s.pushCursor(L, c, name)
+		if ud := s.openCursorObject(name); ud != nil {
+			L.Push(ud)
+			return 1
 		}
 	}
 	return s.pushCursor(L, nil, name)
@@ -483,16 +574,12 @@ func (s *State) spiNewCursor(L *lua.LState) int {
 // spi.findcursor(name) -> the cursor of an open portal, or nil
 func (s *State) spiFindCursor(L *lua.LState) int {
 	name := L.CheckString(1)
-	c := s.spi().SPICursor(name)
-	open, err := c.IsOpen()
-	if err != nil {
-		s.raise(err)
-	}
-	if !open {
+	if ud := s.openCursorObject(name); ud != nil {
+		L.Push(ud)
+	} else {
 		L.Push(lua.LNil)
-		return 1
 	}
-	return s.pushCursor(L, c, name)
+	return 1
 }
 
 // c:open(sql_or_plan, args...) -> c
@@ -512,6 +599,7 @@ func (s *State) cursorOpen(L *lua.LState) int {
 		c.SetOwned(cb.owned > 0)
 	}
 	cb.c, cb.name, cb.closed = c, c.Name(), false
+	s.cursorObjs.remember(cb.name, L.CheckUserData(1))
 	L.Push(L.Get(1))
 	return 1
 }
@@ -655,7 +743,10 @@ func (s *State) cursorName(L *lua.LState) int {
 // rowIter feeds a generic for loop from a cursor, one batch at a time, so
 // a large result never sits in memory whole. The cursor closes when the
 // rows run out; a loop left early leaves it to the handler's cleanup (or
-// the end of the transaction).
+// the end of the transaction). A row fetched ahead is handed out only
+// while the cursor is still open: the loop's body may have closed it
+// (spi.commit, spi.rollback, c:close(), CLOSE in SQL), and what a loop
+// sees must not depend on the batch size.
 type rowIter struct {
 	c     Cursor
 	batch *lua.LTable
@@ -663,6 +754,15 @@ type rowIter struct {
 	n     int
 	fetch int64
 	done  bool
+	ahead bool // a row was handed out since the last fetch
+}
+
+// closedCursorError is what a loop over a cursor that was closed under it
+// says (pllua's words, 34000 as any use of a closed cursor).
+func closedCursorError(L *lua.LState) *Error {
+	return &Error{Kind: KindError, SQLState: sqlstate.InvalidCursorName,
+		Message: where(L) + "cannot iterate a closed cursor",
+		Hint:    "A commit or rollback closes the cursors its transaction opened, unless the plan was prepared with {hold = true}."}
 }
 
 func (s *State) iterate(L *lua.LState, c Cursor, fetch int) int {
@@ -679,7 +779,22 @@ func (s *State) iterateOpen(L *lua.LState, c Cursor, fetch int, closeAtEnd bool)
 				L.Push(lua.LNil)
 				return 1
 			}
+			// Every row but the first after a fetch: is the cursor
+			// still open? (Asked before a refill too, so the loop says
+			// the same whatever the batch size; an error of the fetch
+			// itself could not be caught by pcall.)
+			if it.ahead {
+				open, err := it.c.IsOpen()
+				if err == nil && !open {
+					err = closedCursorError(L)
+				}
+				if err != nil {
+					it.done, it.batch = true, nil
+					s.raise(err)
+				}
+			}
 			if it.next < it.n {
+				it.ahead = true
 				it.next++
 				L.Push(it.batch.RawGetInt(it.next))
 				return 1
@@ -689,7 +804,7 @@ func (s *State) iterateOpen(L *lua.LState, c Cursor, fetch int, closeAtEnd bool)
 				it.done = true
 				s.raise(err)
 			}
-			it.batch, it.next, it.n = rows, 0, rows.Len()
+			it.batch, it.next, it.n, it.ahead = rows, 0, rows.Len(), false
 			if it.n == 0 {
 				it.done = true
 				it.batch = nil

@@ -2,6 +2,7 @@ package pl
 
 import (
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -17,6 +18,9 @@ type fakeSPI struct {
 	closed  []string
 	tx      []int
 	atomic  bool
+	// txCloses: a commit or rollback closes every cursor, as it closes
+	// the portals of the transaction.
+	txCloses bool
 }
 
 type fakePlan struct {
@@ -114,6 +118,9 @@ func (f *fakeSPI) SPITransaction(op int) error {
 		return Errorf("2D000", "invalid transaction termination")
 	}
 	f.tx = append(f.tx, op)
+	if f.txCloses {
+		clear(f.cursors)
+	}
 	return nil
 }
 
@@ -138,6 +145,7 @@ func TestSPIModule(t *testing.T) {
 		{"return spi.execute_count('q', 2, 4).n", "4", ""},
 		{"local ok, e = pcall(spi.execute, 'fail') return e.sqlstate .. e.message", "22012division by zero", ""},
 		{"local p = spi.prepare('q', {'int4', 'text'}) return p:numargs() .. p:argtype(2)", "2text", ""},
+		{"local p = spi.prepare('q', {'int4', ''}) return p:numargs() .. tostring(p:argtype(2))", "2nil", ""},
 		{"local p = spi.prepare('q', {'int4'}) return p(4).n .. ' ' .. #p:getcursor(2):fetch(5)", "4 2", ""},
 		{"local p = spi.prepare('q', {'int4'}) return p:execute(1, 2)", "", "takes 1 arguments, 2 given"},
 		{"local p = spi.prepare('q') p:free() p:free() return p:execute()", "", "the plan was freed"},
@@ -228,5 +236,71 @@ func TestSPITransactions(t *testing.T) {
 	_, err := spiRun(t, f, "spi.commit()")
 	if err == nil || !strings.Contains(err.Error(), "invalid transaction termination") {
 		t.Errorf("atomic commit: %v", err)
+	}
+}
+
+// A loop over a cursor's rows stops at the row after a commit closed the
+// cursor, whatever it had fetched ahead.
+func TestRowsAfterCommit(t *testing.T) {
+	f := &fakeSPI{cursors: map[string]int{}, txCloses: true}
+	got, err := spiRun(t, f, `
+		local seen = {}
+		local ok, e = pcall(function()
+			for r in spi.rows('q', 5) do seen[#seen + 1] = r.i spi.commit() end
+		end)
+		local all = 0
+		for r in spi.rows('q', 5) do all = all + 1 end
+		return table.concat(seen, ','), e.sqlstate, e.message, all`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 4 || got[0].String() != "1" || got[1].String() != "34000" ||
+		!strings.Contains(got[2].String(), "cannot iterate a closed cursor") || got[3].String() != "5" {
+		t.Fatalf("got %v", got)
+	}
+}
+
+// spi.findcursor and spi.newcursor give the object that is already there.
+func TestFindCursorSameObject(t *testing.T) {
+	f := &fakeSPI{cursors: map[string]int{}}
+	got, err := spiRun(t, f, `
+		local c = spi.cursor('q')
+		local o = spi.newcursor('named'):open('q')
+		return rawequal(c, spi.findcursor(c:name())), rawequal(c, spi.newcursor(c:name())),
+			rawequal(o, spi.findcursor('named')), rawequal(c, spi.findcursor('named'))`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != "[true true true false]" {
+		t.Fatalf("got %v", got)
+	}
+}
+
+// The table of cursor objects holds them weakly and forgets closed ones.
+func TestCursorObjectsWeak(t *testing.T) {
+	var co cursorObjects
+	f := &fakeSPI{cursors: map[string]int{}}
+	keep := &lua.LUserData{Value: &cursorBox{c: &fakeCursor{f: f, name: "kept"}, name: "kept"}}
+	co.remember("kept", keep)
+	co.remember("dropped", &lua.LUserData{Value: &cursorBox{c: &fakeCursor{f: f, name: "dropped"}, name: "dropped"}})
+	runtime.GC()
+	if ud, _ := co.find("dropped"); ud != nil {
+		t.Fatal("a dropped cursor object is still found")
+	}
+	if ud, _ := co.find("kept"); ud != keep {
+		t.Fatal("a held cursor object is not found")
+	}
+	keep.Value.(*cursorBox).closed = true
+	if ud, _ := co.find("kept"); ud != nil || len(co.m) != 0 {
+		t.Fatalf("a closed cursor object is still found (%d entries)", len(co.m))
+	}
+	for i := 0; i < 1000; i++ {
+		co.remember(fmt.Sprint("u", i), &lua.LUserData{Value: &cursorBox{c: &fakeCursor{f: f}, name: "u"}})
+		if i%100 == 0 {
+			runtime.GC()
+		}
+	}
+	if len(co.m) > 300 {
+		t.Fatalf("%d entries for 1000 dropped objects", len(co.m))
 	}
 }

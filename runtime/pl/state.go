@@ -33,6 +33,8 @@ type State struct {
 	lastTrigger  lastTrigger
 
 	lazyMetas []lazyMeta // metatables made on first use (metaOf)
+
+	cursorObjs cursorObjects // spi.go
 }
 
 // newTypeMeta registers an empty metatable as name, as L.NewTypeMetatable
