@@ -206,6 +206,14 @@ extern int	plerl_cluster_port(void);
  */
 extern uint64_t plerl_state_epoch;
 
+/*
+ * Moves at the end of every top-level transaction (xact.c): a portal that
+ * is not holdable does not outlive the value it was opened under, so a
+ * portal of the same name seen under another value is another portal
+ * (spi.go: a dropped cursor object never closes it).
+ */
+extern uint64_t plerl_xact_generation;
+
 /* elog levels Go passes to plerl_elog (mirrored by pl.Level*). */
 enum
 {

@@ -24,6 +24,7 @@ import (
 // spiPlan is a prepared statement (a C PlerlPlan) Lua holds.
 type spiPlan struct {
 	p       *C.PlerlPlan
+	hold    bool // its cursors are holdable (spi.prepare's hold option)
 	nparams int
 	infos   []*C.PlerlTypeInfo // parameter types, for luaToType (C memory)
 	types   []string
@@ -69,6 +70,23 @@ type spiCursor struct {
 	// so IsOpen answers without a call (a rows() loop asks before each
 	// row it had fetched ahead).
 	seen uint64
+	// gen: plerl_xact_generation when Lua opened a portal that is not
+	// holdable (0: holdable, or found by name). Under another generation
+	// that portal is gone, and a portal of its name is someone else's:
+	// the cursor is closed, and dropping it closes nothing.
+	gen uint64
+}
+
+// xactGeneration is plerl_xact_generation (plerl.h).
+func xactGeneration() uint64 { return uint64(C.plerl_xact_generation) }
+
+// stale: the portal this cursor opened ended with its transaction.
+func (c *spiCursor) stale() bool { return c.gen != 0 && c.gen != xactGeneration() }
+
+// errStaleCursor is what a cursor whose portal ended with its
+// transaction answers to a fetch or a move.
+func (c *spiCursor) errStale() error {
+	return pl.Errorf(sqlstate.InvalidCursorName, "cursor %q was closed at the end of its transaction", c.name)
 }
 
 // stateEpoch is plerl_state_epoch (plerl.h): read on the backend's goroutine.
@@ -82,6 +100,9 @@ func (c *spiCursor) Fetch(s *pl.State, n int64) (*lua.LTable, error) {
 
 func (c *spiCursor) FetchDir(s *pl.State, dir int, n int64) (*lua.LTable, error) {
 	drainPending()
+	if c.stale() {
+		return nil, c.errStale()
+	}
 	cname, err := cText("cursor name", c.name)
 	if err != nil {
 		return nil, err
@@ -98,6 +119,9 @@ func (c *spiCursor) FetchDir(s *pl.State, dir int, n int64) (*lua.LTable, error)
 
 func (c *spiCursor) Move(dir int, n int64) (int64, error) {
 	drainPending()
+	if c.stale() {
+		return 0, c.errStale()
+	}
 	cname, err := cText("cursor name", c.name)
 	if err != nil {
 		return 0, err
@@ -113,7 +137,7 @@ func (c *spiCursor) Move(dir int, n int64) (int64, error) {
 }
 
 func (c *spiCursor) IsOpen() (bool, error) {
-	if c.closed {
+	if c.closed || c.stale() {
 		return false, nil
 	}
 	if c.seen != 0 && c.seen == stateEpoch() {
@@ -143,6 +167,9 @@ func (c *spiCursor) Close() error {
 	if c.owned {
 		c.cleanup.Stop()
 	}
+	if c.stale() {
+		return nil // gone with its transaction; the name may be another's now
+	}
 	cname, err := cText("cursor name", c.name)
 	if err != nil {
 		return err
@@ -164,7 +191,7 @@ func (c *spiCursor) SetOwned(owned bool) {
 	}
 	c.owned = owned
 	if owned {
-		c.cleanup = runtime.AddCleanup(c, queueCursor, c.name)
+		c.cleanup = runtime.AddCleanup(c, queueCursor, pendingCursor{c.name, c.gen})
 	} else {
 		c.cleanup.Stop()
 	}
@@ -179,7 +206,7 @@ var (
 	pendingMu      sync.Mutex
 	pendingAny     atomic.Bool
 	pendingPlans   []*C.PlerlPlan
-	pendingCursors []string
+	pendingCursors []pendingCursor
 )
 
 func queuePlan(p *C.PlerlPlan) {
@@ -189,9 +216,16 @@ func queuePlan(p *C.PlerlPlan) {
 	pendingAny.Store(true)
 }
 
-func queueCursor(name string) {
+// pendingCursor: a dropped owned cursor's portal name, and the
+// generation it was opened under (spiCursor.gen).
+type pendingCursor struct {
+	name string
+	gen  uint64
+}
+
+func queueCursor(pc pendingCursor) {
 	pendingMu.Lock()
-	pendingCursors = append(pendingCursors, name)
+	pendingCursors = append(pendingCursors, pc)
 	pendingMu.Unlock()
 	pendingAny.Store(true)
 }
@@ -211,8 +245,11 @@ func drainPending() {
 			C.plerl_error_free(&cerr)
 		}
 	}
-	for _, name := range cursors {
-		cname := C.CString(name)
+	for _, pc := range cursors {
+		if pc.gen != 0 && pc.gen != xactGeneration() {
+			continue // its portal ended with its transaction; the name may be another's now
+		}
+		cname := C.CString(pc.name)
 		if C.plerl_spi_cursor_close(cname, &cerr) != 0 {
 			C.plerl_error_free(&cerr)
 		}
@@ -258,6 +295,7 @@ func (host) SPIPrepare(s *pl.State, sql string, types []string, opts pl.PlanOpti
 	if err != nil {
 		return nil, err
 	}
+	p.hold = opts.Hold
 	p.fetch = opts.FetchCount
 	if p.fetch <= 0 {
 		p.fetch = pl.DefaultFetchCount
@@ -451,8 +489,11 @@ func (host) SPIOpen(s *pl.State, q pl.Query, args []lua.LValue, name string) (pl
 		return nil, guardError(&cerr)
 	}
 	c := &spiCursor{name: C.GoString(cname), owned: true, seen: stateEpoch()}
+	if !p.hold {
+		c.gen = xactGeneration()
+	}
 	C.free(unsafe.Pointer(cname))
-	c.cleanup = runtime.AddCleanup(c, queueCursor, c.name)
+	c.cleanup = runtime.AddCleanup(c, queueCursor, pendingCursor{c.name, c.gen})
 	return c, nil
 }
 

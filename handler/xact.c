@@ -12,6 +12,8 @@
 #include "plerl_int.h"
 #include "_cgo_export.h"
 
+uint64_t	plerl_xact_generation = 1;
+
 static void
 xact_callback(XactEvent event, void *arg)
 {
@@ -68,6 +70,7 @@ xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 		case XACT_EVENT_PREPARE:
+			plerl_xact_generation++;	/* non-holdable portals are gone (plerl.h) */
 			plerlGoXactEnd();
 			break;
 		default:

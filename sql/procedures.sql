@@ -151,3 +151,24 @@ $$;
 DROP PROCEDURE proc_hold();
 
 DROP TABLE proc_t;
+
+-- A cursor Lua opened is gone with its transaction (unless holdable): it
+-- says so (34000) instead of reaching a later portal of the same name,
+-- and closing or dropping it leaves that portal alone.
+CREATE PROCEDURE cur_gen() LANGUAGE plerl AS $$
+  local c = spi.newcursor('gencur'):open(spi.prepare('select 1 as x'))
+  local h = spi.newcursor('holdcur'):open(spi.prepare('select 3 as x', nil, {hold = true}))
+  print('open', c:isopen(), h:isopen())
+  spi.commit()
+  print('after commit', c:isopen(), h:isopen(), h:fetch(1)[1].x)
+  spi.execute('DECLARE gencur CURSOR WITH HOLD FOR SELECT 2 AS x')
+  print(pcall(c.fetch, c, 1))
+  print(pcall(c.move, c, 1))
+  c:close()
+  print('the new gencur', spi.execute('FETCH 1 FROM gencur')[1].x)
+  spi.execute('CLOSE gencur')
+  h:close()
+  print('holdcur closed', h:isopen(), #spi.execute([[SELECT 1 FROM pg_cursors WHERE name = 'holdcur']]))
+$$;
+CALL cur_gen();
+DROP PROCEDURE cur_gen();
