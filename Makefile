@@ -29,14 +29,7 @@ PG_INCLUDEDIR_SERVER := $(shell $(PG_CONFIG) --includedir-server)
 # The postgres symbols the C guards use are resolved when the backend loads us.
 # -checklinkname=0: handler/memory.go links to the Go runtime's 32 MB FIPS
 # entropy scratch buffer to give its uncharged pages back (boundary.md, Memory).
-# -z pack-relative-relocs: the ~32,000 relative relocations of Go's type data
-# go into a 11 kB DT_RELR table instead of 770 kB of RELA entries, which each
-# backend's dlopen reads (boundary.md, What the load costs; bench/rowbench
-# README, 2026-12-08 s6-init). Needs binutils 2.38+ to link and glibc 2.36+
-# to load (ld.so refuses an older glibc by name: GLIBC_ABI_DT_RELR); set
-# GO_RELR= to build without it.
-GO_RELR ?= -Wl,-z,pack-relative-relocs
-GO_LDFLAGS = -X=runtime.godebugDefault=asyncpreemptoff=1 -checklinkname=0 $(if $(GO_RELR),-extldflags=$(GO_RELR))
+GO_LDFLAGS = -X=runtime.godebugDefault=asyncpreemptoff=1 -checklinkname=0
 export CGO_CFLAGS = -I$(PG_INCLUDEDIR_SERVER) -O2 -g -Wall -Wno-unused-function
 export CGO_LDFLAGS = -Wl,--unresolved-symbols=ignore-all
 
