@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <time.h>
 
 static double
@@ -23,6 +24,16 @@ now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* Page faults of the whole process so far (Go's threads included). */
+static long
+faults(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_minflt + ru.ru_majflt;
 }
 
 int
@@ -36,6 +47,9 @@ main(int argc, char **argv)
 	double		t0,
 				t1,
 				t2;
+	long		f0,
+				f1,
+				f2;
 	int			sigs[] = {SIGINT, SIGTERM, SIGQUIT, SIGALRM, SIGUSR1, SIGUSR2,
 	SIGHUP, SIGURG, SIGCHLD, SIGPIPE};
 
@@ -54,6 +68,7 @@ main(int argc, char **argv)
 		pthread_attr_destroy(&attr);
 	}
 	pthread_sigmask(SIG_BLOCK, &block, &saved);
+	f0 = faults();
 	t0 = now_ms();
 	h = dlopen(argv[1], RTLD_NOW | RTLD_GLOBAL);
 	if (h == NULL)
@@ -62,6 +77,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	t1 = now_ms();
+	f1 = faults();
 	/* Returns at once when no set-returning call is open. */
 	xact_end = (void (*) (void)) dlsym(h, "plerlGoXactEnd");
 	if (xact_end == NULL)
@@ -71,8 +87,9 @@ main(int argc, char **argv)
 	}
 	xact_end();
 	t2 = now_ms();
+	f2 = faults();
 	pthread_sigmask(SIG_SETMASK, &saved, NULL);
-	printf("dlopen %.3f ms, wait for Go's start %.3f ms, total %.3f ms\n",
-		   t1 - t0, t2 - t1, t2 - t0);
+	printf("dlopen %.3f ms, wait for Go's start %.3f ms, total %.3f ms; page faults %ld %ld\n",
+		   t1 - t0, t2 - t1, t2 - t0, f1 - f0, f2 - f1);
 	return 0;
 }
