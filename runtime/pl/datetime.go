@@ -289,16 +289,23 @@ func (s *State) dtField(d DateTime, name string) lua.LValue {
 	return lua.LNil
 }
 
-// pgUnits are the fields PostgreSQL's date_part gives (and pllua's
+// pgUnit: the fields PostgreSQL's date_part gives (and pllua's
 // epoch_msec, epoch_usec, isoweek) that plerl's own fields (dtField) do not
 // give for a kind: d.century, d.julian, d.minute, date.hour (0), and the
 // units a type lacks (time.dow), which are PostgreSQL's error.
-var pgUnits = map[string]bool{
-	"century": true, "decade": true, "millennium": true, "quarter": true, "week": true,
-	"isoweek": true, "isodow": true, "isoyear": true, "julian": true, "microseconds": true,
-	"milliseconds": true, "minute": true, "second": true, "timezone": true,
-	"timezone_hour": true, "timezone_minute": true, "epoch_msec": true, "epoch_usec": true,
-	"year": true, "month": true, "day": true, "hour": true, "dow": true, "doy": true,
+// A switch, not a map: a package-level map is built at package init, which
+// every backend pays when Go starts (docs/internals/boundary.md, What the
+// load costs).
+func pgUnit(name string) bool {
+	switch name {
+	case "century", "decade", "millennium", "quarter", "week",
+		"isoweek", "isodow", "isoyear", "julian", "microseconds",
+		"milliseconds", "minute", "second", "timezone",
+		"timezone_hour", "timezone_minute", "epoch_msec", "epoch_usec",
+		"year", "month", "day", "hour", "dow", "doy":
+		return true
+	}
+	return false
 }
 
 // DatePartHost is date_part(unit, d) of the backend (PostgreSQL's
@@ -364,7 +371,9 @@ func epochMicros(d DateTime) (int64, bool) {
 	return us.Int64(), us.IsInt64()
 }
 
-var dtFieldNames = map[DTKind][]string{
+// dtFieldNames by kind: an array, which the linker lays out (a map would
+// be built at package init).
+var dtFieldNames = [...][]string{
 	DTDate:        {"year", "month", "day", "dow", "doy", "epoch"},
 	DTTime:        {"hour", "min", "sec", "usec", "epoch"},
 	DTTimestamp:   {"year", "month", "day", "hour", "min", "sec", "usec", "dow", "doy", "epoch"},
@@ -439,7 +448,7 @@ func (s *State) registerDateTime() {
 			L.Push(f)
 			return 1
 		}
-		if pgUnits[k] && d.infinite() == 0 {
+		if pgUnit(k) && d.infinite() == 0 {
 			L.Push(s.dtPart(d, k))
 			return 1
 		}

@@ -114,6 +114,7 @@ type stateKey struct {
 
 // NewEngine makes an engine talking to host.
 func NewEngine(host Host) *Engine {
+	checkFastTables()
 	e := &Engine{host: host, states: map[stateKey]*State{}, funcs: map[int64]*Func{}}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	e.lctx = &luaCtx{Context: e.ctx}

@@ -15,15 +15,16 @@
 // written straight into the string map, as RawSetString does.
 //
 // gopher-lua's LTable fields are not exported: tableFields mirrors them and
-// init checks, field by field (name, type, offset), that the mirror matches
-// the LTable this binary was built with. If it does not (another
-// gopher-lua), fastTables is false and everything goes through
-// RawSetString as before.
+// the first NewEngine checks, field by field (name, type, offset), that the
+// mirror matches the LTable this binary was built with. If it does not
+// (another gopher-lua), or before that check, fastTables is false and
+// everything goes through RawSetString as before.
 package pl
 
 import (
 	"maps"
 	"reflect"
+	"sync"
 	"unsafe"
 
 	lua "github.com/yuin/gopher-lua"
@@ -40,7 +41,20 @@ type tableFields struct {
 	k2i     map[lua.LValue]int
 }
 
-var fastTables = mirrorMatches(reflect.TypeOf(lua.LTable{}), reflect.TypeOf(tableFields{}))
+// fastTables is set once by checkFastTables, which NewEngine calls: not at
+// package init, which every backend pays when Go starts, reflection
+// included (docs/internals/boundary.md, What the load costs). A plain bool,
+// read on every row.
+var (
+	fastTables     bool
+	fastTablesOnce sync.Once
+)
+
+func checkFastTables() {
+	fastTablesOnce.Do(func() {
+		fastTables = mirrorMatches(reflect.TypeOf(lua.LTable{}), reflect.TypeOf(tableFields{}))
+	})
+}
 
 // mirrorMatches: the same fields, in the same order, of the same types at
 // the same offsets, and the same size.

@@ -6,6 +6,9 @@ import (
 	lua "github.com/yuin/gopher-lua"
 )
 
+// Tests that build tables without an engine take the fast path too.
+func init() { checkFastTables() }
+
 func TestFastTablesMirror(t *testing.T) {
 	if !fastTables {
 		t.Fatal("tableFields no longer mirrors gopher-lua's LTable: row tables take the slow path")

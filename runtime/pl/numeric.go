@@ -7,6 +7,7 @@ import (
 	"math/big"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/plerl/plerl/runtime/sqlstate"
 )
@@ -46,21 +47,26 @@ var (
 
 // pow10 returns 10^n (n ≥ 0); small powers are cached.
 func pow10(n int) *big.Int {
-	if n < len(pow10Cache) {
-		return pow10Cache[n]
+	if n < pow10Cached {
+		return pow10Cache()[n]
 	}
 	return new(big.Int).Exp(bigTen, big.NewInt(int64(n)), nil)
 }
 
-var pow10Cache = func() []*big.Int {
-	c := make([]*big.Int, 64)
+const pow10Cached = 64
+
+// pow10Cache is built on first use, not at package init: every backend
+// pays its package inits when Go starts (docs/internals/boundary.md, What
+// the load costs), and most never touch a numeric.
+var pow10Cache = sync.OnceValue(func() []*big.Int {
+	c := make([]*big.Int, pow10Cached)
 	p := big.NewInt(1)
 	for i := range c {
 		c[i] = new(big.Int).Set(p)
 		p.Mul(p, bigTen)
 	}
 	return c
-}()
+})
 
 // NumericNaN and friends are the special values.
 func NumericNaN() *Numeric     { return &Numeric{form: numNaN} }

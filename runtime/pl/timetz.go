@@ -135,7 +135,7 @@ func (s *State) timeTZField(t *TimeTZ, name string) lua.LValue {
 	case "timezone_minute":
 		return lua.LNumber(math.RoundToEven(math.Mod(float64(t.zone)/60, 60)))
 	}
-	if pgUnits[name] {
+	if pgUnit(name) {
 		s.raise(Errorf(sqlstate.FeatureNotSupported, "unit %q not supported for type time with time zone", name))
 	}
 	return lua.LNil
