@@ -135,6 +135,12 @@ DO LANGUAGE plerl $$
     print(ok, e.sqlstate, e.message)
   end
 $$;
+-- Two numbers that ask for 2^24 elements: refused before any is made
+-- (their memory is checked first), not after seconds past the limit.
+DO LANGUAGE plerl $$
+  local ok, e = pcall(pgtype.array.integer, {}, 4096, 4096)
+  print(ok, e.sqlstate, e.message)
+$$;
 DO LANGUAGE plerl $$ print(pgtype.pgt_c3(1)) $$;
 -- A scalar type takes one value: more is an error, never ignored.
 DO LANGUAGE plerl $$ print(pgtype.integer(1, 2)) $$;
