@@ -304,7 +304,12 @@ func rangeBound(s *pl.State, v lua.LValue) (string, error) {
 	if v == lua.LNil || v == s.Null() {
 		return "", nil
 	}
-	t := s.ToString(v)
+	// As a parameter would be: a number in its shortest exact form (not
+	// tostring's 14 digits), int64 and numeric exactly, strings as given.
+	t, err := s.ToText(v)
+	if err != nil {
+		return "", err
+	}
 	if strings.IndexByte(t, 0) >= 0 {
 		return "", pl.Errorf(sqlstate.CharacterNotInRepertoire, "range bound contains a NUL byte (0x00)")
 	}

@@ -200,6 +200,12 @@ DO LANGUAGE plerl $$
   print(parts(pgtype.pgt_posrange(1, 3, '[]')))
   print(parts(pgtype(nil, 'int8range')('[9007199254740993,)')))
 $$;
+-- A Lua number as a bound keeps every digit (as a parameter would), not
+-- the 14 significant digits of its text in tostring.
+DO LANGUAGE plerl $$
+  print(pgtype.pgt_floatrange(0.1 + 0.2, 1/3), pgtype.numrange(0.1234567890123456789, 2^53))
+  print(spi.execute('SELECT $1::float8 = 1/3::float8 AS same', pgtype.pgt_floatrange(1/3, 1).lower)[1].same)
+$$;
 -- Type, equality, rebuilding, and round trips to SQL (parameters, results).
 CREATE FUNCTION pgt_range_out(a integer, b integer) RETURNS int4range LANGUAGE plerl AS $$
   return pgtype.int4range(a, b, '[]')
