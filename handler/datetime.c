@@ -12,6 +12,7 @@
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #include "plerl_int.h"
@@ -203,6 +204,13 @@ plerl_dt_zone_named(const char *zone, int64_t t, int32_t local,
  * PostgreSQL's error (time has no 'dow'); *isnull for an infinite value's
  * units that have no value.
  */
+/*
+ * Where a date_part's scratch lives (the unit as text, the part functions'
+ * lower-case copy of it): emptied by the next call, so a loop reading a
+ * field keeps no memory until its statement ends.
+ */
+static MemoryContext part_cxt;
+
 int
 plerl_dt_part(const PlerlValue *v, const char *unit, double *out, int32_t *isnull,
 			  PlerlError *err)
@@ -216,6 +224,12 @@ plerl_dt_part(const PlerlValue *v, const char *unit, double *out, int32_t *isnul
 		PGFunction	fn;
 		Datum		d = plerl_dt_datum(v);
 		Datum		r;
+
+		if (part_cxt == NULL)
+			part_cxt = AllocSetContextCreate(TopMemoryContext, "plerl date_part",
+											 ALLOCSET_SMALL_SIZES);
+		MemoryContextReset(part_cxt);
+		MemoryContextSwitchTo(part_cxt);
 
 		switch (v->kind)
 		{
@@ -246,6 +260,7 @@ plerl_dt_part(const PlerlValue *v, const char *unit, double *out, int32_t *isnul
 			*isnull = 1;
 		else
 			*out = DatumGetFloat8(r);
+		MemoryContextSwitchTo(plerl_guard_cxt);
 	}
 	PG_CATCH();
 	{

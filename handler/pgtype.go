@@ -208,9 +208,14 @@ func givenDims(info *C.PlerlTypeInfo, args []lua.LValue) ([]lua.LValue, bool) {
 
 // maxDims is PostgreSQL's MAXDIM; maxGivenElements bounds an array made
 // with given dimensions (Lua's tables hold no more in their array part).
+// givenElementBytes is about what an element costs of Go heap on its way:
+// its slot in the table built here, its value for C, its slot in the
+// array's Lua value made from SQL's (the heap grew by more than that:
+// 4M elements went past 256 MB).
 const (
-	maxDims          = 6
-	maxGivenElements = 1 << 24
+	maxDims           = 6
+	maxGivenElements  = 1 << 24
+	givenElementBytes = 64
 )
 
 // arrayWithDims is the array of the given dimensions whose element
@@ -239,6 +244,12 @@ func arrayWithDims(s *pl.State, t *lua.LTable, given []lua.LValue) (lua.LValue, 
 	if total == 0 {
 		return s.ArrayTable(nil, nil, nil), nil
 	}
+	// Two numbers ask for up to 2^24 elements: the memory is checked before
+	// it is taken, and cancel while the elements are read (seconds of Go
+	// work otherwise, past statement_timeout).
+	if err := s.Reserve(pl.MulSize(total, givenElementBytes), "pgtype: an array of the given dimensions"); err != nil {
+		return nil, err
+	}
 	lbs := make([]int, len(dims))
 	for i := range lbs {
 		lbs[i] = 1
@@ -246,6 +257,14 @@ func arrayWithDims(s *pl.State, t *lua.LTable, given []lua.LValue) (lua.LValue, 
 	idx := make([]int, len(dims))
 	var bad error
 	v := s.ArrayTable(dims, lbs, func(n int) lua.LValue {
+		if bad != nil {
+			return s.Null()
+		}
+		if n&0xffff == 0xffff {
+			if bad = s.Cancelled(); bad != nil {
+				return s.Null()
+			}
+		}
 		for d := len(dims) - 1; d >= 0; d-- {
 			idx[d] = n%dims[d] + 1
 			n /= dims[d]
@@ -285,7 +304,12 @@ func rangeBound(s *pl.State, v lua.LValue) (string, error) {
 	if v == lua.LNil || v == s.Null() {
 		return "", nil
 	}
-	t := s.ToString(v)
+	// As a parameter would be: a number in its shortest exact form (not
+	// tostring's 14 digits), int64 and numeric exactly, strings as given.
+	t, err := s.ToText(v)
+	if err != nil {
+		return "", err
+	}
 	if strings.IndexByte(t, 0) >= 0 {
 		return "", pl.Errorf(sqlstate.CharacterNotInRepertoire, "range bound contains a NUL byte (0x00)")
 	}

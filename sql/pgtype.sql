@@ -135,6 +135,12 @@ DO LANGUAGE plerl $$
     print(ok, e.sqlstate, e.message)
   end
 $$;
+-- Two numbers that ask for 2^24 elements: refused before any is made
+-- (their memory is checked first), not after seconds past the limit.
+DO LANGUAGE plerl $$
+  local ok, e = pcall(pgtype.array.integer, {}, 4096, 4096)
+  print(ok, e.sqlstate, e.message)
+$$;
 DO LANGUAGE plerl $$ print(pgtype.pgt_c3(1)) $$;
 -- A scalar type takes one value: more is an error, never ignored.
 DO LANGUAGE plerl $$ print(pgtype.integer(1, 2)) $$;
@@ -193,6 +199,12 @@ DO LANGUAGE plerl $$
   print(parts(pgtype.pgt_floatrange(-1.5, 0.25)))
   print(parts(pgtype.pgt_posrange(1, 3, '[]')))
   print(parts(pgtype(nil, 'int8range')('[9007199254740993,)')))
+$$;
+-- A Lua number as a bound keeps every digit (as a parameter would), not
+-- the 14 significant digits of its text in tostring.
+DO LANGUAGE plerl $$
+  print(pgtype.pgt_floatrange(0.1 + 0.2, 1/3), pgtype.numrange(0.1234567890123456789, 2^53))
+  print(spi.execute('SELECT $1::float8 = 1/3::float8 AS same', pgtype.pgt_floatrange(1/3, 1).lower)[1].same)
 $$;
 -- Type, equality, rebuilding, and round trips to SQL (parameters, results).
 CREATE FUNCTION pgt_range_out(a integer, b integer) RETURNS int4range LANGUAGE plerl AS $$

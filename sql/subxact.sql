@@ -206,3 +206,18 @@ DO LANGUAGE plerl $$
 $$;
 
 DROP TABLE sx_t;
+-- pcall, lpcall and an xpcall handler reached with the Lua call stack
+-- full: "stack overflow", caught by the pcall out, never an internal error
+-- (a recursion of handlers used to run on, deaf to cancel).
+DO LANGUAGE plerl $$
+  local n = 0
+  local function h() n = n + 1 return pcall(h) end
+  local ok, e = pcall(h)
+  print(ok, n > 50)
+  n = 0
+  local function l() n = n + 1 return lpcall(l) end
+  print(pcall(l), n > 50)
+  n = 0
+  local function x(e) n = n + 1 if n > 300 then return 'stop' end return xpcall(function() error(e, 0) end, x) end
+  print(xpcall(function() error('a', 0) end, x))
+$$;

@@ -294,5 +294,22 @@ UPDATE trg_m SET b = b || 'x';
 DROP TABLE trg_m;
 DROP FUNCTION trg_m1;
 
+-- A closure made before a local holds the row sees the local as it is
+-- when the closure runs (an open upvalue is the register itself): the
+-- row the local held on row 1 must still read as row 1 on rows 2 and 3.
+CREATE TABLE trg_u (id int, b text);
+INSERT INTO trg_u VALUES (1, 'a'), (2, 'b'), (3, 'c');
+CREATE FUNCTION trg_u1() RETURNS trigger LANGUAGE plerl AS $$
+  local x
+  local function get() return x end
+  if u_saved then local p = u_saved() print(new.id, 'saved', p.id, p.b) end
+  u_saved = u_saved or get
+  x = new
+$$;
+CREATE TRIGGER trg_u1 BEFORE UPDATE ON trg_u FOR EACH ROW EXECUTE FUNCTION trg_u1();
+UPDATE trg_u SET b = b || 'x';
+DROP TABLE trg_u;
+DROP FUNCTION trg_u1;
+
 DROP TABLE trg_t, trg_exact, trg_types, trg_c, trg_base CASCADE;
 DROP DOMAIN trg_pos;

@@ -83,23 +83,52 @@ func mulSize(a, b int) int {
 // stopped for memory, so the error is the uncatchable 53200 the poller's
 // verdict gives.
 func (s *State) reserve(L *lua.LState, n int, what string) {
+	if err := s.reserveErr(where(L)+what, n); err != nil {
+		s.raise(err)
+	}
+}
+
+func (s *State) reserveErr(what string, n int) *Error {
 	if n < 0 || n > maxStringBytes {
-		s.raise(Errorf(sqlstate.ProgramLimitExceeded, "%s%s: result would be larger than %d bytes", where(L), what, maxStringBytes))
+		return Errorf(sqlstate.ProgramLimitExceeded, "%s: result would be larger than %d bytes", what, maxStringBytes)
 	}
 	lim := s.e.memLimit
 	if lim == 0 || n < reserveFloor {
-		return
+		return nil
 	}
 	if heapBytes()+uint64(n) <= lim {
-		return
+		return nil
 	}
 	runtime.GC()
 	if heapBytes()+uint64(n) <= lim {
-		return
+		return nil
 	}
 	s.e.InterruptForMemory()
-	s.raise(s.e.CancelError())
+	return s.e.CancelError()
 }
+
+// Reserve is reserve for a host's built-in that makes a value of about n
+// bytes of Go heap from small arguments (pgtype's A(t, d1, d2, ...)), for
+// it to return instead of raising: nil when it may go on.
+func (s *State) Reserve(n int, what string) error {
+	if err := s.reserveErr(what, n); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Cancelled is the call's cancel error once it was cancelled (nil before),
+// for a host's Go loop whose length the arguments decide.
+func (s *State) Cancelled() error {
+	if s.e.cancelled() {
+		return s.e.CancelError()
+	}
+	return nil
+}
+
+// MulSize multiplies byte counts, saturating above the largest value
+// Reserve accepts (never overflows).
+func MulSize(a, b int) int { return mulSize(a, b) }
 
 // checkCancel raises the call's cancel error if it was cancelled; for Go
 // loops whose length the arguments decide.

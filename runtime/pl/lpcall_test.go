@@ -29,3 +29,28 @@ func TestPlluaCatching(t *testing.T) {
 	}
 	checkLuaCases(t, cases)
 }
+
+// A pcall, lpcall or xpcall handler reached with every frame of the call
+// stack in use: a Lua error "stack overflow" that the next pcall out
+// catches, and the state goes on (gopher-lua's growing call stack lost 8
+// frames there: a nil dereference, or a recursion that ignored cancel).
+func TestPcallAtFullStack(t *testing.T) {
+	for _, body := range []string{
+		"local n = 0 local function h() n = n + 1 return pcall(h) end local ok = pcall(h) return n .. tostring(ok)",
+		"local n = 0 local function h() n = n + 1 return lpcall(h) end local ok = pcall(h) return n .. tostring(ok)",
+		"local n = 0 local function h(e) n = n + 1 if n > 300 then return 'stop' end return xpcall(function() error(e, 0) end, h) end\n" +
+			"local ok = xpcall(function() error('a', 0) end, h) return n .. tostring(ok)",
+	} {
+		e := NewEngine(fakeHost{})
+		e.Enter()
+		rets, err := run(t, e, body)
+		if err == nil {
+			// the state is still sound: another call in it works
+			rets, err = run(t, e, "local function f(n) if n == 0 then return 'deep' end return (f(n - 1)) end return f(150)")
+		}
+		e.Leave()
+		if err != nil || len(rets) == 0 {
+			t.Errorf("%q: %v %v", body, rets, err)
+		}
+	}
+}

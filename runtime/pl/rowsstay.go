@@ -18,7 +18,11 @@
 //     SETGLOBAL, SETUPVAL;
 //
 //   - captured by a closure (CLOSURE's MOVE pseudo-instructions; nested
-//     functions reach the tables only that way);
+//     functions reach the tables only that way), or held, at any point, by
+//     a register some closure of the function captures: until the function
+//     returns, an upvalue is the register itself, so a closure made while
+//     the register held something else reads the table once it is there
+//     (and keeps it when the upvalue is closed);
 //
 //   - passed to a call or called (CALL, TAILCALL, TFORLOOP's iterator and
 //     state, SELF's object): that covers setmetatable, rawset, print,
@@ -106,6 +110,16 @@ func (r *regSet) any(lo, hi int) bool {
 	return false
 }
 
+// overlaps reports whether a register hot in r is one set in o.
+func (r *regSet) overlaps(o regSet) bool {
+	for i := 0; i < 4; i++ { // bits 0-255: the registers
+		if r[i]&o[i] != 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // union adds o to r and reports whether r grew.
 func (r *regSet) union(o regSet) bool {
 	grew := false
@@ -141,6 +155,10 @@ func rowsStay(p *lua.FunctionProto, params int) bool {
 	if n == 0 {
 		return false
 	}
+	captured, ok := capturedRegs(p)
+	if !ok {
+		return false
+	}
 	in := make([]regSet, n+1)
 	seen := make([]bool, n+1)
 	for r := 0; r < params; r++ {
@@ -156,7 +174,7 @@ func rowsStay(p *lua.FunctionProto, params int) bool {
 		work = work[:len(work)-1]
 		queued[pc] = false
 		out, next, falsyAt, ok := rowsStep(p, pc, in[pc])
-		if !ok {
+		if !ok || out.overlaps(captured) {
 			return false
 		}
 		for i, s := range next {
@@ -181,6 +199,39 @@ func rowsStay(p *lua.FunctionProto, params int) bool {
 		}
 	}
 	return true
+}
+
+// capturedRegs is the set of registers any closure the function makes
+// captures (CLOSURE's MOVE pseudo-instructions), wherever it is made:
+// false when the code cannot be read that way.
+func capturedRegs(p *lua.FunctionProto) (regSet, bool) {
+	var c regSet
+	code := p.Code
+	for pc := 0; pc < len(code); pc++ {
+		inst := code[pc]
+		switch instOp(inst) {
+		case lua.OP_SETLIST:
+			if instC(inst) == 0 {
+				pc++ // the next word is SETLIST's C, not code
+			}
+		case lua.OP_CLOSURE:
+			bx := int(inst & 0x3ffff)
+			if bx >= len(p.FunctionPrototypes) {
+				return c, false
+			}
+			nup := int(p.FunctionPrototypes[bx].NumUpvalues)
+			for i := 1; i <= nup; i++ {
+				if pc+i >= len(code) {
+					return c, false
+				}
+				if pi := code[pc+i]; instOp(pi) == lua.OP_MOVE {
+					c.add(instB(pi))
+				}
+			}
+			pc += nup
+		}
+	}
+	return c, true
 }
 
 // rowsStep is one instruction: the hot registers after it, the

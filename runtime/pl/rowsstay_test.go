@@ -68,6 +68,13 @@ func TestRowsStay(t *testing.T) {
 		{`local t = new; print(t.new)`, true},
 		{`return print(old)`, false},
 		{`local s = new; while true do keep = s; break end`, false},
+		// a closure made before its upvalue's register holds a row reads
+		// the row when it runs (the open upvalue is the register)
+		{`local x; local function get() return x end; saved = get; x = new`, false},
+		{`local x; g = function() return x end; x = trigger`, false},
+		{`local x; g = function() return x end; for i = 1, 2 do x = trigger.row end`, false},
+		{`local x; g = function() return x end; x = new.id`, true}, // a column value
+		{`local x; local f = function() x = 1 end; f(); new.y = x`, true},
 	}
 	for _, c := range cases {
 		e := NewEngine(fakeHost{})

@@ -107,7 +107,13 @@ func newState(e *Engine, trusted bool) *State {
 		RegistrySize:        1024,
 		RegistryMaxSize:     1024 * 1024,
 		RegistryGrowStep:    64,
-		MinimizeStackMemory: true,
+		// A fixed call stack (16 kB a thread): gopher-lua v1.1.2's growing
+		// one (MinimizeStackMemory) never reports itself full, and a PCall
+		// begun with every frame in use loses the last 8 frames when it is
+		// unwound (autoGrowingCallFrameStack.SetSp), so the VM went on in
+		// frames that were gone: a nil dereference, or a recursion of pcall
+		// or xpcall handlers that ignored cancel and terminate.
+		MinimizeStackMemory: false,
 	})
 	s := &State{L: L, e: e, Trusted: trusted, instances: map[int64]*lua.LFunction{},
 		pcalls: map[*lua.LState]int{}, lpcalls: map[*lua.LState]int{}}

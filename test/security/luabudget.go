@@ -52,6 +52,9 @@ func budgetCases() []budgetCase {
 		{"select('#', unpack(t)) of 4M", "SET statement_timeout = '10s';", "local t = {} for i = 1, 4000000 do t[i] = i end print(select('#', unpack(t)))", []string{"XX000"}, 10000}, // the 4M-element table takes ~0.5 s to build (seconds on a loaded box); unpack then refuses at once
 		{"table.sort of 4M numbers (statement_timeout 600ms)", "SET statement_timeout = '600ms';", "local t = {} for i = 1, 4000000 do t[i] = (i * 7919) % 4000000 end table.sort(t)", []string{"57014"}, 700},
 		{"gsub of 10M matches (statement_timeout 600ms)", "SET statement_timeout = '600ms';", "local s = string.rep('x', 10000000) print(#(string.gsub(s, 'x', 'yy')))", []string{"57014"}, 700},
+		{"pgtype.array A({}, 4096, 4096): 2^24 elements from two numbers", "", "local a = pgtype.array.int4({}, 4096, 4096) print(#a)", mem, 1000},
+		{"pgtype.array A({}, 2048, 2048): 4M elements", "", "local a = pgtype.array.int4({}, 2048, 2048) print(#a)", mem, 1000},
+		{"pgtype.array A({}, 1024, 1024) in a loop (statement_timeout 500ms)", "SET statement_timeout = '500ms';", "for i = 1, 100 do local a = pgtype.array.int4({}, 1024, 1024) end", []string{"57014"}, 1500},
 		{"table.concat of 4M pieces then more (statement_timeout 600ms)", "SET statement_timeout = '600ms';", "local t = {} for i = 1, 4000000 do t[i] = 'ab' end for i = 1, 100 do local s = table.concat(t) end", []string{"57014"}, 1500},
 	}
 }
