@@ -163,6 +163,7 @@ typedef struct PlerlProc
 	/* Set by plerl_proc_init_result (types.c): */
 	bool		poly_args;		/* an argument is polymorphic: types per call */
 	bool		variadic_any;	/* VARIADIC "any": fcinfo->nargs arguments, each its own type */
+	int			callset_args;	/* arguments of its callsets, counted in plerl_callset_args */
 	bool		ret_dynamic;	/* result resolved per call (polymorphic, RECORD) */
 	int64_t		types_id;		/* unique per build, for per-call-site caches */
 	void	   *callsets;		/* types.c: resolved type sets seen */
@@ -177,6 +178,15 @@ typedef struct PlerlProc
  * through their text I/O.
  */
 extern void plerl_type_init(PlerlType *t, Oid oid, int32 typmod, bool result, MemoryContext mcxt);
+
+/*
+ * Arguments of all functions' callsets (the types of each distinct call of
+ * a polymorphic or VARIADIC "any" function, kept for the session): a new
+ * callset beyond PLERL_CALLSET_ARGS_MAX is refused (54000), so distinct
+ * calls made up by dynamic SQL cannot grow a backend without bound.
+ */
+#define PLERL_CALLSET_ARGS_MAX 65536
+extern int64 plerl_callset_args;
 
 /* The number of arguments of this call (VARIADIC "any" passes them one by one). */
 static inline int

@@ -31,6 +31,7 @@ proc_free(PlerlProc *proc)
 {
 	if (proc->fn_id)
 		plerlGoForget(proc->fn_id);
+	plerl_callset_args -= proc->callset_args;
 	MemoryContextDelete(proc->mcxt);
 }
 

@@ -427,6 +427,8 @@ plerl_proc_init_result(PlerlProc *proc, HeapTuple tup, MemoryContext mcxt)
 	plerl_type_init(&proc->ret, rettype, -1, true, mcxt);
 }
 
+int64		plerl_callset_args = 0;
+
 /* Resolve the types of this call; cached per distinct set in the proc. */
 static PlerlCallSet *
 callset_get(PlerlProc *proc, FunctionCallInfo fcinfo)
@@ -494,6 +496,16 @@ callset_get(PlerlProc *proc, FunctionCallInfo fcinfo)
 		proc->callsets = set;
 		return set;
 	}
+
+	if (plerl_callset_args + Max(nargs, 1) > PLERL_CALLSET_ARGS_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("too many distinct argument types in calls of polymorphic and VARIADIC \"any\" plerl functions in this session"),
+				 errdetail("plerl keeps the argument types of each distinct call for the session, %d arguments' worth at most; calling %s this way needs %d more.",
+						   PLERL_CALLSET_ARGS_MAX, proc->name, Max(nargs, 1)),
+				 errhint("Use fewer distinct combinations of argument types, or a new session.")));
+	plerl_callset_args += Max(nargs, 1);
+	proc->callset_args += Max(nargs, 1);
 
 	old = MemoryContextSwitchTo(proc->mcxt);
 	set = palloc0(sizeof(PlerlCallSet));

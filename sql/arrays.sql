@@ -175,6 +175,28 @@ CREATE FUNCTION var_srf(VARIADIC "any") RETURNS SETOF text LANGUAGE plerl AS $$
   for i = 1, select('#', ...) do coroutine.yield(tostring((select(i, ...)))) end
 $$;
 SELECT * FROM var_srf('p', 7, 1.25::numeric);
+-- Each distinct call's argument types are kept for the session, up to
+-- 65536 arguments' worth: calls made up by dynamic SQL (here 700 shapes of
+-- 100 arguments) get 54000 instead of growing the backend; a function
+-- redefined gives its share back.
+CREATE FUNCTION var_shapes() RETURNS text LANGUAGE plpgsql AS $f$
+DECLARE
+  n int := 0;
+BEGIN
+  FOR i IN 1..700 LOOP
+    n := i;
+    EXECUTE format('SELECT var_only(%s)', (SELECT string_agg(CASE WHEN j IN (i % 100 + 1, i / 100 + 1) THEN '''t''::text' ELSE j::text END, ',') FROM generate_series(1, 100) j));
+  END LOOP;
+  RETURN 'all 700';
+EXCEPTION WHEN program_limit_exceeded THEN
+  RETURN 'stopped at shape ' || n || ': ' || SQLERRM;
+END $f$;
+SELECT var_shapes() LIKE 'stopped at shape %: too many distinct argument types in calls of polymorphic and VARIADIC "any" plerl functions in this session' AS limited;
+SELECT var_only(1, 2, 3), var_only('x');   -- shapes already kept still work
+CREATE OR REPLACE FUNCTION var_only(VARIADIC "any") RETURNS int LANGUAGE plerl AS $$ return select('#', ...) + 0 $$;
+SELECT var_only(1, 2, 3, 4);               -- the old definition's share is given back
+SELECT var_shapes() LIKE 'stopped at shape %' AS limited_again;
+DROP FUNCTION var_shapes();
 
 -- An array function may return several values (elements of the first
 -- dimension, nil is NULL) or one value that is no table, string or nil
