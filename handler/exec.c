@@ -31,6 +31,7 @@ plerl_exec_function(FunctionCallInfo fcinfo, bool trusted)
 	proc = plerl_proc_get(fcinfo->flinfo->fn_oid, trusted);
 	if (proc->retset)
 		return plerl_srf_call(fcinfo, proc);
+	plerl_proc_use(proc);
 
 	memset(&call, 0, sizeof(call));
 	call.nargs = plerl_call_nargs(proc, fcinfo);
@@ -52,6 +53,7 @@ plerl_exec_function(FunctionCallInfo fcinfo, bool trusted)
 	plerl_finish(&frame, &call.err);
 	result = plerl_value_to_datum(rettype, &call.ret, &fcinfo->isnull);
 	plerl_done(&frame);
+	plerl_proc_unuse(proc);
 	return result;
 }
 

@@ -164,6 +164,16 @@ typedef struct PlerlProc
 	bool		poly_args;		/* an argument is polymorphic: types per call */
 	bool		variadic_any;	/* VARIADIC "any": fcinfo->nargs arguments, each its own type */
 	int			callset_args;	/* arguments of its callsets, counted in plerl_callset_args */
+	/*
+	 * Calls of it under way (plerl_proc_use/plerl_proc_unuse): a function
+	 * redefined while one runs (it replaced itself through SPI) is freed
+	 * only once no plerl call is on the stack at the end of a transaction
+	 * (plerl_proc_release). A call that ends in an error leaves its count
+	 * up until then, which only delays a free.
+	 */
+	int			use_count;
+	struct PlerlProc *next_retired;
+
 	bool		ret_dynamic;	/* result resolved per call (polymorphic, RECORD) */
 	int64_t		types_id;		/* unique per build, for per-call-site caches */
 	void	   *callsets;		/* types.c: resolved type sets seen */
@@ -187,6 +197,22 @@ extern void plerl_type_init(PlerlType *t, Oid oid, int32 typmod, bool result, Me
  */
 #define PLERL_CALLSET_ARGS_MAX 65536
 extern int64 plerl_callset_args;
+
+static inline void
+plerl_proc_use(PlerlProc *proc)
+{
+	proc->use_count++;
+}
+
+static inline void
+plerl_proc_unuse(PlerlProc *proc)
+{
+	if (proc->use_count > 0)
+		proc->use_count--;
+}
+
+/* At the end of a top-level transaction with no plerl call running (xact.c). */
+extern void plerl_proc_release(void);
 
 /* The number of arguments of this call (VARIADIC "any" passes them one by one). */
 static inline int

@@ -26,13 +26,52 @@ typedef struct ProcEntry
 
 static HTAB *proc_cache = NULL;
 
+/* Functions redefined while a call of them ran, to free (plerl_proc_release). */
+static PlerlProc *retired_procs = NULL;
+
 static void
 proc_free(PlerlProc *proc)
 {
+	if (proc->use_count > 0)
+	{
+		/* Its call still reads its types and name: later. */
+		proc->next_retired = retired_procs;
+		retired_procs = proc;
+		return;
+	}
 	if (proc->fn_id)
 		plerlGoForget(proc->fn_id);
 	plerl_callset_args -= proc->callset_args;
 	MemoryContextDelete(proc->mcxt);
+}
+
+/*
+ * The end of a top-level transaction with no plerl call on the stack (a
+ * procedure's COMMIT runs inside its call): nothing uses any function, so
+ * counts left up by calls that ended in errors go back to zero and the
+ * functions redefined under a running call are freed.
+ */
+void
+plerl_proc_release(void)
+{
+	if (proc_cache != NULL)
+	{
+		HASH_SEQ_STATUS seq;
+		ProcEntry  *entry;
+
+		hash_seq_init(&seq, proc_cache);
+		while ((entry = hash_seq_search(&seq)) != NULL)
+			if (entry->proc != NULL)
+				entry->proc->use_count = 0;
+	}
+	while (retired_procs != NULL)
+	{
+		PlerlProc  *proc = retired_procs;
+
+		retired_procs = proc->next_retired;
+		proc->use_count = 0;
+		proc_free(proc);
+	}
 }
 
 static bool

@@ -156,6 +156,7 @@ plerl_srf_call(FunctionCallInfo fcinfo, PlerlProc *proc)
 	}
 	st->srf.done = 0;
 
+	plerl_proc_use(proc);
 	plerl_enter(&frame, call.flags, NULL, proc->name);
 	frame.fcinfo = fcinfo;
 	plerlGoSrfNext(&call, &st->srf);
@@ -172,6 +173,7 @@ plerl_srf_call(FunctionCallInfo fcinfo, PlerlProc *proc)
 	if (st->srf.done)
 	{
 		plerl_done(&frame);
+		plerl_proc_unuse(proc);
 		srf_forget(st);
 		SRF_RETURN_DONE(funcctx);
 	}
@@ -180,6 +182,7 @@ plerl_srf_call(FunctionCallInfo fcinfo, PlerlProc *proc)
 		HeapTuple	tuple = plerl_value_to_tuple(&st->ret, &call.ret);
 
 		plerl_done(&frame);
+		plerl_proc_unuse(proc);
 		SRF_RETURN_NEXT(funcctx, HeapTupleGetDatum(tuple));
 	}
 	else
@@ -188,6 +191,7 @@ plerl_srf_call(FunctionCallInfo fcinfo, PlerlProc *proc)
 		Datum		d = plerl_value_to_datum(&st->ret, &call.ret, &isnull);
 
 		plerl_done(&frame);
+		plerl_proc_unuse(proc);
 		if (isnull)
 			SRF_RETURN_NEXT_NULL(funcctx);
 		SRF_RETURN_NEXT(funcctx, d);

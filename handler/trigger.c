@@ -195,6 +195,7 @@ plerl_trigger_call(FunctionCallInfo fcinfo, bool trusted)
 	call.flags = plerl_call_flags(proc, NULL) | PLERL_TRIGGER;
 	call.ret_kind = PLT_VOID;
 
+	plerl_proc_use(proc);
 	plerl_enter(&frame, call.flags, td, proc->name);
 	plerlGoTrigger(&call, &tg);
 	plerl_leave(&frame);
@@ -219,6 +220,7 @@ plerl_trigger_call(FunctionCallInfo fcinfo, bool trusted)
 	else
 		result = base;
 	plerl_done(&frame);
+	plerl_proc_unuse(proc);
 	return PointerGetDatum(result);
 }
 
@@ -242,10 +244,12 @@ plerl_event_trigger_call(FunctionCallInfo fcinfo, bool trusted)
 	call.flags = plerl_call_flags(proc, NULL) | PLERL_EVENT_TRIGGER;
 	call.ret_kind = PLT_VOID;
 
+	plerl_proc_use(proc);
 	plerl_enter(&frame, call.flags, NULL, proc->name);
 	plerlGoTrigger(&call, &tg);
 	plerl_leave(&frame);
 	plerl_finish(&frame, &call.err);
 	plerl_done(&frame);
+	plerl_proc_unuse(proc);
 	return (Datum) 0;
 }

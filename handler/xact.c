@@ -72,6 +72,8 @@ xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PREPARE:
 			plerl_xact_generation++;	/* non-holdable portals are gone (plerl.h) */
 			plerlGoXactEnd();
+			if (plerl_call_depth == 0)
+				plerl_proc_release();	/* procedure.c */
 			break;
 		default:
 			break;

@@ -316,3 +316,42 @@ SELECT spi_pc_plans('CALL spi_pc_proc%') AS call_plans, spi_pc_plans('SELECT $1:
 DROP PROCEDURE spi_pc_proc;
 DROP FUNCTION spi_pc_stable, spi_pc_churn, spi_pc_plans;
 DROP TABLE spi_pc;
+
+-- A function that replaces itself through SPI and calls the new version:
+-- the running call keeps its own compiled form, result type and name
+-- (freed at the end of the transaction), the nested call runs the new one.
+CREATE TYPE redef_t AS (a int, b text);
+CREATE FUNCTION redef(n int) RETURNS redef_t LANGUAGE plerl AS $$
+  if n > 0 then
+    spi.execute([[CREATE OR REPLACE FUNCTION redef(n int) RETURNS redef_t LANGUAGE plerl AS $b$
+      local t = {}
+      for i = 1, 10 do t[i] = tostring(i) end
+      if n < 0 then error('second version, ' .. table.concat(t, '')) end
+      return {a = n * 100, b = 'second ' .. #t}
+    $b$]])
+    local inner = spi.execute('SELECT (redef(2)).*')[1]
+    if n == 5 then error('first version, after the inner call') end
+    return {a = n, b = 'first, inner ' .. inner.a .. ' ' .. inner.b}
+  end
+  return {a = n, b = 'first'}
+$$;
+SELECT count(*) AS fns FROM pg_backend_memory_contexts WHERE name = 'plerl function' \gset
+BEGIN;
+SELECT * FROM redef(1);
+-- the first version is still there (retired) until the transaction ends
+SELECT count(*) - :fns AS more_in_xact FROM pg_backend_memory_contexts WHERE name = 'plerl function';
+COMMIT;
+SELECT count(*) - :fns AS more_after FROM pg_backend_memory_contexts WHERE name = 'plerl function';
+SELECT * FROM redef(3);
+SELECT * FROM redef(-1);
+CREATE OR REPLACE FUNCTION redef(n int) RETURNS redef_t LANGUAGE plerl AS $$
+  if n > 0 then
+    spi.execute([[CREATE OR REPLACE FUNCTION redef(n int) RETURNS redef_t LANGUAGE plerl AS $b$ return {a = n, b = 'third'} $b$]])
+    local inner = spi.execute('SELECT (redef(2)).*')[1]
+    error('first version, after the inner call gave ' .. inner.b)
+  end
+$$;
+SELECT * FROM redef(5);
+SELECT * FROM redef(6);
+DROP FUNCTION redef(int);
+DROP TYPE redef_t;
