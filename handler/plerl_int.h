@@ -198,17 +198,23 @@ extern void plerl_type_init(PlerlType *t, Oid oid, int32 typmod, bool result, Me
 #define PLERL_CALLSET_ARGS_MAX 65536
 extern int64 plerl_callset_args;
 
+extern int	plerl_proc_uses;	/* the sum of every use_count (procedure.c) */
+
 static inline void
 plerl_proc_use(PlerlProc *proc)
 {
 	proc->use_count++;
+	plerl_proc_uses++;
 }
 
 static inline void
 plerl_proc_unuse(PlerlProc *proc)
 {
 	if (proc->use_count > 0)
+	{
 		proc->use_count--;
+		plerl_proc_uses--;
+	}
 }
 
 /* At the end of a top-level transaction with no plerl call running (xact.c). */

@@ -29,6 +29,8 @@ static HTAB *proc_cache = NULL;
 /* Functions redefined while a call of them ran, to free (plerl_proc_release). */
 static PlerlProc *retired_procs = NULL;
 
+int			plerl_proc_uses = 0;
+
 static void
 proc_free(PlerlProc *proc)
 {
@@ -54,6 +56,9 @@ proc_free(PlerlProc *proc)
 void
 plerl_proc_release(void)
 {
+	if (plerl_proc_uses == 0 && retired_procs == NULL)
+		return;					/* the usual case: every call ended normally */
+	plerl_proc_uses = 0;
 	if (proc_cache != NULL)
 	{
 		HASH_SEQ_STATUS seq;
