@@ -198,19 +198,19 @@ plerl_dt_zone_named(const char *zone, int64_t t, int32_t local,
 }
 
 /*
- * The date_part (float8) of v in unit (PostgreSQL's units: 'century',
- * 'isoyear', 'julian', 'timezone_hour', ...): what SQL's date_part(unit, v)
- * gives, a date taken as its midnight timestamp. A unit the type lacks is
- * PostgreSQL's error (time has no 'dow'); *isnull for an infinite value's
- * units that have no value.
- */
-/*
  * Where a date_part's scratch lives (the unit as text, the part functions'
  * lower-case copy of it): emptied by the next call, so a loop reading a
  * field keeps no memory until its statement ends.
  */
 static MemoryContext part_cxt;
 
+/*
+ * The date_part (float8) of v in unit (PostgreSQL's units: 'century',
+ * 'isoyear', 'julian', 'timezone_hour', ...): what SQL's date_part(unit, v)
+ * gives, a date taken as its midnight timestamp. A unit the type lacks is
+ * PostgreSQL's error (time has no 'dow'); *isnull for an infinite value's
+ * units that have no value.
+ */
 int
 plerl_dt_part(const PlerlValue *v, const char *unit, double *out, int32_t *isnull,
 			  PlerlError *err)
