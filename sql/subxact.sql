@@ -221,3 +221,16 @@ DO LANGUAGE plerl $$
   local function x(e) n = n + 1 if n > 300 then return 'stop' end return xpcall(function() error(e, 0) end, x) end
   print(xpcall(function() error('a', 0) end, x))
 $$;
+
+-- A caught error leaves the caller's locals shared with its closures
+-- (gopher-lua closed every open upvalue of the thread, so inc() changed a
+-- copy of n and this said 0 false).
+DO LANGUAGE plerl $$
+  local n = 0
+  local function inc() n = n + 1 end
+  pcall(error, 'x')
+  inc()
+  local ok = pcall(function() spi.execute('SELECT 1/0') end)
+  inc()
+  print(n, ok)
+$$;

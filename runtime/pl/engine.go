@@ -115,6 +115,7 @@ type stateKey struct {
 // NewEngine makes an engine talking to host.
 func NewEngine(host Host) *Engine {
 	checkFastTables()
+	checkUpvalueMirror() // upvalues.go
 	e := &Engine{host: host, states: map[stateKey]*State{}, funcs: map[int64]*Func{}}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	e.lctx = &luaCtx{Context: e.ctx}

@@ -28,6 +28,7 @@ type State struct {
 
 	pcalls  map[*lua.LState]int // open pcalls per thread (coroutine.go)
 	lpcalls map[*lua.LState]int // open lpcalls per thread (coroutine.go)
+	uvOpen  []*lua.Upvalue      // upvalues open when protected calls began (upvalues.go)
 
 	triggerMetas map[triggerKey]*lua.LTable // trigger.go
 	lastTrigger  lastTrigger
@@ -102,11 +103,11 @@ func (s *State) buildInGlobals(build func()) {
 
 func newState(e *Engine, trusted bool) *State {
 	L := lua.NewState(lua.Options{
-		SkipOpenLibs:        true,
-		CallStackSize:       200,
-		RegistrySize:        1024,
-		RegistryMaxSize:     1024 * 1024,
-		RegistryGrowStep:    64,
+		SkipOpenLibs:     true,
+		CallStackSize:    200,
+		RegistrySize:     1024,
+		RegistryMaxSize:  1024 * 1024,
+		RegistryGrowStep: 64,
 		// A fixed call stack (16 kB a thread): gopher-lua v1.1.2's growing
 		// one (MinimizeStackMemory) never reports itself full, and a PCall
 		// begun with every frame in use loses the last 8 frames when it is
@@ -343,7 +344,9 @@ func (s *State) protected(L *lua.LState, nargs int, handler *lua.LFunction) int 
 		s.raise(err)
 	}
 	base := L.GetTop() - nargs - 1 // below the function
+	mark := s.markUpvalues(L)
 	err := L.PCall(nargs, lua.MultRet, nil)
+	s.restoreUpvalues(L, mark, err != nil) // upvalues.go
 	if err != nil {
 		if abortErr := host.SubxactAbort(); abortErr != nil {
 			s.raise(abortErr)
@@ -396,7 +399,10 @@ func (s *State) luaLpcall(L *lua.LState) int {
 		}
 	}()
 	base := L.GetTop() - nargs - 1
-	if err := L.PCall(nargs, lua.MultRet, nil); err != nil {
+	mark := s.markUpvalues(L)
+	err := L.PCall(nargs, lua.MultRet, nil)
+	s.restoreUpvalues(L, mark, err != nil) // upvalues.go
+	if err != nil {
 		obj := errorValue(err)
 		if s.e.uncatchable() || s.isErrorObject(obj) {
 			s.rethrow(err)
