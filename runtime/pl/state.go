@@ -360,7 +360,11 @@ func (s *State) protected(L *lua.LState, nargs int, handler *lua.LFunction) int 
 		if handler != nil {
 			L.Push(handler)
 			L.Push(obj)
-			if herr := L.PCall(1, 1, nil); herr != nil {
+			// The handler's own error closes the caller's upvalues too.
+			hmark := s.markUpvalues(L)
+			herr := L.PCall(1, 1, nil)
+			s.restoreUpvalues(L, hmark, herr != nil) // upvalues.go
+			if herr != nil {
 				// As in pllua: an SQL error in the handler goes on to the
 				// caller of xpcall (the handler is no place to catch it);
 				// any other error in it is Lua's "error in error handling".

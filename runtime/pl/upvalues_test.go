@@ -15,6 +15,11 @@ func TestUpvaluesAfterCaughtError(t *testing.T) {
 		`local n = 0 local function inc() n = n + 1 end pcall(function() local z = 1 error('x') end) inc() inc() return n`: "2",
 		`local n = 0 local function inc() n = n + 1 end lpcall(error, 'x') inc() return n`:                                 "1",
 		`local n = 0 local function inc() n = n + 1 end xpcall(error, function(e) return e end) inc() return n`:            "1",
+		// an xpcall handler that itself errors (its error closed them again)
+		`local n = 0 local function inc() n = n + 1 end
+		 xpcall(function() error('x') end, function(e) error('y') end) inc() return n`: "1",
+		`local n = 0 local function inc() n = n + 1 end
+		 xpcall(error, function(e) local q = nil; return q.x end) inc() inc() return n`: "2",
 		// nested pcalls
 		`local n = 0 local function inc() n = n + 1 end
 		 pcall(function() pcall(error, 'a') error('b') end) inc() return n`: "1",
