@@ -514,7 +514,7 @@ extern int	plerl_spi_execute(PlerlPlan *plan, const char *sql, PlerlValue *args,
 							  int64_t limit, PlerlRows *out, PlerlError *err);
 extern int	plerl_spi_rows_free(PlerlRows *rows, PlerlError *err);
 extern int	plerl_spi_cursor_open(PlerlPlan *plan, PlerlValue *args, int32_t nargs,
-								  const char *want, char **name, PlerlError *err);
+								  const char *want, char **name, uint32_t *subid, PlerlError *err);
 
 /* Cursor directions (Lua's next/prior/first/last map onto these). */
 enum

@@ -507,7 +507,7 @@ plerl_spi_rows_free(PlerlRows *rows, PlerlError *err)
 
 int
 plerl_spi_cursor_open(PlerlPlan *p, PlerlValue *args, int32_t nargs, const char *want,
-					  char **name, PlerlError *err)
+					  char **name, uint32_t *subid, PlerlError *err)
 {
 	volatile MemoryContext tmp = NULL;
 	MemoryContext plerl_guard_cxt;
@@ -534,6 +534,7 @@ plerl_spi_cursor_open(PlerlPlan *p, PlerlValue *args, int32_t nargs, const char 
 												plerl_frame->readonly);
 		if (portal == NULL)
 			elog(ERROR, "SPI_cursor_open failed: %s", SPI_result_code_string(SPI_result));
+		*subid = (uint32_t) portal->createSubid;
 		*name = strdup(portal->name);
 		if (*name == NULL)
 			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));

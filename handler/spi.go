@@ -75,17 +75,70 @@ type spiCursor struct {
 	// that portal is gone, and a portal of its name is someone else's:
 	// the cursor is closed, and dropping it closes nothing.
 	gen uint64
+	// life: for a portal Lua opened, whether a rollback dropped it (nil:
+	// found by name). A rollback drops the portals its (sub)transaction
+	// created, holdable ones too, while the generation may stay.
+	life *cursorLife
+}
+
+// cursorLife: what the cursor's cleanup and the transaction events share
+// (never the cursor itself, so that Lua can drop it).
+type cursorLife struct {
+	gen   uint64
+	subid uint32 // the subtransaction that created the portal
+	dead  bool   // a rollback dropped the portal
+}
+
+func (l *cursorLife) gone() bool {
+	return l.dead || (l.gen != 0 && l.gen != xactGeneration())
+}
+
+// liveCursors: the portals Lua opened in this transaction and has not
+// closed; a rollback of the subtransaction that created one (or of an
+// enclosing one) marks it dead. Touched on the backend's goroutine only.
+var liveCursors = map[*cursorLife]struct{}{}
+
+// cursorsSubxactAbort: subtransaction subid rolled back, and with it the
+// portals created in it or in the subtransactions it enclosed (their ids
+// are the later ones: any begun since subid began ended inside it).
+func cursorsSubxactAbort(subid uint32) {
+	for l := range liveCursors {
+		if l.subid >= subid {
+			l.dead = true
+			delete(liveCursors, l)
+		}
+	}
+}
+
+// cursorsXactEnd: a rollback dropped every portal the transaction
+// created; after a commit the holdable ones live on, no longer the
+// transaction's (a later rollback leaves them).
+func cursorsXactEnd(aborted bool) {
+	if len(liveCursors) == 0 {
+		return
+	}
+	for l := range liveCursors {
+		if aborted {
+			l.dead = true
+		}
+		delete(liveCursors, l)
+	}
 }
 
 // xactGeneration is plerl_xact_generation (plerl.h).
 func xactGeneration() uint64 { return uint64(C.plerl_xact_generation) }
 
 // stale: the portal this cursor opened ended with its transaction.
-func (c *spiCursor) stale() bool { return c.gen != 0 && c.gen != xactGeneration() }
+func (c *spiCursor) stale() bool {
+	return (c.gen != 0 && c.gen != xactGeneration()) || (c.life != nil && c.life.dead)
+}
 
 // errStaleCursor is what a cursor whose portal ended with its
 // transaction answers to a fetch or a move.
 func (c *spiCursor) errStale() error {
+	if c.life != nil && c.life.dead {
+		return pl.Errorf(sqlstate.InvalidCursorName, "cursor %q was closed by the rollback of the transaction that opened it", c.name)
+	}
 	return pl.Errorf(sqlstate.InvalidCursorName, "cursor %q was closed at the end of its transaction", c.name)
 }
 
@@ -167,6 +220,9 @@ func (c *spiCursor) Close() error {
 	if c.owned {
 		c.cleanup.Stop()
 	}
+	if c.life != nil {
+		delete(liveCursors, c.life)
+	}
 	if c.stale() {
 		return nil // gone with its transaction; the name may be another's now
 	}
@@ -191,7 +247,7 @@ func (c *spiCursor) SetOwned(owned bool) {
 	}
 	c.owned = owned
 	if owned {
-		c.cleanup = runtime.AddCleanup(c, queueCursor, pendingCursor{c.name, c.gen})
+		c.cleanup = runtime.AddCleanup(c, queueCursor, c.pending())
 	} else {
 		c.cleanup.Stop()
 	}
@@ -217,11 +273,14 @@ func queuePlan(p *C.PlerlPlan) {
 }
 
 // pendingCursor: a dropped owned cursor's portal name, and the
-// generation it was opened under (spiCursor.gen).
+// generation it was opened under (spiCursor.gen), or its life.
 type pendingCursor struct {
 	name string
 	gen  uint64
+	life *cursorLife
 }
+
+func (c *spiCursor) pending() pendingCursor { return pendingCursor{c.name, c.gen, c.life} }
 
 func queueCursor(pc pendingCursor) {
 	pendingMu.Lock()
@@ -246,6 +305,12 @@ func drainPending() {
 		}
 	}
 	for _, pc := range cursors {
+		if pc.life != nil {
+			delete(liveCursors, pc.life)
+			if pc.life.gone() {
+				continue // a rollback dropped its portal; the name may be another's now
+			}
+		}
 		if pc.gen != 0 && pc.gen != xactGeneration() {
 			continue // its portal ended with its transaction; the name may be another's now
 		}
@@ -482,8 +547,9 @@ func (host) SPIOpen(s *pl.State, q pl.Query, args []lua.LValue, name string) (pl
 		defer C.free(unsafe.Pointer(want))
 	}
 	var cname *C.char
+	var subid C.uint32_t
 	var cerr C.PlerlError
-	rc := C.plerl_spi_cursor_open(p.p, vp, C.int32_t(len(vals)), want, &cname, &cerr)
+	rc := C.plerl_spi_cursor_open(p.p, vp, C.int32_t(len(vals)), want, &cname, &subid, &cerr)
 	runtime.KeepAlive(vals)
 	if rc != 0 {
 		return nil, guardError(&cerr)
@@ -493,7 +559,9 @@ func (host) SPIOpen(s *pl.State, q pl.Query, args []lua.LValue, name string) (pl
 		c.gen = xactGeneration()
 	}
 	C.free(unsafe.Pointer(cname))
-	c.cleanup = runtime.AddCleanup(c, queueCursor, pendingCursor{c.name, c.gen})
+	c.life = &cursorLife{gen: c.gen, subid: uint32(subid)}
+	liveCursors[c.life] = struct{}{}
+	c.cleanup = runtime.AddCleanup(c, queueCursor, c.pending())
 	return c, nil
 }
 

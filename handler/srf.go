@@ -108,8 +108,9 @@ func plerlGoSrfClose(id C.int64_t) {
 }
 
 //export plerlGoXactEnd
-func plerlGoXactEnd() {
+func plerlGoXactEnd(aborted C.int) {
 	defer reportPanics("plerlGoXactEnd")
+	cursorsXactEnd(aborted != 0) // spi.go
 	if len(srfs) == 0 {
 		return
 	}
@@ -121,6 +122,7 @@ func plerlGoXactEnd() {
 //export plerlGoSubxactAbort
 func plerlGoSubxactAbort(subxact C.uint32_t) {
 	defer reportPanics("plerlGoSubxactAbort")
+	cursorsSubxactAbort(uint32(subxact)) // spi.go
 	for id, ent := range srfs {
 		if ent.subxact >= uint32(subxact) {
 			closeSRF(id)

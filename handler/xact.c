@@ -71,7 +71,7 @@ xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PARALLEL_ABORT:
 		case XACT_EVENT_PREPARE:
 			plerl_xact_generation++;	/* non-holdable portals are gone (plerl.h) */
-			plerlGoXactEnd();
+			plerlGoXactEnd(event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT);
 			if (plerl_call_depth == 0)
 				plerl_proc_release();	/* procedure.c */
 			break;

@@ -202,3 +202,38 @@ DO LANGUAGE plerl $$
   print('closed in SQL', spi.findcursor('cur_sql'), a:isopen())
 $$;
 COMMIT;
+
+-- A rollback drops the portals its (sub)transaction opened, holdable ones
+-- too: a cursor of such a portal is closed, and it neither reads nor
+-- closes a later portal of its name (it read and closed it).
+DO LANGUAGE plerl $$
+  local old
+  print(pcall(function() old = spi.newcursor('rb_sub'):open('SELECT 1 AS a') error('boom', 0) end))
+  local new = spi.newcursor('rb_sub'):open('SELECT 2 AS a UNION ALL SELECT 3')
+  print(pcall(old.fetch, old, 1))
+  print(old:isopen(), old:close())
+  print(new:fetch(1)[1].a, new:isopen())
+  new:close()
+  -- committed subtransaction, later sibling rolled back: still open
+  local kept
+  pcall(function() kept = spi.newcursor('rb_kept'):open('SELECT 4 AS a') end)
+  pcall(function() spi.newcursor('rb_other'):open('SELECT 5') error('x') end)
+  print(kept:fetch(1)[1].a)
+  kept:close()
+$$;
+DO LANGUAGE plerl $$
+  local p = spi.prepare('SELECT 1 AS a', {}, {hold = true})
+  local c = spi.newcursor('rb_held'):open(p)
+  spi.rollback()
+  local d = spi.newcursor('rb_held'):open('SELECT 2 AS a'):disown()
+  print(pcall(c.fetch, c, 1))
+  c:close()
+  print(d:fetch(1)[1].a)
+  d:close()
+  -- committed, then a later transaction rolls back: it lives on
+  local h = spi.newcursor('rb_held2'):open(p)
+  spi.commit()
+  spi.rollback()
+  print(h:fetch(1)[1].a)
+  h:close()
+$$;
