@@ -234,3 +234,17 @@ DO LANGUAGE plerl $$
   inc()
   print(n, ok)
 $$;
+
+-- A nested plerl call that fails, its error caught by SQL, leaves the
+-- calling function's locals shared with its closures (the nested call
+-- runs on the same Lua thread; its error closed them all, and this said 1).
+CREATE FUNCTION subxact_nested_fails() RETURNS int LANGUAGE plerl AS $$ error('nested fails') $$;
+DO LANGUAGE plerl $$
+  local n = 0
+  local function inc() n = n + 1 end
+  inc()
+  spi.execute([[DO $d$ BEGIN PERFORM subxact_nested_fails(); EXCEPTION WHEN others THEN RAISE NOTICE 'caught: %', SQLERRM; END $d$]])
+  inc()
+  print(n)
+$$;
+DROP FUNCTION subxact_nested_fails();

@@ -158,7 +158,10 @@ func (s *State) instance(f *Func) (*lua.LFunction, error) {
 		if f.factory {
 			base := L.GetTop()
 			L.Push(fn)
-			if err := L.PCall(0, 1, nil); err != nil {
+			mark := s.markUpvalues(L)
+			err := L.PCall(0, 1, nil)
+			s.restoreUpvalues(L, mark, err != nil) // upvalues.go: a call of this one may be running
+			if err != nil {
 				L.SetTop(base)
 				return nil, s.e.fromLuaError(err)
 			}
@@ -192,7 +195,11 @@ func (s *State) call(f *Func, args []lua.LValue) ([]lua.LValue, error) {
 	for _, a := range args {
 		L.Push(a)
 	}
+	// Lua -> SQL -> Lua runs on the same thread: a failed call (which SQL
+	// may catch) must not close the upvalues of the calls below it.
+	mark := s.markUpvalues(L)
 	err = L.PCall(len(args), lua.MultRet, nil)
+	s.restoreUpvalues(L, mark, err != nil) // upvalues.go
 	if err != nil {
 		L.SetTop(base)
 		return nil, s.e.fromLuaError(err)
