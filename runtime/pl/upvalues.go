@@ -11,7 +11,9 @@
 //	inc()
 //	return n          -- 0 in gopher-lua, 1 in Lua
 //
-// plerl's pcall, xpcall and lpcall note the open upvalues before the call
+// plerl's pcall, xpcall and lpcall (and State.call: a plerl call nested
+// in another's SQL runs on the same thread, and SQL may catch its error)
+// note the open upvalues before the call
 // (they belong to the frames below it) and, after a caught error that
 // closed them, open them again as they were: no Lua code ran in between,
 // so each register still holds the value its closed copy took. Those the
@@ -102,8 +104,42 @@ func (s *State) restoreUpvalues(L *lua.LState, start int, failed bool) {
 				}
 			}
 			*uvHead(L) = open[0]
+		} else if !all {
+			closeAfter(L, open)
 		}
+	} else if failed && *uvHead(L) != nil {
+		closeAfter(L, open)
 	}
 	clear(open)
 	s.uvOpen = s.uvOpen[:start]
+}
+
+// closeAfter, after a Go panic the protected call recovered (gopher-lua
+// closes nothing then): close the upvalues the failed call opened, which
+// follow those open before it (open, still first in the list, in order),
+// as Lua closes the frames an error unwinds. Left open, they pointed at
+// registers the next calls reuse: a closure made in the failed call read
+// another call's local, and a later call's closure could share it. PCall
+// has emptied those registers by now, so such a closure sees nil.
+func closeAfter(L *lua.LState, open []*lua.Upvalue) {
+	link := uvHead(L)
+	for _, uv := range open {
+		if *link != uv || *uvClosed(uv) {
+			return // not as noted: leave the list as it is
+		}
+		link = uvNext(uv)
+	}
+	uv := *link
+	*link = nil
+	for uv != nil {
+		next := *uvNext(uv)
+		uv.Close()
+		if uv.Value() == nil {
+			// PCall already emptied the registers (Go nil): the value
+			// is lost; nil, not another call's local, and no Go nil.
+			uv.SetValue(lua.LNil)
+		}
+		*uvNext(uv) = nil
+		uv = next
+	}
 }

@@ -54,3 +54,30 @@ func TestUpvaluesAfterCaughtError(t *testing.T) {
 		}
 	}
 }
+
+// After a Go panic that pcall recovered (gopher-lua closes no upvalue
+// then), the upvalues the failed call opened are closed: its closure no
+// longer reads a register the caller reuses; the caller's stay shared.
+func TestUpvaluesAfterGoPanic(t *testing.T) {
+	e := NewEngine(fakeHost{})
+	src := `local n = 0 local function inc() n = n + 1 end
+		local h
+		pcall(function() local y = 'inner' h = function() return y end plerl.internal_panic('p') end)
+		local a, b, c, d, e = 'r1', 'r2', 'r3', 'r4', 'r5'
+		local function f() local p, q, r, s = 'f1', 'f2', 'f3', 'f4' return h() end
+		inc()
+		return tostring(h()) .. ' ' .. tostring(f()) .. ' ' .. n`
+	id, err := e.Compile("t", src, nil, false, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Enter()
+	defer e.Leave()
+	rets, err := e.Call(id, 1, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rets[0].String(); got != "nil nil 1" {
+		t.Errorf("got %q, want %q (a closure of the failed call read the caller's registers)", got, "nil nil 1")
+	}
+}
