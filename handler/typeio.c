@@ -454,6 +454,13 @@ callset_get(PlerlProc *proc, FunctionCallInfo fcinfo)
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("could not determine actual type of argument %d of polymorphic function %s",
 							i + 1, proc->name)));
+		/* A column of pseudo-type anyarray (pg_stats) passed to "any". */
+		if (IsPolymorphicType(argtypes[i]) || argtypes[i] == ANYOID)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("plerl function %s cannot take a value of pseudo-type %s (argument %d)",
+							proc->name, format_type_be(argtypes[i]), i + 1),
+					 errhint("Cast the value to a real type, e.g. its text.")));
 	}
 	if (proc->ret_dynamic)
 	{

@@ -169,6 +169,12 @@ SELECT var_anything(2, VARIADIC ARRAY['a', 'b']);
 SELECT var_anything(3, 'x'), var_anything(4, 5.5::float8);   -- two call sites, two type sets
 CREATE FUNCTION var_only(VARIADIC "any") RETURNS int LANGUAGE plerl AS $$ return select('#', ...) $$;
 SELECT var_only(1), var_only('a', 'b', 'c');
+-- a column of pseudo-type anyarray (pg_stats.histogram_bounds) is refused
+CREATE TABLE var_hb AS SELECT g AS x FROM generate_series(1, 100) g;
+ANALYZE var_hb;
+SELECT var_only(histogram_bounds) FROM pg_stats WHERE tablename = 'var_hb' AND attname = 'x';
+SELECT var_only(histogram_bounds::text) FROM pg_stats WHERE tablename = 'var_hb' AND attname = 'x';
+DROP TABLE var_hb;
 CREATE FUNCTION var_any_arg(x "any") RETURNS text LANGUAGE plerl AS $$ return type(x) $$;
 SELECT var_any_arg(1), var_any_arg('t'::text), var_any_arg(1.5::numeric);
 CREATE FUNCTION var_srf(VARIADIC "any") RETURNS SETOF text LANGUAGE plerl AS $$
