@@ -87,11 +87,38 @@ plerl_dt_parse(int32_t kind, const char *text, PlerlValue *out, PlerlError *err)
 }
 
 /*
- * The session time zone's offset in seconds east of UTC: at the instant t
+ * The offset of zone ztz in seconds east of UTC at the instant t
  * (microseconds since 2000-01-01 UTC), or, with local, for the wall-clock
  * time t (as timestamp -> timestamptz resolves it: DST gaps and overlaps
- * the way PostgreSQL does).
+ * the way PostgreSQL does); *isdst whether it is daylight-saving time.
+ * Raises; for the guards below.
  */
+static int
+zone_offset(pg_tz *ztz, int64_t t, bool local, int32_t *isdst)
+{
+	struct pg_tm tm;
+	fsec_t		fsec;
+	int			tz = 0;
+
+	if (TIMESTAMP_NOT_FINITE(t))
+		return 0;
+	if (local)
+	{
+		if (timestamp2tm(t, NULL, &tm, &fsec, NULL, NULL) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+					 errmsg("timestamp out of range")));
+		tz = DetermineTimeZoneOffset(&tm, ztz);
+	}
+	else if (timestamp2tm(t, &tz, &tm, &fsec, NULL, ztz) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("timestamp out of range")));
+	*isdst = tm.tm_isdst > 0;
+	return -tz;
+}
+
+/* The session time zone's offset (zone_offset). */
 int
 plerl_dt_zone(int64_t t, int32_t local, int32_t *offset, PlerlError *err)
 {
@@ -99,25 +126,9 @@ plerl_dt_zone(int64_t t, int32_t local, int32_t *offset, PlerlError *err)
 	*offset = 0;
 	PG_TRY();
 	{
-		struct pg_tm tm;
-		fsec_t		fsec;
-		int			tz = 0;
+		int32_t		isdst;
 
-		if (TIMESTAMP_NOT_FINITE(t))
-			tz = 0;
-		else if (local)
-		{
-			if (timestamp2tm(t, NULL, &tm, &fsec, NULL, NULL) != 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-						 errmsg("timestamp out of range")));
-			tz = DetermineTimeZoneOffset(&tm, session_timezone);
-		}
-		else if (timestamp2tm(t, &tz, &tm, &fsec, NULL, NULL) != 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-					 errmsg("timestamp out of range")));
-		*offset = -tz;
+		*offset = zone_offset(session_timezone, t, local != 0, &isdst);
 	}
 	PG_CATCH();
 	{
@@ -129,11 +140,9 @@ plerl_dt_zone(int64_t t, int32_t local, int32_t *offset, PlerlError *err)
 }
 
 /*
- * The offset in seconds east of UTC, and whether it is daylight-saving
- * time, of a named zone (a tz database name such as 'Europe/London') or a
- * numeric one ('+03', '-0530'), at the instant t or (local) for the
- * wall-clock time t, as plerl_dt_zone does for the session's zone. Lua's
- * pgtype.timestamptz{..., timezone = name} and friends.
+ * The offset and daylight-saving flag (zone_offset) of a named zone (a tz
+ * database name such as 'Europe/London') or a numeric one ('+03',
+ * '-0530'). Lua's pgtype.timestamptz{..., timezone = name} and friends.
  */
 int
 plerl_dt_zone_named(const char *zone, int64_t t, int32_t local,
@@ -144,19 +153,17 @@ plerl_dt_zone_named(const char *zone, int64_t t, int32_t local,
 	*isdst = 0;
 	PG_TRY();
 	{
-		struct pg_tm tm;
-		fsec_t		fsec;
-		int			tz = 0;
-
 		if (zone[0] == '+' || zone[0] == '-')
 		{
 			char		buf[64];
+			int			tz = 0;
 
 			strlcpy(buf, zone, sizeof(buf));
 			if (strlen(zone) >= sizeof(buf) || DecodeTimezone(buf, &tz) != 0)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("invalid timezone specified")));
+			*offset = -tz;
 		}
 		else
 		{
@@ -166,27 +173,8 @@ plerl_dt_zone_named(const char *zone, int64_t t, int32_t local,
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("invalid timezone specified")));
-			if (TIMESTAMP_NOT_FINITE(t))
-				tz = 0;
-			else if (local)
-			{
-				if (timestamp2tm(t, NULL, &tm, &fsec, NULL, NULL) != 0)
-					ereport(ERROR,
-							(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-							 errmsg("timestamp out of range")));
-				tz = DetermineTimeZoneOffset(&tm, ztz);
-				*isdst = tm.tm_isdst > 0;
-			}
-			else
-			{
-				if (timestamp2tm(t, &tz, &tm, &fsec, NULL, ztz) != 0)
-					ereport(ERROR,
-							(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-							 errmsg("timestamp out of range")));
-				*isdst = tm.tm_isdst > 0;
-			}
+			*offset = zone_offset(ztz, t, local != 0, isdst);
 		}
-		*offset = -tz;
 	}
 	PG_CATCH();
 	{
